@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bus/kafka.hpp"
+
+namespace lgsp::bus {
+
+/// A Kafka consumer, either in a consumer group (subscribe) or on a manual assignment
+/// (assign, used by a gateway instance for its own reply partition: no group, no rebalance).
+///
+/// Thread-safety: use from one thread (the poll loop). close() leaves the group cleanly
+/// so the partitions move to the survivors at once; the destructor calls it.
+/// Neither copyable nor movable.
+class Consumer {
+ public:
+  /// group_id empty: manual assignment only, nothing committed.
+  Consumer(const Properties& props, const std::string& group_id);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  void subscribe(const std::vector<std::string>& topics);
+  /// offset: RD_KAFKA_OFFSET_END, RD_KAFKA_OFFSET_BEGINNING or an absolute offset.
+  void assign(const std::string& topic, std::int32_t partition, std::int64_t offset);
+
+  /// The next message or event (check ->err), or nullptr when none came within timeout.
+  MessagePtr poll(std::chrono::milliseconds timeout);
+
+  /// Marks everything before next_offset as processed; auto-commit commits it.
+  void store_offset(const std::string& topic, std::int32_t partition, std::int64_t next_offset);
+
+  void close();
+  rd_kafka_t* handle() const { return rk_.get(); }
+
+ private:
+  KafkaHandle rk_;
+  bool closed_ = false;
+};
+
+}  // namespace lgsp::bus

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bus/envelope.pb.h"
+#include "bus/kafka.hpp"
+
+namespace lgsp::bus {
+
+/// Kafka header names. Routing metadata travels in headers so a message can be routed,
+/// traced or dropped without decoding its body.
+inline constexpr std::string_view kHeaderReplyTo = "lgsp-reply-to";
+inline constexpr std::string_view kHeaderRequestId = "lgsp-request-id";
+inline constexpr std::string_view kHeaderTraceparent = "traceparent";
+
+/// Topic names derived from one prefix, so several platforms can share a cluster.
+struct Topics {
+  std::string prefix = "lgsp";
+  std::string requests(std::string_view registry) const {
+    return prefix + "." + std::string(registry) + ".requests";
+  }
+  std::string replies() const { return prefix + ".replies"; }
+};
+
+/// Where a reply goes: the gateway instance's own partition of the reply topic.
+struct ReplyTo {
+  std::string topic;
+  std::int32_t partition = 0;
+};
+std::string format_reply_to(const ReplyTo& r);
+std::optional<ReplyTo> parse_reply_to(std::string_view s);
+
+/// The value of header `key`, or nullopt.
+std::optional<std::string_view> find_header(const rd_kafka_message_t* msg, std::string_view key);
+
+/// The message key for a subject: SHA-256 hex of the citizen ID, so one subject always lands
+/// on the same partition and the plaintext ID never appears in keys that tools print.
+std::string subject_key(std::string_view citizen_id);
+
+/// Envelope (de)serialisation; parse returns nullopt for bytes that are not an envelope.
+std::string encode(const v1::Request& r);
+std::string encode(const v1::Reply& r);
+std::optional<v1::Request> decode_request(std::string_view bytes);
+std::optional<v1::Reply> decode_reply(std::string_view bytes);
+
+}  // namespace lgsp::bus

@@ -1,0 +1,85 @@
+#include "config/yaml_reader.hpp"
+
+#include <algorithm>
+
+namespace lgsp::config {
+
+std::string YamlReader::join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+void YamlReader::error(const YAML::Node& at, const std::string& key_path, const std::string& detail) {
+  const YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark::null_mark();
+  std::string where = file_;
+  if (m.line >= 0) where += ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+  errors_.push_back(where + ": " + key_path + ": " + detail);
+}
+
+bool YamlReader::check_map(const YAML::Node& map, const std::string& path,
+                           std::initializer_list<std::string_view> allowed) {
+  if (!map.IsMap()) {
+    error(map, path.empty() ? "(top level)" : path, "expected a mapping of keys to values");
+    return false;
+  }
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const auto key = it->first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string known;
+      for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
+      error(it->first, join(path, key), "unknown key (known keys here: " + known + ")");
+    }
+  }
+  return true;
+}
+
+void YamlReader::get(const YAML::Node& map, const std::string& path, std::string_view key,
+                     std::string& out) {
+  const YAML::Node n = map[std::string(key)];
+  if (!n) return;
+  if (!n.IsScalar()) return error(n, join(path, key), "expected a string");
+  out = n.Scalar();
+}
+
+void YamlReader::get(const YAML::Node& map, const std::string& path, std::string_view key,
+                     bool& out) {
+  const YAML::Node n = map[std::string(key)];
+  if (!n) return;
+  bool v = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) {
+    return error(n, join(path, key), "expected true or false");
+  }
+  out = v;
+}
+
+void YamlReader::get(const YAML::Node& map, const std::string& path, std::string_view key,
+                     std::int64_t& out, std::int64_t min, std::int64_t max) {
+  const YAML::Node n = map[std::string(key)];
+  if (!n) return;
+  std::int64_t v = 0;
+  if (!n.IsScalar() || !YAML::convert<std::int64_t>::decode(n, v)) {
+    return error(n, join(path, key), "expected a whole number");
+  }
+  if (v < min || v > max) {
+    return error(n, join(path, key),
+                 "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                     ", got " + std::to_string(v));
+  }
+  out = v;
+}
+
+void YamlReader::get(const YAML::Node& map, const std::string& path, std::string_view key,
+                     std::vector<std::string>& out) {
+  const YAML::Node n = map[std::string(key)];
+  if (!n) return;
+  if (!n.IsSequence()) return error(n, join(path, key), "expected a list of strings");
+  out.clear();
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    if (!n[i].IsScalar()) {
+      error(n[i], join(path, key) + "[" + std::to_string(i) + "]", "expected a string");
+      continue;
+    }
+    out.push_back(n[i].Scalar());
+  }
+}
+
+}  // namespace lgsp::config

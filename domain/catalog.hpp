@@ -1,0 +1,22 @@
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace lgsp::domain {
+
+/// What the platform can be asked: each registry, its operations and the fields its records
+/// release. Config validation, authorisation and the connectors all read this one table, so
+/// a field name means the same thing everywhere.
+struct RegistryInfo {
+  std::string_view name;
+  std::span<const std::string_view> operations;
+  std::span<const std::string_view> fields;
+};
+
+std::span<const RegistryInfo> registries();
+const RegistryInfo* find_registry(std::string_view name);
+bool has_operation(const RegistryInfo& r, std::string_view op);
+bool has_field(const RegistryInfo& r, std::string_view field);
+
+}  // namespace lgsp::domain

@@ -1,0 +1,45 @@
+#include "http/admin_handler.hpp"
+
+#include <boost/json.hpp>
+
+#include "http/request_id.hpp"
+
+namespace lgsp::http {
+
+namespace bhttp = boost::beast::http;
+
+boost::asio::awaitable<Response> AdminHandler::handle(Request req) {
+  const std::string id = new_request_id();
+  const unsigned v = req.version();
+  const bool ka = req.keep_alive();
+  const std::string_view target = req.target();
+  if (req.method() != bhttp::verb::get) {
+    Problem p{Status::method_not_allowed, "method-not-allowed", "Method not allowed",
+              "admin endpoints answer GET only", {}};
+    co_return make_problem_response(p, id, v, ka);
+  }
+  if (target == "/healthz") {
+    co_return make_json_response(Status::ok, R"({"status":"ok"})", id, v, ka);
+  }
+  if (target == "/readyz") {
+    const std::string why = ready_ ? ready_() : std::string{};
+    if (why.empty()) co_return make_json_response(Status::ok, R"({"status":"ready"})", id, v, ka);
+    co_return make_json_response(Status::service_unavailable,
+                                 boost::json::serialize(boost::json::object{{"status", "not ready"}, {"reason", why}}),
+                                 id, v, ka);
+  }
+  if (target == "/metrics") {
+    Response res{Status::ok, v};
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.set(kRequestIdHeader, id);
+    res.keep_alive(ka);
+    res.body() = metrics_.serialize();
+    res.prepare_payload();
+    co_return res;
+  }
+  Problem p{Status::not_found, "not-found", "No such endpoint",
+            "admin endpoints: /healthz, /readyz, /metrics", {}};
+  co_return make_problem_response(p, id, v, ka);
+}
+
+}  // namespace lgsp::http

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lgsp::obs {
+
+/// The metric registry of one process (gateway, connector, or the dev process hosting both).
+/// Probes register their families here at construction; the admin endpoint serialises it.
+/// Thread-safe: prometheus-cpp metrics are atomic, families are created at start only.
+class Metrics {
+ public:
+  explicit Metrics(std::string_view process);
+
+  prometheus::Registry& registry() { return *registry_; }
+  /// Prometheus text exposition format 0.0.4.
+  std::string serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+};
+
+/// The version string compiled into the binary.
+std::string_view version();
+
+}  // namespace lgsp::obs

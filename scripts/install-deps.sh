@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building, running and testing lgsp need.
+# Idempotent: packages already installed are skipped, and apt is not touched at all when
+# nothing is missing. Runs as root or through sudo; never asks questions (CI has no stdin).
+set -euo pipefail
+
+# One list, grouped by need; see ../shared/LIBRARIES.md for why each one.
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # HTTP, JSON, TLS
+  libboost1.81-all-dev libboost-json1.81-dev libssl-dev
+  # Kafka (librdkafka + its mock cluster), config, metrics, envelope
+  librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler
+  # registries, Unicode matching, logging, command line
+  libsqlite3-dev libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
+  # tests and tools
+  libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
