@@ -1,17 +1,49 @@
 #include "bus/consumer.hpp"
 
 #include <stdexcept>
+#include <string_view>
+
+#include "observability/log.hpp"
 
 namespace lgsp::bus {
 
 Consumer::Consumer(const Properties& props, const std::string& group_id) {
   Properties all = props;
   if (!group_id.empty()) all.emplace_back("group.id", group_id);
-  rk_ = make_client(RD_KAFKA_CONSUMER, make_conf(all));
+  ConfPtr conf = make_conf(all);
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::on_rebalance);
+  rk_ = make_client(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
 }
 
 Consumer::~Consumer() { close(); }
+
+void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions)) rd_kafka_error_destroy(e);
+      self->assigned_ += partitions->cnt;
+    } else {
+      rd_kafka_assign(rk, partitions);
+      self->assigned_ = partitions->cnt;
+    }
+    self->joined_ = true;
+    obs::info("kafka_partitions_assigned", {{"count", partitions->cnt}});
+  } else {
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions)) rd_kafka_error_destroy(e);
+      self->assigned_ -= partitions->cnt;
+    } else {
+      rd_kafka_assign(rk, nullptr);
+      self->assigned_ = 0;
+    }
+    obs::info("kafka_partitions_revoked", {{"count", partitions->cnt}});
+  }
+}
 
 void Consumer::subscribe(const std::vector<std::string>& topics) {
   TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -17,7 +18,7 @@ namespace lgsp::bus {
 /// Neither copyable nor movable.
 class Consumer {
  public:
-  /// group_id empty: manual assignment only, nothing committed.
+  /// group_id is required by librdkafka even for assign(); it is joined only by subscribe().
   Consumer(const Properties& props, const std::string& group_id);
   ~Consumer();
   Consumer(const Consumer&) = delete;
@@ -36,9 +37,19 @@ class Consumer {
   void close();
   rd_kafka_t* handle() const { return rk_.get(); }
 
+  /// Group members: whether the group has handed this member its share yet (possibly none
+  /// when there are more members than partitions), and how many partitions it holds.
+  bool joined() const { return joined_.load(); }
+  int assigned_partitions() const { return assigned_.load(); }
+
  private:
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+
   KafkaHandle rk_;
   bool closed_ = false;
+  std::atomic<bool> joined_{false};
+  std::atomic<int> assigned_{0};
 };
 
 }  // namespace lgsp::bus

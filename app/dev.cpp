@@ -1,0 +1,78 @@
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "app/commands.hpp"
+#include "bus/embedded_cluster.hpp"
+#include "bus/envelope.hpp"
+#include "config/config.hpp"
+#include "connectors/connector.hpp"
+#include "gateway/gateway.hpp"
+#include "observability/log.hpp"
+#include "seed/seeder.hpp"
+
+namespace lgsp::app {
+
+int run_dev(const char* config_path) {
+  const config::Config cfg = config::load_config(config_path);
+  obs::init_logging("lgsp-dev", cfg.log_level);
+  const sigset_t signals = block_stop_signals();
+
+  // 1. The bus: the embedded Kafka-protocol cluster, unless a real one is configured.
+  std::unique_ptr<bus::EmbeddedCluster> cluster;
+  std::string bootstrap = cfg.kafka.bootstrap;
+  const bus::Topics topics{cfg.kafka.topic_prefix};
+  if (bootstrap == "embedded") {
+    cluster = std::make_unique<bus::EmbeddedCluster>(static_cast<int>(cfg.kafka.embedded_brokers));
+    for (const auto& [name, _] : cfg.registries) {
+      cluster->create_topic(topics.requests(name), static_cast<int>(cfg.kafka.request_partitions));
+    }
+    cluster->create_topic(topics.replies(), static_cast<int>(cfg.kafka.reply_partitions));
+    bootstrap = cluster->bootstraps();
+    const auto dir = std::filesystem::path(cfg.kafka.bootstrap_file).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir);
+    std::ofstream(cfg.kafka.bootstrap_file) << bootstrap << "\n";
+    obs::info("embedded_cluster_started", {{"bootstrap", bootstrap}, {"bootstrap_file", cfg.kafka.bootstrap_file}});
+  }
+
+  // 2. The registries: seeded on first start.
+  for (const auto& [name, reg] : cfg.registries) {
+    if (name == "population" && !std::filesystem::exists(reg.sqlite_path)) {
+      obs::info("seeding_registry", {{"registry", name}, {"citizens", cfg.seed.citizens}, {"path", reg.sqlite_path}});
+      const auto report = seed::seed_population_sqlite(reg.sqlite_path, cfg.seed.citizens,
+                                                       static_cast<std::uint64_t>(cfg.seed.seed));
+      obs::info("registry_seeded", {{"registry", name}, {"citizens", report.citizens}, {"seconds", report.seconds}});
+    }
+  }
+
+  // 3. Connectors, then the gateway, all sharing one metric registry and admin port.
+  obs::Metrics metrics("dev");
+  std::vector<std::unique_ptr<connectors::Connector>> conns;
+  for (const auto& [name, _] : cfg.registries) {
+    conns.push_back(std::make_unique<connectors::Connector>(cfg, name, bootstrap, metrics));
+    conns.back()->start();
+  }
+  gateway::Gateway gw(cfg, bootstrap, metrics, [&conns]() -> std::string {
+    for (const auto& c : conns) {
+      if (auto why = c->readiness(); !why.empty()) return "connector: " + why;
+    }
+    return {};
+  });
+  gw.start();
+  std::cerr << "\nlgsp dev is running (Ctrl-C stops it)\n"
+            << "  API:    http://" << cfg.gateway.listen.host << ":" << gw.api_port() << "\n"
+            << "  admin:  http://" << cfg.gateway.admin_listen.host << ":" << gw.admin_port()
+            << "  (/healthz /readyz /metrics)\n"
+            << "  Kafka:  " << bootstrap << "  (kcat -b " << bootstrap << " -L)\n\n";
+
+  wait_for_signal(signals);
+  gw.stop();
+  for (auto& c : conns) c->stop();
+  if (cluster) std::filesystem::remove(cfg.kafka.bootstrap_file);
+  obs::info("dev_stopped");
+  return 0;
+}
+
+}  // namespace lgsp::app

@@ -1,0 +1,41 @@
+#include "bus/client_properties.hpp"
+
+#include <fstream>
+#include <stdexcept>
+
+namespace lgsp::bus {
+namespace {
+
+Properties base(const config::KafkaConfig& kafka, const std::string& bootstrap,
+                const std::string& client_id, const config::Properties& role) {
+  Properties p{{"bootstrap.servers", bootstrap}, {"client.id", client_id}};
+  p.insert(p.end(), kafka.properties.begin(), kafka.properties.end());
+  p.insert(p.end(), role.begin(), role.end());
+  return p;
+}
+
+}  // namespace
+
+std::string resolve_bootstrap(const config::KafkaConfig& kafka) {
+  if (kafka.bootstrap != "embedded") return kafka.bootstrap;
+  std::ifstream in(kafka.bootstrap_file);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) {
+    throw std::runtime_error("kafka.bootstrap is \"embedded\" but " + kafka.bootstrap_file +
+                             " does not name a running embedded cluster; start `lgsp dev` first "
+                             "or set kafka.bootstrap to your cluster's brokers");
+  }
+  return line;
+}
+
+Properties producer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
+                               const std::string& client_id) {
+  return base(kafka, bootstrap, client_id, kafka.producer_properties);
+}
+
+Properties consumer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
+                               const std::string& client_id) {
+  return base(kafka, bootstrap, client_id, kafka.consumer_properties);
+}
+
+}  // namespace lgsp::bus

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+#include "bus/kafka.hpp"
+#include "config/config.hpp"
+
+namespace lgsp::bus {
+
+/// The bootstrap list to connect to. "embedded" in a process that does not host the
+/// embedded cluster means "the one `lgsp dev` is running": read kafka.bootstrap_file.
+/// Throws std::runtime_error with a hint when that file does not exist.
+std::string resolve_bootstrap(const config::KafkaConfig& kafka);
+
+/// librdkafka settings for one client: bootstrap, client.id, then kafka.properties, then the
+/// role's own (producer_properties / consumer_properties); later entries win.
+Properties producer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
+                               const std::string& client_id);
+Properties consumer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
+                               const std::string& client_id);
+
+}  // namespace lgsp::bus

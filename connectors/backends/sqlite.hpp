@@ -1,0 +1,34 @@
+#pragma once
+
+#include <sqlite3.h>
+
+#include <boost/system/error_category.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace lgsp::connectors::sqlite {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+/// Opens a database; throws std::runtime_error naming the path and SQLite's reason.
+Db open(const std::string& path, int flags);
+/// Runs SQL without results; throws with the statement's error.
+void exec(sqlite3* db, const char* sql);
+Stmt prepare(sqlite3* db, std::string_view sql);
+/// Binds text without copying: keep it alive until the statement is stepped and reset.
+void bind_text(sqlite3_stmt* s, int index, std::string_view text);
+/// Column text as string ("" for NULL).
+std::string column_text(sqlite3_stmt* s, int index);
+
+/// The error category for SQLite result codes, so store errors travel in result<T>.
+const boost::system::error_category& sqlite_category();
+
+}  // namespace lgsp::connectors::sqlite

@@ -1,0 +1,26 @@
+#include "connectors/population/matching.hpp"
+
+#include "domain/names.hpp"
+
+namespace lgsp::connectors::population {
+
+Grade grade_name(std::string_view claimed, std::string_view recorded) {
+  const auto a = domain::normalize_name(claimed);
+  const auto b = domain::normalize_name(recorded);
+  return (a && b && !a->empty() && *a == *b) ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH;
+}
+
+Grade grade_date(std::string_view claimed, std::string_view recorded) {
+  return claimed == recorded ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH;
+}
+
+Grade grade_gender(std::string_view claimed, std::string_view recorded) {
+  return claimed == recorded ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH;
+}
+
+bool meets(Grade g, Grade required) {
+  // Enum order is EXACT(1) < PARTIAL(2) < MISMATCH(3): lower is stronger.
+  return g != bus::v1::GRADE_UNSPECIFIED && g <= required;
+}
+
+}  // namespace lgsp::connectors::population

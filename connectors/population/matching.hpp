@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string_view>
+
+#include "bus/envelope.hpp"
+
+namespace lgsp::connectors::population {
+
+using Grade = bus::v1::Grade;
+
+/// Names compare after NFC normalisation, case folding and white-space collapsing:
+/// "NGUYỄN  Văn An" in NFD is EXACT against "Nguyễn Văn An". Anything else is MISMATCH.
+Grade grade_name(std::string_view claimed, std::string_view recorded);
+
+/// Dates are ISO 8601 (the gateway validated the claim): equal is EXACT, else MISMATCH.
+Grade grade_date(std::string_view claimed, std::string_view recorded);
+
+/// "male" / "female": equal is EXACT, else MISMATCH.
+Grade grade_gender(std::string_view claimed, std::string_view recorded);
+
+/// The partner's bar for `match`: every supplied field must reach it.
+bool meets(Grade g, Grade required);
+
+}  // namespace lgsp::connectors::population

@@ -1,0 +1,134 @@
+#include "connectors/runtime.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "observability/log.hpp"
+
+namespace lgsp::connectors {
+
+namespace v1 = bus::v1;
+using namespace std::chrono_literals;
+
+namespace {
+
+bus::Properties consumer_defaults(bus::Properties p) {
+  // Offsets are stored by hand once the reply is delivered; auto-commit then commits only
+  // those. A new group starts from the earliest request so a connector started late still
+  // answers what is waiting (expired ones are dropped by deadline).
+  bus::Properties out{{"enable.auto.offset.store", "false"},
+                      {"enable.auto.commit", "true"},
+                      {"auto.offset.reset", "earliest"}};
+  out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& service,
+                                   ConnectorProbe& probe)
+    : options_(std::move(options)),
+      service_(service),
+      probe_(probe),
+      request_topic_(options_.topics.requests(service.registry())),
+      consumer_(consumer_defaults(options_.consumer_properties), options_.group_id),
+      producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
+
+void ConnectorRuntime::run(std::stop_token stop) {
+  consumer_.subscribe({request_topic_});
+  obs::info("connector_started", {{"registry", service_.registry()},
+                                  {"topic", request_topic_},
+                                  {"group", options_.group_id}});
+  while (!stop.stop_requested()) {
+    bus::MessagePtr msg = consumer_.poll(50ms);
+    producer_.poll(0ms);  // delivery reports → offsets
+    if (!msg) continue;
+    if (msg->err) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        obs::warn("connector_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
+      }
+      continue;
+    }
+    process(msg.get());
+  }
+  // Deliver the replies already produced, store their offsets, then leave the group so the
+  // partitions move to the other instances at once.
+  for (int i = 0; i < 100 && producer_.outstanding() > 0; ++i) producer_.poll(50ms);
+  consumer_.close();
+  obs::info("connector_stopped", {{"registry", service_.registry()}});
+}
+
+void ConnectorRuntime::finish(std::int32_t partition, std::int64_t offset) {
+  if (const auto next = offsets_.done(partition, offset)) {
+    consumer_.store_offset(request_topic_, partition, *next);
+  }
+}
+
+void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
+  const std::int32_t partition = msg->partition;
+  const std::int64_t offset = msg->offset;
+  offsets_.begin(partition, offset);
+
+  const auto reply_to_header = bus::find_header(msg, bus::kHeaderReplyTo);
+  const auto reply_to = reply_to_header ? bus::parse_reply_to(*reply_to_header) : std::nullopt;
+  auto request = bus::decode_request(
+      std::string_view(static_cast<const char*>(msg->payload), msg->len));
+  if (!reply_to || !request) {
+    // Nothing sane can be answered; keeping it would block the partition forever.
+    probe_.request("undecodable");
+    obs::warn("connector_undecodable_request", {{"partition", partition}, {"offset", offset}});
+    return finish(partition, offset);
+  }
+  if (request->deadline_unix_ms() > 0 && request->deadline_unix_ms() < now_unix_ms()) {
+    probe_.request("expired");
+    obs::debug("connector_request_expired", {{"request_id", request->request_id()},
+                                            {"partner", request->partner_id()}});
+    return finish(partition, offset);
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  v1::Reply reply = service_.handle(*request);
+  probe_.backend_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  switch (reply.status()) {
+    case v1::STATUS_OK: probe_.request("ok"); break;
+    case v1::STATUS_NOT_FOUND: probe_.request("not_found"); break;
+    case v1::STATUS_BAD_REQUEST: probe_.request("bad_request"); break;
+    default:
+      probe_.request("backend_error");
+      obs::error("connector_backend_error", {{"request_id", request->request_id()}, {"detail", reply.detail()}});
+  }
+
+  bus::Headers headers{{std::string(bus::kHeaderRequestId), request->request_id()}};
+  if (const auto tp = bus::find_header(msg, bus::kHeaderTraceparent)) {
+    headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*tp)});
+  }
+  const std::string value = bus::encode(reply);
+  const std::string request_id = request->request_id();
+  for (;;) {
+    const auto ec = producer_.produce(
+        reply_to->topic, reply_to->partition, request_id, value, headers,
+        [this, partition, offset, request_id](rd_kafka_resp_err_t err) {
+          if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            probe_.request("reply_failed");
+            obs::error("connector_reply_failed", {{"request_id", request_id}, {"error", rd_kafka_err2str(err)}});
+          }
+          finish(partition, offset);
+        });
+    if (!ec) return;
+    if (ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      producer_.poll(10ms);  // back-pressure: let deliveries drain, then retry
+      continue;
+    }
+    probe_.request("reply_failed");
+    obs::error("connector_reply_failed", {{"request_id", request_id}, {"error", ec.message()}});
+    return finish(partition, offset);
+  }
+}
+
+}  // namespace lgsp::connectors

@@ -1,0 +1,228 @@
+#include "gateway/bus_client.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/post.hpp>
+#include <stdexcept>
+
+#include "observability/log.hpp"
+
+namespace lgsp::gateway {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+class CallCategory final : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "bus-call"; }
+  std::string message(int ev) const override {
+    switch (static_cast<CallErrc>(ev)) {
+      case CallErrc::kTimeout: return "no reply before the deadline";
+      case CallErrc::kOverloaded: return "too many requests awaiting replies";
+      case CallErrc::kPublishFailed: return "the request could not be published to the bus";
+      case CallErrc::kStopped: return "the gateway is shutting down";
+    }
+    return "unknown bus call error";
+  }
+};
+
+/// librdkafka wants a group id even for a manual assignment; it is never joined and nothing
+/// is committed: a restarted instance starts from the end of its partition.
+bus::Properties reply_consumer_properties(const BusClientOptions& o) {
+  bus::Properties p = o.consumer_properties;
+  p.emplace_back("enable.auto.commit", "false");
+  p.emplace_back("enable.auto.offset.store", "false");
+  return p;
+}
+
+}  // namespace
+
+const boost::system::error_category& call_category() {
+  static const CallCategory category;
+  return category;
+}
+
+BusClient::BusClient(BusClientOptions options, GatewayProbe& probe)
+    : options_(std::move(options)),
+      probe_(probe),
+      reply_to_(bus::format_reply_to({options_.topics.replies(), options_.reply_partition})),
+      producer_(options_.producer_properties, bus::Producer::Polling::kBackground),
+      consumer_(reply_consumer_properties(options_), "lgsp-gateway-replies-" + std::to_string(options_.reply_partition)),
+      table_(options_.max_pending) {}
+
+BusClient::~BusClient() { stop(); }
+
+void BusClient::start() {
+  const std::string topic = options_.topics.replies();
+  const auto give_up = Clock::now() + 30s;
+  std::int64_t low = 0, high = 0;
+  for (;;) {
+    const auto err = rd_kafka_query_watermark_offsets(consumer_.handle(), topic.c_str(),
+                                                      options_.reply_partition, &low, &high, 2000);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    if (Clock::now() > give_up) {
+      throw std::runtime_error("cannot reach reply topic " + topic + " partition " +
+                               std::to_string(options_.reply_partition) + ": " + rd_kafka_err2str(err) +
+                               " (check kafka.bootstrap, that the topic exists with more partitions than "
+                               "gateway.instance, and the broker is up)");
+    }
+    obs::warn("bus_waiting_for_reply_topic", {{"topic", topic}, {"error", rd_kafka_err2str(err)}});
+  }
+  // Start from the current end: replies to this instance's requests all come later.
+  consumer_.assign(topic, options_.reply_partition, high);
+  positioned_ = true;
+  bus_reachable_ = true;
+  reply_thread_ = std::jthread([this](std::stop_token st) { reply_loop(st); });
+  deadline_thread_ = std::jthread([this](std::stop_token st) { deadline_loop(st); });
+  obs::info("bus_client_started", {{"reply_to", reply_to_}, {"reply_offset", high}});
+}
+
+void BusClient::stop() {
+  if (stopping_.exchange(true)) return;
+  std::vector<std::pair<std::string, Completion>> left;
+  {
+    std::lock_guard lock(mu_);
+    left = table_.take_all();
+  }
+  for (auto& [id, c] : left) complete(std::move(c), CallErrc::kStopped, {});
+  if (reply_thread_.joinable()) {
+    reply_thread_.request_stop();
+    reply_thread_.join();
+  }
+  if (deadline_thread_.joinable()) {
+    deadline_thread_.request_stop();
+    deadline_thread_.join();
+  }
+  producer_.flush(5s);
+  consumer_.close();
+}
+
+std::string BusClient::readiness() const {
+  if (!positioned_) return "reply partition not positioned yet";
+  if (!bus_reachable_) return "Kafka cluster not reachable";
+  if (stopping_) return "shutting down";
+  return {};
+}
+
+std::size_t BusClient::pending() const {
+  std::lock_guard lock(mu_);
+  return table_.size();
+}
+
+void BusClient::complete(Completion c, boost::system::error_code ec, bus::v1::Reply reply) {
+  // Resume the caller on its own executor (the connection's strand), never on our threads.
+  // Always posted (never inline), so a caller never resumes on a Kafka thread nor inside
+  // its own initiation.
+  auto ex = c.executor;
+  asio::post(ex, asio::append(std::move(c.handler), ec, std::move(reply)));
+}
+
+void BusClient::fail(const std::string& request_id, CallErrc why) {
+  std::optional<Completion> c;
+  {
+    std::lock_guard lock(mu_);
+    c = table_.take(request_id);
+    probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+  }
+  if (c) complete(std::move(*c), why, {});
+}
+
+void BusClient::initiate(bus::v1::Request request, std::string traceparent,
+                         Clock::time_point deadline, Completion completion) {
+  const std::string id = request.request_id();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return complete(std::move(completion), CallErrc::kStopped, {});
+    if (!table_.add(id, std::move(completion), deadline)) {
+      return complete(std::move(completion), CallErrc::kOverloaded, {});
+    }
+    probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+  }
+  bus::Headers headers{{std::string(bus::kHeaderReplyTo), reply_to_},
+                       {std::string(bus::kHeaderRequestId), id}};
+  if (!traceparent.empty()) headers.push_back({std::string(bus::kHeaderTraceparent), std::move(traceparent)});
+  const auto ec = producer_.produce(options_.topics.requests(request.registry()), -1,
+                                    bus::subject_key(request.citizen_id()), bus::encode(request), headers,
+                                    [this, id](rd_kafka_resp_err_t err) {
+                                      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+                                      probe_.produce_error();
+                                      obs::warn("bus_delivery_failed", {{"request_id", id}, {"error", rd_kafka_err2str(err)}});
+                                      fail(id, CallErrc::kPublishFailed);
+                                    });
+  if (ec) {
+    probe_.produce_error();
+    obs::warn("bus_produce_refused", {{"request_id", id}, {"error", ec.message()}});
+    fail(id, ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL ? CallErrc::kOverloaded : CallErrc::kPublishFailed);
+  }
+}
+
+void BusClient::reply_loop(std::stop_token stop) {
+  auto next_check = Clock::now();
+  while (!stop.stop_requested()) {
+    if (Clock::now() >= next_check) {
+      check_bus();
+      next_check = Clock::now() + 1s;
+    }
+    bus::MessagePtr msg = consumer_.poll(50ms);
+    if (!msg) continue;
+    if (msg->err) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        obs::warn("bus_reply_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
+      }
+      continue;
+    }
+    auto reply = bus::decode_reply(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+    if (!reply) {
+      probe_.unknown_reply();
+      continue;
+    }
+    std::optional<Completion> c;
+    CorrelationTable<Completion>::Unmatched why{};
+    {
+      std::lock_guard lock(mu_);
+      c = table_.take(reply->request_id());
+      if (!c) why = table_.classify(reply->request_id());
+      probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+    }
+    if (c) {
+      complete(std::move(*c), {}, std::move(*reply));
+    } else if (why == CorrelationTable<Completion>::Unmatched::kLate) {
+      probe_.late_reply();
+    } else if (why == CorrelationTable<Completion>::Unmatched::kDuplicate) {
+      probe_.duplicate_reply();
+    } else {
+      probe_.unknown_reply();
+    }
+  }
+}
+
+void BusClient::check_bus() {
+  const rd_kafka_metadata_t* md = nullptr;
+  // A cheap metadata round trip (no topic list) tells whether any broker answers.
+  const auto err = rd_kafka_metadata(producer_.handle(), 0, nullptr, &md, 1000);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  const bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (ok != bus_reachable_.exchange(ok)) {
+    obs::log(ok ? spdlog::level::info : spdlog::level::warn, ok ? "bus_reachable" : "bus_unreachable",
+             {{"error", rd_kafka_err2str(err)}});
+  }
+}
+
+void BusClient::deadline_loop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    std::this_thread::sleep_for(2ms);
+    std::vector<std::pair<std::string, Completion>> expired;
+    {
+      std::lock_guard lock(mu_);
+      expired = table_.take_expired(Clock::now());
+      if (!expired.empty()) probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+    }
+    for (auto& [id, c] : expired) {
+      probe_.reply_timeout();
+      complete(std::move(c), CallErrc::kTimeout, {});
+    }
+  }
+}
+
+}  // namespace lgsp::gateway

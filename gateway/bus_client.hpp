@@ -1,0 +1,112 @@
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/error_code.hpp>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "bus/consumer.hpp"
+#include "bus/envelope.hpp"
+#include "bus/producer.hpp"
+#include "gateway/correlation.hpp"
+#include "gateway/gateway_probe.hpp"
+
+namespace lgsp::gateway {
+
+/// Why a bus call produced no reply. Mapped to HTTP in one place (api_handler.cpp).
+enum class CallErrc {
+  kTimeout = 1,     // deadline passed → 504
+  kOverloaded,      // too many pending exchanges or producer queue full → 503
+  kPublishFailed,   // the bus refused or could not deliver the request → 503
+  kStopped,         // the gateway is shutting down → 503
+};
+const boost::system::error_category& call_category();
+inline boost::system::error_code make_error_code(CallErrc e) {
+  return {static_cast<int>(e), call_category()};
+}
+
+struct BusClientOptions {
+  bus::Topics topics;
+  std::int32_t reply_partition = 0;
+  bus::Properties producer_properties;
+  bus::Properties consumer_properties;
+  std::size_t max_pending = 10000;
+};
+
+/// Request/reply over Kafka for one gateway instance: publishes request envelopes keyed by
+/// subject, consumes the instance's own partition of the reply topic (manual assignment, no
+/// group), and completes each caller when its reply arrives or its deadline passes.
+///
+/// Threads: a reply thread (consume → correlate) and a deadline thread (2 ms sweeps); the
+/// producer polls on its own thread. Completions are posted to the caller's executor, so a
+/// coroutine resumes on its own strand. Lifecycle: start() before calls; stop() completes
+/// what is pending with kStopped, flushes and joins. Not copyable.
+class BusClient {
+ public:
+  /// A caller awaiting its reply: where to resume it, and how.
+  struct Completion {
+    boost::asio::any_io_executor executor;
+    boost::asio::any_completion_handler<void(boost::system::error_code, bus::v1::Reply)> handler;
+  };
+  using Clock = std::chrono::steady_clock;
+
+  BusClient(BusClientOptions options, GatewayProbe& probe);
+  ~BusClient();
+  BusClient(const BusClient&) = delete;
+  BusClient& operator=(const BusClient&) = delete;
+
+  /// Positions the reply consumer at the end of its partition (throws if the bus cannot be
+  /// reached within 30 s), then starts the threads.
+  void start();
+  void stop();
+
+  /// Publishes `request` (its request_id must be unique) and completes with its reply, or
+  /// with a CallErrc. Signature: void(error_code, bus::v1::Reply).
+  template <class Token>
+  auto async_call(bus::v1::Request request, std::string traceparent, Clock::time_point deadline,
+                  Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, bus::v1::Reply)>(
+        [this](auto handler, bus::v1::Request r, std::string tp, Clock::time_point d) {
+          boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
+          initiate(std::move(r), std::move(tp), d, Completion{std::move(ex), std::move(handler)});
+        },
+        token, std::move(request), std::move(traceparent), deadline);
+  }
+
+  /// "" when the bus is reachable and the reply partition is positioned, else why not.
+  std::string readiness() const;
+  std::size_t pending() const;
+
+ private:
+  void initiate(bus::v1::Request request, std::string traceparent, Clock::time_point deadline,
+                Completion completion);
+  void fail(const std::string& request_id, CallErrc why);
+  static void complete(Completion c, boost::system::error_code ec, bus::v1::Reply reply);
+  void reply_loop(std::stop_token stop);
+  void deadline_loop(std::stop_token stop);
+  void check_bus();
+
+  BusClientOptions options_;
+  GatewayProbe& probe_;
+  std::string reply_to_;
+  bus::Producer producer_;
+  bus::Consumer consumer_;
+  mutable std::mutex mu_;
+  CorrelationTable<Completion> table_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> bus_reachable_{false};
+  std::atomic<bool> positioned_{false};
+  std::jthread reply_thread_;
+  std::jthread deadline_thread_;
+};
+
+}  // namespace lgsp::gateway
+
+template <>
+struct boost::system::is_error_code_enum<lgsp::gateway::CallErrc> : std::true_type {};

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+#include "gateway/api_handler.hpp"
+#include "gateway/bus_client.hpp"
+#include "gateway/gateway_probe.hpp"
+#include "http/admin_handler.hpp"
+#include "http/server.hpp"
+#include "observability/metrics.hpp"
+
+namespace lgsp::gateway {
+
+/// The HTTP front door: API server, admin server, bus client, and the io_context threads
+/// (one per core unless configured) that run both servers.
+///
+/// Lifecycle: construct (validates, creates Kafka clients), start() (reaches the bus,
+/// binds, serves), stop() (graceful: refuse new requests, let exchanges in flight finish
+/// within their deadline, flush the producer, join threads). Not copyable.
+class Gateway {
+ public:
+  /// extra_readiness: further checks for /readyz (the dev process adds its connector's).
+  Gateway(const config::Config& cfg, const std::string& bootstrap, obs::Metrics& metrics,
+          http::AdminHandler::ReadinessCheck extra_readiness = {});
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  void start();
+  void stop();
+  std::uint16_t api_port() const { return api_->port(); }
+  std::uint16_t admin_port() const { return admin_->port(); }
+  std::string readiness() const;
+
+ private:
+  const config::GatewayConfig cfg_;
+  boost::asio::io_context ioc_;
+  GatewayProbe probe_;
+  BusClient bus_;
+  std::shared_ptr<ApiHandler> api_handler_;
+  http::AdminHandler::ReadinessCheck extra_readiness_;
+  std::unique_ptr<http::Server> api_;
+  std::unique_ptr<http::Server> admin_;
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
+};
+
+}  // namespace lgsp::gateway

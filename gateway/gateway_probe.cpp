@@ -1,0 +1,71 @@
+#include "gateway/gateway_probe.hpp"
+
+namespace lgsp::gateway {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
+GatewayProbe::GatewayProbe(obs::Metrics& m)
+    : requests_(prometheus::BuildCounter()
+                    .Name("lgsp_gateway_requests_total")
+                    .Help("HTTP requests answered, by partner, route and status code")
+                    .Register(m.registry())),
+      duration_(prometheus::BuildHistogram()
+                    .Name("lgsp_gateway_request_duration_seconds")
+                    .Help("Time from a complete request to its response, by route")
+                    .Register(m.registry())),
+      rejections_(prometheus::BuildCounter()
+                      .Name("lgsp_gateway_rejections_total")
+                      .Help("Requests refused before reaching the bus, by reason")
+                      .Register(m.registry())),
+      in_flight_(prometheus::BuildGauge()
+                     .Name("lgsp_gateway_in_flight_requests")
+                     .Help("Requests being handled now")
+                     .Register(m.registry())
+                     .Add({})),
+      pending_(prometheus::BuildGauge()
+                   .Name("lgsp_gateway_pending_exchanges")
+                   .Help("Requests published to the bus and awaiting their reply")
+                   .Register(m.registry())
+                   .Add({})),
+      timeouts_(prometheus::BuildCounter()
+                    .Name("lgsp_gateway_reply_timeouts_total")
+                    .Help("Exchanges whose deadline passed before the reply (answered 504)")
+                    .Register(m.registry())
+                    .Add({})),
+      late_(prometheus::BuildCounter()
+                .Name("lgsp_gateway_late_replies_total")
+                .Help("Replies that arrived after their exchange timed out (dropped)")
+                .Register(m.registry())
+                .Add({})),
+      duplicate_(prometheus::BuildCounter()
+                     .Name("lgsp_gateway_duplicate_replies_total")
+                     .Help("Second replies for an already answered exchange (dropped)")
+                     .Register(m.registry())
+                     .Add({})),
+      unknown_(prometheus::BuildCounter()
+                   .Name("lgsp_gateway_unmatched_replies_total")
+                   .Help("Replies matching no exchange this instance remembers (dropped)")
+                   .Register(m.registry())
+                   .Add({})),
+      produce_errors_(prometheus::BuildCounter()
+                          .Name("lgsp_gateway_bus_produce_errors_total")
+                          .Help("Requests the bus refused or failed to deliver (answered 503)")
+                          .Register(m.registry())
+                          .Add({})) {}
+
+void GatewayProbe::request_done(std::string_view partner, std::string_view route, int status,
+                                double seconds) {
+  requests_
+      .Add({{"partner", std::string(partner)}, {"route", std::string(route)}, {"status", std::to_string(status)}})
+      .Increment();
+  duration_.Add({{"route", std::string(route)}}, kLatencyBuckets).Observe(seconds);
+}
+
+void GatewayProbe::rejected(std::string_view reason) {
+  rejections_.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+}  // namespace lgsp::gateway

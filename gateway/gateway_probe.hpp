@@ -1,0 +1,45 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
+#include <string>
+#include <string_view>
+
+#include "observability/metrics.hpp"
+
+namespace lgsp::gateway {
+
+/// The gateway's metric families (one list, Envoy-stats style). Labels are bounded: route is
+/// one of the API's paths or "other", partner a configured id or "anonymous", status an HTTP
+/// code, reason a fixed set. Thread-safe.
+class GatewayProbe {
+ public:
+  explicit GatewayProbe(obs::Metrics& metrics);
+
+  void request_done(std::string_view partner, std::string_view route, int status, double seconds);
+  void rejected(std::string_view reason);
+  prometheus::Gauge& in_flight() { return in_flight_; }
+  prometheus::Gauge& pending_exchanges() { return pending_; }
+  void reply_timeout() { timeouts_.Increment(); }
+  void late_reply() { late_.Increment(); }
+  void duplicate_reply() { duplicate_.Increment(); }
+  void unknown_reply() { unknown_.Increment(); }
+  void produce_error() { produce_errors_.Increment(); }
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& rejections_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Gauge& pending_;
+  prometheus::Counter& timeouts_;
+  prometheus::Counter& late_;
+  prometheus::Counter& duplicate_;
+  prometheus::Counter& unknown_;
+  prometheus::Counter& produce_errors_;
+};
+
+}  // namespace lgsp::gateway
