@@ -130,7 +130,7 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req) {
                              {"partner", partner},
                              {"route", ex.route},
                              {"status", status},
-                             {"duration_ms", seconds * 1000.0},
+                             {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
                              {"trace_id", trace_id_of(ex.traceparent)}});
   co_return res;
 }

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace lgsp::testing {
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  boost::json::value json() const;
+  std::string header(const std::string& lower_name) const;
+};
+
+/// One request on a fresh loopback connection (blocking; for tests).
+HttpResult http_call(std::uint16_t port, const std::string& method, const std::string& target,
+                     const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
+
+/// POST JSON with a bearer key (empty key: no Authorization header).
+HttpResult post_json(std::uint16_t port, const std::string& target, const std::string& body,
+                     const std::string& api_key);
+
+/// Sends raw bytes and returns everything read until the peer closes or `wait` passes.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         std::chrono::milliseconds wait = std::chrono::milliseconds(3000));
+
+}  // namespace lgsp::testing

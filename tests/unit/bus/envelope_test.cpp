@@ -1,0 +1,68 @@
+#include "bus/envelope.hpp"
+
+#include <gtest/gtest.h>
+
+namespace lgsp::bus {
+namespace {
+
+TEST(Envelope, RequestRoundTripsEveryField) {
+  v1::Request r;
+  r.set_request_id("abc");
+  r.set_registry("population");
+  r.set_operation(v1::OPERATION_VERIFY);
+  r.set_citizen_id("001099012345");
+  r.add_fields("full_name");
+  r.set_purpose("telecom-subscriber-registration");
+  r.set_partner_id("viettel");
+  r.set_deadline_unix_ms(1234567890123);
+  r.mutable_claims()->set_full_name("Nguyễn Văn An");
+  r.set_on_behalf_of("officer-7");
+  r.set_procedure_code("1.001234");
+  const auto back = decode_request(encode(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->SerializeAsString(), r.SerializeAsString());
+  EXPECT_TRUE(back->claims().has_full_name());
+  EXPECT_FALSE(back->claims().has_gender());
+}
+
+TEST(Envelope, ReplyRoundTripsRecordPresence) {
+  v1::Reply r;
+  r.set_request_id("x");
+  r.set_status(v1::STATUS_OK);
+  r.mutable_citizen()->set_full_name("Trần Thị B");
+  const auto back = decode_reply(encode(r));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->has_citizen());
+  EXPECT_TRUE(back->citizen().has_full_name());
+  EXPECT_FALSE(back->citizen().has_date_of_birth());
+}
+
+TEST(Envelope, GarbageIsNotAnEnvelope) { EXPECT_FALSE(decode_request("\xff\xff\xff\xff")); }
+
+TEST(ReplyTo, RoundTripsAndRejectsMalformed) {
+  const auto r = parse_reply_to(format_reply_to({"lgsp.replies", 3}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->topic, "lgsp.replies");
+  EXPECT_EQ(r->partition, 3);
+  EXPECT_FALSE(parse_reply_to("lgsp.replies"));
+  EXPECT_FALSE(parse_reply_to("lgsp.replies:-1"));
+  EXPECT_FALSE(parse_reply_to(":2"));
+  EXPECT_FALSE(parse_reply_to("t:2x"));
+}
+
+TEST(SubjectKey, IsStableHashNotPlaintext) {
+  const auto k = subject_key("001099012345");
+  EXPECT_EQ(k.size(), 64U);
+  EXPECT_EQ(k, subject_key("001099012345"));
+  EXPECT_NE(k, subject_key("001099012346"));
+  EXPECT_EQ(k.find("001099012345"), std::string::npos);
+}
+
+TEST(Topics, NamesFollowThePrefix) {
+  const Topics t{"test7"};
+  EXPECT_EQ(t.requests("population"), "test7.population.requests");
+  EXPECT_EQ(t.replies(), "test7.replies");
+}
+
+}  // namespace
+}  // namespace lgsp::bus
