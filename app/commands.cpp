@@ -1,7 +1,7 @@
 #include "app/commands.hpp"
 
-#include <CLI/CLI.hpp>
 #include <openssl/rand.h>
+#include <CLI/CLI.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -63,12 +63,14 @@ int run_connector(const std::string& config_path, const std::string& registry) {
   obs::Metrics metrics("connector");
   connectors::Connector connector(cfg, registry, bus::resolve_bootstrap(cfg.kafka), metrics);
   boost::asio::io_context ioc;
-  http::Server admin(ioc, cfg.connector.admin_listen, http::ServerLimits{},
-                     std::make_shared<http::AdminHandler>(metrics, [&] { return connector.readiness(); }));
+  http::Server admin(
+      ioc, cfg.connector.admin_listen, http::ServerLimits{},
+      std::make_shared<http::AdminHandler>(metrics, [&] { return connector.readiness(); }));
   admin.start();
   std::thread admin_thread([&] { ioc.run(); });
   connector.start();
-  obs::info("connector_admin_listening", {{"admin", cfg.connector.admin_listen.host + ":" + std::to_string(admin.port())}});
+  obs::info("connector_admin_listening",
+            {{"admin", cfg.connector.admin_listen.host + ":" + std::to_string(admin.port())}});
   wait_for_signal(signals);
   connector.stop();
   admin.stop();
@@ -80,15 +82,16 @@ int run_connector(const std::string& config_path, const std::string& registry) {
 void print_samples(const std::string& path, std::int64_t n) {
   connectors::SqlitePopulationStore store(path);
   for (const auto& r : store.samples(n)) {
-    boost::json::object o{{"registry", "population"},       {"citizen_id", r.citizen_id},
-                          {"full_name", r.full_name},       {"date_of_birth", r.date_of_birth},
-                          {"gender", r.gender},             {"place_of_origin", r.place_of_origin},
-                          {"province", r.province},         {"id_card_issue_date", r.id_card_issue_date}};
+    boost::json::object o{{"registry", "population"}, {"citizen_id", r.citizen_id},
+                          {"full_name", r.full_name}, {"date_of_birth", r.date_of_birth},
+                          {"gender", r.gender},       {"place_of_origin", r.place_of_origin},
+                          {"province", r.province},   {"id_card_issue_date", r.id_card_issue_date}};
     std::cout << boost::json::serialize(o) << "\n";
   }
 }
 
-int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t samples, bool force) {
+int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t samples,
+             bool force) {
   const auto cfg = load(config_path);
   const auto it = cfg.registries.find("population");
   if (it == cfg.registries.end()) {
@@ -100,13 +103,15 @@ int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t
   // --samples alone reads the existing registry; seeding happens when asked or needed.
   if (force || citizens > 0 || !exists) {
     const std::int64_t n = citizens > 0 ? citizens : cfg.seed.citizens;
-    std::cerr << "seeding " << n << " citizens into " << path << " (seed " << cfg.seed.seed << ")\n";
-    const auto report = seed::seed_population_sqlite(path, n, static_cast<std::uint64_t>(cfg.seed.seed),
-                                                     [](std::int64_t done) {
-                                                       if (done % 1000000 == 0) std::cerr << "  " << done << " written\n";
-                                                     });
+    std::cerr << "seeding " << n << " citizens into " << path << " (seed " << cfg.seed.seed
+              << ")\n";
+    const auto report = seed::seed_population_sqlite(
+        path, n, static_cast<std::uint64_t>(cfg.seed.seed), [](std::int64_t done) {
+          if (done % 1000000 == 0) std::cerr << "  " << done << " written\n";
+        });
     std::cerr << "seeded " << report.citizens << " citizens in " << report.seconds << " s ("
-              << static_cast<std::int64_t>(static_cast<double>(report.citizens) / report.seconds) << " rows/s)\n";
+              << static_cast<std::int64_t>(static_cast<double>(report.citizens) / report.seconds)
+              << " rows/s)\n";
   }
   if (samples > 0) print_samples(path, samples);
   return 0;
@@ -115,7 +120,8 @@ int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t
 std::string random_key() {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::string key = "lgsp_";
   for (unsigned char b : raw) key += kAlphabet[b % 62];
   return key;
@@ -133,27 +139,38 @@ int run_cli(int argc, char** argv) {
   gw->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
 
   std::string registry;
-  auto* conn = app.add_subcommand("connector", "Run a registry connector (a consumer-group member)");
+  auto* conn =
+      app.add_subcommand("connector", "Run a registry connector (a consumer-group member)");
   conn->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
-  conn->add_option("-r,--registry", registry, "Registry to serve")->required()->check(CLI::IsMember({"population"}));
+  conn->add_option("-r,--registry", registry, "Registry to serve")
+      ->required()
+      ->check(CLI::IsMember({"population"}));
 
   std::int64_t citizens = 0, samples = 0;
   bool force = false;
-  auto* seed_cmd = app.add_subcommand("seed", "Create the synthetic registry, and/or print sample subjects");
-  seed_cmd->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
-  seed_cmd->add_option("--citizens", citizens, "How many citizens (default: seed.citizens)")->check(CLI::Range(1LL, 200000000LL));
-  seed_cmd->add_option("--samples", samples, "Print N existing subjects as JSON lines")->check(CLI::Range(0LL, 1000000LL));
+  auto* seed_cmd =
+      app.add_subcommand("seed", "Create the synthetic registry, and/or print sample subjects");
+  seed_cmd->add_option("-c,--config", config_path, "YAML configuration file")
+      ->capture_default_str();
+  seed_cmd->add_option("--citizens", citizens, "How many citizens (default: seed.citizens)")
+      ->check(CLI::Range(1LL, 200000000LL));
+  seed_cmd->add_option("--samples", samples, "Print N existing subjects as JSON lines")
+      ->check(CLI::Range(0LL, 1000000LL));
   seed_cmd->add_flag("--force", force, "Re-create the registry even if it exists");
 
-  auto* dev = app.add_subcommand("dev", "Run everything in one process: embedded Kafka-protocol cluster, seeded registry, connectors, gateway");
+  auto* dev = app.add_subcommand("dev",
+                                 "Run everything in one process: embedded Kafka-protocol cluster, "
+                                 "seeded registry, connectors, gateway");
   dev->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
 
   std::string partner;
   auto* keys = app.add_subcommand("keys", "API key tools");
   keys->require_subcommand(1);
-  auto* keys_new = keys->add_subcommand("new", "Print a fresh random API key once, and the hash line for the config");
+  auto* keys_new = keys->add_subcommand(
+      "new", "Print a fresh random API key once, and the hash line for the config");
   keys_new->add_option("--partner", partner, "Partner id the key is for")->required();
-  auto* keys_hash = keys->add_subcommand("hash", "Read a key on standard input and print its SHA-256 for api_key_sha256");
+  auto* keys_hash = keys->add_subcommand(
+      "hash", "Read a key on standard input and print its SHA-256 for api_key_sha256");
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -163,8 +180,9 @@ int run_cli(int argc, char** argv) {
     if (*dev) return run_dev(config_path.c_str());
     if (*keys_new) {
       const std::string key = random_key();
-      std::cout << "API key for partner " << partner << " (shown once; give it to the partner):\n  " << key
-                << "\nAdd under partners[id=" << partner << "].api_key_sha256:\n  - " << domain::sha256_hex(key) << "\n";
+      std::cout << "API key for partner " << partner << " (shown once; give it to the partner):\n  "
+                << key << "\nAdd under partners[id=" << partner << "].api_key_sha256:\n  - "
+                << domain::sha256_hex(key) << "\n";
       return 0;
     }
     if (*keys_hash) {

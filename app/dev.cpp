@@ -34,16 +34,19 @@ int run_dev(const char* config_path) {
     const auto dir = std::filesystem::path(cfg.kafka.bootstrap_file).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir);
     std::ofstream(cfg.kafka.bootstrap_file) << bootstrap << "\n";
-    obs::info("embedded_cluster_started", {{"bootstrap", bootstrap}, {"bootstrap_file", cfg.kafka.bootstrap_file}});
+    obs::info("embedded_cluster_started",
+              {{"bootstrap", bootstrap}, {"bootstrap_file", cfg.kafka.bootstrap_file}});
   }
 
   // 2. The registries: seeded on first start.
   for (const auto& [name, reg] : cfg.registries) {
     if (name == "population" && !std::filesystem::exists(reg.sqlite_path)) {
-      obs::info("seeding_registry", {{"registry", name}, {"citizens", cfg.seed.citizens}, {"path", reg.sqlite_path}});
+      obs::info("seeding_registry",
+                {{"registry", name}, {"citizens", cfg.seed.citizens}, {"path", reg.sqlite_path}});
       const auto report = seed::seed_population_sqlite(reg.sqlite_path, cfg.seed.citizens,
                                                        static_cast<std::uint64_t>(cfg.seed.seed));
-      obs::info("registry_seeded", {{"registry", name}, {"citizens", report.citizens}, {"seconds", report.seconds}});
+      obs::info("registry_seeded",
+                {{"registry", name}, {"citizens", report.citizens}, {"seconds", report.seconds}});
     }
   }
 

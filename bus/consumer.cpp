@@ -25,7 +25,8 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions)) rd_kafka_error_destroy(e);
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions))
+        rd_kafka_error_destroy(e);
       self->assigned_ += partitions->cnt;
     } else {
       rd_kafka_assign(rk, partitions);
@@ -35,7 +36,8 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     obs::info("kafka_partitions_assigned", {{"count", partitions->cnt}});
   } else {
     if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions)) rd_kafka_error_destroy(e);
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions))
+        rd_kafka_error_destroy(e);
       self->assigned_ -= partitions->cnt;
     } else {
       rd_kafka_assign(rk, nullptr);
@@ -47,8 +49,10 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 
 void Consumer::subscribe(const std::vector<std::string>& topics) {
   TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
-  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
-  if (const auto err = rd_kafka_subscribe(rk_.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  for (const auto& t : topics)
+    rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  if (const auto err = rd_kafka_subscribe(rk_.get(), list.get());
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error(std::string("Kafka subscribe failed: ") + rd_kafka_err2str(err));
   }
 }
@@ -65,7 +69,8 @@ MessagePtr Consumer::poll(std::chrono::milliseconds timeout) {
   return MessagePtr(rd_kafka_consumer_poll(rk_.get(), static_cast<int>(timeout.count())));
 }
 
-void Consumer::store_offset(const std::string& topic, std::int32_t partition, std::int64_t next_offset) {
+void Consumer::store_offset(const std::string& topic, std::int32_t partition,
+                            std::int64_t next_offset) {
   TopicPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = next_offset;
   // Fails only for a partition no longer assigned (after a rebalance); its new owner

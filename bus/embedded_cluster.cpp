@@ -1,8 +1,8 @@
 #include "bus/embedded_cluster.hpp"
 
 // rdkafka_mock.h needs rdkafka.h first (kafka.hpp).
-#include "bus/kafka.hpp"
 #include <librdkafka/rdkafka_mock.h>
+#include "bus/kafka.hpp"
 
 #include <stdexcept>
 
@@ -19,7 +19,9 @@ EmbeddedCluster::~EmbeddedCluster() {
   rd_kafka_mock_cluster_destroy(cluster_);
 }
 
-std::string EmbeddedCluster::bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+std::string EmbeddedCluster::bootstraps() const {
+  return rd_kafka_mock_cluster_bootstraps(cluster_);
+}
 
 void EmbeddedCluster::create_topic(const std::string& name, int partitions) {
   const auto err = rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1);

@@ -6,7 +6,9 @@
 
 namespace lgsp::bus {
 
-std::string format_reply_to(const ReplyTo& r) { return r.topic + ":" + std::to_string(r.partition); }
+std::string format_reply_to(const ReplyTo& r) {
+  return r.topic + ":" + std::to_string(r.partition);
+}
 
 std::optional<ReplyTo> parse_reply_to(std::string_view s) {
   const auto colon = s.rfind(':');
@@ -24,7 +26,8 @@ std::optional<std::string_view> find_header(const rd_kafka_message_t* msg, std::
   if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
   const void* value = nullptr;
   std::size_t size = 0;
-  if (rd_kafka_header_get_last(hdrs, std::string(key).c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (rd_kafka_header_get_last(hdrs, std::string(key).c_str(), &value, &size) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
     return std::nullopt;
   }
   return std::string_view(static_cast<const char*>(value), size);

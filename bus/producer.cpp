@@ -38,19 +38,28 @@ boost::system::error_code Producer::produce(const std::string& topic, std::int32
                         static_cast<ssize_t>(h.value.size()));
   }
   auto cb = std::make_unique<OnDelivery>(std::move(on_delivery));
-  // librdkafka's RD_KAFKA_V_* macros are C casts by design.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-      RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
-      RD_KAFKA_V_OPAQUE(cb.get()), RD_KAFKA_V_END);
-#pragma GCC diagnostic pop
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_headers_destroy(hdrs);  // only a successful producev takes the headers
+  // rd_kafka_produceva: the typed-array form of producev, without its GNU-extension macros.
+  rd_kafka_vu_t vus[7];
+  vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vus[0].u.cstr = topic.c_str();
+  vus[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+  vus[1].u.i32 = partition < 0 ? RD_KAFKA_PARTITION_UA : partition;
+  vus[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vus[2].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[3].vtype = RD_KAFKA_VTYPE_KEY;
+  vus[3].u.mem.ptr = const_cast<char*>(key.data());  // copied (MSG_F_COPY), never written
+  vus[3].u.mem.size = key.size();
+  vus[4].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[4].u.mem.ptr = const_cast<char*>(value.data());
+  vus[4].u.mem.size = value.size();
+  vus[5].vtype = RD_KAFKA_VTYPE_HEADERS;
+  vus[5].u.headers = hdrs;
+  vus[6].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[6].u.ptr = cb.get();
+  if (rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vus, 7)) {
+    const rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    rd_kafka_headers_destroy(hdrs);  // only a successful produce takes the headers
     return make_error_code(err);
   }
   (void)cb.release();  // owned by the message until on_delivery_report

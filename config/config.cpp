@@ -37,7 +37,8 @@ void read_endpoint(YamlReader& r, const YAML::Node& map, const std::string& path
     return r.error(at, YamlReader::join(path, key), "port must be a number 0-65535");
   }
   std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   out = Endpoint{host, static_cast<std::uint16_t>(port)};
 }
 
@@ -58,10 +59,10 @@ void read_properties(YamlReader& r, const YAML::Node& map, const std::string& pa
 
 void read_kafka(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
   const std::string path = "kafka";
-  if (!r.check_map(n, path,
-                   {"bootstrap", "embedded_brokers", "bootstrap_file", "topic_prefix",
-                    "request_partitions", "reply_partitions", "properties", "producer_properties",
-                    "consumer_properties"})) {
+  if (!r.check_map(
+          n, path,
+          {"bootstrap", "embedded_brokers", "bootstrap_file", "topic_prefix", "request_partitions",
+           "reply_partitions", "properties", "producer_properties", "consumer_properties"})) {
     return;
   }
   r.get(n, path, "bootstrap", k.bootstrap);
@@ -103,8 +104,10 @@ void read_connector(YamlReader& r, const YAML::Node& n, ConnectorConfig& c) {
   r.get(n, path, "group_id_prefix", c.group_id_prefix);
 }
 
-void read_registries(YamlReader& r, const YAML::Node& n, std::map<std::string, RegistryConfig>& out) {
-  if (!n.IsMap()) return r.error(n, "registries", "expected a mapping of registry name to settings");
+void read_registries(YamlReader& r, const YAML::Node& n,
+                     std::map<std::string, RegistryConfig>& out) {
+  if (!n.IsMap())
+    return r.error(n, "registries", "expected a mapping of registry name to settings");
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string name = it->first.Scalar();
     const std::string path = "registries." + name;
@@ -118,7 +121,8 @@ void read_registries(YamlReader& r, const YAML::Node& n, std::map<std::string, R
     r.get(v, path, "backend", rc.backend);
     r.get(v, path, "sqlite_path", rc.sqlite_path);
     if (rc.backend != "sqlite") {
-      r.error(v["backend"], path + ".backend", "unsupported backend \"" + rc.backend + "\" (supported: sqlite)");
+      r.error(v["backend"], path + ".backend",
+              "unsupported backend \"" + rc.backend + "\" (supported: sqlite)");
     } else if (rc.sqlite_path.empty()) {
       r.error(v, path + ".sqlite_path", "required when backend is sqlite");
     }
@@ -127,8 +131,7 @@ void read_registries(YamlReader& r, const YAML::Node& n, std::map<std::string, R
 }
 
 bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 &&
-         s.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig>& out) {
@@ -146,21 +149,25 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     r.get(p, path, "api_key_sha256", pc.api_key_sha256);
     r.get(p, path, "demo", pc.demo);
     if (pc.id.empty()) r.error(p, path + ".id", "required");
-    if (!ids.insert(pc.id).second) r.error(p["id"], path + ".id", "duplicate partner id \"" + pc.id + "\"");
+    if (!ids.insert(pc.id).second)
+      r.error(p["id"], path + ".id", "duplicate partner id \"" + pc.id + "\"");
     for (std::size_t k = 0; k < pc.api_key_sha256.size(); ++k) {
       if (!is_sha256_hex(pc.api_key_sha256[k])) {
-        r.error(p["api_key_sha256"][k], path + ".api_key_sha256[" + std::to_string(k) + "]",
-                "expected 64 lower-case hex digits (sha256sum of the key; `lgsp keys hash` prints it)");
+        r.error(
+            p["api_key_sha256"][k], path + ".api_key_sha256[" + std::to_string(k) + "]",
+            "expected 64 lower-case hex digits (sha256sum of the key; `lgsp keys hash` prints it)");
       }
     }
     std::vector<std::string> ops;
     r.get(p, path, "operations", ops);
     for (std::size_t k = 0; k < ops.size(); ++k) {
       const auto dot = ops[k].find('.');
-      const auto* reg = dot == std::string::npos ? nullptr : domain::find_registry(ops[k].substr(0, dot));
+      const auto* reg =
+          dot == std::string::npos ? nullptr : domain::find_registry(ops[k].substr(0, dot));
       if (reg == nullptr || !domain::has_operation(*reg, ops[k].substr(dot + 1))) {
         r.error(p["operations"][k], path + ".operations[" + std::to_string(k) + "]",
-                "unknown operation \"" + ops[k] + "\" (expected registry.operation, e.g. population.verify)");
+                "unknown operation \"" + ops[k] +
+                    "\" (expected registry.operation, e.g. population.verify)");
         continue;
       }
       pc.operations.insert(ops[k]);
@@ -173,7 +180,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
         for (auto it = f.begin(); it != f.end(); ++it) {
           const std::string reg_name = it->first.Scalar();
           const auto* reg = domain::find_registry(reg_name);
-          const std::string fpath = path + ".fields." + reg_name;
+          const std::string fpath = path + ".fields." += reg_name;
           if (reg == nullptr) {
             r.error(it->first, fpath, "unknown registry");
             continue;
@@ -225,9 +232,11 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
       for (std::size_t i = 0; i < c.partners.size(); ++i) {
         if (c.partners[i].demo) {
           r.error(root["partners"][i], "partners[" + std::to_string(i) + "].demo",
-                  "demo partner \"" + c.partners[i].id + "\" has a published key and is refused while "
-                  "gateway.listen (" + c.gateway.listen.to_string() +
-                  ") is not a loopback address; remove it or listen on 127.0.0.1");
+                  "demo partner \"" + c.partners[i].id +
+                      "\" has a published key and is refused while "
+                      "gateway.listen (" +
+                      c.gateway.listen.to_string() +
+                      ") is not a loopback address; remove it or listen on 127.0.0.1");
         }
       }
     }

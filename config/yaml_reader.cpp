@@ -8,7 +8,8 @@ std::string YamlReader::join(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-void YamlReader::error(const YAML::Node& at, const std::string& key_path, const std::string& detail) {
+void YamlReader::error(const YAML::Node& at, const std::string& key_path,
+                       const std::string& detail) {
   const YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark::null_mark();
   std::string where = file_;
   if (m.line >= 0) where += ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);

@@ -1,8 +1,8 @@
 #include "connectors/connector.hpp"
 
+#include <unistd.h>
 #include <chrono>
 #include <stdexcept>
-#include <unistd.h>
 
 #include "bus/client_properties.hpp"
 #include "connectors/backends/sqlite_population_store.hpp"
@@ -44,7 +44,7 @@ Connector::Connector(const config::Config& cfg, const std::string& registry,
 Connector::~Connector() { stop(); }
 
 void Connector::start() {
-  thread_ = std::jthread([this](std::stop_token st) { runtime_->run(st); });
+  thread_ = std::jthread([this](const std::stop_token& st) { runtime_->run(st); });
 }
 
 void Connector::stop() {

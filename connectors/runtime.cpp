@@ -40,11 +40,11 @@ ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& serv
       consumer_(consumer_defaults(options_.consumer_properties), options_.group_id),
       producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
 
-void ConnectorRuntime::run(std::stop_token stop) {
+void ConnectorRuntime::run(const std::stop_token& stop) {
   consumer_.subscribe({request_topic_});
-  obs::info("connector_started", {{"registry", service_.registry()},
-                                  {"topic", request_topic_},
-                                  {"group", options_.group_id}});
+  obs::info(
+      "connector_started",
+      {{"registry", service_.registry()}, {"topic", request_topic_}, {"group", options_.group_id}});
   while (!stop.stop_requested()) {
     bus::MessagePtr msg = consumer_.poll(50ms);
     producer_.poll(0ms);  // delivery reports → offsets
@@ -77,8 +77,8 @@ void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
 
   const auto reply_to_header = bus::find_header(msg, bus::kHeaderReplyTo);
   const auto reply_to = reply_to_header ? bus::parse_reply_to(*reply_to_header) : std::nullopt;
-  auto request = bus::decode_request(
-      std::string_view(static_cast<const char*>(msg->payload), msg->len));
+  auto request =
+      bus::decode_request(std::string_view(static_cast<const char*>(msg->payload), msg->len));
   if (!reply_to || !request) {
     // Nothing sane can be answered; keeping it would block the partition forever.
     probe_.request("undecodable");
@@ -87,21 +87,29 @@ void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
   }
   if (request->deadline_unix_ms() > 0 && request->deadline_unix_ms() < now_unix_ms()) {
     probe_.request("expired");
-    obs::debug("connector_request_expired", {{"request_id", request->request_id()},
-                                            {"partner", request->partner_id()}});
+    obs::debug("connector_request_expired",
+               {{"request_id", request->request_id()}, {"partner", request->partner_id()}});
     return finish(partition, offset);
   }
 
   const auto started = std::chrono::steady_clock::now();
   v1::Reply reply = service_.handle(*request);
-  probe_.backend_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  probe_.backend_latency(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   switch (reply.status()) {
-    case v1::STATUS_OK: probe_.request("ok"); break;
-    case v1::STATUS_NOT_FOUND: probe_.request("not_found"); break;
-    case v1::STATUS_BAD_REQUEST: probe_.request("bad_request"); break;
+    case v1::STATUS_OK:
+      probe_.request("ok");
+      break;
+    case v1::STATUS_NOT_FOUND:
+      probe_.request("not_found");
+      break;
+    case v1::STATUS_BAD_REQUEST:
+      probe_.request("bad_request");
+      break;
     default:
       probe_.request("backend_error");
-      obs::error("connector_backend_error", {{"request_id", request->request_id()}, {"detail", reply.detail()}});
+      obs::error("connector_backend_error",
+                 {{"request_id", request->request_id()}, {"detail", reply.detail()}});
   }
 
   bus::Headers headers{{std::string(bus::kHeaderRequestId), request->request_id()}};
@@ -116,7 +124,8 @@ void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
         [this, partition, offset, request_id](rd_kafka_resp_err_t err) {
           if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             probe_.request("reply_failed");
-            obs::error("connector_reply_failed", {{"request_id", request_id}, {"error", rd_kafka_err2str(err)}});
+            obs::error("connector_reply_failed",
+                       {{"request_id", request_id}, {"error", rd_kafka_err2str(err)}});
           }
           finish(partition, offset);
         });

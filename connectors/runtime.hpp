@@ -32,7 +32,7 @@ class ConnectorRuntime {
  public:
   ConnectorRuntime(RuntimeOptions options, RegistryService& service, ConnectorProbe& probe);
 
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
   /// Joined its consumer group (ready to take work).
   bool joined() const { return consumer_.joined(); }
 

@@ -30,7 +30,9 @@ const RegistryInfo* find_registry(std::string_view name) {
   return nullptr;
 }
 
-bool has_operation(const RegistryInfo& r, std::string_view op) { return contains(r.operations, op); }
+bool has_operation(const RegistryInfo& r, std::string_view op) {
+  return contains(r.operations, op);
+}
 bool has_field(const RegistryInfo& r, std::string_view field) { return contains(r.fields, field); }
 
 }  // namespace lgsp::domain

@@ -36,7 +36,8 @@ Problem problem(Status status, std::string type, std::string title, std::string 
 /// The one place where bus-call errors become HTTP.
 Problem call_problem(boost::system::error_code ec) {
   if (ec == CallErrc::kTimeout) {
-    return problem(Status::gateway_timeout, "registry-timeout", "The registry did not answer in time",
+    return problem(Status::gateway_timeout, "registry-timeout",
+                   "The registry did not answer in time",
                    "no reply from the registry connector before the request deadline; retry later");
   }
   if (ec == CallErrc::kOverloaded) {
@@ -53,9 +54,12 @@ Problem call_problem(boost::system::error_code ec) {
 
 std::string_view auth_detail(AuthFailure f) {
   switch (f) {
-    case AuthFailure::kMissing: return "send the partner API key as 'Authorization: Bearer <key>'";
-    case AuthFailure::kMalformed: return "the Authorization header must be 'Bearer <key>'";
-    default: return "the API key is not valid (revoked, mistyped, or for another environment)";
+    case AuthFailure::kMissing:
+      return "send the partner API key as 'Authorization: Bearer <key>'";
+    case AuthFailure::kMalformed:
+      return "the Authorization header must be 'Bearer <key>'";
+    default:
+      return "the API key is not valid (revoked, mistyped, or for another environment)";
   }
 }
 
@@ -88,8 +92,9 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req) {
                       "retry against another instance");
     probe_.rejected("draining");
   } else if (operation.empty()) {
-    refused = problem(Status::not_found, "not-found", "No such endpoint",
-                      "see docs/api.md for the endpoints (POST /v1/population/verify, /v1/population/lookup)");
+    refused = problem(
+        Status::not_found, "not-found", "No such endpoint",
+        "see docs/api.md for the endpoints (POST /v1/population/verify, /v1/population/lookup)");
   } else if (ex.req.method() != bhttp::verb::post) {
     refused = problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
                       "use POST: personal data never travels in URLs");
@@ -101,28 +106,34 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req) {
                         std::string(auth_detail(auth.failure)));
       probe_.rejected("auth");
     } else if (!ex.partner->may("population", operation)) {
-      refused = problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
-                        "partner '" + ex.partner->id + "' may not call population." + std::string(operation));
+      refused = problem(
+          Status::forbidden, "operation-not-allowed", "Operation not allowed",
+          "partner '" + ex.partner->id + "' may not call population." + std::string(operation));
       probe_.rejected("forbidden");
     } else if (ex.req[bhttp::field::content_type].substr(0, 16) != "application/json") {
-      refused = problem(Status::unsupported_media_type, "unsupported-media-type", "Unsupported media type",
-                        "send the body as Content-Type: application/json");
+      refused =
+          problem(Status::unsupported_media_type, "unsupported-media-type",
+                  "Unsupported media type", "send the body as Content-Type: application/json");
       probe_.rejected("validation");
     }
   }
 
   if (refused) {
-    res = http::make_problem_response(*refused, ex.request_id, ex.req.version(), ex.req.keep_alive());
-    if (refused->status == Status::unauthorized) res.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
+    res =
+        http::make_problem_response(*refused, ex.request_id, ex.req.version(), ex.req.keep_alive());
+    if (refused->status == Status::unauthorized)
+      res.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
     if (refused->status == Status::method_not_allowed) res.set(bhttp::field::allow, "POST");
   } else {
     res = co_await population(ex, operation);
   }
   res.set("traceparent", ex.traceparent);
 
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const int status = static_cast<int>(res.result_int());
-  const std::string_view partner = ex.partner != nullptr ? std::string_view(ex.partner->id) : "anonymous";
+  const std::string_view partner =
+      ex.partner != nullptr ? std::string_view(ex.partner->id) : "anonymous";
   probe_.in_flight().Decrement();
   probe_.request_done(partner, ex.route, status, seconds);
   // The access line: who asked what, never about whom (no subject, no personal data).
@@ -175,7 +186,8 @@ asio::awaitable<http::Response> ApiHandler::population(Exchange& ex, std::string
     if (in.fields) {
       std::vector<http::FieldError> denied;
       for (const auto& f : *in.fields) {
-        if (!granted.contains(f)) denied.push_back({"fields", "partner may not receive '" + f + "'"});
+        if (!granted.contains(f))
+          denied.push_back({"fields", "partner may not receive '" + f + "'"});
       }
       if (!denied.empty()) {
         Problem p = problem(Status::forbidden, "field-not-allowed", "Field not allowed",
@@ -206,13 +218,14 @@ asio::awaitable<http::Response> ApiHandler::population(Exchange& ex, std::string
                                .count());
   auto [ec, reply] = co_await bus_.async_call(std::move(env), ex.traceparent, deadline,
                                               asio::as_tuple(asio::use_awaitable));
-  if (ec) co_return http::make_problem_response(call_problem(ec), ex.request_id, version, keep_alive);
+  if (ec)
+    co_return http::make_problem_response(call_problem(ec), ex.request_id, version, keep_alive);
 
   switch (reply.status()) {
     case v1::STATUS_OK:
       co_return http::make_json_response(
-          Status::ok, operation == "verify" ? verify_body(reply) : lookup_body(reply), ex.request_id,
-          version, keep_alive);
+          Status::ok, operation == "verify" ? verify_body(reply) : lookup_body(reply),
+          ex.request_id, version, keep_alive);
     case v1::STATUS_NOT_FOUND:
       co_return http::make_problem_response(
           problem(Status::not_found, "subject-not-found", "Subject not found",
@@ -220,7 +233,8 @@ asio::awaitable<http::Response> ApiHandler::population(Exchange& ex, std::string
           ex.request_id, version, keep_alive);
     case v1::STATUS_BAD_REQUEST:
       co_return http::make_problem_response(
-          problem(Status::bad_request, "registry-rejected", "The registry rejected the request", reply.detail()),
+          problem(Status::bad_request, "registry-rejected", "The registry rejected the request",
+                  reply.detail()),
           ex.request_id, version, keep_alive);
     default:
       co_return http::make_problem_response(

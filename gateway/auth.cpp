@@ -13,7 +13,8 @@ unsigned char hex_value(char c) {
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i]))) {
       return false;
     }
   }
@@ -38,7 +39,8 @@ ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<config::PartnerConfig
     for (const auto& hex : pc.api_key_sha256) {
       KeyHash k{};
       for (std::size_t i = 0; i < 32; ++i) {
-        k.digest[i] = static_cast<unsigned char>(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+        k.digest[i] =
+            static_cast<unsigned char>(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
       }
       k.partner = p.get();
       keys_.push_back(k);
@@ -64,7 +66,8 @@ AuthResult ApiKeyAuthenticator::authenticate(std::string_view header) const {
   for (const auto& k : keys_) {
     if (CRYPTO_memcmp(k.digest, digest, sizeof digest) == 0) found = k.partner;
   }
-  return found != nullptr ? AuthResult{found, AuthFailure::kNone} : AuthResult{nullptr, AuthFailure::kInvalid};
+  return found != nullptr ? AuthResult{found, AuthFailure::kNone}
+                          : AuthResult{nullptr, AuthFailure::kInvalid};
 }
 
 }  // namespace lgsp::gateway

@@ -15,7 +15,7 @@ namespace lgsp::gateway {
 struct Partner {
   std::string id;
   std::string name;
-  std::set<std::string> operations;                      // "population.verify"
+  std::set<std::string> operations;                     // "population.verify"
   std::map<std::string, std::set<std::string>> fields;  // registry -> releasable fields
 
   bool may(std::string_view registry, std::string_view operation) const;

@@ -18,10 +18,14 @@ class CallCategory final : public boost::system::error_category {
   const char* name() const noexcept override { return "bus-call"; }
   std::string message(int ev) const override {
     switch (static_cast<CallErrc>(ev)) {
-      case CallErrc::kTimeout: return "no reply before the deadline";
-      case CallErrc::kOverloaded: return "too many requests awaiting replies";
-      case CallErrc::kPublishFailed: return "the request could not be published to the bus";
-      case CallErrc::kStopped: return "the gateway is shutting down";
+      case CallErrc::kTimeout:
+        return "no reply before the deadline";
+      case CallErrc::kOverloaded:
+        return "too many requests awaiting replies";
+      case CallErrc::kPublishFailed:
+        return "the request could not be published to the bus";
+      case CallErrc::kStopped:
+        return "the gateway is shutting down";
     }
     return "unknown bus call error";
   }
@@ -48,7 +52,8 @@ BusClient::BusClient(BusClientOptions options, GatewayProbe& probe)
       probe_(probe),
       reply_to_(bus::format_reply_to({options_.topics.replies(), options_.reply_partition})),
       producer_(options_.producer_properties, bus::Producer::Polling::kBackground),
-      consumer_(reply_consumer_properties(options_), "lgsp-gateway-replies-" + std::to_string(options_.reply_partition)),
+      consumer_(reply_consumer_properties(options_),
+                "lgsp-gateway-replies-" + std::to_string(options_.reply_partition)),
       table_(options_.max_pending) {}
 
 BusClient::~BusClient() { stop(); }
@@ -62,10 +67,11 @@ void BusClient::start() {
                                                       options_.reply_partition, &low, &high, 2000);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
     if (Clock::now() > give_up) {
-      throw std::runtime_error("cannot reach reply topic " + topic + " partition " +
-                               std::to_string(options_.reply_partition) + ": " + rd_kafka_err2str(err) +
-                               " (check kafka.bootstrap, that the topic exists with more partitions than "
-                               "gateway.instance, and the broker is up)");
+      throw std::runtime_error(
+          "cannot reach reply topic " + topic + " partition " +
+          std::to_string(options_.reply_partition) + ": " + rd_kafka_err2str(err) +
+          " (check kafka.bootstrap, that the topic exists with more partitions than "
+          "gateway.instance, and the broker is up)");
     }
     obs::warn("bus_waiting_for_reply_topic", {{"topic", topic}, {"error", rd_kafka_err2str(err)}});
   }
@@ -73,8 +79,8 @@ void BusClient::start() {
   consumer_.assign(topic, options_.reply_partition, high);
   positioned_ = true;
   bus_reachable_ = true;
-  reply_thread_ = std::jthread([this](std::stop_token st) { reply_loop(st); });
-  deadline_thread_ = std::jthread([this](std::stop_token st) { deadline_loop(st); });
+  reply_thread_ = std::jthread([this](const std::stop_token& st) { reply_loop(st); });
+  deadline_thread_ = std::jthread([this](const std::stop_token& st) { deadline_loop(st); });
   obs::info("bus_client_started", {{"reply_to", reply_to_}, {"reply_offset", high}});
 }
 
@@ -128,36 +134,40 @@ void BusClient::fail(const std::string& request_id, CallErrc why) {
   if (c) complete(std::move(*c), why, {});
 }
 
-void BusClient::initiate(bus::v1::Request request, std::string traceparent,
+void BusClient::initiate(const bus::v1::Request& request, std::string traceparent,
                          Clock::time_point deadline, Completion completion) {
-  const std::string id = request.request_id();
+  const std::string& id = request.request_id();
   {
     std::lock_guard lock(mu_);
     if (stopping_) return complete(std::move(completion), CallErrc::kStopped, {});
+    // add() moves from `completion` only when it succeeds.
     if (!table_.add(id, std::move(completion), deadline)) {
-      return complete(std::move(completion), CallErrc::kOverloaded, {});
+      return complete(std::move(completion),  // NOLINT(bugprone-use-after-move)
+                      CallErrc::kOverloaded, {});
     }
     probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
   }
   bus::Headers headers{{std::string(bus::kHeaderReplyTo), reply_to_},
                        {std::string(bus::kHeaderRequestId), id}};
-  if (!traceparent.empty()) headers.push_back({std::string(bus::kHeaderTraceparent), std::move(traceparent)});
-  const auto ec = producer_.produce(options_.topics.requests(request.registry()), -1,
-                                    bus::subject_key(request.citizen_id()), bus::encode(request), headers,
-                                    [this, id](rd_kafka_resp_err_t err) {
-                                      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
-                                      probe_.produce_error();
-                                      obs::warn("bus_delivery_failed", {{"request_id", id}, {"error", rd_kafka_err2str(err)}});
-                                      fail(id, CallErrc::kPublishFailed);
-                                    });
+  if (!traceparent.empty())
+    headers.push_back({std::string(bus::kHeaderTraceparent), std::move(traceparent)});
+  const auto ec = producer_.produce(
+      options_.topics.requests(request.registry()), -1, bus::subject_key(request.citizen_id()),
+      bus::encode(request), headers, [this, id](rd_kafka_resp_err_t err) {
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+        probe_.produce_error();
+        obs::warn("bus_delivery_failed", {{"request_id", id}, {"error", rd_kafka_err2str(err)}});
+        fail(id, CallErrc::kPublishFailed);
+      });
   if (ec) {
     probe_.produce_error();
     obs::warn("bus_produce_refused", {{"request_id", id}, {"error", ec.message()}});
-    fail(id, ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL ? CallErrc::kOverloaded : CallErrc::kPublishFailed);
+    fail(id, ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL ? CallErrc::kOverloaded
+                                                         : CallErrc::kPublishFailed);
   }
 }
 
-void BusClient::reply_loop(std::stop_token stop) {
+void BusClient::reply_loop(const std::stop_token& stop) {
   auto next_check = Clock::now();
   while (!stop.stop_requested()) {
     if (Clock::now() >= next_check) {
@@ -172,7 +182,8 @@ void BusClient::reply_loop(std::stop_token stop) {
       }
       continue;
     }
-    auto reply = bus::decode_reply(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+    auto reply =
+        bus::decode_reply(std::string_view(static_cast<const char*>(msg->payload), msg->len));
     if (!reply) {
       probe_.unknown_reply();
       continue;
@@ -204,12 +215,12 @@ void BusClient::check_bus() {
   if (md != nullptr) rd_kafka_metadata_destroy(md);
   const bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
   if (ok != bus_reachable_.exchange(ok)) {
-    obs::log(ok ? spdlog::level::info : spdlog::level::warn, ok ? "bus_reachable" : "bus_unreachable",
-             {{"error", rd_kafka_err2str(err)}});
+    obs::log(ok ? spdlog::level::info : spdlog::level::warn,
+             ok ? "bus_reachable" : "bus_unreachable", {{"error", rd_kafka_err2str(err)}});
   }
 }
 
-void BusClient::deadline_loop(std::stop_token stop) {
+void BusClient::deadline_loop(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     std::this_thread::sleep_for(2ms);
     std::vector<std::pair<std::string, Completion>> expired;

@@ -1,11 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
-#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -21,10 +21,10 @@ namespace lgsp::gateway {
 
 /// Why a bus call produced no reply. Mapped to HTTP in one place (api_handler.cpp).
 enum class CallErrc {
-  kTimeout = 1,     // deadline passed → 504
-  kOverloaded,      // too many pending exchanges or producer queue full → 503
-  kPublishFailed,   // the bus refused or could not deliver the request → 503
-  kStopped,         // the gateway is shutting down → 503
+  kTimeout = 1,    // deadline passed → 504
+  kOverloaded,     // too many pending exchanges or producer queue full → 503
+  kPublishFailed,  // the bus refused or could not deliver the request → 503
+  kStopped,        // the gateway is shutting down → 503
 };
 const boost::system::error_category& call_category();
 inline boost::system::error_code make_error_code(CallErrc e) {
@@ -74,7 +74,7 @@ class BusClient {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, bus::v1::Reply)>(
         [this](auto handler, bus::v1::Request r, std::string tp, Clock::time_point d) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
-          initiate(std::move(r), std::move(tp), d, Completion{std::move(ex), std::move(handler)});
+          initiate(r, std::move(tp), d, Completion{std::move(ex), std::move(handler)});
         },
         token, std::move(request), std::move(traceparent), deadline);
   }
@@ -84,12 +84,12 @@ class BusClient {
   std::size_t pending() const;
 
  private:
-  void initiate(bus::v1::Request request, std::string traceparent, Clock::time_point deadline,
-                Completion completion);
+  void initiate(const bus::v1::Request& request, std::string traceparent,
+                Clock::time_point deadline, Completion completion);
   void fail(const std::string& request_id, CallErrc why);
   static void complete(Completion c, boost::system::error_code ec, bus::v1::Reply reply);
-  void reply_loop(std::stop_token stop);
-  void deadline_loop(std::stop_token stop);
+  void reply_loop(const std::stop_token& stop);
+  void deadline_loop(const std::stop_token& stop);
   void check_bus();
 
   BusClientOptions options_;

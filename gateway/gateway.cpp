@@ -12,8 +12,8 @@ namespace lgsp::gateway {
 namespace {
 
 BusClientOptions bus_options(const config::Config& cfg, const std::string& bootstrap) {
-  const std::string client_id = "lgsp-gateway-" + std::to_string(cfg.gateway.instance) + "-" +
-                                std::to_string(::getpid());
+  const std::string client_id =
+      "lgsp-gateway-" + std::to_string(cfg.gateway.instance) + "-" + std::to_string(::getpid());
   return BusClientOptions{bus::Topics{cfg.kafka.topic_prefix},
                           static_cast<std::int32_t>(cfg.gateway.instance),
                           bus::producer_properties(cfg.kafka, bootstrap, client_id),
@@ -22,8 +22,9 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
 }
 
 http::ServerLimits limits(const config::GatewayConfig& g) {
-  return {static_cast<std::size_t>(g.body_limit_bytes), static_cast<std::size_t>(g.header_limit_bytes),
-          std::chrono::milliseconds(g.read_timeout_ms), std::chrono::milliseconds(g.idle_timeout_ms)};
+  return {
+      static_cast<std::size_t>(g.body_limit_bytes), static_cast<std::size_t>(g.header_limit_bytes),
+      std::chrono::milliseconds(g.read_timeout_ms), std::chrono::milliseconds(g.idle_timeout_ms)};
 }
 
 }  // namespace
@@ -33,8 +34,9 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
     : cfg_(cfg.gateway),
       probe_(metrics),
       bus_(bus_options(cfg, bootstrap), probe_),
-      api_handler_(std::make_shared<ApiHandler>(std::make_shared<ApiKeyAuthenticator>(cfg.partners), bus_,
-                                                probe_, std::chrono::milliseconds(cfg.gateway.request_deadline_ms))),
+      api_handler_(std::make_shared<ApiHandler>(
+          std::make_shared<ApiKeyAuthenticator>(cfg.partners), bus_, probe_,
+          std::chrono::milliseconds(cfg.gateway.request_deadline_ms))),
       extra_readiness_(std::move(extra_readiness)) {
   api_ = std::make_unique<http::Server>(ioc_, cfg_.listen, limits(cfg_), api_handler_);
   admin_ = std::make_unique<http::Server>(
@@ -57,10 +59,11 @@ void Gateway::start() {
   const unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads)
                                       : std::max(1U, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
-  obs::info("gateway_started", {{"listen", cfg_.listen.host + ":" + std::to_string(api_->port())},
-                                {"admin", cfg_.admin_listen.host + ":" + std::to_string(admin_->port())},
-                                {"threads", n},
-                                {"instance", cfg_.instance}});
+  obs::info("gateway_started",
+            {{"listen", cfg_.listen.host + ":" + std::to_string(api_->port())},
+             {"admin", cfg_.admin_listen.host + ":" + std::to_string(admin_->port())},
+             {"threads", n},
+             {"instance", cfg_.instance}});
 }
 
 void Gateway::stop() {
@@ -70,7 +73,8 @@ void Gateway::stop() {
   api_handler_->drain();
   api_->stop();
   // Exchanges in flight end by reply or by deadline; wait at most one deadline for them.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.request_deadline_ms + 500);
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.request_deadline_ms + 500);
   while (bus_.pending() > 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -59,7 +59,9 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
 void GatewayProbe::request_done(std::string_view partner, std::string_view route, int status,
                                 double seconds) {
   requests_
-      .Add({{"partner", std::string(partner)}, {"route", std::string(route)}, {"status", std::to_string(status)}})
+      .Add({{"partner", std::string(partner)},
+            {"route", std::string(route)},
+            {"status", std::to_string(status)}})
       .Increment();
   duration_.Add({{"route", std::string(route)}}, kLatencyBuckets).Observe(seconds);
 }

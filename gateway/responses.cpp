@@ -13,9 +13,12 @@ namespace v1 = bus::v1;
 
 std::string_view grade_name(v1::Grade g) {
   switch (g) {
-    case v1::GRADE_EXACT: return "exact";
-    case v1::GRADE_PARTIAL: return "partial";
-    default: return "mismatch";
+    case v1::GRADE_EXACT:
+      return "exact";
+    case v1::GRADE_PARTIAL:
+      return "partial";
+    default:
+      return "mismatch";
   }
 }
 

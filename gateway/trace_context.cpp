@@ -33,8 +33,8 @@ bool valid_traceparent(std::string_view tp) {
   if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
   const auto version = tp.substr(0, 2), trace = tp.substr(3, 32), span = tp.substr(36, 16),
              flags = tp.substr(53, 2);
-  return all_hex(version) && version != "ff" && all_hex(trace) && !all_zero(trace) && all_hex(span) &&
-         !all_zero(span) && all_hex(flags);
+  return all_hex(version) && version != "ff" && all_hex(trace) && !all_zero(trace) &&
+         all_hex(span) && !all_zero(span) && all_hex(flags);
 }
 
 std::string continue_trace(std::string_view incoming) {

@@ -33,7 +33,8 @@ std::optional<json::object> parse_object(std::string_view body, Errors& errors) 
   return std::move(v.as_object());
 }
 
-void reject_unknown(const json::object& o, std::initializer_list<std::string_view> known, Errors& errors) {
+void reject_unknown(const json::object& o, std::initializer_list<std::string_view> known,
+                    Errors& errors) {
   for (const auto& kv : o) {
     bool ok = false;
     for (auto k : known) ok = ok || kv.key() == k;
@@ -106,14 +107,16 @@ Parsed<VerifyInput> parse_population_verify(std::string_view body) {
   }
   in.date_of_birth = get_string(*o, "date_of_birth", false, 32, errors);
   if (in.date_of_birth && !domain::parse_iso_date(*in.date_of_birth)) {
-    errors.push_back({"date_of_birth", "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01)"});
+    errors.push_back(
+        {"date_of_birth", "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01)"});
   }
   in.gender = get_string(*o, "gender", false, 16, errors);
   if (in.gender && !domain::parse_gender(*in.gender)) {
     errors.push_back({"gender", "must be \"male\" or \"female\""});
   }
   if (!o->contains("full_name") && !o->contains("date_of_birth") && !o->contains("gender")) {
-    errors.push_back({"full_name", "at least one of full_name, date_of_birth, gender is needed to verify"});
+    errors.push_back(
+        {"full_name", "at least one of full_name, date_of_birth, gender is needed to verify"});
   }
   if (!errors.empty()) return errors;
   return in;
@@ -135,9 +138,10 @@ Parsed<LookupInput> parse_population_lookup(std::string_view body) {
       std::vector<std::string> names;
       for (const auto& v : f->as_array()) {
         if (!v.is_string() || !domain::has_field(*population, v.get_string())) {
-          errors.push_back({"fields", "unknown field " + json::serialize(v) +
-                                          " (known: full_name, date_of_birth, gender, "
-                                          "place_of_origin, permanent_address, id_card_issue_date)"});
+          errors.push_back(
+              {"fields", "unknown field " + json::serialize(v) +
+                             " (known: full_name, date_of_birth, gender, "
+                             "place_of_origin, permanent_address, id_card_issue_date)"});
           continue;
         }
         names.emplace_back(v.get_string());

@@ -14,8 +14,11 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req) {
   const bool ka = req.keep_alive();
   const std::string_view target = req.target();
   if (req.method() != bhttp::verb::get) {
-    Problem p{Status::method_not_allowed, "method-not-allowed", "Method not allowed",
-              "admin endpoints answer GET only", {}};
+    Problem p{Status::method_not_allowed,
+              "method-not-allowed",
+              "Method not allowed",
+              "admin endpoints answer GET only",
+              {}};
     co_return make_problem_response(p, id, v, ka);
   }
   if (target == "/healthz") {
@@ -24,9 +27,10 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req) {
   if (target == "/readyz") {
     const std::string why = ready_ ? ready_() : std::string{};
     if (why.empty()) co_return make_json_response(Status::ok, R"({"status":"ready"})", id, v, ka);
-    co_return make_json_response(Status::service_unavailable,
-                                 boost::json::serialize(boost::json::object{{"status", "not ready"}, {"reason", why}}),
-                                 id, v, ka);
+    co_return make_json_response(
+        Status::service_unavailable,
+        boost::json::serialize(boost::json::object{{"status", "not ready"}, {"reason", why}}), id,
+        v, ka);
   }
   if (target == "/metrics") {
     Response res{Status::ok, v};
@@ -37,8 +41,11 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req) {
     res.prepare_payload();
     co_return res;
   }
-  Problem p{Status::not_found, "not-found", "No such endpoint",
-            "admin endpoints: /healthz, /readyz, /metrics", {}};
+  Problem p{Status::not_found,
+            "not-found",
+            "No such endpoint",
+            "admin endpoints: /healthz, /readyz, /metrics",
+            {}};
   co_return make_problem_response(p, id, v, ka);
 }
 

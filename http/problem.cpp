@@ -26,9 +26,8 @@ Response make_problem_response(const Problem& p, std::string_view request_id, un
   if (!p.errors.empty()) {
     boost::json::array errs;
     for (const auto& e : p.errors) {
-      errs.push_back(boost::json::object{{"field", e.field},
-                                         {"pointer", "#/" + e.field},
-                                         {"detail", e.detail}});
+      errs.push_back(boost::json::object{
+          {"field", e.field}, {"pointer", "#/" + e.field}, {"detail", e.detail}});
     }
     o["errors"] = std::move(errs);
   }

@@ -21,9 +21,9 @@ struct FieldError {
 /// it; `errors` lists the offending fields.
 struct Problem {
   Status status = Status::internal_server_error;
-  std::string type;   // e.g. "validation"; rendered as "urn:lgsp:problem:validation"
-  std::string title;  // short, the same for every instance of the type
-  std::string detail; // what happened here and what to change; never personal data
+  std::string type;    // e.g. "validation"; rendered as "urn:lgsp:problem:validation"
+  std::string title;   // short, the same for every instance of the type
+  std::string detail;  // what happened here and what to change; never personal data
   std::vector<FieldError> errors;
 };
 

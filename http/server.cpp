@@ -48,7 +48,8 @@ Server::Server(asio::io_context& ioc, config::Endpoint endpoint, ServerLimits li
 Server::~Server() { stop(); }
 
 void Server::start() {
-  const auto address = asio::ip::make_address(endpoint_.host == "localhost" ? "127.0.0.1" : endpoint_.host);
+  const auto address =
+      asio::ip::make_address(endpoint_.host == "localhost" ? "127.0.0.1" : endpoint_.host);
   const tcp::endpoint ep{address, endpoint_.port};
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -74,7 +75,10 @@ void Server::stop() {
     if (auto conn = weak.lock()) {
       // Wakes a connection idle in a read; one in the middle of an exchange finishes it
       // and then sees stopping_.
-      asio::post(conn->stream.get_executor(), [conn] { conn->stream.socket().cancel(); });
+      asio::post(conn->stream.get_executor(), [conn] {
+        boost::system::error_code ignored;  // the connection may have closed meanwhile
+        conn->stream.socket().cancel(ignored);
+      });
     }
   }
 }
@@ -100,7 +104,8 @@ asio::awaitable<void> Server::accept_loop() {
       co_await t.async_wait(kNoThrow);
       continue;
     }
-    socket.set_option(tcp::no_delay(true));
+    boost::system::error_code opt_ec;
+    socket.set_option(tcp::no_delay(true), opt_ec);  // best effort; a reset peer fails here
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(mu_);
@@ -151,15 +156,18 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
     if (ec) {
       std::optional<Problem> problem;
       if (ec == bhttp::error::body_limit) {
-        problem = transport_problem(Status::payload_too_large, "payload-too-large", "Request body too large",
-                                    "the body exceeds " + std::to_string(limits_.body_limit) +
-                                        " bytes; send smaller requests (bulk work goes to /v1/batches)");
+        problem = transport_problem(
+            Status::payload_too_large, "payload-too-large", "Request body too large",
+            "the body exceeds " + std::to_string(limits_.body_limit) +
+                " bytes; send smaller requests (bulk work goes to /v1/batches)");
       } else if (ec == bhttp::error::header_limit) {
-        problem = transport_problem(Status::request_header_fields_too_large, "headers-too-large",
-                                    "Request headers too large",
-                                    "headers exceed " + std::to_string(limits_.header_limit) + " bytes");
+        problem =
+            transport_problem(Status::request_header_fields_too_large, "headers-too-large",
+                              "Request headers too large",
+                              "headers exceed " + std::to_string(limits_.header_limit) + " bytes");
       } else if (ec == beast::error::timeout) {
-        problem = transport_problem(Status::request_timeout, "request-timeout", "Request not received in time",
+        problem = transport_problem(Status::request_timeout, "request-timeout",
+                                    "Request not received in time",
                                     "the request was not complete within " +
                                         std::to_string(limits_.read_timeout.count()) + " ms");
       } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&

@@ -13,6 +13,7 @@ std::string g_process = "lgsp";
 
 void init_logging(std::string_view process, std::string_view level) {
   g_process = std::string(process);
+  spdlog::drop("lgsp");  // idempotent: tests build several stacks in one process
   auto logger = spdlog::stderr_logger_mt("lgsp");
   // The pattern opens the JSON object; log() supplies the rest of the members.
   logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",

@@ -7,7 +7,8 @@
 
 namespace lgsp::seed {
 
-SeedReport seed_population_sqlite(const std::string& path, std::int64_t citizens, std::uint64_t seed,
+SeedReport seed_population_sqlite(const std::string& path, std::int64_t citizens,
+                                  std::uint64_t seed,
                                   const std::function<void(std::int64_t)>& progress) {
   const auto start = std::chrono::steady_clock::now();
   connectors::SqlitePopulationWriter writer(path);
@@ -19,7 +20,8 @@ SeedReport seed_population_sqlite(const std::string& path, std::int64_t citizens
   writer.finish({{"seed", std::to_string(seed)},
                  {"citizens", std::to_string(citizens)},
                  {"generator", "lgsp-synthetic-v1"}});
-  return {citizens, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+  return {citizens,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
 }
 
 }  // namespace lgsp::seed

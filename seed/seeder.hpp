@@ -13,7 +13,8 @@ struct SeedReport {
 
 /// Writes `citizens` synthetic citizens from `seed` into a fresh SQLite population registry at
 /// `path` (replacing it atomically). progress(done) is called every 100,000 rows.
-SeedReport seed_population_sqlite(const std::string& path, std::int64_t citizens, std::uint64_t seed,
+SeedReport seed_population_sqlite(const std::string& path, std::int64_t citizens,
+                                  std::uint64_t seed,
                                   const std::function<void(std::int64_t)>& progress = {});
 
 }  // namespace lgsp::seed

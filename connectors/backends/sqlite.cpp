@@ -41,8 +41,8 @@ void exec(sqlite3* db, const char* sql) {
 
 Stmt prepare(sqlite3* db, std::string_view sql) {
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw,
-                         nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &raw, nullptr) != SQLITE_OK) {
     throw std::runtime_error(std::string("SQLite prepare: ") + sqlite3_errmsg(db));
   }
   return Stmt(raw);
@@ -57,7 +57,8 @@ void bind_text(sqlite3_stmt* s, int index, std::string_view text) {
 std::string column_text(sqlite3_stmt* s, int index) {
   const auto* p = sqlite3_column_text(s, index);
   if (p == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s, index)));
+  return std::string(reinterpret_cast<const char*>(p),
+                     static_cast<std::size_t>(sqlite3_column_bytes(s, index)));
 }
 
 }  // namespace lgsp::connectors::sqlite

@@ -26,8 +26,8 @@ SqlitePopulationStore::SqlitePopulationStore(const std::string& path) {
   }
   db_ = sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
   sqlite::exec(db_.get(), "PRAGMA mmap_size=1073741824; PRAGMA query_only=1;");
-  find_ = sqlite::prepare(db_.get(), "SELECT " + std::string(kColumns) +
-                                         " FROM citizens WHERE citizen_id = ?1");
+  find_ = sqlite::prepare(
+      db_.get(), "SELECT " + std::string(kColumns) + " FROM citizens WHERE citizen_id = ?1");
 }
 
 boost::system::result<std::optional<domain::CitizenRecord>> SqlitePopulationStore::find_citizen(
@@ -53,7 +53,8 @@ std::vector<domain::CitizenRecord> SqlitePopulationStore::samples(std::int64_t n
   std::vector<domain::CitizenRecord> out;
   const std::int64_t total = count();
   if (total == 0 || n <= 0) return out;
-  auto s = sqlite::prepare(db_.get(), "SELECT " + std::string(kColumns) + " FROM citizens WHERE rowid = ?1");
+  auto s = sqlite::prepare(db_.get(),
+                           "SELECT " + std::string(kColumns) + " FROM citizens WHERE rowid = ?1");
   const std::int64_t step = std::max<std::int64_t>(1, total / n);
   for (std::int64_t i = 0; i < n && i * step < total; ++i) {
     sqlite3_bind_int64(s.get(), 1, 1 + i * step);
@@ -105,7 +106,8 @@ void SqlitePopulationWriter::add(const domain::CitizenRecord& r) {
   sqlite::bind_text(s, 9, r.id_card_issue_date);
   const int rc = sqlite3_step(s);
   sqlite3_reset(s);
-  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("SQLite insert: ") + sqlite3_errmsg(db_.get()));
+  if (rc != SQLITE_DONE)
+    throw std::runtime_error(std::string("SQLite insert: ") + sqlite3_errmsg(db_.get()));
 }
 
 void SqlitePopulationWriter::finish(const std::vector<std::pair<std::string, std::string>>& meta) {

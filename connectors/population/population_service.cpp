@@ -59,7 +59,8 @@ void PopulationService::verify(const v1::Request& req, const domain::CitizenReco
   };
   const auto& c = req.claims();
   if (c.has_full_name()) add("full_name", grade_name(c.full_name(), rec->full_name));
-  if (c.has_date_of_birth()) add("date_of_birth", grade_date(c.date_of_birth(), rec->date_of_birth));
+  if (c.has_date_of_birth())
+    add("date_of_birth", grade_date(c.date_of_birth(), rec->date_of_birth));
   if (c.has_gender()) add("gender", grade_gender(c.gender(), rec->gender));
   result->set_match(all && result->fields_size() > 0);
 }

@@ -19,8 +19,10 @@ class PopulationService final : public RegistryService {
   bus::v1::Reply handle(const bus::v1::Request& request) override;
 
  private:
-  void verify(const bus::v1::Request& req, const domain::CitizenRecord* rec, bus::v1::Reply& out) const;
-  void lookup(const bus::v1::Request& req, const domain::CitizenRecord& rec, bus::v1::Reply& out) const;
+  void verify(const bus::v1::Request& req, const domain::CitizenRecord* rec,
+              bus::v1::Reply& out) const;
+  void lookup(const bus::v1::Request& req, const domain::CitizenRecord& rec,
+              bus::v1::Reply& out) const;
 
   PopulationStore& store_;
   Clock now_ms_;

@@ -21,8 +21,10 @@ class PopulationApi : public ::testing::Test {
   }
   void SetUp() override { subject_ = stack_->subjects(5).at(2); }
 
-  std::string verify_body(const std::string& name, const std::string& dob, const std::string& gender = {}) const {
-    json::object o{{"citizen_id", subject_.citizen_id}, {"purpose", "telecom-subscriber-registration"}};
+  std::string verify_body(const std::string& name, const std::string& dob,
+                          const std::string& gender = {}) const {
+    json::object o{{"citizen_id", subject_.citizen_id},
+                   {"purpose", "telecom-subscriber-registration"}};
     if (!name.empty()) o["full_name"] = name;
     if (!dob.empty()) o["date_of_birth"] = dob;
     if (!gender.empty()) o["gender"] = gender;
@@ -42,7 +44,8 @@ class PopulationApi : public ::testing::Test {
     EXPECT_FALSE(j.at("detail").as_string().empty());
     if (!field.empty()) {
       bool named = false;
-      for (const auto& e : j.at("errors").as_array()) named = named || e.at("field").as_string() == field;
+      for (const auto& e : j.at("errors").as_array())
+        named = named || e.at("field").as_string() == field;
       EXPECT_TRUE(named) << "problem does not name field " << field << ": " << r.body;
     }
   }
@@ -69,8 +72,10 @@ TEST_F(PopulationApi, VerifyMatchesNameTypedUpperCaseWithDoubledSpaces) {
   // Upper-case the ASCII letters and double every space; the diacritics stay lower-case
   // letters here, which case folding must equate too.
   for (char c : subject_.full_name) {
-    if (c == ' ') shouted += "  ";
-    else shouted += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (c == ' ')
+      shouted += "  ";
+    else
+      shouted += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   const auto r = verify(verify_body(shouted, ""));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -84,7 +89,8 @@ TEST_F(PopulationApi, VerifyReturnsMismatchWhenBirthDateDiffers) {
   EXPECT_FALSE(j.at("match").as_bool());
   EXPECT_EQ(j.at("fields").at("full_name").as_string(), "exact");
   EXPECT_EQ(j.at("fields").at("date_of_birth").as_string(), "mismatch");
-  EXPECT_EQ(r.body.find(subject_.date_of_birth), std::string::npos) << "verify must not leak the value";
+  EXPECT_EQ(r.body.find(subject_.date_of_birth), std::string::npos)
+      << "verify must not leak the value";
 }
 
 TEST_F(PopulationApi, VerifyOfUnknownCitizenIsNotFoundWith200) {
@@ -95,7 +101,8 @@ TEST_F(PopulationApi, VerifyOfUnknownCitizenIsNotFoundWith200) {
 }
 
 TEST_F(PopulationApi, LookupWithoutFieldsReturnsExactlyTheGrantedOnes) {
-  const auto r = lookup(json::serialize(json::object{{"citizen_id", subject_.citizen_id}, {"purpose", "p"}}));
+  const auto r =
+      lookup(json::serialize(json::object{{"citizen_id", subject_.citizen_id}, {"purpose", "p"}}));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto rec = r.json().at("record").as_object();
   EXPECT_EQ(rec.size(), 3U) << r.body;  // ministry: full_name, date_of_birth, gender
@@ -105,8 +112,8 @@ TEST_F(PopulationApi, LookupWithoutFieldsReturnsExactlyTheGrantedOnes) {
 }
 
 TEST_F(PopulationApi, LookupOfNamedGrantedFieldReturnsOnlyIt) {
-  const auto r = lookup(json::serialize(
-      json::object{{"citizen_id", subject_.citizen_id}, {"purpose", "p"}, {"fields", json::array{"gender"}}}));
+  const auto r = lookup(json::serialize(json::object{
+      {"citizen_id", subject_.citizen_id}, {"purpose", "p"}, {"fields", json::array{"gender"}}}));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto rec = r.json().at("record").as_object();
   ASSERT_EQ(rec.size(), 1U);
@@ -114,8 +121,10 @@ TEST_F(PopulationApi, LookupOfNamedGrantedFieldReturnsOnlyIt) {
 }
 
 TEST_F(PopulationApi, LookupOfFieldNotGrantedIs403NamingIt) {
-  const auto r = lookup(json::serialize(json::object{
-      {"citizen_id", subject_.citizen_id}, {"purpose", "p"}, {"fields", json::array{"full_name", "permanent_address"}}}));
+  const auto r = lookup(
+      json::serialize(json::object{{"citizen_id", subject_.citizen_id},
+                                   {"purpose", "p"},
+                                   {"fields", json::array{"full_name", "permanent_address"}}}));
   expect_problem(r, 403, "fields");
   EXPECT_NE(r.body.find("permanent_address"), std::string::npos);
 }
@@ -130,10 +139,14 @@ TEST_F(PopulationApi, MissingKeyIs401WithChallenge) {
   EXPECT_EQ(r.header("www-authenticate"), "Bearer realm=\"lgsp\"");
 }
 
-TEST_F(PopulationApi, WrongKeyIs401) { expect_problem(verify(verify_body(subject_.full_name, ""), "not-a-key"), 401); }
+TEST_F(PopulationApi, WrongKeyIs401) {
+  expect_problem(verify(verify_body(subject_.full_name, ""), "not-a-key"), 401);
+}
 
 TEST_F(PopulationApi, OperationNotAllowedForPartnerIs403) {
-  const auto r = lookup(json::serialize(json::object{{"citizen_id", subject_.citizen_id}, {"purpose", "p"}}), kTelecomKey);
+  const auto r =
+      lookup(json::serialize(json::object{{"citizen_id", subject_.citizen_id}, {"purpose", "p"}}),
+             kTelecomKey);
   expect_problem(r, 403);
 }
 
@@ -143,15 +156,19 @@ TEST_F(PopulationApi, VerifyOnlyPartnerCanVerify) {
   EXPECT_TRUE(r.json().at("match").as_bool());
 }
 
-TEST_F(PopulationApi, MalformedJsonIs400NamingBody) { expect_problem(verify("{not json"), 400, "body"); }
+TEST_F(PopulationApi, MalformedJsonIs400NamingBody) {
+  expect_problem(verify("{not json"), 400, "body");
+}
 
 TEST_F(PopulationApi, BadCitizenIdIs400NamingIt) {
-  expect_problem(verify(R"({"citizen_id":"12AB","full_name":"X","purpose":"p"})"), 400, "citizen_id");
+  expect_problem(verify(R"({"citizen_id":"12AB","full_name":"X","purpose":"p"})"), 400,
+                 "citizen_id");
 }
 
 TEST_F(PopulationApi, MissingPurposeIs400NamingIt) {
-  expect_problem(verify(json::serialize(json::object{{"citizen_id", subject_.citizen_id}, {"full_name", "X"}})), 400,
-                 "purpose");
+  expect_problem(verify(json::serialize(
+                     json::object{{"citizen_id", subject_.citizen_id}, {"full_name", "X"}})),
+                 400, "purpose");
 }
 
 TEST_F(PopulationApi, NonIsoDateIs400SayingIso) {
@@ -161,13 +178,15 @@ TEST_F(PopulationApi, NonIsoDateIs400SayingIso) {
 }
 
 TEST_F(PopulationApi, OversizedBodyIs413) {
-  const std::string big = R"({"citizen_id":"001099012345","purpose":")" + std::string(20000, 'x') + "\"}";
+  const std::string big =
+      R"({"citizen_id":"001099012345","purpose":")" + std::string(20000, 'x') + "\"}";
   expect_problem(verify(big), 413);
 }
 
 TEST_F(PopulationApi, WrongContentTypeIs415) {
-  const auto r = http_call(stack_->api_port(), "POST", "/v1/population/verify", "{}",
-                           {{"Authorization", std::string("Bearer ") + kMinistryKey}, {"Content-Type", "text/plain"}});
+  const auto r = http_call(
+      stack_->api_port(), "POST", "/v1/population/verify", "{}",
+      {{"Authorization", std::string("Bearer ") + kMinistryKey}, {"Content-Type", "text/plain"}});
   expect_problem(r, 415);
 }
 
@@ -180,7 +199,8 @@ TEST_F(PopulationApi, GetIs405AndUnknownPathIs404) {
 
 TEST_F(PopulationApi, EveryResponseCarriesRequestIdAndTraceparent) {
   const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  const auto ok = http_call(stack_->api_port(), "POST", "/v1/population/verify", verify_body(subject_.full_name, ""),
+  const auto ok = http_call(stack_->api_port(), "POST", "/v1/population/verify",
+                            verify_body(subject_.full_name, ""),
                             {{"Authorization", std::string("Bearer ") + kMinistryKey},
                              {"Content-Type", "application/json"},
                              {"traceparent", tp}});
@@ -199,14 +219,17 @@ TEST_F(PopulationApi, MalformedHttpIs400AndServerKeepsServing) {
 
 TEST_F(PopulationApi, KeepAliveServesSeveralRequestsOnOneConnection) {
   const std::string body = verify_body(subject_.full_name, "");
-  std::string req = "POST /v1/population/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                    std::string(kMinistryKey) + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string req =
+      "POST /v1/population/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      std::string(kMinistryKey) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   std::string last = req;
   last.insert(last.find("\r\n\r\n"), "\r\nConnection: close");
   const std::string reply = raw_exchange(stack_->api_port(), req + req + last);
   std::size_t count = 0;
-  for (std::size_t pos = 0; (pos = reply.find("HTTP/1.1 200 OK", pos)) != std::string::npos; ++pos) ++count;
+  for (std::size_t pos = 0; (pos = reply.find("HTTP/1.1 200 OK", pos)) != std::string::npos; ++pos)
+    ++count;
   EXPECT_EQ(count, 3U) << reply;
 }
 
@@ -216,10 +239,13 @@ TEST_F(PopulationApi, AdminEndpointsAnswer) {
   verify(verify_body(subject_.full_name, ""));
   const auto m = http_call(stack_->admin_port(), "GET", "/metrics");
   ASSERT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find(R"(lgsp_gateway_requests_total{partner="ministry",route="/v1/population/verify",status="200"})"),
-            std::string::npos);
+  EXPECT_NE(
+      m.body.find(
+          R"(lgsp_gateway_requests_total{partner="ministry",route="/v1/population/verify",status="200"})"),
+      std::string::npos);
   EXPECT_NE(m.body.find("lgsp_gateway_request_duration_seconds_bucket"), std::string::npos);
-  EXPECT_NE(m.body.find(R"(lgsp_connector_requests_total{outcome="ok",registry="population"})"), std::string::npos);
+  EXPECT_NE(m.body.find(R"(lgsp_connector_requests_total{outcome="ok",registry="population"})"),
+            std::string::npos);
   // Personal data never reaches a label.
   EXPECT_EQ(m.body.find(subject_.citizen_id), std::string::npos);
 }

@@ -18,7 +18,8 @@ struct HttpResult {
 
 /// One request on a fresh loopback connection (blocking; for tests).
 HttpResult http_call(std::uint16_t port, const std::string& method, const std::string& target,
-                     const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
+                     const std::string& body = {},
+                     const std::map<std::string, std::string>& headers = {});
 
 /// POST JSON with a bearer key (empty key: no Authorization header).
 HttpResult post_json(std::uint16_t port, const std::string& target, const std::string& body,

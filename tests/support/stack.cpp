@@ -10,6 +10,7 @@
 #include "bus/envelope.hpp"
 #include "connectors/backends/sqlite_population_store.hpp"
 #include "domain/hashing.hpp"
+#include "observability/log.hpp"
 #include "seed/seeder.hpp"
 
 namespace lgsp::testing {
@@ -27,32 +28,48 @@ TestStack::TestStack(StackOptions options) {
   const std::string yaml =
       "kafka:\n"
       "  bootstrap: embedded\n"
-      "  topic_prefix: " + prefix + "\n"
+      "  topic_prefix: " +
+      prefix +
+      "\n"
       "  request_partitions: 4\n"
       "  reply_partitions: 2\n"
       "  producer_properties: {linger.ms: '1'}\n"
-      "  consumer_properties: {fetch.wait.max.ms: '5', session.timeout.ms: '6000', heartbeat.interval.ms: '500'}\n"
+      "  consumer_properties: {fetch.wait.max.ms: '5', session.timeout.ms: '6000', "
+      "heartbeat.interval.ms: '500'}\n"
       "gateway:\n"
       "  listen: 127.0.0.1:0\n"
       "  admin_listen: 127.0.0.1:0\n"
       "  threads: 2\n"
       "  instance: 1\n"
-      "  body_limit_bytes: " + std::to_string(options.body_limit) + "\n"
-      "  request_deadline_ms: " + std::to_string(options.deadline_ms) + "\n"
+      "  body_limit_bytes: " +
+      std::to_string(options.body_limit) +
+      "\n"
+      "  request_deadline_ms: " +
+      std::to_string(options.deadline_ms) +
+      "\n"
       "connector:\n"
-      "  group_id_prefix: " + prefix + "-connector\n"
+      "  group_id_prefix: " +
+      prefix +
+      "-connector\n"
       "registries:\n"
-      "  population: {backend: sqlite, sqlite_path: " + (dir / "population.db").string() + "}\n"
+      "  population: {backend: sqlite, sqlite_path: " +
+      (dir / "population.db").string() +
+      "}\n"
       "logging: {level: warn}\n"
       "partners:\n"
       "  - id: ministry\n"
-      "    api_key_sha256: [" + domain::sha256_hex(kMinistryKey) + "]\n"
+      "    api_key_sha256: [" +
+      domain::sha256_hex(kMinistryKey) +
+      "]\n"
       "    operations: [population.verify, population.lookup]\n"
       "    fields: {population: [full_name, date_of_birth, gender]}\n"
       "  - id: telecom\n"
-      "    api_key_sha256: [" + domain::sha256_hex(kTelecomKey) + "]\n"
+      "    api_key_sha256: [" +
+      domain::sha256_hex(kTelecomKey) +
+      "]\n"
       "    operations: [population.verify]\n";
   cfg = config::parse_config(yaml, "test-stack.yaml");
+  obs::init_logging("test", cfg.log_level);
 
   seed::seed_population_sqlite(cfg.registries.at("population").sqlite_path, options.citizens, 11);
   cluster = std::make_unique<bus::EmbeddedCluster>(1);

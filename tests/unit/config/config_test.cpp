@@ -39,7 +39,8 @@ TEST(Config, UnknownKeyNamesFileLineAndKey) {
 
 TEST(Config, EveryErrorIsReportedAtOnce) {
   const auto errors = errors_of(
-      "gateway:\n  threads: many\n  request_deadline_ms: 0\nkafka:\n  reply_partitions: -1\nbogus: 1\n");
+      "gateway:\n  threads: many\n  request_deadline_ms: 0\nkafka:\n  reply_partitions: -1\nbogus: "
+      "1\n");
   EXPECT_EQ(errors.size(), 4U);
   EXPECT_TRUE(any_contains(errors, "test.yaml:2:12: gateway.threads: expected a whole number"));
   EXPECT_TRUE(any_contains(errors, "test.yaml:3:24: gateway.request_deadline_ms: must be between"));
@@ -61,21 +62,25 @@ TEST(Config, PartnerHashMustBeSha256Hex) {
 
 TEST(Config, UnknownOperationAndFieldAreNamed) {
   const auto errors = errors_of(
-      "partners:\n  - id: a\n    operations: [population.delete]\n    fields:\n      population: [salary]\n");
+      "partners:\n  - id: a\n    operations: [population.delete]\n    fields:\n      population: "
+      "[salary]\n");
   EXPECT_EQ(errors.size(), 2U);
-  EXPECT_TRUE(any_contains(errors, "partners[0].operations[0]: unknown operation \"population.delete\""));
+  EXPECT_TRUE(
+      any_contains(errors, "partners[0].operations[0]: unknown operation \"population.delete\""));
   EXPECT_TRUE(any_contains(errors, "partners[0].fields.population[0]: unknown field \"salary\""));
 }
 
 TEST(Config, DemoPartnerRefusedOnNonLoopbackListen) {
-  const auto errors = errors_of("gateway:\n  listen: 0.0.0.0:8080\npartners:\n  - id: demo\n    demo: true\n");
+  const auto errors =
+      errors_of("gateway:\n  listen: 0.0.0.0:8080\npartners:\n  - id: demo\n    demo: true\n");
   ASSERT_EQ(errors.size(), 1U);
   EXPECT_TRUE(any_contains(errors, "partners[0].demo"));
   EXPECT_TRUE(any_contains(errors, "not a loopback address"));
 }
 
 TEST(Config, DemoPartnerAcceptedOnLoopback) {
-  const Config c = parse_config("gateway:\n  listen: 127.0.0.1:8080\npartners:\n  - id: demo\n    demo: true\n", "t");
+  const Config c = parse_config(
+      "gateway:\n  listen: 127.0.0.1:8080\npartners:\n  - id: demo\n    demo: true\n", "t");
   ASSERT_EQ(c.partners.size(), 1U);
   EXPECT_TRUE(c.partners[0].demo);
 }

@@ -18,9 +18,9 @@ TEST(OffsetTracker, CommitNeverPassesAnUnfinishedRequest) {
   t.begin(0, 10);
   t.begin(0, 11);
   t.begin(0, 12);
-  EXPECT_EQ(t.done(0, 12), 10);   // 10 still in flight: commit only up to it
-  EXPECT_FALSE(t.done(0, 11));    // still blocked by 10, nothing new to store
-  EXPECT_EQ(t.done(0, 10), 13);   // all done: jump past 12
+  EXPECT_EQ(t.done(0, 12), 10);  // 10 still in flight: commit only up to it
+  EXPECT_FALSE(t.done(0, 11));   // still blocked by 10, nothing new to store
+  EXPECT_EQ(t.done(0, 10), 13);  // all done: jump past 12
   EXPECT_EQ(t.in_flight(), 0U);
 }
 

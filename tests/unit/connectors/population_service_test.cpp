@@ -25,7 +25,8 @@ class PopulationServiceTest : public ::testing::Test {
 
   void SetUp() override {
     store_ = std::make_unique<SqlitePopulationStore>((dir_ / "population.db").string());
-    service_ = std::make_unique<PopulationService>(*store_, [] { return std::int64_t{1700000000000}; });
+    service_ =
+        std::make_unique<PopulationService>(*store_, [] { return std::int64_t{1700000000000}; });
     subject_ = store_->samples(1).at(0);
   }
 

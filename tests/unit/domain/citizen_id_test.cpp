@@ -37,7 +37,9 @@ TEST(CitizenId, RejectsUnknownProvinceCode) {
   EXPECT_NE(c.error.find("province"), std::string::npos);
 }
 
-TEST(CitizenId, RejectsCenturyDigitBeyondSupportedYears) { EXPECT_FALSE(check_citizen_id("001499012345").info); }
+TEST(CitizenId, RejectsCenturyDigitBeyondSupportedYears) {
+  EXPECT_FALSE(check_citizen_id("001499012345").info);
+}
 
 TEST(CitizenId, ErrorNeverEchoesTheId) {
   const auto c = check_citizen_id("003099012345");
@@ -55,7 +57,8 @@ TEST(CitizenId, MakeRoundTripsThroughCheck) {
 
 TEST(Provinces, HasAllSixtyThreeSortedAndFindable) {
   ASSERT_EQ(provinces().size(), 63U);
-  for (std::size_t i = 1; i < provinces().size(); ++i) EXPECT_LT(provinces()[i - 1].code, provinces()[i].code);
+  for (std::size_t i = 1; i < provinces().size(); ++i)
+    EXPECT_LT(provinces()[i - 1].code, provinces()[i].code);
   ASSERT_NE(find_province("079"), nullptr);
   EXPECT_EQ(find_province("079")->name, "Hồ Chí Minh");
   EXPECT_EQ(find_province("099"), nullptr);

@@ -14,7 +14,9 @@ TEST(NormalizeName, NfdAndNfcAgree) {
   EXPECT_EQ(normalize_name(kNfd), normalize_name(kNfc));
 }
 
-TEST(NormalizeName, CaseIsFolded) { EXPECT_EQ(normalize_name("NGUYỄN VĂN AN"), normalize_name(kNfc)); }
+TEST(NormalizeName, CaseIsFolded) {
+  EXPECT_EQ(normalize_name("NGUYỄN VĂN AN"), normalize_name(kNfc));
+}
 
 TEST(NormalizeName, WhitespaceIsCollapsedAndTrimmed) {
   EXPECT_EQ(normalize_name("  Nguyễn \t Văn\u00A0 An  "), normalize_name(kNfc));

@@ -43,14 +43,17 @@ TEST(VerifyValidation, NonObjectBodyIsRefused) {
 }
 
 TEST(VerifyValidation, BadCitizenIdIsNamed) {
-  const auto e = errors(parse_population_verify(R"({"citizen_id":"12345","full_name":"A","purpose":"p"})"));
+  const auto e =
+      errors(parse_population_verify(R"({"citizen_id":"12345","full_name":"A","purpose":"p"})"));
   ASSERT_EQ(e.size(), 1U);
   EXPECT_EQ(e[0].field, "citizen_id");
   EXPECT_NE(e[0].detail.find("12 digits"), std::string::npos);
 }
 
 TEST(VerifyValidation, MissingPurposeIsNamed) {
-  EXPECT_TRUE(names(errors(parse_population_verify(R"({"citizen_id":"001099012345","full_name":"A"})")), "purpose"));
+  EXPECT_TRUE(
+      names(errors(parse_population_verify(R"({"citizen_id":"001099012345","full_name":"A"})")),
+            "purpose"));
 }
 
 TEST(VerifyValidation, NonIsoDateSaysIso) {
@@ -62,11 +65,13 @@ TEST(VerifyValidation, NonIsoDateSaysIso) {
 }
 
 TEST(VerifyValidation, NeedsAtLeastOneClaim) {
-  EXPECT_FALSE(errors(parse_population_verify(R"({"citizen_id":"001099012345","purpose":"p"})")).empty());
+  EXPECT_FALSE(
+      errors(parse_population_verify(R"({"citizen_id":"001099012345","purpose":"p"})")).empty());
 }
 
 TEST(VerifyValidation, ReportsEveryProblemTogether) {
-  const auto e = errors(parse_population_verify(R"({"citizen_id":1,"gender":"m","extra":true,"full_name":"A"})"));
+  const auto e = errors(
+      parse_population_verify(R"({"citizen_id":1,"gender":"m","extra":true,"full_name":"A"})"));
   EXPECT_TRUE(names(e, "citizen_id"));
   EXPECT_TRUE(names(e, "gender"));
   EXPECT_TRUE(names(e, "extra"));
@@ -74,7 +79,8 @@ TEST(VerifyValidation, ReportsEveryProblemTogether) {
 }
 
 TEST(VerifyValidation, WrongTypeIsNamed) {
-  const auto e = errors(parse_population_verify(R"({"citizen_id":"001099012345","full_name":42,"purpose":"p"})"));
+  const auto e = errors(
+      parse_population_verify(R"({"citizen_id":"001099012345","full_name":42,"purpose":"p"})"));
   ASSERT_FALSE(e.empty());
   EXPECT_EQ(e[0].field, "full_name");
 }
@@ -90,7 +96,9 @@ TEST(LookupValidation, FieldsOptionalAndChecked) {
   EXPECT_EQ(bad[0].field, "fields");
   EXPECT_NE(bad[0].detail.find("salary"), std::string::npos);
 
-  EXPECT_TRUE(names(errors(parse_population_lookup(R"({"citizen_id":"001099012345","purpose":"p","fields":[]})")), "fields"));
+  EXPECT_TRUE(names(
+      errors(parse_population_lookup(R"({"citizen_id":"001099012345","purpose":"p","fields":[]})")),
+      "fields"));
 }
 
 }  // namespace
