@@ -66,6 +66,15 @@ boost::system::error_code Producer::produce(const std::string& topic, std::int32
   return {};
 }
 
+boost::system::error_code Producer::learn_topic(const std::string& topic) {
+  const std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
+      rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* md = nullptr;
+  const auto err = rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, 5000);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? boost::system::error_code{} : make_error_code(err);
+}
+
 int Producer::poll(std::chrono::milliseconds timeout) {
   return rd_kafka_poll(rk_.get(), static_cast<int>(timeout.count()));
 }

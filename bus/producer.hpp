@@ -37,6 +37,10 @@ class Producer {
                                     std::string_view key, std::string_view value,
                                     const Headers& headers, OnDelivery on_delivery);
 
+  /// Fetches `topic`'s metadata now: a producer's first message to a topic otherwise waits
+  /// for it (about a second on the embedded cluster). Blocks up to 5 s.
+  boost::system::error_code learn_topic(const std::string& topic);
+
   /// Serves delivery callbacks; returns how many were served.
   int poll(std::chrono::milliseconds timeout);
   /// Waits until every queued message is delivered or failed; false on timeout.

@@ -41,6 +41,11 @@ ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& serv
       producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
 
 void ConnectorRuntime::run(const std::stop_token& stop) {
+  // Replies go to the reply topic; learn it before the first request waits on it.
+  if (const auto ec = producer_.learn_topic(options_.topics.replies())) {
+    obs::warn("connector_topic_metadata_failed",
+              {{"topic", options_.topics.replies()}, {"error", ec.message()}});
+  }
   consumer_.subscribe({request_topic_});
   obs::info(
       "connector_started",

@@ -75,6 +75,12 @@ void BusClient::start() {
     }
     obs::warn("bus_waiting_for_reply_topic", {{"topic", topic}, {"error", rd_kafka_err2str(err)}});
   }
+  for (const auto& registry : options_.registries) {
+    if (const auto ec = producer_.learn_topic(options_.topics.requests(registry))) {
+      obs::warn("bus_topic_metadata_failed",
+                {{"topic", options_.topics.requests(registry)}, {"error", ec.message()}});
+    }
+  }
   // Start from the current end: replies to this instance's requests all come later.
   consumer_.assign(topic, options_.reply_partition, high);
   positioned_ = true;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "bus/consumer.hpp"
 #include "bus/envelope.hpp"
@@ -37,6 +38,9 @@ struct BusClientOptions {
   bus::Properties producer_properties;
   bus::Properties consumer_properties;
   std::size_t max_pending = 10000;
+  /// Registries whose request topics the producer learns at start, so the first request
+  /// does not wait for a metadata round trip.
+  std::vector<std::string> registries;
 };
 
 /// Request/reply over Kafka for one gateway instance: publishes request envelopes keyed by

@@ -14,11 +14,14 @@ namespace {
 BusClientOptions bus_options(const config::Config& cfg, const std::string& bootstrap) {
   const std::string client_id =
       "lgsp-gateway-" + std::to_string(cfg.gateway.instance) + "-" + std::to_string(::getpid());
+  std::vector<std::string> registries;
+  for (const auto& [name, _] : cfg.registries) registries.push_back(name);
   return BusClientOptions{bus::Topics{cfg.kafka.topic_prefix},
                           static_cast<std::int32_t>(cfg.gateway.instance),
                           bus::producer_properties(cfg.kafka, bootstrap, client_id),
                           bus::consumer_properties(cfg.kafka, bootstrap, client_id),
-                          static_cast<std::size_t>(cfg.gateway.max_pending)};
+                          static_cast<std::size_t>(cfg.gateway.max_pending),
+                          std::move(registries)};
 }
 
 http::ServerLimits limits(const config::GatewayConfig& g) {
