@@ -85,6 +85,12 @@ void Gateway::stop() {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   bus_.stop();
   admin_->stop();
+  // With both acceptors closed and every connection told to finish, the io_context runs
+  // out of work and its threads return by themselves; force it after 2 s.
+  const auto force_at = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!ioc_.stopped() && std::chrono::steady_clock::now() < force_at) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -70,8 +70,8 @@ void Server::stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
   });
-  std::lock_guard lock(mu_);
-  for (auto& [raw, weak] : connections_) {
+  std::lock_guard lock(connections_->mu);
+  for (auto& [raw, weak] : connections_->open) {
     if (auto conn = weak.lock()) {
       // Wakes a connection idle in a read; one in the middle of an exchange finishes it
       // and then sees stopping_.
@@ -84,13 +84,8 @@ void Server::stop() {
 }
 
 std::size_t Server::open_connections() const {
-  std::lock_guard lock(mu_);
-  return connections_.size();
-}
-
-void Server::forget(Connection* conn) {
-  std::lock_guard lock(mu_);
-  connections_.erase(conn);
+  std::lock_guard lock(connections_->mu);
+  return connections_->open.size();
 }
 
 asio::awaitable<void> Server::accept_loop() {
@@ -108,20 +103,24 @@ asio::awaitable<void> Server::accept_loop() {
     socket.set_option(tcp::no_delay(true), opt_ec);  // best effort; a reset peer fails here
     auto conn = std::make_shared<Connection>(std::move(socket));
     {
-      std::lock_guard lock(mu_);
-      connections_.emplace(conn.get(), conn);
+      std::lock_guard lock(connections_->mu);
+      connections_->open.emplace(conn.get(), conn);
     }
     const auto ex = conn->stream.get_executor();
-    asio::co_spawn(ex, serve(std::move(conn)), asio::detached);
+    asio::co_spawn(ex, serve(std::move(conn), connections_), asio::detached);
   }
 }
 
-asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn) {
+asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
+                                    std::shared_ptr<Registry> registry) {
   struct Forget {
-    Server* server;
+    Registry& registry;
     Connection* conn;
-    ~Forget() { server->forget(conn); }
-  } forget_on_exit{this, conn.get()};
+    ~Forget() {
+      std::lock_guard lock(registry.mu);
+      registry.open.erase(conn);
+    }
+  } forget_on_exit{*registry, conn.get()};
 
   beast::tcp_stream& stream = conn->stream;
   beast::flat_buffer buffer;

@@ -54,9 +54,15 @@ class Server {
 
  private:
   struct Connection;
+  /// Open connections. Shared with each connection's coroutine, which deregisters itself
+  /// when it ends, even if that happens while the io_context destroys it after the Server.
+  struct Registry {
+    std::mutex mu;
+    std::unordered_map<Connection*, std::weak_ptr<Connection>> open;
+  };
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> serve(std::shared_ptr<Connection> conn);
-  void forget(Connection* conn);
+  boost::asio::awaitable<void> serve(std::shared_ptr<Connection> conn,
+                                     std::shared_ptr<Registry> registry);
 
   boost::asio::io_context& ioc_;
   config::Endpoint endpoint_;
@@ -65,8 +71,7 @@ class Server {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
+  std::shared_ptr<Registry> connections_ = std::make_shared<Registry>();
 };
 
 }  // namespace lgsp::http
