@@ -15,7 +15,7 @@ trap cleanup EXIT
 
 profile() {  # profile NAME CITIZENS: the shipped dev profile on bench ports in $work
   sed -e "s#127.0.0.1:8080#127.0.0.1:28080#; s#127.0.0.1:9464#127.0.0.1:29464#" \
-      -e "s#run/#$work/$1-#g" -e "s#citizens: 100000#citizens: $2#" -e "s#level: info#level: warn#" \
+      -e "s#run/#$work/$1-#g" -e "s#citizens: 100000#citizens: $2#" \
       config/dev.yaml > "$work/$1.yaml"
 }
 
