@@ -172,6 +172,9 @@ int run_cli(int argc, char** argv) {
   auto* keys_hash = keys->add_subcommand(
       "hash", "Read a key on standard input and print its SHA-256 for api_key_sha256");
 
+  for (CLI::App* sub : {gw, conn, seed_cmd, dev, keys, keys_new, keys_hash}) {
+    sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
+  }
   CLI11_PARSE(app, argc, argv);
   try {
     if (*gw) return run_gateway(config_path);

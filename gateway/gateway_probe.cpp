@@ -20,41 +20,19 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                       .Name("lgsp_gateway_rejections_total")
                       .Help("Requests refused before reaching the bus, by reason")
                       .Register(m.registry())),
-      in_flight_(prometheus::BuildGauge()
-                     .Name("lgsp_gateway_in_flight_requests")
-                     .Help("Requests being handled now")
-                     .Register(m.registry())
-                     .Add({})),
-      pending_(prometheus::BuildGauge()
-                   .Name("lgsp_gateway_pending_exchanges")
-                   .Help("Requests published to the bus and awaiting their reply")
-                   .Register(m.registry())
-                   .Add({})),
-      timeouts_(prometheus::BuildCounter()
-                    .Name("lgsp_gateway_reply_timeouts_total")
-                    .Help("Exchanges whose deadline passed before the reply (answered 504)")
-                    .Register(m.registry())
-                    .Add({})),
-      late_(prometheus::BuildCounter()
-                .Name("lgsp_gateway_late_replies_total")
-                .Help("Replies that arrived after their exchange timed out (dropped)")
-                .Register(m.registry())
-                .Add({})),
-      duplicate_(prometheus::BuildCounter()
-                     .Name("lgsp_gateway_duplicate_replies_total")
-                     .Help("Second replies for an already answered exchange (dropped)")
-                     .Register(m.registry())
-                     .Add({})),
-      unknown_(prometheus::BuildCounter()
-                   .Name("lgsp_gateway_unmatched_replies_total")
-                   .Help("Replies matching no exchange this instance remembers (dropped)")
-                   .Register(m.registry())
-                   .Add({})),
-      produce_errors_(prometheus::BuildCounter()
-                          .Name("lgsp_gateway_bus_produce_errors_total")
-                          .Help("Requests the bus refused or failed to deliver (answered 503)")
-                          .Register(m.registry())
-                          .Add({})) {}
+      in_flight_(m.gauge("lgsp_gateway_in_flight_requests", "Requests being handled now")),
+      pending_(m.gauge("lgsp_gateway_pending_exchanges",
+                       "Requests published to the bus and awaiting their reply")),
+      timeouts_(m.counter("lgsp_gateway_reply_timeouts_total",
+                          "Exchanges whose deadline passed before the reply (answered 504)")),
+      late_(m.counter("lgsp_gateway_late_replies_total",
+                      "Replies that arrived after their exchange timed out (dropped)")),
+      duplicate_(m.counter("lgsp_gateway_duplicate_replies_total",
+                           "Second replies for an already answered exchange (dropped)")),
+      unknown_(m.counter("lgsp_gateway_unmatched_replies_total",
+                         "Replies matching no exchange this instance remembers (dropped)")),
+      produce_errors_(m.counter("lgsp_gateway_bus_produce_errors_total",
+                                "Requests the bus refused or failed to deliver (answered 503)")) {}
 
 void GatewayProbe::request_done(std::string_view partner, std::string_view route, int status,
                                 double seconds) {

@@ -16,6 +16,14 @@ Metrics::Metrics(std::string_view process) : registry_(std::make_shared<promethe
       .Set(1);
 }
 
+prometheus::Counter& Metrics::counter(const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(*registry_).Add({});
+}
+
+prometheus::Gauge& Metrics::gauge(const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+}
+
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

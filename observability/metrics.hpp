@@ -1,5 +1,7 @@
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -16,6 +18,10 @@ class Metrics {
   explicit Metrics(std::string_view process);
 
   prometheus::Registry& registry() { return *registry_; }
+
+  /// An unlabelled counter or gauge: one family with its one series.
+  prometheus::Counter& counter(const std::string& name, const std::string& help);
+  prometheus::Gauge& gauge(const std::string& name, const std::string& help);
   /// Prometheus text exposition format 0.0.4.
   std::string serialize() const;
 

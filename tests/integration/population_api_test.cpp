@@ -183,6 +183,14 @@ TEST_F(PopulationApi, OversizedBodyIs413) {
   expect_problem(verify(big), 413);
 }
 
+TEST_F(PopulationApi, OversizedHeadersAre431) {
+  const std::string reply =
+      raw_exchange(stack_->api_port(), "POST /v1/population/verify HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                           std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 431", 0), 0U) << reply.substr(0, 200);
+  EXPECT_NE(reply.find("application/problem+json"), std::string::npos);
+}
+
 TEST_F(PopulationApi, WrongContentTypeIs415) {
   const auto r = http_call(
       stack_->api_port(), "POST", "/v1/population/verify", "{}",
