@@ -11,7 +11,7 @@
 
 #include "bus/client_properties.hpp"
 #include "config/config.hpp"
-#include "connectors/backends/sqlite_population_store.hpp"
+#include "connectors/backends/sqlite_stores.hpp"
 #include "connectors/connector.hpp"
 #include "domain/hashing.hpp"
 #include "gateway/gateway.hpp"
@@ -79,41 +79,71 @@ int run_connector(const std::string& config_path, const std::string& registry) {
   return 0;
 }
 
-void print_samples(const std::string& path, std::int64_t n) {
-  connectors::SqlitePopulationStore store(path);
-  for (const auto& r : store.samples(n)) {
-    boost::json::object o{{"registry", "population"}, {"citizen_id", r.citizen_id},
-                          {"full_name", r.full_name}, {"date_of_birth", r.date_of_birth},
-                          {"gender", r.gender},       {"place_of_origin", r.place_of_origin},
-                          {"province", r.province},   {"id_card_issue_date", r.id_card_issue_date}};
-    std::cout << boost::json::serialize(o) << "\n";
+/// N subjects per configured registry, as flat JSON lines a script (or a person) can use.
+void print_samples(const seed::SeedTargets& t, std::int64_t n) {
+  namespace json = boost::json;
+  if (!t.population.empty()) {
+    connectors::SqlitePopulationStore store(t.population);
+    for (const auto& r : store.samples(n)) {
+      json::object o{{"registry", "population"}, {"citizen_id", r.citizen_id},
+                     {"full_name", r.full_name}, {"date_of_birth", r.date_of_birth},
+                     {"gender", r.gender},       {"place_of_origin", r.place_of_origin},
+                     {"province", r.province},   {"id_card_issue_date", r.id_card_issue_date}};
+      if (!r.legacy_id_number.empty()) o["legacy_id_number"] = r.legacy_id_number;
+      std::cout << json::serialize(o) << "\n";
+    }
+  }
+  if (!t.insurance.empty()) {
+    connectors::SqliteInsuranceStore store(t.insurance);
+    for (const auto& r : store.samples(n)) {
+      std::cout << json::serialize(
+                       json::object{{"registry", "insurance"},
+                                    {"citizen_id", r.citizen_id},
+                                    {"social_insurance_number", r.social_insurance_number},
+                                    {"health_insurance_card", r.health_insurance_card},
+                                    {"status", r.status},
+                                    {"coverage_end", r.coverage_end}})
+                << "\n";
+    }
+  }
+  if (!t.vehicle.empty()) {
+    connectors::SqliteVehicleStore store(t.vehicle);
+    for (const auto& r : store.samples(n)) {
+      std::cout << json::serialize(json::object{{"registry", "vehicle"},
+                                                {"plate_number", r.plate_number},
+                                                {"citizen_id", r.owner_citizen_id},
+                                                {"vehicle_type", r.vehicle_type},
+                                                {"status", r.status}})
+                << "\n";
+    }
   }
 }
 
 int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t samples,
              bool force) {
   const auto cfg = load(config_path);
-  const auto it = cfg.registries.find("population");
-  if (it == cfg.registries.end()) {
-    std::cerr << config_path << ": registries.population is not configured\n";
+  const seed::SeedTargets targets = seed::targets_from(cfg);
+  if (targets.population.empty()) {
+    std::cerr << config_path
+              << ": registries.population is not configured (every registry holds its citizens)\n";
     return 2;
   }
-  const std::string& path = it->second.sqlite_path;
-  const bool exists = std::filesystem::exists(path);
-  // --samples alone reads the existing registry; seeding happens when asked or needed.
-  if (force || citizens > 0 || !exists) {
+  // --samples alone reads the existing registries; seeding happens when asked or needed.
+  if (force || citizens > 0 || seed::any_missing(targets)) {
     const std::int64_t n = citizens > 0 ? citizens : cfg.seed.citizens;
-    std::cerr << "seeding " << n << " citizens into " << path << " (seed " << cfg.seed.seed
-              << ")\n";
-    const auto report = seed::seed_population_sqlite(
-        path, n, static_cast<std::uint64_t>(cfg.seed.seed), [](std::int64_t done) {
-          if (done % 1000000 == 0) std::cerr << "  " << done << " written\n";
-        });
-    std::cerr << "seeded " << report.citizens << " citizens in " << report.seconds << " s ("
+    std::cerr << "seeding " << n << " citizens (seed " << cfg.seed.seed << ")\n";
+    const auto report = seed::seed_registries(targets, n, static_cast<std::uint64_t>(cfg.seed.seed),
+                                              [](std::int64_t done) {
+                                                if (done % 1000000 == 0)
+                                                  std::cerr << "  " << done << " citizens\n";
+                                              });
+    std::cerr << "seeded " << report.citizens << " citizens, " << report.insured
+              << " insurance records, " << report.vehicles << " vehicles in " << report.seconds
+              << " s ("
               << static_cast<std::int64_t>(static_cast<double>(report.citizens) / report.seconds)
-              << " rows/s)\n";
+              << " citizens/s)\n";
   }
-  if (samples > 0) print_samples(path, samples);
+  if (samples > 0) print_samples(targets, samples);
   return 0;
 }
 

@@ -39,15 +39,14 @@ int run_dev(const char* config_path) {
   }
 
   // 2. The registries: seeded on first start.
-  for (const auto& [name, reg] : cfg.registries) {
-    if (name == "population" && !std::filesystem::exists(reg.sqlite_path)) {
-      obs::info("seeding_registry",
-                {{"registry", name}, {"citizens", cfg.seed.citizens}, {"path", reg.sqlite_path}});
-      const auto report = seed::seed_population_sqlite(reg.sqlite_path, cfg.seed.citizens,
-                                                       static_cast<std::uint64_t>(cfg.seed.seed));
-      obs::info("registry_seeded",
-                {{"registry", name}, {"citizens", report.citizens}, {"seconds", report.seconds}});
-    }
+  if (const auto targets = seed::targets_from(cfg); seed::any_missing(targets)) {
+    obs::info("seeding_registries", {{"citizens", cfg.seed.citizens}});
+    const auto report = seed::seed_registries(targets, cfg.seed.citizens,
+                                              static_cast<std::uint64_t>(cfg.seed.seed));
+    obs::info("registries_seeded", {{"citizens", report.citizens},
+                                    {"insurance_records", report.insured},
+                                    {"vehicles", report.vehicles},
+                                    {"seconds", report.seconds}});
   }
 
   // 3. Connectors, then the gateway, all sharing one metric registry and admin port.

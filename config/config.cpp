@@ -111,8 +111,8 @@ void read_registries(YamlReader& r, const YAML::Node& n,
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string name = it->first.Scalar();
     const std::string path = "registries." + name;
-    if (domain::find_registry(name) == nullptr) {
-      r.error(it->first, path, "unknown registry (known: population)");
+    if (!domain::is_registry(name)) {
+      r.error(it->first, path, "unknown registry (known: population, insurance, vehicle)");
       continue;
     }
     const YAML::Node& v = it->second;
@@ -140,7 +140,9 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
   for (std::size_t i = 0; i < n.size(); ++i) {
     const YAML::Node& p = n[i];
     const std::string path = "partners[" + std::to_string(i) + "]";
-    if (!r.check_map(p, path, {"id", "name", "api_key_sha256", "operations", "fields", "demo"})) {
+    if (!r.check_map(p, path,
+                     {"id", "name", "api_key_sha256", "operations", "fields", "demo",
+                      "name_matching", "required_grade"})) {
       continue;
     }
     PartnerConfig pc;
@@ -148,6 +150,15 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     r.get(p, path, "name", pc.name);
     r.get(p, path, "api_key_sha256", pc.api_key_sha256);
     r.get(p, path, "demo", pc.demo);
+    r.get(p, path, "name_matching", pc.name_matching);
+    if (pc.name_matching != "strict" && pc.name_matching != "diacritic-insensitive") {
+      r.error(p["name_matching"], path + ".name_matching",
+              "expected strict or diacritic-insensitive");
+    }
+    r.get(p, path, "required_grade", pc.required_grade);
+    if (pc.required_grade != "exact" && pc.required_grade != "partial") {
+      r.error(p["required_grade"], path + ".required_grade", "expected exact or partial");
+    }
     if (pc.id.empty()) r.error(p, path + ".id", "required");
     if (!ids.insert(pc.id).second)
       r.error(p["id"], path + ".id", "duplicate partner id \"" + pc.id + "\"");
@@ -181,7 +192,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
           const std::string reg_name = it->first.Scalar();
           const auto* reg = domain::find_registry(reg_name);
           const std::string fpath = path + ".fields." += reg_name;
-          if (reg == nullptr) {
+          if (!domain::is_registry(reg_name)) {
             r.error(it->first, fpath, "unknown registry");
             continue;
           }

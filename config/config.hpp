@@ -42,12 +42,17 @@ struct PartnerConfig {
   std::string name;
   /// Lower-case hex SHA-256 of each valid API key; never the key itself.
   std::vector<std::string> api_key_sha256;
-  /// "registry.operation", e.g. "population.verify".
+  /// "registry.operation", e.g. "population.verify"; "citizen.profile" for the profile.
   std::set<std::string> operations;
   /// registry -> fields the partner may receive from lookups.
   std::map<std::string, std::set<std::string>> fields;
   /// A demo partner with a published key: refused unless the API listens on loopback only.
   bool demo = false;
+  /// "strict": diacritics must agree; "diacritic-insensitive": "Nguyen Van An" is a partial
+  /// match for "Nguyễn Văn An".
+  std::string name_matching = "strict";
+  /// The grade every claim must reach for match=true: "exact" or "partial".
+  std::string required_grade = "exact";
 };
 
 struct GatewayConfig {

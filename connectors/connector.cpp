@@ -5,15 +5,48 @@
 #include <stdexcept>
 
 #include "bus/client_properties.hpp"
-#include "connectors/backends/sqlite_population_store.hpp"
+#include "connectors/backends/sqlite_stores.hpp"
+#include "connectors/insurance/insurance_service.hpp"
 #include "connectors/population/population_service.hpp"
+#include "connectors/vehicle/vehicle_service.hpp"
 
 namespace lgsp::connectors {
 
 struct Connector::Backend {
-  std::unique_ptr<PopulationStore> store;
+  // The store the service reads; exactly one is set.
+  std::unique_ptr<PopulationStore> population;
+  std::unique_ptr<InsuranceStore> insurance;
+  std::unique_ptr<VehicleStore> vehicle;
   std::unique_ptr<RegistryService> service;
 };
+
+namespace {
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<Connector::Backend> make_backend(const std::string& registry,
+                                                 const config::RegistryConfig& rc) {
+  auto b = std::make_unique<Connector::Backend>();
+  if (registry == "population") {
+    b->population = std::make_unique<SqlitePopulationStore>(rc.sqlite_path);
+    b->service = std::make_unique<population::PopulationService>(*b->population, now_unix_ms);
+  } else if (registry == "insurance") {
+    b->insurance = std::make_unique<SqliteInsuranceStore>(rc.sqlite_path);
+    b->service = std::make_unique<insurance::InsuranceService>(*b->insurance, now_unix_ms);
+  } else if (registry == "vehicle") {
+    b->vehicle = std::make_unique<SqliteVehicleStore>(rc.sqlite_path);
+    b->service = std::make_unique<vehicle::VehicleService>(*b->vehicle, now_unix_ms);
+  } else {
+    throw std::runtime_error("no connector for registry \"" + registry + "\"");
+  }
+  return b;
+}
+
+}  // namespace
 
 Connector::Connector(const config::Config& cfg, const std::string& registry,
                      const std::string& bootstrap, obs::Metrics& metrics)
@@ -23,16 +56,7 @@ Connector::Connector(const config::Config& cfg, const std::string& registry,
     throw std::runtime_error(cfg.path + ": registries." + registry +
                              " is not configured; add its backend settings");
   }
-  backend_ = std::make_unique<Backend>();
-  if (registry != "population") {
-    throw std::runtime_error("registry " + registry + " has no connector yet");
-  }
-  backend_->store = std::make_unique<SqlitePopulationStore>(it->second.sqlite_path);
-  backend_->service = std::make_unique<population::PopulationService>(*backend_->store, [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  });
+  backend_ = make_backend(registry, it->second);
   const std::string client_id = "lgsp-connector-" + registry + "-" + std::to_string(::getpid());
   RuntimeOptions options{bus::Topics{cfg.kafka.topic_prefix},
                          cfg.connector.group_id_prefix + "-" + registry,

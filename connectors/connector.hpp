@@ -31,8 +31,10 @@ class Connector {
   /// "" when ready (joined its consumer group), else why not.
   std::string readiness() const;
 
- private:
+  /// The registry's store(s) and service (defined in connector.cpp).
   struct Backend;
+
+ private:
   std::unique_ptr<Backend> backend_;
   ConnectorProbe probe_;
   std::unique_ptr<ConnectorRuntime> runtime_;

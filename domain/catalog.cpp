@@ -11,8 +11,27 @@ constexpr std::array<std::string_view, 6> kPopulationFields{
     "full_name",       "date_of_birth",     "gender",
     "place_of_origin", "permanent_address", "id_card_issue_date"};
 
-constexpr std::array<RegistryInfo, 1> kRegistries{{
+constexpr std::array<std::string_view, 2> kInsuranceOps{"verify", "lookup"};
+constexpr std::array<std::string_view, 8> kInsuranceFields{"social_insurance_number",
+                                                           "health_insurance_card",
+                                                           "status",
+                                                           "coverage_start",
+                                                           "coverage_end",
+                                                           "registered_hospital",
+                                                           "benefit_level",
+                                                           "citizen_id"};
+constexpr std::array<std::string_view, 2> kVehicleOps{"verify", "lookup"};
+constexpr std::array<std::string_view, 10> kVehicleFields{
+    "plate_number",  "owner_citizen_id", "vehicle_type",      "brand", "model", "colour",
+    "engine_number", "chassis_number",   "registration_date", "status"};
+// Not a registry: the cross-registry profile is authorised as "citizen.profile".
+constexpr std::array<std::string_view, 1> kCitizenOps{"profile"};
+
+constexpr std::array<RegistryInfo, 4> kRegistries{{
     {"population", kPopulationOps, kPopulationFields},
+    {"insurance", kInsuranceOps, kInsuranceFields},
+    {"vehicle", kVehicleOps, kVehicleFields},
+    {"citizen", kCitizenOps, {}},
 }};
 
 bool contains(std::span<const std::string_view> s, std::string_view v) {
@@ -21,13 +40,17 @@ bool contains(std::span<const std::string_view> s, std::string_view v) {
 
 }  // namespace
 
-std::span<const RegistryInfo> registries() { return kRegistries; }
+std::span<const RegistryInfo> registries() { return std::span(kRegistries).first(3); }
 
 const RegistryInfo* find_registry(std::string_view name) {
   for (const auto& r : kRegistries) {
     if (r.name == name) return &r;
   }
   return nullptr;
+}
+
+bool is_registry(std::string_view name) {
+  return name != "citizen" && find_registry(name) != nullptr;
 }
 
 bool has_operation(const RegistryInfo& r, std::string_view op) {

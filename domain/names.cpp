@@ -65,4 +65,31 @@ std::optional<std::string> normalize_name(std::string_view name) {
   return out;
 }
 
+std::optional<std::string> fold_diacritics(std::string_view name) {
+  const auto normalized = normalize_name(name);
+  if (!normalized) return std::nullopt;
+  utf8proc_uint8_t* raw = nullptr;
+  const utf8proc_ssize_t len = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(normalized->data()),
+      static_cast<utf8proc_ssize_t>(normalized->size()), &raw,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK));
+  if (len < 0) return std::nullopt;
+  const std::unique_ptr<utf8proc_uint8_t, FreeDeleter> stripped(raw);
+  const std::string_view in(reinterpret_cast<const char*>(stripped.get()),
+                            static_cast<std::size_t>(len));
+  // U+0111 "đ" (already case-folded) has no decomposition: map it by hand.
+  static constexpr std::string_view kDStroke = "\xC4\x91";
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size();) {
+    if (in.substr(i, kDStroke.size()) == kDStroke) {
+      out.push_back('d');
+      i += kDStroke.size();
+    } else {
+      out.push_back(in[i++]);
+    }
+  }
+  return out;
+}
+
 }  // namespace lgsp::domain

@@ -35,7 +35,9 @@ const std::set<std::string>& Partner::fields_of(std::string_view registry) const
 
 ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<config::PartnerConfig>& partners) {
   for (const auto& pc : partners) {
-    auto p = std::make_unique<Partner>(Partner{pc.id, pc.name, pc.operations, pc.fields});
+    auto p = std::make_unique<Partner>(Partner{pc.id, pc.name, pc.operations, pc.fields,
+                                               pc.name_matching == "diacritic-insensitive",
+                                               pc.required_grade == "partial"});
     for (const auto& hex : pc.api_key_sha256) {
       KeyHash k{};
       for (std::size_t i = 0; i < 32; ++i) {

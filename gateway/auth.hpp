@@ -17,6 +17,8 @@ struct Partner {
   std::string name;
   std::set<std::string> operations;                     // "population.verify"
   std::map<std::string, std::set<std::string>> fields;  // registry -> releasable fields
+  bool diacritic_insensitive = false;
+  bool partial_is_enough = false;  // required grade partial instead of exact
 
   bool may(std::string_view registry, std::string_view operation) const;
   const std::set<std::string>& fields_of(std::string_view registry) const;

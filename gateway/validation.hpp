@@ -6,39 +6,30 @@
 #include <variant>
 #include <vector>
 
+#include "bus/envelope.hpp"
 #include "http/problem.hpp"
 
 namespace lgsp::gateway {
 
-/// What every request names: why the data is needed (purpose limitation), and optionally
-/// the officer acting and the administrative procedure.
-struct Accountability {
-  std::string purpose;
-  std::string on_behalf_of;
-  std::string procedure_code;
-};
-
-struct VerifyInput {
-  std::string citizen_id;
-  std::optional<std::string> full_name;
-  std::optional<std::string> date_of_birth;
-  std::optional<std::string> gender;
-  Accountability who;
-};
-
-struct LookupInput {
-  std::string citizen_id;
-  /// nullopt: every field the partner may see.
+/// A partner request turned into (most of) its envelope: registry, operation, subject,
+/// claims, purpose, officer and procedure. Identity, deadline and field scope are the
+/// pipeline's to add.
+struct ParsedRequest {
+  bus::v1::Request envelope;
+  /// Lookups: the fields named in the request; nullopt = every field the partner may see.
   std::optional<std::vector<std::string>> fields;
-  Accountability who;
+  /// citizen.profile: the registries asked for; empty = all the partner may see.
+  std::vector<std::string> registries;
 };
 
-/// Parsing either yields the input or the list of every invalid field (all at once, so a
-/// partner fixes its request in one round trip). Pure: no I/O.
+/// Either the parsed request or every invalid field at once, so a partner fixes its request
+/// in one round trip.
 template <class T>
 using Parsed = std::variant<T, std::vector<http::FieldError>>;
 
-Parsed<VerifyInput> parse_population_verify(std::string_view body);
-Parsed<LookupInput> parse_population_lookup(std::string_view body);
+/// Parses and validates the JSON body of `registry`.`operation` (e.g. "vehicle", "verify";
+/// "citizen", "profile"). Pure: no I/O.
+Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
+                                    std::string_view body);
 
 }  // namespace lgsp::gateway

@@ -186,6 +186,14 @@ domain::CitizenRecord SyntheticPopulation::next() {
       std::max(2016, birth_year + 14) + static_cast<int>(rng_.below(static_cast<std::uint32_t>(
                                             std::max(1, 2026 - std::max(2016, birth_year + 14)))));
   r.id_card_issue_date = domain::to_iso(random_date_in_year(rng_, issue_year));
+  // Most people born before 2000 held the old 9-digit identity card (CMND) first.
+  if (birth_year < 2000 && rng_.below(10) < 8) {
+    char legacy[16];
+    std::snprintf(
+        legacy, sizeof legacy, "%09llu",
+        static_cast<unsigned long long>((next_legacy_++ * 7919ULL + 100000000ULL) % 1000000000ULL));
+    r.legacy_id_number = legacy;
+  }
   return r;
 }
 

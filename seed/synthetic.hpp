@@ -39,6 +39,7 @@ class SyntheticPopulation {
   Rng rng_;
   /// Serial counters per (province, century/gender digit, year) so IDs never repeat.
   std::unordered_map<std::uint32_t, std::uint32_t> serials_;
+  std::uint64_t next_legacy_ = 0;
 };
 
 }  // namespace lgsp::seed

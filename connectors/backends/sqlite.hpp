@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace lgsp::connectors::sqlite {
 
@@ -30,5 +32,34 @@ std::string column_text(sqlite3_stmt* s, int index);
 
 /// The error category for SQLite result codes, so store errors travel in result<T>.
 const boost::system::error_category& sqlite_category();
+
+}  // namespace lgsp::connectors::sqlite
+
+namespace lgsp::connectors::sqlite {
+
+/// Writes a fresh registry file as fast as SQLite allows: into `path`.tmp with no journal,
+/// one transaction, indexes built after the load, then renamed over `path` so readers never
+/// see a half-written registry. Not thread-safe.
+class BulkWriter {
+ public:
+  /// schema: CREATE TABLE statements; insert: the one INSERT with ?1..?N.
+  BulkWriter(std::string path, const char* schema, std::string_view insert);
+  ~BulkWriter();
+  BulkWriter(const BulkWriter&) = delete;
+  BulkWriter& operator=(const BulkWriter&) = delete;
+
+  /// The insert statement, to bind; then call step_insert().
+  sqlite3_stmt* insert() { return insert_.get(); }
+  void step_insert();
+  /// Builds the indexes (`index_sql`), stores `meta` in registry_meta, publishes the file.
+  void finish(const char* index_sql, const std::vector<std::pair<std::string, std::string>>& meta);
+
+ private:
+  std::string path_;
+  std::string tmp_path_;
+  Db db_;
+  Stmt insert_;
+  bool finished_ = false;
+};
 
 }  // namespace lgsp::connectors::sqlite

@@ -4,14 +4,22 @@
 
 namespace lgsp::connectors::population {
 
-Grade grade_name(std::string_view claimed, std::string_view recorded) {
+Grade grade_name(std::string_view claimed, std::string_view recorded, bus::v1::NameMatching mode) {
   const auto a = domain::normalize_name(claimed);
   const auto b = domain::normalize_name(recorded);
-  return (a && b && !a->empty() && *a == *b) ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH;
+  if (!a || !b || a->empty()) return bus::v1::GRADE_MISMATCH;
+  if (*a == *b) return bus::v1::GRADE_EXACT;
+  if (mode == bus::v1::NAME_MATCHING_DIACRITIC_INSENSITIVE &&
+      domain::fold_diacritics(*a) == domain::fold_diacritics(*b)) {
+    return bus::v1::GRADE_PARTIAL;
+  }
+  return bus::v1::GRADE_MISMATCH;
 }
 
 Grade grade_date(std::string_view claimed, std::string_view recorded) {
-  return claimed == recorded ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH;
+  if (claimed == recorded) return bus::v1::GRADE_EXACT;
+  if (claimed.size() == 4 && recorded.substr(0, 4) == claimed) return bus::v1::GRADE_PARTIAL;
+  return bus::v1::GRADE_MISMATCH;
 }
 
 Grade grade_gender(std::string_view claimed, std::string_view recorded) {

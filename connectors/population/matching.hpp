@@ -9,10 +9,14 @@ namespace lgsp::connectors::population {
 using Grade = bus::v1::Grade;
 
 /// Names compare after NFC normalisation, case folding and white-space collapsing:
-/// "NGUYỄN  Văn An" in NFD is EXACT against "Nguyễn Văn An". Anything else is MISMATCH.
-Grade grade_name(std::string_view claimed, std::string_view recorded);
+/// "NGUYỄN  Văn An" in NFD is EXACT against "Nguyễn Văn An". With diacritic-insensitive
+/// matching, names equal once diacritics are folded ("Nguyen Van An") are PARTIAL.
+/// Anything else is MISMATCH.
+Grade grade_name(std::string_view claimed, std::string_view recorded,
+                 bus::v1::NameMatching mode = bus::v1::NAME_MATCHING_STRICT);
 
-/// Dates are ISO 8601 (the gateway validated the claim): equal is EXACT, else MISMATCH.
+/// Dates: a full ISO 8601 date equal to the record is EXACT; a year alone ("1999") equal to
+/// the record's year is PARTIAL; anything else MISMATCH.
 Grade grade_date(std::string_view claimed, std::string_view recorded);
 
 /// "male" / "female": equal is EXACT, else MISMATCH.

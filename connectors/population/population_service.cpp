@@ -14,7 +14,8 @@ v1::Reply PopulationService::handle(const v1::Request& req) {
   reply.set_request_id(req.request_id());
   reply.mutable_source()->set_registry("population");
 
-  const auto found = store_.find_citizen(req.citizen_id());
+  const auto found = req.has_legacy_id_number() ? store_.find_by_legacy_id(req.legacy_id_number())
+                                                : store_.find_citizen(req.citizen_id());
   reply.mutable_source()->set_as_of_unix_ms(now_ms_());
   if (!found) {
     reply.set_status(v1::STATUS_BACKEND_ERROR);
@@ -51,14 +52,17 @@ void PopulationService::verify(const v1::Request& req, const domain::CitizenReco
     return;
   }
   bool all = true;
+  const v1::Grade required =
+      req.required_grade() == v1::GRADE_UNSPECIFIED ? v1::GRADE_EXACT : req.required_grade();
   const auto add = [&](const char* field, v1::Grade g) {
     auto* fg = result->add_fields();
     fg->set_field(field);
     fg->set_grade(g);
-    all = all && meets(g, v1::GRADE_EXACT);
+    all = all && meets(g, required);
   };
   const auto& c = req.claims();
-  if (c.has_full_name()) add("full_name", grade_name(c.full_name(), rec->full_name));
+  if (c.has_full_name())
+    add("full_name", grade_name(c.full_name(), rec->full_name, req.name_matching()));
   if (c.has_date_of_birth())
     add("date_of_birth", grade_date(c.date_of_birth(), rec->date_of_birth));
   if (c.has_gender()) add("gender", grade_gender(c.gender(), rec->gender));

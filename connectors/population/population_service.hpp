@@ -2,7 +2,7 @@
 
 #include <functional>
 
-#include "connectors/backends/population_store.hpp"
+#include "connectors/backends/stores.hpp"
 #include "connectors/registry_service.hpp"
 
 namespace lgsp::connectors::population {

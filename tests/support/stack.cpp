@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "bus/envelope.hpp"
-#include "connectors/backends/sqlite_population_store.hpp"
+#include "connectors/backends/sqlite_stores.hpp"
 #include "domain/hashing.hpp"
 #include "observability/log.hpp"
 #include "seed/seeder.hpp"
@@ -25,56 +25,72 @@ TestStack::TestStack(StackOptions options) {
         ("lgsp-it-" + std::to_string(::getpid()) + "-" + std::to_string(n));
   std::filesystem::create_directories(dir);
   const std::string prefix = "t" + std::to_string(::getpid()) + "n" + std::to_string(n);
-  const std::string yaml =
-      "kafka:\n"
-      "  bootstrap: embedded\n"
-      "  topic_prefix: " +
-      prefix +
-      "\n"
-      "  request_partitions: 4\n"
-      "  reply_partitions: 2\n"
-      "  producer_properties: {linger.ms: '1'}\n"
-      "  consumer_properties: {fetch.wait.max.ms: '5', session.timeout.ms: '6000', "
-      "heartbeat.interval.ms: '500'}\n"
-      "gateway:\n"
-      "  listen: 127.0.0.1:0\n"
-      "  admin_listen: 127.0.0.1:0\n"
-      "  threads: 2\n"
-      "  instance: 1\n"
-      "  body_limit_bytes: " +
-      std::to_string(options.body_limit) +
-      "\n"
-      "  request_deadline_ms: " +
-      std::to_string(options.deadline_ms) +
-      "\n"
-      "connector:\n"
-      "  group_id_prefix: " +
-      prefix +
-      "-connector\n"
-      "registries:\n"
-      "  population: {backend: sqlite, sqlite_path: " +
-      (dir / "population.db").string() +
-      "}\n"
-      "logging: {level: warn}\n"
-      "partners:\n"
-      "  - id: ministry\n"
-      "    api_key_sha256: [" +
-      domain::sha256_hex(kMinistryKey) +
-      "]\n"
-      "    operations: [population.verify, population.lookup]\n"
-      "    fields: {population: [full_name, date_of_birth, gender]}\n"
-      "  - id: telecom\n"
-      "    api_key_sha256: [" +
-      domain::sha256_hex(kTelecomKey) +
-      "]\n"
-      "    operations: [population.verify]\n";
+  // The profile under test: loopback on free ports, a unique topic prefix, registries in
+  // the temp dir, and four partners with different scopes (see stack.hpp).
+  std::string yaml = R"(
+kafka:
+  bootstrap: embedded
+  topic_prefix: @PREFIX@
+  request_partitions: 4
+  reply_partitions: 2
+  producer_properties: {linger.ms: '1'}
+  consumer_properties: {fetch.wait.max.ms: '5', session.timeout.ms: '6000', heartbeat.interval.ms: '500'}
+gateway:
+  listen: 127.0.0.1:0
+  admin_listen: 127.0.0.1:0
+  threads: 2
+  instance: 1
+  body_limit_bytes: @BODY_LIMIT@
+  request_deadline_ms: @DEADLINE@
+connector:
+  group_id_prefix: @PREFIX@-connector
+registries:
+  population: {backend: sqlite, sqlite_path: @DIR@/population.db}
+  insurance: {backend: sqlite, sqlite_path: @DIR@/insurance.db}
+  vehicle: {backend: sqlite, sqlite_path: @DIR@/vehicle.db}
+logging: {level: warn}
+partners:
+  - id: ministry
+    api_key_sha256: [@MINISTRY@]
+    operations: [population.verify, population.lookup, insurance.lookup, vehicle.lookup, citizen.profile]
+    fields:
+      population: [full_name, date_of_birth, gender]
+      insurance: [status, coverage_end, registered_hospital]
+      vehicle: [plate_number, brand, model, status]
+  - id: health
+    api_key_sha256: [@HEALTH@]
+    operations: [population.lookup, insurance.lookup, insurance.verify, citizen.profile]
+    fields: {population: [full_name], insurance: [social_insurance_number, health_insurance_card, status]}
+  - id: police
+    api_key_sha256: [@POLICE@]
+    operations: [vehicle.verify, vehicle.lookup]
+    fields: {vehicle: [plate_number, owner_citizen_id, status]}
+  - id: telecom
+    api_key_sha256: [@TELECOM@]
+    operations: [population.verify]
+    name_matching: diacritic-insensitive
+    required_grade: partial
+)";
+  const auto put = [&yaml](const std::string& key, const std::string& value) {
+    for (std::size_t pos = 0; (pos = yaml.find(key, pos)) != std::string::npos;)
+      yaml.replace(pos, key.size(), value);
+  };
+  put("@PREFIX@", prefix);
+  put("@DIR@", dir.string());
+  put("@BODY_LIMIT@", std::to_string(options.body_limit));
+  put("@DEADLINE@", std::to_string(options.deadline_ms));
+  put("@MINISTRY@", domain::sha256_hex(kMinistryKey));
+  put("@HEALTH@", domain::sha256_hex(kHealthKey));
+  put("@POLICE@", domain::sha256_hex(kPoliceKey));
+  put("@TELECOM@", domain::sha256_hex(kTelecomKey));
   cfg = config::parse_config(yaml, "test-stack.yaml");
   obs::init_logging("test", cfg.log_level);
 
-  seed::seed_population_sqlite(cfg.registries.at("population").sqlite_path, options.citizens, 11);
+  seed::seed_registries(seed::targets_from(cfg), options.citizens, 11);
   cluster = std::make_unique<bus::EmbeddedCluster>(1);
   const bus::Topics topics{prefix};
-  cluster->create_topic(topics.requests("population"), 4);
+  for (const char* r : {"population", "insurance", "vehicle"})
+    cluster->create_topic(topics.requests(r), 4);
   cluster->create_topic(topics.replies(), 2);
   bootstrap = cluster->bootstraps();
 
@@ -92,19 +108,36 @@ TestStack::~TestStack() {
   std::filesystem::remove_all(dir, ignored);
 }
 
-void TestStack::start_connector() {
-  connector = std::make_unique<connectors::Connector>(cfg, "population", bootstrap, metrics);
-  connector->start();
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!connector->readiness().empty() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+void TestStack::start_connector(const std::string& registry) {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : cfg.registries) {
+    if (registry.empty() || registry == name) names.push_back(name);
   }
-  ASSERT_EQ(connector->readiness(), "") << "connector did not join its group in 20 s";
+  // Start all, then wait: the groups join in parallel.
+  for (const auto& name : names) {
+    auto c = std::make_unique<connectors::Connector>(cfg, name, bootstrap, metrics);
+    c->start();
+    connectors[name] = std::move(c);
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (const auto& name : names) {
+    while (!connectors[name]->readiness().empty() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(connectors[name]->readiness(), "")
+        << name << " connector did not join its group in 20 s";
+  }
 }
 
-void TestStack::stop_connector() {
-  if (connector) connector->stop();
-  connector.reset();
+void TestStack::stop_connector(const std::string& registry) {
+  for (auto it = connectors.begin(); it != connectors.end();) {
+    if (registry.empty() || it->first == registry) {
+      it->second->stop();
+      it = connectors.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 std::vector<domain::CitizenRecord> TestStack::subjects(std::int64_t n) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,8 +16,15 @@
 namespace lgsp::testing {
 
 /// Keys of the partners every test stack configures.
-inline constexpr const char* kMinistryKey = "test-ministry-key";  // verify + lookup, 3 fields
-inline constexpr const char* kTelecomKey = "test-telecom-key";    // verify only, no fields
+/// ministry: population verify+lookup (full_name, date_of_birth, gender), insurance and
+///   vehicle lookups, citizen profile.
+/// health: population and insurance lookups, insurance verify, citizen profile; no vehicle scope.
+/// police: vehicle verify + lookup.
+/// telecom: population verify only, diacritic-insensitive names, partial grades suffice.
+inline constexpr const char* kMinistryKey = "test-ministry-key";
+inline constexpr const char* kHealthKey = "test-health-key";
+inline constexpr const char* kPoliceKey = "test-police-key";
+inline constexpr const char* kTelecomKey = "test-telecom-key";
 
 struct StackOptions {
   bool start_connector = true;
@@ -34,8 +42,9 @@ class TestStack {
   explicit TestStack(StackOptions options = {});
   ~TestStack();
 
-  void start_connector();
-  void stop_connector();
+  /// Starts one connector per registry (or just `registry`) and waits until each joined.
+  void start_connector(const std::string& registry = {});
+  void stop_connector(const std::string& registry = {});
   std::uint16_t api_port() const { return gateway->api_port(); }
   std::uint16_t admin_port() const { return gateway->admin_port(); }
   /// Seeded citizens, spread over the registry.
@@ -46,7 +55,7 @@ class TestStack {
   std::unique_ptr<bus::EmbeddedCluster> cluster;
   std::string bootstrap;
   obs::Metrics metrics{"test"};
-  std::unique_ptr<connectors::Connector> connector;
+  std::map<std::string, std::unique_ptr<connectors::Connector>> connectors;
   std::unique_ptr<gateway::Gateway> gateway;
 };
 

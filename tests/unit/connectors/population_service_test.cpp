@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "connectors/backends/sqlite_population_store.hpp"
+#include "connectors/backends/sqlite_stores.hpp"
 #include "connectors/population/matching.hpp"
 #include "seed/seeder.hpp"
 
@@ -19,7 +19,7 @@ class PopulationServiceTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = std::filesystem::temp_directory_path() / ("lgsp-pop-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
-    seed::seed_population_sqlite((dir_ / "population.db").string(), 2000, 7);
+    seed::seed_registries({(dir_ / "population.db").string(), {}, {}}, 2000, 7);
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 

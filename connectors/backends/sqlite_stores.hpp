@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "connectors/backends/sqlite.hpp"
+#include "connectors/backends/stores.hpp"
+
+namespace lgsp::connectors {
+
+/// The registries in SQLite files (the embedded default). Each store opens its file
+/// read-only with a memory map and prepared statements; one instance per thread.
+/// Constructors throw std::runtime_error when the file is missing, with the hint to run
+/// `lgsp seed`.
+class SqlitePopulationStore final : public PopulationStore {
+ public:
+  explicit SqlitePopulationStore(const std::string& path);
+  StoreResult<std::optional<domain::CitizenRecord>> find_citizen(
+      std::string_view citizen_id) override;
+  StoreResult<std::optional<domain::CitizenRecord>> find_by_legacy_id(
+      std::string_view legacy_id) override;
+  /// n records spread evenly over the registry (for `lgsp seed --samples`).
+  std::vector<domain::CitizenRecord> samples(std::int64_t n);
+
+ private:
+  sqlite::Db db_;
+  sqlite::Stmt by_id_;
+  sqlite::Stmt by_legacy_;
+};
+
+class SqliteInsuranceStore final : public InsuranceStore {
+ public:
+  explicit SqliteInsuranceStore(const std::string& path);
+  StoreResult<std::optional<domain::InsuranceRow>> find_by_citizen(
+      std::string_view citizen_id) override;
+  StoreResult<std::optional<domain::InsuranceRow>> find_by_sin(std::string_view sin) override;
+  std::vector<domain::InsuranceRow> samples(std::int64_t n);
+
+ private:
+  sqlite::Db db_;
+  sqlite::Stmt by_citizen_;
+  sqlite::Stmt by_sin_;
+};
+
+class SqliteVehicleStore final : public VehicleStore {
+ public:
+  explicit SqliteVehicleStore(const std::string& path);
+  StoreResult<std::optional<domain::VehicleRow>> find_by_plate(std::string_view plate) override;
+  StoreResult<std::vector<domain::VehicleRow>> find_by_owner(std::string_view citizen_id) override;
+  std::vector<domain::VehicleRow> samples(std::int64_t n);
+
+ private:
+  sqlite::Db db_;
+  sqlite::Stmt by_plate_;
+  sqlite::Stmt by_owner_;
+};
+
+/// Bulk writers for `lgsp seed`: a fresh file per registry, published atomically.
+class SqlitePopulationWriter {
+ public:
+  explicit SqlitePopulationWriter(std::string path);
+  void add(const domain::CitizenRecord& r);
+  void finish(const std::vector<std::pair<std::string, std::string>>& meta);
+
+ private:
+  sqlite::BulkWriter w_;
+};
+
+class SqliteInsuranceWriter {
+ public:
+  explicit SqliteInsuranceWriter(std::string path);
+  void add(const domain::InsuranceRow& r);
+  void finish(const std::vector<std::pair<std::string, std::string>>& meta);
+
+ private:
+  sqlite::BulkWriter w_;
+};
+
+class SqliteVehicleWriter {
+ public:
+  explicit SqliteVehicleWriter(std::string path);
+  void add(const domain::VehicleRow& r);
+  void finish(const std::vector<std::pair<std::string, std::string>>& meta);
+
+ private:
+  sqlite::BulkWriter w_;
+};
+
+}  // namespace lgsp::connectors

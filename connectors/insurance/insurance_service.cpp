@@ -1,0 +1,103 @@
+#include "connectors/insurance/insurance_service.hpp"
+
+#include <ctime>
+
+#include "domain/dates.hpp"
+
+namespace lgsp::connectors::insurance {
+
+namespace v1 = bus::v1;
+
+namespace {
+
+std::string today(std::int64_t unix_ms) {
+  const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return domain::to_iso({tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday});
+}
+
+}  // namespace
+
+InsuranceService::InsuranceService(InsuranceStore& store, Clock now_ms)
+    : store_(store), now_ms_(std::move(now_ms)) {}
+
+void copy_fields(const domain::InsuranceRow& row,
+                 const google::protobuf::RepeatedPtrField<std::string>& fields,
+                 v1::InsuranceRecord& out) {
+  for (const auto& f : fields) {
+    if (f == "social_insurance_number")
+      out.set_social_insurance_number(row.social_insurance_number);
+    else if (f == "health_insurance_card")
+      out.set_health_insurance_card(row.health_insurance_card);
+    else if (f == "status")
+      out.set_status(row.status);
+    else if (f == "coverage_start")
+      out.set_coverage_start(row.coverage_start);
+    else if (f == "coverage_end")
+      out.set_coverage_end(row.coverage_end);
+    else if (f == "benefit_level")
+      out.set_benefit_level(row.benefit_level);
+    else if (f == "citizen_id")
+      out.set_citizen_id(row.citizen_id);
+    else if (f == "registered_hospital") {
+      out.mutable_registered_hospital()->set_province(row.hospital_province);
+      out.mutable_registered_hospital()->set_facility_code(row.hospital_facility_code);
+    }
+  }
+}
+
+v1::Reply InsuranceService::handle(const v1::Request& req) {
+  v1::Reply reply;
+  reply.set_request_id(req.request_id());
+  reply.mutable_source()->set_registry("insurance");
+  const std::int64_t now = now_ms_();
+  reply.mutable_source()->set_as_of_unix_ms(now);
+
+  const auto found = req.has_social_insurance_number()
+                         ? store_.find_by_sin(req.social_insurance_number())
+                         : store_.find_by_citizen(req.citizen_id());
+  if (!found) {
+    reply.set_status(v1::STATUS_BACKEND_ERROR);
+    reply.set_detail("insurance store: " + found.error().message());
+    return reply;
+  }
+  const auto& row = *found;
+  if (req.operation() == v1::OPERATION_LOOKUP) {
+    if (!row) {
+      reply.set_status(v1::STATUS_NOT_FOUND);
+      reply.set_detail("no insurance record for this subject");
+      return reply;
+    }
+    reply.set_status(v1::STATUS_OK);
+    copy_fields(*row, req.fields(), *reply.mutable_insurance());
+    return reply;
+  }
+  if (req.operation() != v1::OPERATION_VERIFY) {
+    reply.set_status(v1::STATUS_BAD_REQUEST);
+    reply.set_detail("operation not supported by the insurance registry");
+    return reply;
+  }
+  reply.set_status(v1::STATUS_OK);
+  auto* result = reply.mutable_verify();
+  result->set_subject_found(row.has_value());
+  if (!row) {
+    result->set_match(false);
+    (*result->mutable_facts())["valid_on_date"] = false;
+    return reply;
+  }
+  const auto& claims = req.claims();
+  const bool card_ok = claims.health_insurance_card() == row->health_insurance_card;
+  auto* fg = result->add_fields();
+  fg->set_field("health_insurance_card");
+  fg->set_grade(card_ok ? v1::GRADE_EXACT : v1::GRADE_MISMATCH);
+  const std::string on = claims.has_valid_on() ? claims.valid_on() : today(now);
+  // ISO dates compare correctly as strings.
+  const bool valid =
+      card_ok && row->status == "active" && row->coverage_start <= on && on <= row->coverage_end;
+  (*result->mutable_facts())["valid_on_date"] = valid;
+  result->set_match(valid);
+  return reply;
+}
+
+}  // namespace lgsp::connectors::insurance

@@ -1,0 +1,258 @@
+// Insurance, vehicle and the cross-registry citizen profile over the real stack: three
+// connectors in their consumer groups on the embedded Kafka-protocol cluster, each on its
+// own SQLite registry seeded with the same synthetic citizens.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "connectors/backends/sqlite_stores.hpp"
+#include "domain/names.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/stack.hpp"
+
+namespace lgsp::testing {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+class RegistriesApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { stack_ = new TestStack(); }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  static HttpResult post(const std::string& path, const json::object& body, const char* key) {
+    json::object b = body;
+    b["purpose"] = "integration-test";
+    return post_json(stack_->api_port(), path, json::serialize(b), key);
+  }
+  static domain::InsuranceRow insured(const std::string& status) {
+    connectors::SqliteInsuranceStore store(stack_->cfg.registries.at("insurance").sqlite_path);
+    for (const auto& r : store.samples(500)) {
+      if (r.status == status) return r;
+    }
+    ADD_FAILURE() << "no insurance record with status " << status;
+    return {};
+  }
+  static domain::VehicleRow vehicle(const std::string& status) {
+    connectors::SqliteVehicleStore store(stack_->cfg.registries.at("vehicle").sqlite_path);
+    for (const auto& r : store.samples(1000)) {
+      if (r.status == status) return r;
+    }
+    ADD_FAILURE() << "no vehicle with status " << status;
+    return {};
+  }
+  static inline TestStack* stack_ = nullptr;
+};
+
+TEST_F(RegistriesApi, InsuranceLookupBySinReturnsGrantedFieldsOnly) {
+  const auto row = insured("active");
+  const auto r = post("/v1/insurance/lookup",
+                      {{"social_insurance_number", row.social_insurance_number}}, kMinistryKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto rec = r.json().at("record").as_object();
+  EXPECT_EQ(rec.size(), 3U) << r.body;
+  EXPECT_EQ(rec.at("status").as_string(), "active");
+  EXPECT_EQ(rec.at("coverage_end").as_string(), row.coverage_end);
+  EXPECT_EQ(rec.at("registered_hospital").at("facility_code").as_string(),
+            row.hospital_facility_code);
+  EXPECT_FALSE(rec.contains("health_insurance_card"));
+  EXPECT_EQ(r.json().at("source").at("registry").as_string(), "insurance");
+}
+
+TEST_F(RegistriesApi, InsuranceLookupByCitizenFindsTheSameRecord) {
+  const auto row = insured("active");
+  const auto r = post("/v1/insurance/lookup", {{"citizen_id", row.citizen_id}}, kHealthKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("record").at("social_insurance_number").as_string(),
+            row.social_insurance_number);
+}
+
+TEST_F(RegistriesApi, InsuranceVerifyValidCardOnADateInsideCoverage) {
+  const auto row = insured("active");
+  const auto r = post("/v1/insurance/verify",
+                      {{"citizen_id", row.citizen_id},
+                       {"health_insurance_card", row.health_insurance_card},
+                       {"valid_on", row.coverage_start}},
+                      kHealthKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.json().at("match").as_bool()) << r.body;
+  EXPECT_TRUE(r.json().at("valid_on_date").as_bool());
+  EXPECT_EQ(r.json().at("fields").at("health_insurance_card").as_string(), "exact");
+}
+
+TEST_F(RegistriesApi, InsuranceVerifyOutsideCoverageOrEndedIsNotValid) {
+  const auto row = insured("active");
+  const auto before = post("/v1/insurance/verify",
+                           {{"citizen_id", row.citizen_id},
+                            {"health_insurance_card", row.health_insurance_card},
+                            {"valid_on", "2019-06-01"}},
+                           kHealthKey);
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_FALSE(before.json().at("valid_on_date").as_bool());
+  const auto ended = insured("ended");
+  const auto r = post(
+      "/v1/insurance/verify",
+      {{"citizen_id", ended.citizen_id}, {"health_insurance_card", ended.health_insurance_card}},
+      kHealthKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.json().at("match").as_bool());
+}
+
+TEST_F(RegistriesApi, InsuranceVerifyOfSomeoneElsesCardIsMismatch) {
+  const auto a = insured("active");
+  connectors::SqliteInsuranceStore store(stack_->cfg.registries.at("insurance").sqlite_path);
+  const auto b = store.samples(50).back();
+  ASSERT_NE(a.citizen_id, b.citizen_id);
+  const auto r =
+      post("/v1/insurance/verify",
+           {{"citizen_id", a.citizen_id}, {"health_insurance_card", b.health_insurance_card}},
+           kHealthKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("fields").at("health_insurance_card").as_string(), "mismatch");
+  EXPECT_FALSE(r.json().at("match").as_bool());
+}
+
+TEST_F(RegistriesApi, VehicleLookupByPlateAcceptsCompactSpelling) {
+  const auto v = vehicle("registered");
+  std::string compact;
+  for (char c : v.plate_number) {
+    if (c != '-' && c != '.') compact.push_back(c);
+  }
+  const auto r = post("/v1/vehicle/lookup", {{"plate_number", compact}}, kPoliceKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto list = r.json().at("vehicles").as_array();
+  ASSERT_EQ(list.size(), 1U);
+  EXPECT_EQ(list[0].at("plate_number").as_string(), v.plate_number);
+  EXPECT_EQ(list[0].at("owner_citizen_id").as_string(), v.owner_citizen_id);
+  EXPECT_FALSE(list[0].as_object().contains("engine_number"));
+}
+
+TEST_F(RegistriesApi, VehicleLookupByCitizenListsAllTheirVehicles) {
+  const auto v = vehicle("registered");
+  connectors::SqliteVehicleStore store(stack_->cfg.registries.at("vehicle").sqlite_path);
+  const auto expected = store.find_by_owner(v.owner_citizen_id).value().size();
+  const auto r = post("/v1/vehicle/lookup", {{"citizen_id", v.owner_citizen_id}}, kMinistryKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("vehicles").as_array().size(), expected);
+}
+
+TEST_F(RegistriesApi, UnknownPlateIs404) {
+  const auto r = post("/v1/vehicle/lookup", {{"plate_number", "99Z-999.99"}}, kPoliceKey);
+  EXPECT_EQ(r.status, 404) << r.body;
+}
+
+TEST_F(RegistriesApi, VehicleVerifyOwnerAndStanding) {
+  const auto v = vehicle("registered");
+  const auto yes =
+      post("/v1/vehicle/verify",
+           {{"plate_number", v.plate_number}, {"citizen_id", v.owner_citizen_id}}, kPoliceKey);
+  ASSERT_EQ(yes.status, 200) << yes.body;
+  EXPECT_TRUE(yes.json().at("match").as_bool());
+  EXPECT_TRUE(yes.json().at("in_good_standing").as_bool());
+  const auto no =
+      post("/v1/vehicle/verify", {{"plate_number", v.plate_number}, {"citizen_id", "001099012345"}},
+           kPoliceKey);
+  ASSERT_EQ(no.status, 200) << no.body;
+  EXPECT_FALSE(no.json().at("match").as_bool());
+  EXPECT_EQ(no.json().at("fields").at("owner_citizen_id").as_string(), "mismatch");
+  EXPECT_EQ(no.body.find(v.owner_citizen_id), std::string::npos)
+      << "verify must not reveal the owner";
+}
+
+TEST_F(RegistriesApi, PartnerWithoutVehicleScopeGetsNoVehicleData) {
+  const auto v = vehicle("registered");
+  EXPECT_EQ(post("/v1/vehicle/lookup", {{"plate_number", v.plate_number}}, kHealthKey).status, 403);
+  const auto profile =
+      post("/v1/citizen-profile", {{"citizen_id", v.owner_citizen_id}}, kHealthKey);
+  ASSERT_EQ(profile.status, 200) << profile.body;
+  EXPECT_FALSE(profile.json().at("parts").as_object().contains("vehicle")) << profile.body;
+  EXPECT_EQ(profile.body.find(v.plate_number), std::string::npos);
+}
+
+TEST_F(RegistriesApi, CitizenProfileJoinsEveryAllowedRegistry) {
+  const auto v = vehicle("registered");
+  const auto r = post("/v1/citizen-profile", {{"citizen_id", v.owner_citizen_id}}, kMinistryKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto j = r.json().as_object();
+  EXPECT_FALSE(j.at("partial").as_bool());
+  const auto& parts = j.at("parts").as_object();
+  ASSERT_EQ(parts.size(), 3U) << r.body;
+  EXPECT_EQ(parts.at("population").at("status").as_string(), "ok");
+  EXPECT_EQ(parts.at("population").at("record").as_object().size(), 3U);
+  EXPECT_EQ(parts.at("vehicle").at("status").as_string(), "ok");
+  bool found = false;
+  for (const auto& x : parts.at("vehicle").at("vehicles").as_array())
+    found = found || x.at("plate_number").as_string() == v.plate_number;
+  EXPECT_TRUE(found) << r.body;
+  const auto ins = parts.at("insurance").at("status").as_string();
+  EXPECT_TRUE(ins == "ok" || ins == "not_found") << r.body;
+}
+
+TEST_F(RegistriesApi, PopulationByLegacyIdNumber) {
+  connectors::SqlitePopulationStore store(stack_->cfg.registries.at("population").sqlite_path);
+  domain::CitizenRecord c;
+  for (const auto& r : store.samples(200)) {
+    if (!r.legacy_id_number.empty()) c = r;
+  }
+  ASSERT_FALSE(c.legacy_id_number.empty());
+  const auto r =
+      post("/v1/population/verify",
+           {{"citizen_id", c.legacy_id_number}, {"full_name", c.full_name}}, kMinistryKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.json().at("match").as_bool()) << r.body;
+}
+
+TEST_F(RegistriesApi, DiacriticInsensitivePartnerGetsPartialMatch) {
+  connectors::SqlitePopulationStore store(stack_->cfg.registries.at("population").sqlite_path);
+  const auto c = store.samples(3).at(1);
+  // Strip the name to ASCII the way a form without Vietnamese input would.
+  const auto folded = domain::fold_diacritics(c.full_name).value();
+  const auto r = post("/v1/population/verify",
+                      {{"citizen_id", c.citizen_id}, {"full_name", folded}}, kTelecomKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("fields").at("full_name").as_string(), "partial") << folded;
+  EXPECT_TRUE(r.json().at("match").as_bool());
+  // A strict partner sees the same claim as a mismatch.
+  const auto strict = post("/v1/population/verify",
+                           {{"citizen_id", c.citizen_id}, {"full_name", folded}}, kMinistryKey);
+  EXPECT_EQ(strict.json().at("fields").at("full_name").as_string(), "mismatch");
+  EXPECT_FALSE(strict.json().at("match").as_bool());
+}
+
+TEST_F(RegistriesApi, YearOnlyBirthDateIsPartial) {
+  connectors::SqlitePopulationStore store(stack_->cfg.registries.at("population").sqlite_path);
+  const auto c = store.samples(3).at(2);
+  const auto r =
+      post("/v1/population/verify",
+           {{"citizen_id", c.citizen_id}, {"date_of_birth", c.date_of_birth.substr(0, 4)}},
+           kMinistryKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json().at("fields").at("date_of_birth").as_string(), "partial");
+  EXPECT_FALSE(r.json().at("match").as_bool()) << "a strict partner requires exact";
+}
+
+TEST(ProfilePartial, SlowOrDownRegistryIsMarkedUnavailableWithinTheDeadline) {
+  TestStack stack({.deadline_ms = 1500});
+  stack.stop_connector("vehicle");
+  const auto subject = stack.subjects(1).at(0);
+  const auto start = Clock::now();
+  const auto r =
+      post_json(stack.api_port(), "/v1/citizen-profile",
+                json::serialize(json::object{{"citizen_id", subject.citizen_id}, {"purpose", "p"}}),
+                kMinistryKey);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LT(took, 2500) << "answered after the deadline";
+  const auto j = r.json().as_object();
+  EXPECT_TRUE(j.at("partial").as_bool());
+  EXPECT_EQ(j.at("parts").at("vehicle").at("status").as_string(), "unavailable");
+  EXPECT_EQ(j.at("parts").at("population").at("status").as_string(), "ok");
+}
+
+}  // namespace
+}  // namespace lgsp::testing
