@@ -11,7 +11,7 @@
 
 #include "bus/client_properties.hpp"
 #include "config/config.hpp"
-#include "connectors/backends/sqlite_stores.hpp"
+#include "connectors/backends/factory.hpp"
 #include "connectors/connector.hpp"
 #include "domain/hashing.hpp"
 #include "gateway/gateway.hpp"
@@ -82,9 +82,8 @@ int run_connector(const std::string& config_path, const std::string& registry) {
 /// N subjects per configured registry, as flat JSON lines a script (or a person) can use.
 void print_samples(const seed::SeedTargets& t, std::int64_t n) {
   namespace json = boost::json;
-  if (!t.population.empty()) {
-    connectors::SqlitePopulationStore store(t.population);
-    for (const auto& r : store.samples(n)) {
+  if (t.population) {
+    for (const auto& r : connectors::open_population_store(*t.population)->samples(n)) {
       json::object o{{"registry", "population"}, {"citizen_id", r.citizen_id},
                      {"full_name", r.full_name}, {"date_of_birth", r.date_of_birth},
                      {"gender", r.gender},       {"place_of_origin", r.place_of_origin},
@@ -93,9 +92,8 @@ void print_samples(const seed::SeedTargets& t, std::int64_t n) {
       std::cout << json::serialize(o) << "\n";
     }
   }
-  if (!t.insurance.empty()) {
-    connectors::SqliteInsuranceStore store(t.insurance);
-    for (const auto& r : store.samples(n)) {
+  if (t.insurance) {
+    for (const auto& r : connectors::open_insurance_store(*t.insurance)->samples(n)) {
       std::cout << json::serialize(
                        json::object{{"registry", "insurance"},
                                     {"citizen_id", r.citizen_id},
@@ -106,9 +104,8 @@ void print_samples(const seed::SeedTargets& t, std::int64_t n) {
                 << "\n";
     }
   }
-  if (!t.vehicle.empty()) {
-    connectors::SqliteVehicleStore store(t.vehicle);
-    for (const auto& r : store.samples(n)) {
+  if (t.vehicle) {
+    for (const auto& r : connectors::open_vehicle_store(*t.vehicle)->samples(n)) {
       std::cout << json::serialize(json::object{{"registry", "vehicle"},
                                                 {"plate_number", r.plate_number},
                                                 {"citizen_id", r.owner_citizen_id},
@@ -123,7 +120,7 @@ int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t
              bool force) {
   const auto cfg = load(config_path);
   const seed::SeedTargets targets = seed::targets_from(cfg);
-  if (targets.population.empty()) {
+  if (!targets.population) {
     std::cerr << config_path
               << ": registries.population is not configured (every registry holds its citizens)\n";
     return 2;

@@ -41,7 +41,7 @@ profile load 100000
 "$lgsp" dev --config "$work/load.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:29464/readyz > /dev/null 2>&1 && break; sleep 0.1; done
-"$lgsp" seed --config "$work/load.yaml" --samples 1000 > "$work/subjects.jsonl"
+"$lgsp" seed --config "$work/load.yaml" --samples 1000 | grep '"registry":"population"' > "$work/subjects.jsonl"
 export SUBJECTS_FILE="$work/subjects.jsonl"
 
 run_wrk() {  # run_wrk THREADS CONNS SECONDS -> "rps p50 p99 p99.9 non2xx"

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -116,15 +117,31 @@ void read_registries(YamlReader& r, const YAML::Node& n,
       continue;
     }
     const YAML::Node& v = it->second;
-    if (!r.check_map(v, path, {"backend", "sqlite_path"})) continue;
+    if (!r.check_map(v, path,
+                     {"backend", "sqlite_path", "postgres_dsn", "postgres_dsn_env", "pool_size"})) {
+      continue;
+    }
     RegistryConfig rc;
     r.get(v, path, "backend", rc.backend);
     r.get(v, path, "sqlite_path", rc.sqlite_path);
-    if (rc.backend != "sqlite") {
+    r.get(v, path, "postgres_dsn", rc.postgres_dsn);
+    r.get(v, path, "postgres_dsn_env", rc.postgres_dsn_env);
+    r.get(v, path, "pool_size", rc.pool_size, 1, 64);
+    if (rc.backend == "sqlite") {
+      if (rc.sqlite_path.empty())
+        r.error(v, path + ".sqlite_path", "required when backend is sqlite");
+    } else if (rc.backend == "postgres") {
+      if (rc.postgres_dsn.empty() && rc.postgres_dsn_env.empty()) {
+        r.error(v, path + ".postgres_dsn",
+                "postgres_dsn or postgres_dsn_env is required when backend is postgres");
+      } else if (!rc.postgres_dsn_env.empty() &&
+                 std::getenv(rc.postgres_dsn_env.c_str()) == nullptr) {
+        r.error(v["postgres_dsn_env"], path + ".postgres_dsn_env",
+                "environment variable " + rc.postgres_dsn_env + " is not set");
+      }
+    } else {
       r.error(v["backend"], path + ".backend",
-              "unsupported backend \"" + rc.backend + "\" (supported: sqlite)");
-    } else if (rc.sqlite_path.empty()) {
-      r.error(v, path + ".sqlite_path", "required when backend is sqlite");
+              "unsupported backend \"" + rc.backend + "\" (supported: sqlite, postgres)");
     }
     out[name] = rc;
   }
@@ -257,6 +274,13 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
 }
 
 }  // namespace
+
+std::string RegistryConfig::dsn() const {
+  if (!postgres_dsn_env.empty()) {
+    if (const char* v = std::getenv(postgres_dsn_env.c_str())) return v;
+  }
+  return postgres_dsn;
+}
 
 bool Endpoint::is_loopback() const {
   if (host == "localhost") return true;

@@ -70,8 +70,16 @@ struct GatewayConfig {
 };
 
 struct RegistryConfig {
-  std::string backend = "sqlite";
+  std::string backend = "sqlite";  // sqlite | postgres
   std::string sqlite_path;
+  /// libpq connection string, e.g. "host=db port=5432 dbname=population user=lgsp";
+  /// keep passwords out of it (use postgres_dsn_env, or PGPASSWORD / ~/.pgpass).
+  std::string postgres_dsn;
+  /// Name of an environment variable holding the connection string (Kubernetes Secrets).
+  std::string postgres_dsn_env;
+  std::int64_t pool_size = 4;
+  /// The connection string to use: postgres_dsn_env's value if set, else postgres_dsn.
+  std::string dsn() const;
 };
 
 struct ConnectorConfig {

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "bus/client_properties.hpp"
-#include "connectors/backends/sqlite_stores.hpp"
+#include "connectors/backends/factory.hpp"
 #include "connectors/insurance/insurance_service.hpp"
 #include "connectors/population/population_service.hpp"
 #include "connectors/vehicle/vehicle_service.hpp"
@@ -32,13 +32,13 @@ std::unique_ptr<Connector::Backend> make_backend(const std::string& registry,
                                                  const config::RegistryConfig& rc) {
   auto b = std::make_unique<Connector::Backend>();
   if (registry == "population") {
-    b->population = std::make_unique<SqlitePopulationStore>(rc.sqlite_path);
+    b->population = open_population_store(rc);
     b->service = std::make_unique<population::PopulationService>(*b->population, now_unix_ms);
   } else if (registry == "insurance") {
-    b->insurance = std::make_unique<SqliteInsuranceStore>(rc.sqlite_path);
+    b->insurance = open_insurance_store(rc);
     b->service = std::make_unique<insurance::InsuranceService>(*b->insurance, now_unix_ms);
   } else if (registry == "vehicle") {
-    b->vehicle = std::make_unique<SqliteVehicleStore>(rc.sqlite_path);
+    b->vehicle = open_vehicle_store(rc);
     b->service = std::make_unique<vehicle::VehicleService>(*b->vehicle, now_unix_ms);
   } else {
     throw std::runtime_error("no connector for registry \"" + registry + "\"");

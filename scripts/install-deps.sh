@@ -12,8 +12,8 @@ packages=(
   libboost1.81-all-dev libboost-json1.81-dev libssl-dev
   # Kafka (librdkafka + its mock cluster), config, metrics, envelope
   librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler
-  # registries, Unicode matching, logging, command line
-  libsqlite3-dev libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
+  # registries (SQLite embedded, PostgreSQL server for tests), Unicode matching, logging, CLI
+  libsqlite3-dev libpqxx-dev postgresql libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and tools
   libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format
 )

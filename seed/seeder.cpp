@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "connectors/backends/sqlite_stores.hpp"
+#include "connectors/backends/factory.hpp"
 #include "seed/registries.hpp"
 #include "seed/synthetic.hpp"
 
@@ -12,19 +12,32 @@ namespace lgsp::seed {
 
 SeedTargets targets_from(const config::Config& cfg) {
   SeedTargets t;
-  const auto path = [&](const char* name) {
+  const auto get = [&](const char* name) -> std::optional<config::RegistryConfig> {
     const auto it = cfg.registries.find(name);
-    return it == cfg.registries.end() ? std::string{} : it->second.sqlite_path;
+    if (it == cfg.registries.end()) return std::nullopt;
+    return it->second;
   };
-  t.population = path("population");
-  t.insurance = path("insurance");
-  t.vehicle = path("vehicle");
+  t.population = get("population");
+  t.insurance = get("insurance");
+  t.vehicle = get("vehicle");
   return t;
 }
 
+SeedTargets sqlite_targets(const std::string& population, const std::string& insurance,
+                           const std::string& vehicle) {
+  const auto at = [](const std::string& path) -> std::optional<config::RegistryConfig> {
+    if (path.empty()) return std::nullopt;
+    config::RegistryConfig rc;
+    rc.sqlite_path = path;
+    return rc;
+  };
+  return {at(population), at(insurance), at(vehicle)};
+}
+
 bool any_missing(const SeedTargets& t) {
-  for (const auto* p : {&t.population, &t.insurance, &t.vehicle}) {
-    if (!p->empty() && !std::filesystem::exists(*p)) return true;
+  for (const auto* rc : {&t.population, &t.insurance, &t.vehicle}) {
+    if (*rc && (*rc)->backend == "sqlite" && !std::filesystem::exists((*rc)->sqlite_path))
+      return true;
   }
   return false;
 }
@@ -32,15 +45,12 @@ bool any_missing(const SeedTargets& t) {
 SeedReport seed_registries(const SeedTargets& targets, std::int64_t citizens, std::uint64_t seed,
                            const std::function<void(std::int64_t)>& progress) {
   const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<connectors::SqlitePopulationWriter> population;
-  std::unique_ptr<connectors::SqliteInsuranceWriter> insurance;
-  std::unique_ptr<connectors::SqliteVehicleWriter> vehicles;
-  if (!targets.population.empty())
-    population = std::make_unique<connectors::SqlitePopulationWriter>(targets.population);
-  if (!targets.insurance.empty())
-    insurance = std::make_unique<connectors::SqliteInsuranceWriter>(targets.insurance);
-  if (!targets.vehicle.empty())
-    vehicles = std::make_unique<connectors::SqliteVehicleWriter>(targets.vehicle);
+  std::unique_ptr<connectors::PopulationWriter> population;
+  std::unique_ptr<connectors::InsuranceWriter> insurance;
+  std::unique_ptr<connectors::VehicleWriter> vehicles;
+  if (targets.population) population = connectors::create_population_writer(*targets.population);
+  if (targets.insurance) insurance = connectors::create_insurance_writer(*targets.insurance);
+  if (targets.vehicle) vehicles = connectors::create_vehicle_writer(*targets.vehicle);
 
   SyntheticPopulation people(seed);
   SyntheticHoldings holdings(seed);

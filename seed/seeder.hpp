@@ -2,18 +2,22 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
 
 namespace lgsp::seed {
 
-/// Where each registry goes; an empty path skips that registry.
+/// Where each registry goes (its backend settings); an empty optional skips it.
 struct SeedTargets {
-  std::string population;
-  std::string insurance;
-  std::string vehicle;
+  std::optional<config::RegistryConfig> population;
+  std::optional<config::RegistryConfig> insurance;
+  std::optional<config::RegistryConfig> vehicle;
 };
+/// A SQLite-only target set (tests, benchmarks); an empty path skips that registry.
+SeedTargets sqlite_targets(const std::string& population, const std::string& insurance = {},
+                           const std::string& vehicle = {});
 
 struct SeedReport {
   std::int64_t citizens = 0;
@@ -22,14 +26,15 @@ struct SeedReport {
   double seconds = 0;
 };
 
-/// The SQLite paths of the registries `cfg` configures.
+/// The registries `cfg` configures.
 SeedTargets targets_from(const config::Config& cfg);
-/// True when a configured registry file does not exist yet.
+/// True when a configured SQLite registry file does not exist yet (PostgreSQL registries
+/// are seeded only when asked: `lgsp seed --force`).
 bool any_missing(const SeedTargets& targets);
 
 /// Writes `citizens` synthetic citizens from `seed`, with their insurance records and
-/// vehicles, into fresh SQLite registries (each replaced atomically). The same citizens
-/// appear in every registry. progress(done) is called every 100,000 citizens.
+/// vehicles, into fresh registries (each replaced atomically, SQLite or PostgreSQL). The same
+/// citizens appear in every registry. progress(done) is called every 100,000 citizens.
 SeedReport seed_registries(const SeedTargets& targets, std::int64_t citizens, std::uint64_t seed,
                            const std::function<void(std::int64_t)>& progress = {});
 

@@ -175,7 +175,7 @@ void SqlitePopulationWriter::add(const domain::CitizenRecord& r) {
   w_.step_insert();
 }
 
-void SqlitePopulationWriter::finish(const std::vector<std::pair<std::string, std::string>>& meta) {
+void SqlitePopulationWriter::finish(const Meta& meta) {
   w_.finish(
       "CREATE UNIQUE INDEX citizens_by_id ON citizens(citizen_id);"
       "CREATE UNIQUE INDEX citizens_by_legacy_id ON citizens(legacy_id_number) WHERE "
@@ -200,7 +200,7 @@ void SqliteInsuranceWriter::add(const domain::InsuranceRow& r) {
   w_.step_insert();
 }
 
-void SqliteInsuranceWriter::finish(const std::vector<std::pair<std::string, std::string>>& meta) {
+void SqliteInsuranceWriter::finish(const Meta& meta) {
   w_.finish(
       "CREATE UNIQUE INDEX insurance_by_sin ON insurance(social_insurance_number);"
       "CREATE UNIQUE INDEX insurance_by_citizen ON insurance(citizen_id);",
@@ -224,7 +224,7 @@ void SqliteVehicleWriter::add(const domain::VehicleRow& r) {
   w_.step_insert();
 }
 
-void SqliteVehicleWriter::finish(const std::vector<std::pair<std::string, std::string>>& meta) {
+void SqliteVehicleWriter::finish(const Meta& meta) {
   w_.finish(
       "CREATE UNIQUE INDEX vehicles_by_plate ON vehicles(plate_number);"
       "CREATE INDEX vehicles_by_owner ON vehicles(owner_citizen_id);",

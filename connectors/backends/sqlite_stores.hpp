@@ -20,8 +20,7 @@ class SqlitePopulationStore final : public PopulationStore {
       std::string_view citizen_id) override;
   StoreResult<std::optional<domain::CitizenRecord>> find_by_legacy_id(
       std::string_view legacy_id) override;
-  /// n records spread evenly over the registry (for `lgsp seed --samples`).
-  std::vector<domain::CitizenRecord> samples(std::int64_t n);
+  std::vector<domain::CitizenRecord> samples(std::int64_t n) override;
 
  private:
   sqlite::Db db_;
@@ -35,7 +34,7 @@ class SqliteInsuranceStore final : public InsuranceStore {
   StoreResult<std::optional<domain::InsuranceRow>> find_by_citizen(
       std::string_view citizen_id) override;
   StoreResult<std::optional<domain::InsuranceRow>> find_by_sin(std::string_view sin) override;
-  std::vector<domain::InsuranceRow> samples(std::int64_t n);
+  std::vector<domain::InsuranceRow> samples(std::int64_t n) override;
 
  private:
   sqlite::Db db_;
@@ -48,7 +47,7 @@ class SqliteVehicleStore final : public VehicleStore {
   explicit SqliteVehicleStore(const std::string& path);
   StoreResult<std::optional<domain::VehicleRow>> find_by_plate(std::string_view plate) override;
   StoreResult<std::vector<domain::VehicleRow>> find_by_owner(std::string_view citizen_id) override;
-  std::vector<domain::VehicleRow> samples(std::int64_t n);
+  std::vector<domain::VehicleRow> samples(std::int64_t n) override;
 
  private:
   sqlite::Db db_;
@@ -56,32 +55,32 @@ class SqliteVehicleStore final : public VehicleStore {
   sqlite::Stmt by_owner_;
 };
 
-/// Bulk writers for `lgsp seed`: a fresh file per registry, published atomically.
-class SqlitePopulationWriter {
+/// SQLite bulk writers: a fresh file per registry, renamed into place at finish().
+class SqlitePopulationWriter final : public RegistryWriter<domain::CitizenRecord> {
  public:
   explicit SqlitePopulationWriter(std::string path);
-  void add(const domain::CitizenRecord& r);
-  void finish(const std::vector<std::pair<std::string, std::string>>& meta);
+  void add(const domain::CitizenRecord& r) override;
+  void finish(const Meta& meta) override;
 
  private:
   sqlite::BulkWriter w_;
 };
 
-class SqliteInsuranceWriter {
+class SqliteInsuranceWriter final : public RegistryWriter<domain::InsuranceRow> {
  public:
   explicit SqliteInsuranceWriter(std::string path);
-  void add(const domain::InsuranceRow& r);
-  void finish(const std::vector<std::pair<std::string, std::string>>& meta);
+  void add(const domain::InsuranceRow& r) override;
+  void finish(const Meta& meta) override;
 
  private:
   sqlite::BulkWriter w_;
 };
 
-class SqliteVehicleWriter {
+class SqliteVehicleWriter final : public RegistryWriter<domain::VehicleRow> {
  public:
   explicit SqliteVehicleWriter(std::string path);
-  void add(const domain::VehicleRow& r);
-  void finish(const std::vector<std::pair<std::string, std::string>>& meta);
+  void add(const domain::VehicleRow& r) override;
+  void finish(const Meta& meta) override;
 
  private:
   sqlite::BulkWriter w_;

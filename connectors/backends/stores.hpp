@@ -1,8 +1,11 @@
 #pragma once
 
 #include <boost/system/result.hpp>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "domain/citizen.hpp"
@@ -23,6 +26,8 @@ class PopulationStore {
   /// By the old 9-digit identity card number the registry links to the citizen.
   virtual StoreResult<std::optional<domain::CitizenRecord>> find_by_legacy_id(
       std::string_view legacy_id) = 0;
+  /// n records spread evenly over the registry (for `lgsp seed --samples` and tests).
+  virtual std::vector<domain::CitizenRecord> samples(std::int64_t n) = 0;
 };
 
 class InsuranceStore {
@@ -31,6 +36,7 @@ class InsuranceStore {
   virtual StoreResult<std::optional<domain::InsuranceRow>> find_by_citizen(
       std::string_view citizen_id) = 0;
   virtual StoreResult<std::optional<domain::InsuranceRow>> find_by_sin(std::string_view sin) = 0;
+  virtual std::vector<domain::InsuranceRow> samples(std::int64_t n) = 0;
 };
 
 class VehicleStore {
@@ -39,6 +45,22 @@ class VehicleStore {
   virtual StoreResult<std::optional<domain::VehicleRow>> find_by_plate(std::string_view plate) = 0;
   virtual StoreResult<std::vector<domain::VehicleRow>> find_by_owner(
       std::string_view citizen_id) = 0;
+  virtual std::vector<domain::VehicleRow> samples(std::int64_t n) = 0;
 };
+
+using Meta = std::vector<std::pair<std::string, std::string>>;
+
+/// Bulk writers for `lgsp seed`: each replaces its registry with what was added, atomically
+/// at finish() (readers see the old registry until then). Not thread-safe.
+template <class Row>
+class RegistryWriter {
+ public:
+  virtual ~RegistryWriter() = default;
+  virtual void add(const Row& row) = 0;
+  virtual void finish(const Meta& meta) = 0;
+};
+using PopulationWriter = RegistryWriter<domain::CitizenRecord>;
+using InsuranceWriter = RegistryWriter<domain::InsuranceRow>;
+using VehicleWriter = RegistryWriter<domain::VehicleRow>;
 
 }  // namespace lgsp::connectors

@@ -5,8 +5,10 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <map>
+#include <memory>
 
-#include "connectors/backends/sqlite_stores.hpp"
+#include "connectors/backends/factory.hpp"
 #include "domain/names.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
@@ -17,38 +19,53 @@ namespace {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-class RegistriesApi : public ::testing::Test {
+/// The same suite against each backend: SQLite files, and a real PostgreSQL server
+/// (started for the run by support/with_postgres.sh). One stack per backend, shared.
+class RegistriesApi : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() { stack_ = new TestStack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
+  static void TearDownTestSuite() { stacks_.clear(); }
+  void SetUp() override {
+    if (GetParam() == "postgres" && !postgres_available()) {
+      GTEST_SKIP() << "LGSP_TEST_PG_DSN not set: run through ctest (support/with_postgres.sh)";
+    }
+    auto& s = stacks_[GetParam()];
+    if (!s) s = std::make_unique<TestStack>(StackOptions{.backend = GetParam()});
+    stack_ = s.get();
   }
-  static HttpResult post(const std::string& path, const json::object& body, const char* key) {
+  HttpResult post(const std::string& path, const json::object& body, const char* key) const {
     json::object b = body;
     b["purpose"] = "integration-test";
     return post_json(stack_->api_port(), path, json::serialize(b), key);
   }
-  static domain::InsuranceRow insured(const std::string& status) {
-    connectors::SqliteInsuranceStore store(stack_->cfg.registries.at("insurance").sqlite_path);
-    for (const auto& r : store.samples(500)) {
+  const config::RegistryConfig& registry(const char* name) const {
+    return stack_->cfg.registries.at(name);
+  }
+  domain::InsuranceRow insured(const std::string& status) const {
+    for (const auto& r : connectors::open_insurance_store(registry("insurance"))->samples(500)) {
       if (r.status == status) return r;
     }
     ADD_FAILURE() << "no insurance record with status " << status;
     return {};
   }
-  static domain::VehicleRow vehicle(const std::string& status) {
-    connectors::SqliteVehicleStore store(stack_->cfg.registries.at("vehicle").sqlite_path);
-    for (const auto& r : store.samples(1000)) {
+  domain::VehicleRow vehicle(const std::string& status) const {
+    for (const auto& r : connectors::open_vehicle_store(registry("vehicle"))->samples(1000)) {
       if (r.status == status) return r;
     }
     ADD_FAILURE() << "no vehicle with status " << status;
     return {};
   }
-  static inline TestStack* stack_ = nullptr;
+  std::vector<domain::CitizenRecord> citizens(std::int64_t n) const {
+    return connectors::open_population_store(registry("population"))->samples(n);
+  }
+
+  static inline std::map<std::string, std::unique_ptr<TestStack>> stacks_;
+  TestStack* stack_ = nullptr;
 };
 
-TEST_F(RegistriesApi, InsuranceLookupBySinReturnsGrantedFieldsOnly) {
+INSTANTIATE_TEST_SUITE_P(Backends, RegistriesApi, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(RegistriesApi, InsuranceLookupBySinReturnsGrantedFieldsOnly) {
   const auto row = insured("active");
   const auto r = post("/v1/insurance/lookup",
                       {{"social_insurance_number", row.social_insurance_number}}, kMinistryKey);
@@ -63,7 +80,7 @@ TEST_F(RegistriesApi, InsuranceLookupBySinReturnsGrantedFieldsOnly) {
   EXPECT_EQ(r.json().at("source").at("registry").as_string(), "insurance");
 }
 
-TEST_F(RegistriesApi, InsuranceLookupByCitizenFindsTheSameRecord) {
+TEST_P(RegistriesApi, InsuranceLookupByCitizenFindsTheSameRecord) {
   const auto row = insured("active");
   const auto r = post("/v1/insurance/lookup", {{"citizen_id", row.citizen_id}}, kHealthKey);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -71,7 +88,7 @@ TEST_F(RegistriesApi, InsuranceLookupByCitizenFindsTheSameRecord) {
             row.social_insurance_number);
 }
 
-TEST_F(RegistriesApi, InsuranceVerifyValidCardOnADateInsideCoverage) {
+TEST_P(RegistriesApi, InsuranceVerifyValidCardOnADateInsideCoverage) {
   const auto row = insured("active");
   const auto r = post("/v1/insurance/verify",
                       {{"citizen_id", row.citizen_id},
@@ -84,7 +101,7 @@ TEST_F(RegistriesApi, InsuranceVerifyValidCardOnADateInsideCoverage) {
   EXPECT_EQ(r.json().at("fields").at("health_insurance_card").as_string(), "exact");
 }
 
-TEST_F(RegistriesApi, InsuranceVerifyOutsideCoverageOrEndedIsNotValid) {
+TEST_P(RegistriesApi, InsuranceVerifyOutsideCoverageOrEndedIsNotValid) {
   const auto row = insured("active");
   const auto before = post("/v1/insurance/verify",
                            {{"citizen_id", row.citizen_id},
@@ -102,10 +119,9 @@ TEST_F(RegistriesApi, InsuranceVerifyOutsideCoverageOrEndedIsNotValid) {
   EXPECT_FALSE(r.json().at("match").as_bool());
 }
 
-TEST_F(RegistriesApi, InsuranceVerifyOfSomeoneElsesCardIsMismatch) {
+TEST_P(RegistriesApi, InsuranceVerifyOfSomeoneElsesCardIsMismatch) {
   const auto a = insured("active");
-  connectors::SqliteInsuranceStore store(stack_->cfg.registries.at("insurance").sqlite_path);
-  const auto b = store.samples(50).back();
+  const auto b = connectors::open_insurance_store(registry("insurance"))->samples(50).back();
   ASSERT_NE(a.citizen_id, b.citizen_id);
   const auto r =
       post("/v1/insurance/verify",
@@ -116,7 +132,7 @@ TEST_F(RegistriesApi, InsuranceVerifyOfSomeoneElsesCardIsMismatch) {
   EXPECT_FALSE(r.json().at("match").as_bool());
 }
 
-TEST_F(RegistriesApi, VehicleLookupByPlateAcceptsCompactSpelling) {
+TEST_P(RegistriesApi, VehicleLookupByPlateAcceptsCompactSpelling) {
   const auto v = vehicle("registered");
   std::string compact;
   for (char c : v.plate_number) {
@@ -131,21 +147,23 @@ TEST_F(RegistriesApi, VehicleLookupByPlateAcceptsCompactSpelling) {
   EXPECT_FALSE(list[0].as_object().contains("engine_number"));
 }
 
-TEST_F(RegistriesApi, VehicleLookupByCitizenListsAllTheirVehicles) {
+TEST_P(RegistriesApi, VehicleLookupByCitizenListsAllTheirVehicles) {
   const auto v = vehicle("registered");
-  connectors::SqliteVehicleStore store(stack_->cfg.registries.at("vehicle").sqlite_path);
-  const auto expected = store.find_by_owner(v.owner_citizen_id).value().size();
+  const auto expected = connectors::open_vehicle_store(registry("vehicle"))
+                            ->find_by_owner(v.owner_citizen_id)
+                            .value()
+                            .size();
   const auto r = post("/v1/vehicle/lookup", {{"citizen_id", v.owner_citizen_id}}, kMinistryKey);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("vehicles").as_array().size(), expected);
 }
 
-TEST_F(RegistriesApi, UnknownPlateIs404) {
+TEST_P(RegistriesApi, UnknownPlateIs404) {
   const auto r = post("/v1/vehicle/lookup", {{"plate_number", "99Z-999.99"}}, kPoliceKey);
   EXPECT_EQ(r.status, 404) << r.body;
 }
 
-TEST_F(RegistriesApi, VehicleVerifyOwnerAndStanding) {
+TEST_P(RegistriesApi, VehicleVerifyOwnerAndStanding) {
   const auto v = vehicle("registered");
   const auto yes =
       post("/v1/vehicle/verify",
@@ -163,7 +181,7 @@ TEST_F(RegistriesApi, VehicleVerifyOwnerAndStanding) {
       << "verify must not reveal the owner";
 }
 
-TEST_F(RegistriesApi, PartnerWithoutVehicleScopeGetsNoVehicleData) {
+TEST_P(RegistriesApi, PartnerWithoutVehicleScopeGetsNoVehicleData) {
   const auto v = vehicle("registered");
   EXPECT_EQ(post("/v1/vehicle/lookup", {{"plate_number", v.plate_number}}, kHealthKey).status, 403);
   const auto profile =
@@ -173,7 +191,7 @@ TEST_F(RegistriesApi, PartnerWithoutVehicleScopeGetsNoVehicleData) {
   EXPECT_EQ(profile.body.find(v.plate_number), std::string::npos);
 }
 
-TEST_F(RegistriesApi, CitizenProfileJoinsEveryAllowedRegistry) {
+TEST_P(RegistriesApi, CitizenProfileJoinsEveryAllowedRegistry) {
   const auto v = vehicle("registered");
   const auto r = post("/v1/citizen-profile", {{"citizen_id", v.owner_citizen_id}}, kMinistryKey);
   ASSERT_EQ(r.status, 200) << r.body;
@@ -192,10 +210,9 @@ TEST_F(RegistriesApi, CitizenProfileJoinsEveryAllowedRegistry) {
   EXPECT_TRUE(ins == "ok" || ins == "not_found") << r.body;
 }
 
-TEST_F(RegistriesApi, PopulationByLegacyIdNumber) {
-  connectors::SqlitePopulationStore store(stack_->cfg.registries.at("population").sqlite_path);
+TEST_P(RegistriesApi, PopulationByLegacyIdNumber) {
   domain::CitizenRecord c;
-  for (const auto& r : store.samples(200)) {
+  for (const auto& r : citizens(200)) {
     if (!r.legacy_id_number.empty()) c = r;
   }
   ASSERT_FALSE(c.legacy_id_number.empty());
@@ -206,9 +223,8 @@ TEST_F(RegistriesApi, PopulationByLegacyIdNumber) {
   EXPECT_TRUE(r.json().at("match").as_bool()) << r.body;
 }
 
-TEST_F(RegistriesApi, DiacriticInsensitivePartnerGetsPartialMatch) {
-  connectors::SqlitePopulationStore store(stack_->cfg.registries.at("population").sqlite_path);
-  const auto c = store.samples(3).at(1);
+TEST_P(RegistriesApi, DiacriticInsensitivePartnerGetsPartialMatch) {
+  const auto c = citizens(3).at(1);
   // Strip the name to ASCII the way a form without Vietnamese input would.
   const auto folded = domain::fold_diacritics(c.full_name).value();
   const auto r = post("/v1/population/verify",
@@ -223,9 +239,8 @@ TEST_F(RegistriesApi, DiacriticInsensitivePartnerGetsPartialMatch) {
   EXPECT_FALSE(strict.json().at("match").as_bool());
 }
 
-TEST_F(RegistriesApi, YearOnlyBirthDateIsPartial) {
-  connectors::SqlitePopulationStore store(stack_->cfg.registries.at("population").sqlite_path);
-  const auto c = store.samples(3).at(2);
+TEST_P(RegistriesApi, YearOnlyBirthDateIsPartial) {
+  const auto c = citizens(3).at(2);
   const auto r =
       post("/v1/population/verify",
            {{"citizen_id", c.citizen_id}, {"date_of_birth", c.date_of_birth.substr(0, 4)}},

@@ -25,7 +25,7 @@ done
 curl -fsS http://127.0.0.1:19464/readyz || { echo "FAIL: not ready"; cat "$work/dev.log"; exit 1; }
 echo
 
-subject=$("$lgsp" seed --config "$work/dev.yaml" --samples 1)
+subject=$("$lgsp" seed --config "$work/dev.yaml" --samples 1 | grep '"registry":"population"')
 id=$(echo "$subject" | jq -r .citizen_id)
 name=$(echo "$subject" | jq -r .full_name)
 dob=$(echo "$subject" | jq -r .date_of_birth)

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "bus/envelope.hpp"
-#include "connectors/backends/sqlite_stores.hpp"
+#include "connectors/backends/factory.hpp"
 #include "domain/hashing.hpp"
 #include "observability/log.hpp"
 #include "seed/seeder.hpp"
@@ -45,9 +45,9 @@ gateway:
 connector:
   group_id_prefix: @PREFIX@-connector
 registries:
-  population: {backend: sqlite, sqlite_path: @DIR@/population.db}
-  insurance: {backend: sqlite, sqlite_path: @DIR@/insurance.db}
-  vehicle: {backend: sqlite, sqlite_path: @DIR@/vehicle.db}
+  population: {@BACKEND@, sqlite_path: @DIR@/population.db}
+  insurance: {@BACKEND@, sqlite_path: @DIR@/insurance.db}
+  vehicle: {@BACKEND@, sqlite_path: @DIR@/vehicle.db}
 logging: {level: warn}
 partners:
   - id: ministry
@@ -75,6 +75,9 @@ partners:
     for (std::size_t pos = 0; (pos = yaml.find(key, pos)) != std::string::npos;)
       yaml.replace(pos, key.size(), value);
   };
+  put("@BACKEND@", options.backend == "postgres"
+                       ? "backend: postgres, postgres_dsn_env: LGSP_TEST_PG_DSN, pool_size: 2"
+                       : "backend: sqlite");
   put("@PREFIX@", prefix);
   put("@DIR@", dir.string());
   put("@BODY_LIMIT@", std::to_string(options.body_limit));
@@ -141,8 +144,9 @@ void TestStack::stop_connector(const std::string& registry) {
 }
 
 std::vector<domain::CitizenRecord> TestStack::subjects(std::int64_t n) const {
-  connectors::SqlitePopulationStore store(cfg.registries.at("population").sqlite_path);
-  return store.samples(n);
+  return connectors::open_population_store(cfg.registries.at("population"))->samples(n);
 }
+
+bool postgres_available() { return std::getenv("LGSP_TEST_PG_DSN") != nullptr; }
 
 }  // namespace lgsp::testing

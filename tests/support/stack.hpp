@@ -31,7 +31,12 @@ struct StackOptions {
   std::int64_t deadline_ms = 3000;
   std::int64_t citizens = 2000;
   std::int64_t body_limit = 8192;
+  /// "sqlite", or "postgres" (the server named by LGSP_TEST_PG_DSN; one such stack at a time).
+  std::string backend = "sqlite";
 };
+
+/// True when a PostgreSQL server for tests is available (LGSP_TEST_PG_DSN is set).
+bool postgres_available();
 
 /// The real stack in-process for integration tests: embedded Kafka-protocol cluster on
 /// loopback (real wire protocol), a seeded SQLite registry in a temp dir, the population

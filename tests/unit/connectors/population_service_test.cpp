@@ -19,7 +19,7 @@ class PopulationServiceTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = std::filesystem::temp_directory_path() / ("lgsp-pop-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
-    seed::seed_registries({(dir_ / "population.db").string(), {}, {}}, 2000, 7);
+    seed::seed_registries(seed::sqlite_targets((dir_ / "population.db").string()), 2000, 7);
   }
   static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
 
