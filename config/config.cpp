@@ -14,6 +14,13 @@
 namespace lgsp::config {
 namespace {
 
+/// Environment lookups happen while a process starts (config load, connector set-up),
+/// before its threads run; nothing sets the environment concurrently.
+const char* env(const std::string& name) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
+  return std::getenv(name.c_str());
+}
+
 std::string join_lines(const std::vector<std::string>& errors) {
   std::string s = "invalid configuration:";
   for (const auto& e : errors) s += "\n  " + e;
@@ -134,8 +141,7 @@ void read_registries(YamlReader& r, const YAML::Node& n,
       if (rc.postgres_dsn.empty() && rc.postgres_dsn_env.empty()) {
         r.error(v, path + ".postgres_dsn",
                 "postgres_dsn or postgres_dsn_env is required when backend is postgres");
-      } else if (!rc.postgres_dsn_env.empty() &&
-                 std::getenv(rc.postgres_dsn_env.c_str()) == nullptr) {
+      } else if (!rc.postgres_dsn_env.empty() && env(rc.postgres_dsn_env) == nullptr) {
         r.error(v["postgres_dsn_env"], path + ".postgres_dsn_env",
                 "environment variable " + rc.postgres_dsn_env + " is not set");
       }
@@ -277,7 +283,7 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
 
 std::string RegistryConfig::dsn() const {
   if (!postgres_dsn_env.empty()) {
-    if (const char* v = std::getenv(postgres_dsn_env.c_str())) return v;
+    if (const char* v = env(postgres_dsn_env)) return v;
   }
   return postgres_dsn;
 }

@@ -51,14 +51,16 @@ domain::VehicleRow read_vehicle(const pqxx::row& r) {
 }
 
 /// Prepares "by_<key>" for each key column and "by_row" (samples) on a table.
-Pool::Prepare prepare(std::string columns, std::string table,
-                      std::vector<std::pair<std::string, std::string>> keys) {
-  return [columns, table, keys](pqxx::connection& c) {
-    for (const auto& [name, where] : keys) {
-      c.prepare(name, "SELECT " + columns + " FROM " + table + " WHERE " + where);
-    }
-    c.prepare("by_row", "SELECT " + columns + " FROM " + table + " WHERE row_id = $1");
-    c.prepare("max_row", "SELECT coalesce(max(row_id), 0) FROM " + table);
+Pool::Prepare prepare(const std::string& columns, const std::string& table,
+                      const std::vector<std::pair<std::string, std::string>>& keys) {
+  const std::string select = "SELECT " + columns + " FROM " + table + " WHERE ";
+  std::vector<std::pair<std::string, std::string>> statements;
+  statements.reserve(keys.size() + 2);
+  for (const auto& [name, where] : keys) statements.emplace_back(name, select + where);
+  statements.emplace_back("by_row", select + "row_id = $1");
+  statements.emplace_back("max_row", "SELECT coalesce(max(row_id), 0) FROM " + table);
+  return [statements](pqxx::connection& c) {
+    for (const auto& [name, sql] : statements) c.prepare(name, sql);
   };
 }
 
@@ -113,9 +115,12 @@ template <class Row>
 class Writer final : public RegistryWriter<Row> {
  public:
   using ToTuple = std::function<void(pqxx::stream_to&, const Row&)>;
-  Writer(const std::string& dsn, std::string table, const char* create, std::vector<std::string> columns,
-         std::string indexes, ToTuple to_tuple)
-      : conn_(dsn), table_(std::move(table)), indexes_(std::move(indexes)), to_tuple_(std::move(to_tuple)) {
+  Writer(const std::string& dsn, std::string table, const char* create,
+         const std::vector<std::string>& columns, std::string indexes, ToTuple to_tuple)
+      : conn_(dsn),
+        table_(std::move(table)),
+        indexes_(std::move(indexes)),
+        to_tuple_(std::move(to_tuple)) {
     // Outside the load transaction: several writers run at once (one per registry), and an
     // uncommitted CREATE of this shared table would block the others until the first commits.
     pqxx::nontransaction(conn_).exec(
@@ -132,8 +137,8 @@ class Writer final : public RegistryWriter<Row> {
     tx_->exec(indexes_);
     tx_->exec("DELETE FROM registry_meta WHERE registry = " + tx_->quote(table_));
     for (const auto& [k, v] : meta) {
-      tx_->exec("INSERT INTO registry_meta VALUES (" + tx_->quote(table_) + ", " + tx_->quote(k) + ", " +
-                tx_->quote(v) + ")");
+      tx_->exec("INSERT INTO registry_meta VALUES (" + tx_->quote(table_) + ", " + tx_->quote(k) +
+                ", " + tx_->quote(v) + ")");
     }
     tx_->commit();
     stream_.reset();

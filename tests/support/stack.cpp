@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "bus/envelope.hpp"
@@ -27,7 +28,7 @@ TestStack::TestStack(StackOptions options) {
   const std::string prefix = "t" + std::to_string(::getpid()) + "n" + std::to_string(n);
   // The profile under test: loopback on free ports, a unique topic prefix, registries in
   // the temp dir, and four partners with different scopes (see stack.hpp).
-  std::string yaml = R"(
+  yaml = R"(
 kafka:
   bootstrap: embedded
   topic_prefix: @PREFIX@
@@ -71,7 +72,7 @@ partners:
     name_matching: diacritic-insensitive
     required_grade: partial
 )";
-  const auto put = [&yaml](const std::string& key, const std::string& value) {
+  const auto put = [this](const std::string& key, const std::string& value) {
     for (std::size_t pos = 0; (pos = yaml.find(key, pos)) != std::string::npos;)
       yaml.replace(pos, key.size(), value);
   };
@@ -145,6 +146,20 @@ void TestStack::stop_connector(const std::string& registry) {
 
 std::vector<domain::CitizenRecord> TestStack::subjects(std::int64_t n) const {
   return connectors::open_population_store(cfg.registries.at("population"))->samples(n);
+}
+
+std::filesystem::path TestStack::write_process_config() const {
+  std::string text = yaml;
+  const std::string from = "bootstrap: embedded";
+  text.replace(text.find(from), from.size(), "bootstrap: " + bootstrap);
+  // The processes log at info: their partition assignments are what tests wait on.
+  const std::string level = "logging: {level: warn}";
+  text.replace(text.find(level), level.size(), "logging: {level: info}");
+  const std::string section = "connector:\n";
+  text.replace(text.find(section), section.size(), section + "  admin_listen: 127.0.0.1:0\n");
+  const auto path = dir / "process.yaml";
+  std::ofstream(path) << text;
+  return path;
 }
 
 bool postgres_available() { return std::getenv("LGSP_TEST_PG_DSN") != nullptr; }

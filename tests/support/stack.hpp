@@ -55,7 +55,12 @@ class TestStack {
   /// Seeded citizens, spread over the registry.
   std::vector<domain::CitizenRecord> subjects(std::int64_t n) const;
 
+  /// The stack's config as a file another process can use: the same registries and topics,
+  /// with the embedded cluster's real bootstrap list instead of "embedded".
+  std::filesystem::path write_process_config() const;
+
   std::filesystem::path dir;
+  std::string yaml;
   config::Config cfg;
   std::unique_ptr<bus::EmbeddedCluster> cluster;
   std::string bootstrap;
