@@ -33,8 +33,8 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -
 echo
 echo "| seeding | citizens | seconds |"
 echo "|---|---|---|"
-echo "| SQLite population registry | 1,000,000 | $(seed_time 1000000) |"
-[ "$big" = 1 ] && echo "| SQLite population registry | 10,000,000 | $(seed_time 10000000) |"
+echo "| SQLite population + insurance + vehicle registries | 1,000,000 | $(seed_time 1000000) |"
+[ "$big" = 1 ] && echo "| SQLite population + insurance + vehicle registries | 10,000,000 | $(seed_time 10000000) |"
 echo
 
 profile load 100000
@@ -46,7 +46,7 @@ export SUBJECTS_FILE="$work/subjects.jsonl"
 
 run_wrk() {  # run_wrk THREADS CONNS SECONDS -> "rps p50 p99 p99.9 non2xx"
   local out
-  out=$(wrk -t"$1" -c"$2" -d"$3"s --latency -s bench/verify.lua http://127.0.0.1:28080 2>&1)
+  out=$(wrk -t"$1" -c"$2" -d"$3"s --latency -s bench/request.lua http://127.0.0.1:28080 2>&1)
   local rps p50 p99 p999 errs
   rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   p50=$(echo "$out" | awk '/^p50:/{print $2}')
