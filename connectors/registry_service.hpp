@@ -1,6 +1,8 @@
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "bus/envelope.hpp"
 
@@ -15,5 +17,30 @@ class RegistryService {
   virtual std::string_view registry() const = 0;
   virtual bus::v1::Reply handle(const bus::v1::Request& request) = 0;
 };
+
+/// Marks `reply` as a non-OK answer with its operator-facing reason (never personal data).
+inline void fail(bus::v1::Reply& reply, bus::v1::Status status, std::string detail) {
+  reply.set_status(status);
+  reply.set_detail(std::move(detail));
+}
+
+/// Starts an OK verify answer. For an unknown subject it is already complete (not found,
+/// no match, `fact` false) and nullptr is returned; otherwise the result to grade.
+inline bus::v1::VerifyResult* begin_verify(bus::v1::Reply& reply, bool found, const char* fact) {
+  reply.set_status(bus::v1::STATUS_OK);
+  auto* result = reply.mutable_verify();
+  result->set_subject_found(found);
+  if (found) return result;
+  result->set_match(false);
+  (*result->mutable_facts())[fact] = false;
+  return nullptr;
+}
+
+/// Appends the grade of one claim that is either right or wrong.
+inline void grade(bus::v1::VerifyResult& result, const char* field, bool exact) {
+  auto* fg = result.add_fields();
+  fg->set_field(field);
+  fg->set_grade(exact ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH);
+}
 
 }  // namespace lgsp::connectors

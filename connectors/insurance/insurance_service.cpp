@@ -58,15 +58,13 @@ v1::Reply InsuranceService::handle(const v1::Request& req) {
                          ? store_.find_by_sin(req.social_insurance_number())
                          : store_.find_by_citizen(req.citizen_id());
   if (!found) {
-    reply.set_status(v1::STATUS_BACKEND_ERROR);
-    reply.set_detail("insurance store: " + found.error().message());
+    fail(reply, v1::STATUS_BACKEND_ERROR, "insurance store: " + found.error().message());
     return reply;
   }
   const auto& row = *found;
   if (req.operation() == v1::OPERATION_LOOKUP) {
     if (!row) {
-      reply.set_status(v1::STATUS_NOT_FOUND);
-      reply.set_detail("no insurance record for this subject");
+      fail(reply, v1::STATUS_NOT_FOUND, "no insurance record for this subject");
       return reply;
     }
     reply.set_status(v1::STATUS_OK);
@@ -74,23 +72,14 @@ v1::Reply InsuranceService::handle(const v1::Request& req) {
     return reply;
   }
   if (req.operation() != v1::OPERATION_VERIFY) {
-    reply.set_status(v1::STATUS_BAD_REQUEST);
-    reply.set_detail("operation not supported by the insurance registry");
+    fail(reply, v1::STATUS_BAD_REQUEST, "operation not supported by the insurance registry");
     return reply;
   }
-  reply.set_status(v1::STATUS_OK);
-  auto* result = reply.mutable_verify();
-  result->set_subject_found(row.has_value());
-  if (!row) {
-    result->set_match(false);
-    (*result->mutable_facts())["valid_on_date"] = false;
-    return reply;
-  }
+  auto* result = begin_verify(reply, row.has_value(), "valid_on_date");
+  if (result == nullptr) return reply;
   const auto& claims = req.claims();
   const bool card_ok = claims.health_insurance_card() == row->health_insurance_card;
-  auto* fg = result->add_fields();
-  fg->set_field("health_insurance_card");
-  fg->set_grade(card_ok ? v1::GRADE_EXACT : v1::GRADE_MISMATCH);
+  grade(*result, "health_insurance_card", card_ok);
   const std::string on = claims.has_valid_on() ? claims.valid_on() : today(now);
   // ISO dates compare correctly as strings.
   const bool valid =

@@ -18,8 +18,7 @@ v1::Reply PopulationService::handle(const v1::Request& req) {
                                                 : store_.find_citizen(req.citizen_id());
   reply.mutable_source()->set_as_of_unix_ms(now_ms_());
   if (!found) {
-    reply.set_status(v1::STATUS_BACKEND_ERROR);
-    reply.set_detail("population store: " + found.error().message());
+    fail(reply, v1::STATUS_BACKEND_ERROR, "population store: " + found.error().message());
     return reply;
   }
   const domain::CitizenRecord* rec = found->has_value() ? &**found : nullptr;
@@ -29,15 +28,13 @@ v1::Reply PopulationService::handle(const v1::Request& req) {
       break;
     case v1::OPERATION_LOOKUP:
       if (rec == nullptr) {
-        reply.set_status(v1::STATUS_NOT_FOUND);
-        reply.set_detail("no citizen with this ID in the population registry");
+        fail(reply, v1::STATUS_NOT_FOUND, "no citizen with this ID in the population registry");
       } else {
         lookup(req, *rec, reply);
       }
       break;
     default:
-      reply.set_status(v1::STATUS_BAD_REQUEST);
-      reply.set_detail("operation not supported by the population registry");
+      fail(reply, v1::STATUS_BAD_REQUEST, "operation not supported by the population registry");
   }
   return reply;
 }

@@ -40,8 +40,7 @@ v1::Reply VehicleService::handle(const v1::Request& req) {
   reply.mutable_source()->set_registry("vehicle");
   reply.mutable_source()->set_as_of_unix_ms(now_ms_());
   const auto backend_error = [&](const boost::system::error_code& ec) {
-    reply.set_status(v1::STATUS_BACKEND_ERROR);
-    reply.set_detail("vehicle store: " + ec.message());
+    fail(reply, v1::STATUS_BACKEND_ERROR, "vehicle store: " + ec.message());
     return reply;
   };
 
@@ -58,8 +57,7 @@ v1::Reply VehicleService::handle(const v1::Request& req) {
   const auto& row = *found;
   if (req.operation() == v1::OPERATION_LOOKUP) {
     if (!row) {
-      reply.set_status(v1::STATUS_NOT_FOUND);
-      reply.set_detail("no vehicle with this plate");
+      fail(reply, v1::STATUS_NOT_FOUND, "no vehicle with this plate");
       return reply;
     }
     reply.set_status(v1::STATUS_OK);
@@ -67,22 +65,13 @@ v1::Reply VehicleService::handle(const v1::Request& req) {
     return reply;
   }
   if (req.operation() != v1::OPERATION_VERIFY) {
-    reply.set_status(v1::STATUS_BAD_REQUEST);
-    reply.set_detail("operation not supported by the vehicle registry");
+    fail(reply, v1::STATUS_BAD_REQUEST, "operation not supported by the vehicle registry");
     return reply;
   }
-  reply.set_status(v1::STATUS_OK);
-  auto* result = reply.mutable_verify();
-  result->set_subject_found(row.has_value());
-  if (!row) {
-    result->set_match(false);
-    (*result->mutable_facts())["in_good_standing"] = false;
-    return reply;
-  }
+  auto* result = begin_verify(reply, row.has_value(), "in_good_standing");
+  if (result == nullptr) return reply;
   const bool owner = req.claims().owner_citizen_id() == row->owner_citizen_id;
-  auto* fg = result->add_fields();
-  fg->set_field("owner_citizen_id");
-  fg->set_grade(owner ? v1::GRADE_EXACT : v1::GRADE_MISMATCH);
+  grade(*result, "owner_citizen_id", owner);
   const bool good = row->status == "registered";
   (*result->mutable_facts())["in_good_standing"] = good;
   result->set_match(owner && good);
