@@ -27,10 +27,8 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     if (cooperative) {
       if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, partitions))
         rd_kafka_error_destroy(e);
-      self->assigned_ += partitions->cnt;
     } else {
       rd_kafka_assign(rk, partitions);
-      self->assigned_ = partitions->cnt;
     }
     self->joined_ = true;
     obs::info("kafka_partitions_assigned", {{"count", partitions->cnt}});
@@ -38,10 +36,8 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     if (cooperative) {
       if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, partitions))
         rd_kafka_error_destroy(e);
-      self->assigned_ -= partitions->cnt;
     } else {
       rd_kafka_assign(rk, nullptr);
-      self->assigned_ = 0;
     }
     obs::info("kafka_partitions_revoked", {{"count", partitions->cnt}});
   }

@@ -38,9 +38,8 @@ class Consumer {
   rd_kafka_t* handle() const { return rk_.get(); }
 
   /// Group members: whether the group has handed this member its share yet (possibly none
-  /// when there are more members than partitions), and how many partitions it holds.
+  /// when there are more members than partitions).
   bool joined() const { return joined_.load(); }
-  int assigned_partitions() const { return assigned_.load(); }
 
  private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -49,7 +48,6 @@ class Consumer {
   KafkaHandle rk_;
   bool closed_ = false;
   std::atomic<bool> joined_{false};
-  std::atomic<int> assigned_{0};
 };
 
 }  // namespace lgsp::bus

@@ -17,8 +17,6 @@ class OffsetTracker {
   /// It finished (reply delivered, or dropped for good). Returns the offset to store (the
   /// next one to consume) when the committable point moved, else nullopt.
   std::optional<std::int64_t> done(std::int32_t partition, std::int64_t offset);
-  /// Forget a partition (revoked).
-  void reset(std::int32_t partition) { parts_.erase(partition); }
   std::size_t in_flight() const;
 
  private:

@@ -83,11 +83,6 @@ void Server::stop() {
   }
 }
 
-std::size_t Server::open_connections() const {
-  std::lock_guard lock(connections_->mu);
-  return connections_->open.size();
-}
-
 asio::awaitable<void> Server::accept_loop() {
   while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), kNoThrow);

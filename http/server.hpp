@@ -50,7 +50,6 @@ class Server {
   void stop();
   /// The bound port (useful with port 0).
   std::uint16_t port() const { return port_; }
-  std::size_t open_connections() const;
 
  private:
   struct Connection;
