@@ -1,6 +1,8 @@
 #include "app/commands.hpp"
 
+#include <fcntl.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -9,6 +11,8 @@
 #include <iostream>
 #include <thread>
 
+#include "audit/chain.hpp"
+#include "audit/writer.hpp"
 #include "bus/client_properties.hpp"
 #include "config/config.hpp"
 #include "connectors/backends/factory.hpp"
@@ -27,15 +31,23 @@ sigset_t block_stop_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
 
-int wait_for_signal(const sigset_t& set) {
-  int sig = 0;
-  sigwait(&set, &sig);
-  obs::info("signal_received", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-  return sig;
+int wait_for_signal(const sigset_t& set, const std::function<void()>& on_reload) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGHUP) {
+      obs::info("signal_received", {{"signal", "SIGHUP"}});
+      if (on_reload) on_reload();
+      continue;
+    }
+    obs::info("signal_received", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    return sig;
+  }
 }
 
 namespace {
@@ -46,15 +58,99 @@ config::Config load(const std::string& path) {
   return cfg;
 }
 
+}  // namespace
+
+std::unique_ptr<audit::AuditStore> open_audit_store(const config::Config& cfg) {
+  const auto& store = cfg.audit.store;
+  if (store.backend == "postgres") return audit::open_postgres_audit_store(store.dsn());
+  if (store.sqlite_path.empty()) {
+    throw config::ConfigError({cfg.path + ": audit.store: not configured (where the chain is)"});
+  }
+  return audit::open_sqlite_audit_store(store.sqlite_path);
+}
+
+audit::WriterOptions audit_writer_options(const config::Config& cfg, const std::string& bootstrap) {
+  audit::WriterOptions o;
+  o.consumer_properties = bus::consumer_properties(cfg.kafka, bootstrap, "lgsp-audit-writer");
+  o.topic = bus::Topics{cfg.kafka.topic_prefix}.audit();
+  return o;
+}
+
+namespace {
+
 int run_gateway(const std::string& config_path) {
   const auto cfg = load(config_path);
   const sigset_t signals = block_stop_signals();
   obs::Metrics metrics("gateway");
   gateway::Gateway gw(cfg, bus::resolve_bootstrap(cfg.kafka), metrics);
   gw.start();
-  wait_for_signal(signals);
+  wait_for_signal(signals, [&gw] { gw.reload(); });
   gw.stop();
   return 0;
+}
+
+/// An admin port (metrics, health, readiness) served by one thread until the object dies.
+class AdminPort {
+ public:
+  AdminPort(const config::Endpoint& at, obs::Metrics& metrics,
+            http::AdminHandler::ReadinessCheck ready)
+      : server_(ioc_, at, http::ServerLimits{},
+                std::make_shared<http::AdminHandler>(metrics, std::move(ready))) {
+    server_.start();
+    thread_ = std::thread([this] { ioc_.run(); });
+    obs::info("admin_listening", {{"admin", at.host + ":" + std::to_string(server_.port())}});
+  }
+  ~AdminPort() {
+    server_.stop();
+    ioc_.stop();
+    thread_.join();
+  }
+  AdminPort(const AdminPort&) = delete;
+  AdminPort& operator=(const AdminPort&) = delete;
+
+ private:
+  boost::asio::io_context ioc_;
+  http::Server server_;
+  std::thread thread_;
+};
+
+int run_audit_writer(const std::string& config_path) {
+  const auto cfg = load(config_path);
+  const sigset_t signals = block_stop_signals();
+  obs::Metrics metrics("audit-writer");
+  audit::AuditWriter writer(audit_writer_options(cfg, bus::resolve_bootstrap(cfg.kafka)),
+                            open_audit_store(cfg), metrics);
+  const AdminPort admin(cfg.audit.writer_admin_listen, metrics,
+                        [&writer] { return writer.readiness(); });
+  writer.start();
+  wait_for_signal(signals);
+  writer.stop();
+  return 0;
+}
+
+/// `lgsp audit verify`: walks the chain; exit 0 intact, 1 broken (with the first fault).
+int run_audit_verify(const std::string& config_path, const std::string& expect_head,
+                     std::int64_t expect_count) {
+  const auto cfg = config::load_config(config_path);
+  const auto store = open_audit_store(cfg);
+  audit::ExpectedHead expected;
+  expected.hash = expect_head;
+  expected.records = expect_count;
+  const audit::VerifyReport report = audit::verify_chain(*store, expected);
+  std::cout << boost::json::serialize(boost::json::object{{"ok", report.ok},
+                                                          {"records", report.records},
+                                                          {"head_hash", report.head_hash},
+                                                          {"first_bad_seq", report.first_bad_seq},
+                                                          {"problem", report.problem}})
+            << "\n";
+  if (report.ok) {
+    std::cerr
+        << "audit chain intact: " << report.records << " records, head " << report.head_hash
+        << "\n(note the head: a later `--expect-head` run detects removal of newer records)\n";
+    return 0;
+  }
+  std::cerr << "AUDIT CHAIN BROKEN: " << report.problem << "\n";
+  return 1;
 }
 
 int run_connector(const std::string& config_path, const std::string& registry) {
@@ -144,6 +240,31 @@ int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t
   return 0;
 }
 
+int write_secret(const std::string& file) {
+  if (std::filesystem::exists(file)) {
+    std::cerr << file << " exists; left as it is\n";
+    return 0;
+  }
+  if (const auto dir = std::filesystem::path(file).parent_path(); !dir.empty())
+    std::filesystem::create_directories(dir);
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
+  std::string hex;
+  for (const unsigned char b : raw) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    hex += kHex[b >> 4];
+    hex += kHex[b & 0xf];
+  }
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size())) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot write " + file);
+  }
+  ::close(fd);
+  std::cerr << "wrote a new random secret to " << file << "\n";
+  return 0;
+}
+
 std::string random_key() {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
@@ -171,7 +292,7 @@ int run_cli(int argc, char** argv) {
   conn->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
   conn->add_option("-r,--registry", registry, "Registry to serve")
       ->required()
-      ->check(CLI::IsMember({"population"}));
+      ->check(CLI::IsMember({"population", "insurance", "vehicle"}));
 
   std::int64_t citizens = 0, samples = 0;
   bool force = false;
@@ -198,8 +319,32 @@ int run_cli(int argc, char** argv) {
   keys_new->add_option("--partner", partner, "Partner id the key is for")->required();
   auto* keys_hash = keys->add_subcommand(
       "hash", "Read a key on standard input and print its SHA-256 for api_key_sha256");
+  std::string secret_file;
+  auto* keys_secret = keys->add_subcommand(
+      "secret", "Write a random secret (e.g. audit.subject_key_file) to FILE unless it exists");
+  keys_secret->add_option("file", secret_file, "Where to write it (mode 0600)")->required();
 
-  for (CLI::App* sub : {gw, conn, seed_cmd, dev, keys, keys_new, keys_hash}) {
+  auto* audit_cmd = app.add_subcommand("audit", "The audit trail: writer process and verifier");
+  audit_cmd->require_subcommand(1);
+  auto* audit_writer = audit_cmd->add_subcommand(
+      "writer", "Consume the audit topic and append the events to the hash chain");
+  audit_writer->add_option("-c,--config", config_path, "YAML configuration file")
+      ->capture_default_str();
+  std::string expect_head;
+  std::int64_t expect_count = 0;
+  auto* audit_verify = audit_cmd->add_subcommand(
+      "verify",
+      "Check the audit hash chain: exit 0 if intact, 1 at the first altered, removed "
+      "or reordered record");
+  audit_verify->add_option("-c,--config", config_path, "YAML configuration file")
+      ->capture_default_str();
+  audit_verify->add_option("--expect-head", expect_head,
+                           "Head hash noted earlier: detects removal of the newest records");
+  audit_verify->add_option("--expect-count", expect_count, "Record count noted earlier")
+      ->check(CLI::NonNegativeNumber);
+
+  for (CLI::App* sub : {gw, conn, seed_cmd, dev, keys, keys_new, keys_hash, keys_secret, audit_cmd,
+                        audit_writer, audit_verify}) {
     sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
   }
   CLI11_PARSE(app, argc, argv);
@@ -215,6 +360,9 @@ int run_cli(int argc, char** argv) {
                 << domain::sha256_hex(key) << "\n";
       return 0;
     }
+    if (*audit_writer) return run_audit_writer(config_path);
+    if (*audit_verify) return run_audit_verify(config_path, expect_head, expect_count);
+    if (*keys_secret) return write_secret(secret_file);
     if (*keys_hash) {
       std::string key;
       std::getline(std::cin, key);

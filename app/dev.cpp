@@ -30,6 +30,8 @@ int run_dev(const char* config_path) {
       cluster->create_topic(topics.requests(name), static_cast<int>(cfg.kafka.request_partitions));
     }
     cluster->create_topic(topics.replies(), static_cast<int>(cfg.kafka.reply_partitions));
+    // One partition: the chain's order is the topic's order.
+    cluster->create_topic(topics.audit(), 1);
     bootstrap = cluster->bootstraps();
     const auto dir = std::filesystem::path(cfg.kafka.bootstrap_file).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir);
@@ -49,16 +51,26 @@ int run_dev(const char* config_path) {
                                     {"seconds", report.seconds}});
   }
 
-  // 3. Connectors, then the gateway, all sharing one metric registry and admin port.
+  // 3. The audit writer, connectors, then the gateway, all sharing one metric registry and
+  //    admin port.
   obs::Metrics metrics("dev");
+  std::unique_ptr<audit::AuditWriter> audit_writer;
+  if (cfg.audit.enabled) {
+    audit_writer = std::make_unique<audit::AuditWriter>(audit_writer_options(cfg, bootstrap),
+                                                        open_audit_store(cfg), metrics);
+    audit_writer->start();
+  }
   std::vector<std::unique_ptr<connectors::Connector>> conns;
   for (const auto& [name, _] : cfg.registries) {
     conns.push_back(std::make_unique<connectors::Connector>(cfg, name, bootstrap, metrics));
     conns.back()->start();
   }
-  gateway::Gateway gw(cfg, bootstrap, metrics, [&conns]() -> std::string {
+  gateway::Gateway gw(cfg, bootstrap, metrics, [&conns, &audit_writer]() -> std::string {
     for (const auto& c : conns) {
       if (auto why = c->readiness(); !why.empty()) return "connector: " + why;
+    }
+    if (audit_writer) {
+      if (auto why = audit_writer->readiness(); !why.empty()) return "audit writer: " + why;
     }
     return {};
   });
@@ -69,9 +81,11 @@ int run_dev(const char* config_path) {
             << "  (/healthz /readyz /metrics)\n"
             << "  Kafka:  " << bootstrap << "  (kcat -b " << bootstrap << " -L)\n\n";
 
-  wait_for_signal(signals);
+  wait_for_signal(signals, [&gw] { gw.reload(); });
   gw.stop();
   for (auto& c : conns) c->stop();
+  // The gateway has flushed its audit events to the topic; append them before exiting.
+  if (audit_writer) audit_writer->drain_and_stop(std::chrono::seconds(5));
   if (cluster) std::filesystem::remove(cfg.kafka.bootstrap_file);
   obs::info("dev_stopped");
   return 0;

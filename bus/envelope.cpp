@@ -37,17 +37,23 @@ std::string subject_key(std::string_view citizen_id) { return domain::sha256_hex
 
 std::string encode(const v1::Request& r) { return r.SerializeAsString(); }
 std::string encode(const v1::Reply& r) { return r.SerializeAsString(); }
+std::string encode(const v1::AuditEvent& e) { return e.SerializeAsString(); }
+
+namespace {
+template <class Message>
+std::optional<Message> decode(std::string_view bytes) {
+  Message m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
+  return m;
+}
+}  // namespace
 
 std::optional<v1::Request> decode_request(std::string_view bytes) {
-  v1::Request r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
-  return r;
+  return decode<v1::Request>(bytes);
 }
-
-std::optional<v1::Reply> decode_reply(std::string_view bytes) {
-  v1::Reply r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
-  return r;
+std::optional<v1::Reply> decode_reply(std::string_view bytes) { return decode<v1::Reply>(bytes); }
+std::optional<v1::AuditEvent> decode_audit_event(std::string_view bytes) {
+  return decode<v1::AuditEvent>(bytes);
 }
 
 }  // namespace lgsp::bus

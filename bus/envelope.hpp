@@ -23,6 +23,7 @@ struct Topics {
     return prefix + "." + std::string(registry) + ".requests";
   }
   std::string replies() const { return prefix + ".replies"; }
+  std::string audit() const { return prefix + ".audit"; }
 };
 
 /// Where a reply goes: the gateway instance's own partition of the reply topic.
@@ -43,7 +44,9 @@ std::string subject_key(std::string_view citizen_id);
 /// Envelope (de)serialisation; parse returns nullopt for bytes that are not an envelope.
 std::string encode(const v1::Request& r);
 std::string encode(const v1::Reply& r);
+std::string encode(const v1::AuditEvent& e);
 std::optional<v1::Request> decode_request(std::string_view bytes);
 std::optional<v1::Reply> decode_reply(std::string_view bytes);
+std::optional<v1::AuditEvent> decode_audit_event(std::string_view bytes);
 
 }  // namespace lgsp::bus

@@ -27,6 +27,40 @@ std::string join_lines(const std::vector<std::string>& errors) {
   return s;
 }
 
+/// A secret comes from `<key>_file` (a mounted Kubernetes Secret; one trailing newline is
+/// dropped) or `<key>_env` (an environment variable), never inline in the main file.
+void read_secret(YamlReader& r, const YAML::Node& map, const std::string& path,
+                 const std::string& key, std::string& out) {
+  std::string file;
+  std::string var;
+  r.get(map, path, key + "_file", file);
+  r.get(map, path, key + "_env", var);
+  if (!file.empty() && !var.empty()) {
+    r.error(map[key + "_env"], YamlReader::join(path, key + "_env"),
+            "give either " + key + "_file or " + key + "_env, not both");
+  } else if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      return r.error(map[key + "_file"], YamlReader::join(path, key + "_file"),
+                     "cannot read " + file);
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out = ss.str();
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    if (out.empty()) {
+      r.error(map[key + "_file"], YamlReader::join(path, key + "_file"), file + " is empty");
+    }
+  } else if (!var.empty()) {
+    const char* v = env(var);
+    if (v == nullptr || *v == '\0') {
+      return r.error(map[key + "_env"], YamlReader::join(path, key + "_env"),
+                     "environment variable " + var + " is not set");
+    }
+    out = v;
+  }
+}
+
 void read_endpoint(YamlReader& r, const YAML::Node& map, const std::string& path,
                    std::string_view key, Endpoint& out) {
   std::string text;
@@ -85,15 +119,18 @@ void read_kafka(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
   if (k.bootstrap.empty()) r.error(n["bootstrap"], "kafka.bootstrap", "must not be empty");
 }
 
+void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t);
+
 void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   const std::string path = "gateway";
   if (!r.check_map(n, path,
                    {"listen", "admin_listen", "threads", "instance", "body_limit_bytes",
                     "header_limit_bytes", "read_timeout_ms", "idle_timeout_ms",
-                    "request_deadline_ms", "max_pending"})) {
+                    "request_deadline_ms", "max_pending", "tls"})) {
     return;
   }
   read_endpoint(r, n, path, "listen", g.listen);
+  if (n["tls"]) read_tls(r, n["tls"], g.tls);
   read_endpoint(r, n, path, "admin_listen", g.admin_listen);
   r.get(n, path, "threads", g.threads, 0, 256);
   r.get(n, path, "instance", g.instance, 0, 1023);
@@ -112,6 +149,40 @@ void read_connector(YamlReader& r, const YAML::Node& n, ConnectorConfig& c) {
   r.get(n, path, "group_id_prefix", c.group_id_prefix);
 }
 
+/// A store's settings (a registry, or the audit chain). False when the map is unusable.
+bool read_store(YamlReader& r, const YAML::Node& v, const std::string& path, RegistryConfig& rc) {
+  if (!r.check_map(v, path,
+                   {"backend", "sqlite_path", "postgres_dsn", "postgres_dsn_env",
+                    "postgres_dsn_file", "pool_size"})) {
+    return false;
+  }
+  r.get(v, path, "backend", rc.backend);
+  r.get(v, path, "sqlite_path", rc.sqlite_path);
+  r.get(v, path, "postgres_dsn", rc.postgres_dsn);
+  r.get(v, path, "postgres_dsn_env", rc.postgres_dsn_env);
+  std::string dsn_file;
+  r.get(v, path, "postgres_dsn_file", dsn_file);
+  if (!dsn_file.empty()) read_secret(r, v, path, "postgres_dsn", rc.postgres_dsn);
+  r.get(v, path, "pool_size", rc.pool_size, 1, 64);
+  if (rc.backend == "sqlite") {
+    if (rc.sqlite_path.empty())
+      r.error(v, path + ".sqlite_path", "required when backend is sqlite");
+  } else if (rc.backend == "postgres") {
+    if (rc.postgres_dsn.empty() && rc.postgres_dsn_env.empty()) {
+      r.error(v, path + ".postgres_dsn",
+              "postgres_dsn, postgres_dsn_file or postgres_dsn_env is required when backend is "
+              "postgres");
+    } else if (!rc.postgres_dsn_env.empty() && env(rc.postgres_dsn_env) == nullptr) {
+      r.error(v["postgres_dsn_env"], path + ".postgres_dsn_env",
+              "environment variable " + rc.postgres_dsn_env + " is not set");
+    }
+  } else {
+    r.error(v["backend"], path + ".backend",
+            "unsupported backend \"" + rc.backend + "\" (supported: sqlite, postgres)");
+  }
+  return true;
+}
+
 void read_registries(YamlReader& r, const YAML::Node& n,
                      std::map<std::string, RegistryConfig>& out) {
   if (!n.IsMap())
@@ -123,38 +194,94 @@ void read_registries(YamlReader& r, const YAML::Node& n,
       r.error(it->first, path, "unknown registry (known: population, insurance, vehicle)");
       continue;
     }
-    const YAML::Node& v = it->second;
-    if (!r.check_map(v, path,
-                     {"backend", "sqlite_path", "postgres_dsn", "postgres_dsn_env", "pool_size"})) {
-      continue;
-    }
     RegistryConfig rc;
-    r.get(v, path, "backend", rc.backend);
-    r.get(v, path, "sqlite_path", rc.sqlite_path);
-    r.get(v, path, "postgres_dsn", rc.postgres_dsn);
-    r.get(v, path, "postgres_dsn_env", rc.postgres_dsn_env);
-    r.get(v, path, "pool_size", rc.pool_size, 1, 64);
-    if (rc.backend == "sqlite") {
-      if (rc.sqlite_path.empty())
-        r.error(v, path + ".sqlite_path", "required when backend is sqlite");
-    } else if (rc.backend == "postgres") {
-      if (rc.postgres_dsn.empty() && rc.postgres_dsn_env.empty()) {
-        r.error(v, path + ".postgres_dsn",
-                "postgres_dsn or postgres_dsn_env is required when backend is postgres");
-      } else if (!rc.postgres_dsn_env.empty() && env(rc.postgres_dsn_env) == nullptr) {
-        r.error(v["postgres_dsn_env"], path + ".postgres_dsn_env",
-                "environment variable " + rc.postgres_dsn_env + " is not set");
-      }
-    } else {
-      r.error(v["backend"], path + ".backend",
-              "unsupported backend \"" + rc.backend + "\" (supported: sqlite, postgres)");
+    if (read_store(r, it->second, path, rc)) out[name] = rc;
+  }
+}
+
+void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t) {
+  const std::string path = "gateway.tls";
+  if (!r.check_map(n, path,
+                   {"cert_file", "key_file", "key_password_file", "key_password_env", "min_version",
+                    "ciphers", "client_ca_file"})) {
+    return;
+  }
+  r.get(n, path, "cert_file", t.cert_file);
+  r.get(n, path, "key_file", t.key_file);
+  read_secret(r, n, path, "key_password", t.key_password);
+  r.get(n, path, "min_version", t.min_version);
+  r.get(n, path, "ciphers", t.ciphers);
+  r.get(n, path, "client_ca_file", t.client_ca_file);
+  if (t.min_version != "1.2" && t.min_version != "1.3")
+    r.error(n["min_version"], path + ".min_version", "expected \"1.2\" or \"1.3\"");
+  if (t.cert_file.empty()) r.error(n, path + ".cert_file", "required when gateway.tls is given");
+  if (t.key_file.empty()) r.error(n, path + ".key_file", "required when gateway.tls is given");
+  for (const auto* key : {"cert_file", "key_file", "client_ca_file"}) {
+    const YAML::Node v = n[key];
+    if (v && v.IsScalar() && !v.Scalar().empty() && !std::ifstream(v.Scalar())) {
+      r.error(v, path + "." + key, "cannot read " + v.Scalar());
     }
-    out[name] = rc;
   }
 }
 
 bool is_sha256_hex(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+/// Certificate fingerprints are printed as "AB:CD:..." by openssl; accept that form too.
+std::string normalise_fingerprint(std::string s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == ':') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+void read_rate_limit(YamlReader& r, const YAML::Node& n, const std::string& path, RateLimit& out) {
+  if (!r.check_map(n, path, {"requests_per_second", "burst"})) return;
+  std::int64_t rps = 0;
+  std::int64_t burst = 0;
+  r.get(n, path, "requests_per_second", rps, 1, 10000000);
+  r.get(n, path, "burst", burst, 1, 100000000);
+  if (!n["requests_per_second"]) r.error(n, path + ".requests_per_second", "required");
+  out.requests_per_second = static_cast<double>(rps);
+  out.burst = static_cast<double>(burst > 0 ? burst : rps);
+}
+
+/// "registry.operation" known to the catalog (including citizen.profile, audit.access-log).
+bool is_operation(const std::string& op) {
+  const auto dot = op.find('.');
+  const auto* reg = dot == std::string::npos ? nullptr : domain::find_registry(op.substr(0, dot));
+  return reg != nullptr && domain::has_operation(*reg, op.substr(dot + 1));
+}
+
+/// API key hashes from a file (a mounted Secret): one per line, '#' comments allowed.
+void read_key_hash_file(YamlReader& r, const YAML::Node& p, const std::string& path,
+                        std::vector<std::string>& out) {
+  std::string file;
+  r.get(p, path, "api_key_sha256_file", file);
+  if (file.empty()) return;
+  std::ifstream in(file);
+  if (!in)
+    return r.error(p["api_key_sha256_file"], path + ".api_key_sha256_file", "cannot read " + file);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+      line.erase(0, 1);
+    if (line.empty()) continue;
+    if (!is_sha256_hex(line)) {
+      r.error(p["api_key_sha256_file"], path + ".api_key_sha256_file",
+              file + " line " + std::to_string(number) +
+                  ": expected 64 lower-case hex digits (the key's SHA-256)");
+      continue;
+    }
+    out.push_back(line);
+  }
 }
 
 void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig>& out) {
@@ -164,14 +291,49 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     const YAML::Node& p = n[i];
     const std::string path = "partners[" + std::to_string(i) + "]";
     if (!r.check_map(p, path,
-                     {"id", "name", "api_key_sha256", "operations", "fields", "demo",
-                      "name_matching", "required_grade"})) {
+                     {"id", "name", "api_key_sha256", "api_key_sha256_file", "client_cert_sha256",
+                      "client_cert_subjects", "oauth_client_ids", "operations", "fields", "demo",
+                      "name_matching", "required_grade", "purposes", "rate_limit",
+                      "operation_limits", "daily_quota"})) {
       continue;
     }
     PartnerConfig pc;
     r.get(p, path, "id", pc.id);
     r.get(p, path, "name", pc.name);
     r.get(p, path, "api_key_sha256", pc.api_key_sha256);
+    const std::size_t inline_keys = pc.api_key_sha256.size();
+    read_key_hash_file(r, p, path, pc.api_key_sha256);
+    r.get(p, path, "client_cert_sha256", pc.client_cert_sha256);
+    for (std::size_t k = 0; k < pc.client_cert_sha256.size(); ++k) {
+      pc.client_cert_sha256[k] = normalise_fingerprint(pc.client_cert_sha256[k]);
+      if (!is_sha256_hex(pc.client_cert_sha256[k])) {
+        r.error(p["client_cert_sha256"][k], path + ".client_cert_sha256[" + std::to_string(k) + "]",
+                "expected a SHA-256 fingerprint (openssl x509 -noout -fingerprint -sha256)");
+      }
+    }
+    r.get(p, path, "client_cert_subjects", pc.client_cert_subjects);
+    r.get(p, path, "oauth_client_ids", pc.oauth_client_ids);
+    std::vector<std::string> purposes;
+    r.get(p, path, "purposes", purposes);
+    pc.purposes.insert(purposes.begin(), purposes.end());
+    if (p["rate_limit"]) read_rate_limit(r, p["rate_limit"], path + ".rate_limit", pc.rate_limit);
+    if (const YAML::Node ol = p["operation_limits"]; ol) {
+      if (!ol.IsMap()) {
+        r.error(ol, path + ".operation_limits",
+                "expected a mapping of registry.operation to limits");
+      } else {
+        for (auto it = ol.begin(); it != ol.end(); ++it) {
+          const std::string op = it->first.Scalar();
+          const std::string opath = path + ".operation_limits." += op;
+          if (!is_operation(op)) {
+            r.error(it->first, opath, "unknown operation \"" + op + "\"");
+            continue;
+          }
+          read_rate_limit(r, it->second, opath, pc.operation_limits[op]);
+        }
+      }
+    }
+    r.get(p, path, "daily_quota", pc.daily_quota, 0, INT64_MAX);
     r.get(p, path, "demo", pc.demo);
     r.get(p, path, "name_matching", pc.name_matching);
     if (pc.name_matching != "strict" && pc.name_matching != "diacritic-insensitive") {
@@ -185,7 +347,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     if (pc.id.empty()) r.error(p, path + ".id", "required");
     if (!ids.insert(pc.id).second)
       r.error(p["id"], path + ".id", "duplicate partner id \"" + pc.id + "\"");
-    for (std::size_t k = 0; k < pc.api_key_sha256.size(); ++k) {
+    for (std::size_t k = 0; k < inline_keys; ++k) {
       if (!is_sha256_hex(pc.api_key_sha256[k])) {
         r.error(
             p["api_key_sha256"][k], path + ".api_key_sha256[" + std::to_string(k) + "]",
@@ -195,10 +357,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     std::vector<std::string> ops;
     r.get(p, path, "operations", ops);
     for (std::size_t k = 0; k < ops.size(); ++k) {
-      const auto dot = ops[k].find('.');
-      const auto* reg =
-          dot == std::string::npos ? nullptr : domain::find_registry(ops[k].substr(0, dot));
-      if (reg == nullptr || !domain::has_operation(*reg, ops[k].substr(dot + 1))) {
+      if (!is_operation(ops[k])) {
         r.error(p["operations"][k], path + ".operations[" + std::to_string(k) + "]",
                 "unknown operation \"" + ops[k] +
                     "\" (expected registry.operation, e.g. population.verify)");
@@ -236,6 +395,82 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
   }
 }
 
+void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
+  if (!r.check_map(n, "auth", {"jwt"})) return;
+  const YAML::Node j = n["jwt"];
+  if (!j) return;
+  const std::string path = "auth.jwt";
+  if (!r.check_map(j, path, {"issuer", "audiences", "jwks_file", "clock_skew_s"})) return;
+  r.get(j, path, "issuer", a.jwt.issuer);
+  r.get(j, path, "audiences", a.jwt.audiences);
+  r.get(j, path, "jwks_file", a.jwt.jwks_file);
+  r.get(j, path, "clock_skew_s", a.jwt.clock_skew_s, 0, 600);
+  if (a.jwt.issuer.empty()) r.error(j, path + ".issuer", "required (the identity provider's iss)");
+  if (a.jwt.audiences.empty())
+    r.error(j, path + ".audiences", "required (the aud values tokens for this gateway carry)");
+  if (a.jwt.jwks_file.empty()) {
+    r.error(j, path + ".jwks_file", "required (the identity provider's public keys, JWKS)");
+  } else if (!std::ifstream(a.jwt.jwks_file)) {
+    r.error(j["jwks_file"], path + ".jwks_file", "cannot read " + a.jwt.jwks_file);
+  }
+}
+
+void read_audit(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
+  const std::string path = "audit";
+  if (!r.check_map(
+          n, path,
+          {"enabled", "subject_key_file", "subject_key_env", "store", "writer_admin_listen"})) {
+    return;
+  }
+  r.get(n, path, "enabled", a.enabled);
+  read_secret(r, n, path, "subject_key", a.subject_key);
+  if (n["store"]) read_store(r, n["store"], path + ".store", a.store);
+  read_endpoint(r, n, path, "writer_admin_listen", a.writer_admin_listen);
+  if (a.enabled && !n["subject_key_file"] && !n["subject_key_env"]) {
+    r.error(n, path + ".subject_key_file",
+            "required: a secret of at least 32 characters for subject hashes (`lgsp keys secret "
+            "FILE` writes one)");
+  } else if (a.enabled && !a.subject_key.empty() && a.subject_key.size() < 32) {
+    r.error(n, path + ".subject_key_file", "the subject key must be at least 32 characters");
+  }
+}
+
+/// Checks that need several sections at once.
+void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
+  const bool tls = c.gateway.tls.enabled();
+  if (!tls && !c.gateway.listen.is_loopback()) {
+    r.error(root["gateway"]["listen"], "gateway.listen",
+            "plain HTTP is only allowed on a loopback address; configure gateway.tls (cert_file, "
+            "key_file) to listen on " +
+                c.gateway.listen.to_string());
+  }
+  for (std::size_t i = 0; i < c.partners.size(); ++i) {
+    const auto& p = c.partners[i];
+    const YAML::Node at = root["partners"][i];
+    const std::string path = "partners[" + std::to_string(i) + "]";
+    if ((!p.client_cert_sha256.empty() || !p.client_cert_subjects.empty()) &&
+        c.gateway.tls.client_ca_file.empty()) {
+      r.error(at, path + ".client_cert_sha256",
+              "client certificates need gateway.tls.client_ca_file (the CA they must chain to)");
+    }
+    if (!p.oauth_client_ids.empty() && !c.auth.jwt.enabled()) {
+      r.error(at, path + ".oauth_client_ids", "OAuth2 client ids need auth.jwt to be configured");
+    }
+    // A published demo key must never be reachable from another machine.
+    if (p.demo && !c.gateway.listen.is_loopback()) {
+      r.error(at, path + ".demo",
+              "demo partner \"" + p.id +
+                  "\" has a published key and is refused while gateway.listen (" +
+                  c.gateway.listen.to_string() +
+                  ") is not a loopback address; remove it or listen on 127.0.0.1");
+    }
+  }
+  if (root["audit"] && c.audit.enabled && c.audit.store.backend == "sqlite" &&
+      c.audit.store.sqlite_path.empty()) {
+    r.error(root["audit"], "audit.store", "required: where the audit chain is kept");
+  }
+}
+
 Config parse_node(const YAML::Node& root, const std::string& name) {
   YamlReader r(name);
   Config c;
@@ -244,7 +479,8 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
     throw ConfigError({name + ": the file is empty"});
   }
   if (r.check_map(root, "",
-                  {"kafka", "gateway", "connector", "registries", "partners", "seed", "logging"})) {
+                  {"kafka", "gateway", "connector", "registries", "partners", "auth", "audit",
+                   "seed", "logging"})) {
     if (root["kafka"]) read_kafka(r, root["kafka"], c.kafka);
     if (root["gateway"]) read_gateway(r, root["gateway"], c.gateway);
     if (root["connector"]) read_connector(r, root["connector"], c.connector);
@@ -261,19 +497,9 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
         r.error(l["level"], "logging.level", "expected one of trace, debug, info, warn, error");
       }
     }
-    // A published demo key must never be reachable from another machine.
-    if (!c.gateway.listen.is_loopback()) {
-      for (std::size_t i = 0; i < c.partners.size(); ++i) {
-        if (c.partners[i].demo) {
-          r.error(root["partners"][i], "partners[" + std::to_string(i) + "].demo",
-                  "demo partner \"" + c.partners[i].id +
-                      "\" has a published key and is refused while "
-                      "gateway.listen (" +
-                      c.gateway.listen.to_string() +
-                      ") is not a loopback address; remove it or listen on 127.0.0.1");
-        }
-      }
-    }
+    if (root["auth"]) read_auth(r, root["auth"], c.auth);
+    if (root["audit"]) read_audit(r, root["audit"], c.audit);
+    cross_check(r, root, c);
   }
   if (!r.errors().empty()) throw ConfigError(r.errors());
   return c;

@@ -37,11 +37,32 @@ struct KafkaConfig {
   Properties consumer_properties;
 };
 
+/// A token bucket: `requests_per_second` sustained, up to `burst` at once.
+struct RateLimit {
+  double requests_per_second = 0;  // 0 = unlimited
+  double burst = 0;                // 0 = one second's worth
+};
+
 struct PartnerConfig {
   std::string id;
   std::string name;
-  /// Lower-case hex SHA-256 of each valid API key; never the key itself.
+  /// Lower-case hex SHA-256 of each valid API key; never the key itself. Two at once while
+  /// a key is rotated; a key is revoked by removing its hash and reloading (SIGHUP).
   std::vector<std::string> api_key_sha256;
+  /// Mutual TLS: SHA-256 fingerprints (hex) of client certificates, or their subjects
+  /// ("CN=evn-gw,O=EVN,C=VN", OpenSSL one-line RFC 2253 form); the certificate must also
+  /// chain to gateway.tls.client_ca_file.
+  std::vector<std::string> client_cert_sha256;
+  std::vector<std::string> client_cert_subjects;
+  /// OAuth2 client-credentials: the token's client_id (or sub) that names this partner.
+  std::vector<std::string> oauth_client_ids;
+  /// Purposes this partner may state (purpose limitation); empty = any non-empty purpose.
+  std::set<std::string> purposes;
+  RateLimit rate_limit;
+  /// Per "registry.operation" limits on top of the partner-wide one.
+  std::map<std::string, RateLimit> operation_limits;
+  /// Requests per UTC day; 0 = no quota.
+  std::int64_t daily_quota = 0;
   /// "registry.operation", e.g. "population.verify"; "citizen.profile" for the profile.
   std::set<std::string> operations;
   /// registry -> fields the partner may receive from lookups.
@@ -55,8 +76,31 @@ struct PartnerConfig {
   std::string required_grade = "exact";
 };
 
+/// TLS on the API listener. Without cert_file the listener speaks plain HTTP, which is only
+/// accepted on a loopback address.
+struct TlsConfig {
+  std::string cert_file;            // PEM chain, server certificate first
+  std::string key_file;             // PEM private key
+  std::string key_password;         // from key_password_file / key_password_env; never inline
+  std::string min_version = "1.2";  // 1.2 | 1.3
+  /// TLS 1.2 cipher list (OpenSSL syntax); TLS 1.3 suites are OpenSSL's defaults (all AEAD).
+  std::string ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
+  /// Enables mutual TLS: client certificates are requested and must chain to this CA.
+  std::string client_ca_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+struct JwtConfig {
+  std::string issuer;
+  std::vector<std::string> audiences;
+  std::string jwks_file;
+  std::int64_t clock_skew_s = 60;
+  bool enabled() const { return !jwks_file.empty(); }
+};
+
 struct GatewayConfig {
   Endpoint listen{"127.0.0.1", 8080};
+  TlsConfig tls;
   Endpoint admin_listen{"127.0.0.1", 9464};
   std::int64_t threads = 0;  // 0 = one per core
   /// Which partition of the reply topic this instance owns (one per gateway instance).
@@ -82,6 +126,21 @@ struct RegistryConfig {
   std::string dsn() const;
 };
 
+struct AuditConfig {
+  /// Off only for benchmarks: a gateway without audit must not serve partners.
+  bool enabled = true;
+  /// HMAC-SHA256 key for subject hashes (from subject_key_file / subject_key_env): without
+  /// it a 12-digit ID's plain hash could be reversed by trying every ID.
+  std::string subject_key;
+  /// Where the audit writer keeps the hash chain and the gateway reads the access log.
+  RegistryConfig store;
+  Endpoint writer_admin_listen{"127.0.0.1", 9466};
+};
+
+struct AuthConfig {
+  JwtConfig jwt;
+};
+
 struct ConnectorConfig {
   Endpoint admin_listen{"127.0.0.1", 9465};
   std::string group_id_prefix = "lgsp-connector";
@@ -99,6 +158,8 @@ struct Config {
   ConnectorConfig connector;
   std::map<std::string, RegistryConfig> registries;
   std::vector<PartnerConfig> partners;
+  AuthConfig auth;
+  AuditConfig audit;
   SeedConfig seed;
   std::string log_level = "info";
 };

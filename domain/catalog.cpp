@@ -26,12 +26,15 @@ constexpr std::array<std::string_view, 10> kVehicleFields{
     "engine_number", "chassis_number",   "registration_date", "status"};
 // Not a registry: the cross-registry profile is authorised as "citizen.profile".
 constexpr std::array<std::string_view, 1> kCitizenOps{"profile"};
+// Nor is the audit trail: the citizen access log is authorised as "audit.access-log".
+constexpr std::array<std::string_view, 1> kAuditOps{"access-log"};
 
-constexpr std::array<RegistryInfo, 4> kRegistries{{
+constexpr std::array<RegistryInfo, 5> kRegistries{{
     {"population", kPopulationOps, kPopulationFields},
     {"insurance", kInsuranceOps, kInsuranceFields},
     {"vehicle", kVehicleOps, kVehicleFields},
     {"citizen", kCitizenOps, {}},
+    {"audit", kAuditOps, {}},
 }};
 
 bool contains(std::span<const std::string_view> s, std::string_view v) {
@@ -50,7 +53,7 @@ const RegistryInfo* find_registry(std::string_view name) {
 }
 
 bool is_registry(std::string_view name) {
-  return name != "citizen" && find_registry(name) != nullptr;
+  return name != "citizen" && name != "audit" && find_registry(name) != nullptr;
 }
 
 bool has_operation(const RegistryInfo& r, std::string_view op) {

@@ -16,10 +16,10 @@ struct RegistryInfo {
 
 /// The three registries (population, insurance, vehicle), in that order.
 std::span<const RegistryInfo> registries();
-/// A registry, or the pseudo-registry "citizen" whose one operation is "profile"
-/// (operations are authorised as "registry.operation").
+/// A registry, or a pseudo-registry: "citizen" (operation "profile") or "audit" (operation
+/// "access-log"); operations are authorised as "registry.operation".
 const RegistryInfo* find_registry(std::string_view name);
-/// A real registry (not "citizen").
+/// A real registry (not "citizen" or "audit").
 bool is_registry(std::string_view name);
 bool has_operation(const RegistryInfo& r, std::string_view op);
 bool has_field(const RegistryInfo& r, std::string_view field);

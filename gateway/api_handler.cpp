@@ -1,5 +1,6 @@
 #include "gateway/api_handler.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -7,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <optional>
+#include <variant>
 
 #include "domain/catalog.hpp"
 #include "gateway/responses.hpp"
@@ -28,10 +30,19 @@ struct ApiHandler::Exchange {
   http::Request req;
   std::string request_id;
   std::string traceparent;
+  /// Keeps `partner` alive even if a reload replaces the directory mid-request.
+  std::shared_ptr<const PartnerDirectory> directory;
   const Partner* partner = nullptr;
   std::string_view route = "other";
   std::string_view registry;
   std::string_view operation;
+  // For the audit event. Subjects stay in memory only; the event carries their hashes.
+  std::vector<std::string> subjects;
+  std::string purpose;
+  std::string on_behalf_of;
+  std::string procedure_code;
+  std::vector<std::string> released;  // "registry.field"
+  std::int64_t time_unix_ms = 0;
 };
 
 namespace {
@@ -50,6 +61,7 @@ constexpr Route kRoutes[] = {
     {"/v1/vehicle/verify", "vehicle", "verify"},
     {"/v1/vehicle/lookup", "vehicle", "lookup"},
     {"/v1/citizen-profile", "citizen", "profile"},
+    {"/v1/audit/access-log", "audit", "access-log"},
 };
 
 Problem problem(Status status, std::string type, std::string title, std::string detail) {
@@ -92,28 +104,67 @@ Problem reply_problem(const v1::Reply& reply) {
   }
 }
 
-std::string_view auth_detail(AuthFailure f) {
-  switch (f) {
-    case AuthFailure::kMissing:
-      return "send the partner API key as 'Authorization: Bearer <key>'";
-    case AuthFailure::kMalformed:
-      return "the Authorization header must be 'Bearer <key>'";
+/// The outcome recorded in the audit trail, from the HTTP status answered.
+std::string_view outcome_of(int status) {
+  if (status >= 200 && status < 300) return "ok";
+  switch (status) {
+    case 404:
+      return "not_found";
+    case 401:
+    case 403:
+      return "denied";
+    case 429:
+      return "rate_limited";
+    case 400:
+    case 413:
+    case 415:
+    case 422:
+      return "invalid";
     default:
-      return "the API key is not valid (revoked, mistyped, or for another environment)";
+      return "error";
   }
+}
+
+/// What a parsed request says for the audit trail, even when it is then refused.
+void note_accountability(const bus::v1::Request& env, std::vector<std::string>& subjects,
+                         std::string& purpose, std::string& on_behalf_of, std::string& procedure) {
+  if (env.has_citizen_id()) subjects.push_back(env.citizen_id());
+  purpose = env.purpose();
+  on_behalf_of = env.on_behalf_of();
+  procedure = env.procedure_code();
+}
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
 
-ApiHandler::ApiHandler(std::shared_ptr<const Authenticator> auth, BusClient& bus,
-                       GatewayProbe& probe, std::chrono::milliseconds deadline)
-    : auth_(std::move(auth)), bus_(bus), probe_(probe), deadline_(deadline) {}
+ApiHandler::ApiHandler(std::shared_ptr<const PartnerDirectory> partners, ApiServices services)
+    : partners_(std::move(partners)), services_(services) {}
 
-asio::awaitable<http::Response> ApiHandler::handle(http::Request req) {
+void ApiHandler::reload(std::shared_ptr<const PartnerDirectory> partners) {
+  std::lock_guard lock(partners_mu_);
+  partners_.swap(partners);
+}
+
+std::shared_ptr<const PartnerDirectory> ApiHandler::partners() const {
+  std::lock_guard lock(partners_mu_);
+  return partners_;
+}
+
+asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http::PeerInfo& peer) {
   const auto started = std::chrono::steady_clock::now();
-  Exchange ex{std::move(req), http::new_request_id(), {}, nullptr, "other", {}, {}};
+  GatewayProbe& probe = services_.probe;
+  Exchange ex;
+  ex.req = std::move(req);
+  ex.request_id = http::new_request_id();
+  ex.directory = partners();
+  ex.time_unix_ms = unix_ms_now();
   ex.traceparent = continue_trace(ex.req[std::string_view("traceparent")]);
-  probe_.in_flight().Increment();
+  probe.in_flight().Increment();
 
   const std::string_view target = ex.req.target();
   for (const auto& r : kRoutes) {
@@ -124,63 +175,122 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req) {
     }
   }
 
-  std::optional<Problem> refused;
-  std::optional<ParsedRequest> parsed;
-  if (draining_) {
-    refused = problem(Status::service_unavailable, "shutting-down", "The gateway is shutting down",
-                      "retry against another instance");
-    probe_.rejected("draining");
-  } else if (ex.operation.empty()) {
-    refused = problem(Status::not_found, "not-found", "No such endpoint",
-                      "see docs/api.md for the endpoints");
-  } else if (ex.req.method() != bhttp::verb::post) {
-    refused = problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
-                      "use POST: personal data never travels in URLs");
-  } else if (const AuthResult auth = auth_->authenticate(ex.req[bhttp::field::authorization]);
-             auth.partner == nullptr) {
-    refused = problem(Status::unauthorized, "unauthenticated", "Authentication required",
-                      std::string(auth_detail(auth.failure)));
-    probe_.rejected("auth");
-  } else if (ex.partner = auth.partner; !ex.partner->may(ex.registry, ex.operation)) {
-    refused = problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
-                      "partner '" + ex.partner->id + "' may not call " + std::string(ex.registry) +
-                          "." + std::string(ex.operation));
-    probe_.rejected("forbidden");
-  } else if (ex.req[bhttp::field::content_type].substr(0, 16) != "application/json") {
-    refused = problem(Status::unsupported_media_type, "unsupported-media-type",
-                      "Unsupported media type", "send the body as Content-Type: application/json");
-    probe_.rejected("validation");
-  } else {
-    auto result = parse_request(ex.registry, ex.operation, ex.req.body());
-    if (auto* errors = std::get_if<std::vector<http::FieldError>>(&result)) {
-      refused = http::validation_problem(std::move(*errors));
-      probe_.rejected("validation");
-    } else {
-      parsed = std::move(std::get<ParsedRequest>(result));
+  std::optional<RateLimiter::Decision> admission;
+  // Admission, authentication, authorisation, limits and validation: the parsed request,
+  // or the problem to answer.
+  const auto admit = [&]() -> std::variant<ParsedRequest, Problem> {
+    if (draining_) {
+      probe.rejected("draining");
+      return problem(Status::service_unavailable, "shutting-down", "The gateway is shutting down",
+                     "retry against another instance");
     }
-  }
+    if (ex.operation.empty()) {
+      return problem(Status::not_found, "not-found", "No such endpoint",
+                     "see docs/api.md for the endpoints");
+    }
+    if (ex.req.method() != bhttp::verb::post) {
+      return problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
+                     "use POST: personal data never travels in URLs");
+    }
+    const AuthResult auth = ex.directory->authenticate(ex.req[bhttp::field::authorization], peer,
+                                                       std::chrono::system_clock::now());
+    if (auth.partner == nullptr) {
+      probe.rejected("auth");
+      return problem(Status::unauthorized, "unauthenticated", "Authentication required",
+                     auth_detail(auth));
+    }
+    ex.partner = auth.partner;
+    auto body = parse_request(ex.registry, ex.operation, ex.req.body());
+    // Noted even when the request is refused below: the audit trail says who asked about
+    // whom and why, whatever the answer.
+    if (const auto* p = std::get_if<ParsedRequest>(&body)) {
+      note_accountability(p->envelope, ex.subjects, ex.purpose, ex.on_behalf_of, ex.procedure_code);
+    }
+    const std::string operation = std::string(ex.registry) + "." + std::string(ex.operation);
+    if (!ex.partner->may(ex.registry, ex.operation)) {
+      probe.rejected("forbidden");
+      return problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
+                     "partner '" + ex.partner->id + "' may not call " + operation);
+    }
+    const auto op_limit = ex.partner->operation_limits.find(operation);
+    admission =
+        limiter_.admit(ex.partner->id, operation, ex.partner->rate_limit,
+                       op_limit == ex.partner->operation_limits.end() ? nullptr : &op_limit->second,
+                       ex.partner->daily_quota, std::chrono::steady_clock::now(),
+                       std::chrono::system_clock::now());
+    if (admission->verdict == RateLimiter::Decision::Verdict::kRateLimited) {
+      probe.rejected("rate");
+      return problem(Status::too_many_requests, "rate-limited", "Too many requests",
+                     "partner '" + ex.partner->id + "' is over its rate limit; retry after " +
+                         std::to_string(admission->retry_after.count()) + " ms");
+    }
+    if (admission->verdict == RateLimiter::Decision::Verdict::kQuotaExhausted) {
+      probe.rejected("quota");
+      return problem(Status::too_many_requests, "quota-exhausted", "Daily quota exhausted",
+                     "partner '" + ex.partner->id + "' has used its daily quota of " +
+                         std::to_string(admission->quota_limit) +
+                         " requests; it renews at 00:00 UTC");
+    }
+    if (ex.req[bhttp::field::content_type].substr(0, 16) != "application/json") {
+      probe.rejected("validation");
+      return problem(Status::unsupported_media_type, "unsupported-media-type",
+                     "Unsupported media type", "send the body as Content-Type: application/json");
+    }
+    if (auto* errors = std::get_if<std::vector<http::FieldError>>(&body)) {
+      probe.rejected("validation");
+      return http::validation_problem(std::move(*errors));
+    }
+    if (!ex.partner->may_state(ex.purpose)) {
+      probe.rejected("purpose");
+      Problem p = problem(Status::forbidden, "purpose-not-allowed", "Purpose not allowed",
+                          "partner '" + ex.partner->id + "' is not registered for this purpose");
+      p.errors.push_back({"purpose", "not one of the purposes registered for this partner"});
+      return p;
+    }
+    return std::move(std::get<ParsedRequest>(body));
+  };
 
+  auto admitted = admit();
   http::Response res;
-  if (refused) {
+  if (auto* refused = std::get_if<Problem>(&admitted)) {
     res =
         http::make_problem_response(*refused, ex.request_id, ex.req.version(), ex.req.keep_alive());
     if (refused->status == Status::unauthorized)
       res.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
     if (refused->status == Status::method_not_allowed) res.set(bhttp::field::allow, "POST");
   } else if (ex.registry == "citizen") {
-    res = co_await citizen_profile(ex, std::move(*parsed));
+    res = co_await citizen_profile(ex, std::move(std::get<ParsedRequest>(admitted)));
+  } else if (ex.registry == "audit") {
+    res = co_await access_log(ex, std::move(std::get<ParsedRequest>(admitted)));
   } else {
-    res = co_await registry_call(ex, std::move(*parsed));
+    res = co_await registry_call(ex, std::move(std::get<ParsedRequest>(admitted)));
   }
-  res.set("traceparent", ex.traceparent);
+  if (admission && admission->quota_limit > 0) {
+    res.set("X-Quota-Limit", std::to_string(admission->quota_limit));
+    res.set("X-Quota-Remaining", std::to_string(admission->quota_remaining));
+  }
+  if (admission && !admission->allowed()) {
+    const auto seconds = (admission->retry_after.count() + 999) / 1000;
+    res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, seconds)));
+  }
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const int status = static_cast<int>(res.result_int());
+  int status = static_cast<int>(res.result_int());
+  // Nothing is released that the audit trail cannot account for.
+  if (!audit(ex, status, static_cast<std::int64_t>(seconds * 1e6)) && status < 300) {
+    res = http::make_problem_response(
+        problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
+                "the request could not be recorded in the audit trail, so no data is released; "
+                "retry later"),
+        ex.request_id, ex.req.version(), ex.req.keep_alive());
+    status = static_cast<int>(res.result_int());
+  }
+  res.set("traceparent", ex.traceparent);
   const std::string_view partner =
       ex.partner != nullptr ? std::string_view(ex.partner->id) : "anonymous";
-  probe_.in_flight().Decrement();
-  probe_.request_done(partner, ex.route, status, seconds);
+  probe.in_flight().Decrement();
+  probe.request_done(partner, ex.route, status, seconds);
   // The access line: who asked what, never about whom (no subject, no personal data).
   obs::info("http_request", {{"request_id", ex.request_id},
                              {"partner", partner},
@@ -189,6 +299,37 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req) {
                              {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
                              {"trace_id", trace_id_of(ex.traceparent)}});
   co_return res;
+}
+
+bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) {
+  if (services_.audit == nullptr) return true;
+  bus::v1::AuditEvent e;
+  e.set_event_id(ex.request_id);
+  e.set_time_unix_ms(ex.time_unix_ms);
+  e.set_request_id(ex.request_id);
+  e.set_partner_id(ex.partner != nullptr ? ex.partner->id : "anonymous");
+  e.set_operation(ex.operation.empty()
+                      ? std::string(ex.req.target().substr(0, 64))
+                      : std::string(ex.registry) + "." + std::string(ex.operation));
+  // Unauthenticated requests are recorded without subjects: nobody accessed anything, and a
+  // citizen's access log should not list strangers' failed guesses as accesses.
+  if (ex.partner != nullptr) {
+    std::vector<std::string> hashes;
+    for (const auto& s : ex.subjects) hashes.push_back(services_.hasher->hash(s));
+    std::sort(hashes.begin(), hashes.end());
+    hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+    for (auto& h : hashes) e.add_subject_hashes(std::move(h));
+  }
+  e.set_purpose(ex.purpose);
+  e.set_on_behalf_of(ex.on_behalf_of);
+  e.set_procedure_code(ex.procedure_code);
+  if (status < 300) {
+    for (const auto& f : ex.released) e.add_fields_released(f);
+  }
+  e.set_outcome(std::string(outcome_of(status)));
+  e.set_http_status(status);
+  e.set_latency_us(latency_us);
+  return services_.audit->publish(e);
 }
 
 std::optional<Problem> ApiHandler::complete_envelope(const Exchange& ex,
@@ -200,9 +341,10 @@ std::optional<Problem> ApiHandler::complete_envelope(const Exchange& ex,
   env.set_name_matching(partner.diacritic_insensitive ? v1::NAME_MATCHING_DIACRITIC_INSENSITIVE
                                                       : v1::NAME_MATCHING_STRICT);
   env.set_required_grade(partner.partial_is_enough ? v1::GRADE_PARTIAL : v1::GRADE_EXACT);
-  env.set_deadline_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               (std::chrono::system_clock::now() + deadline_).time_since_epoch())
-                               .count());
+  env.set_deadline_unix_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          (std::chrono::system_clock::now() + services_.deadline).time_since_epoch())
+          .count());
   if (env.operation() != v1::OPERATION_LOOKUP) return std::nullopt;
 
   const auto& granted = partner.fields_of(env.registry());
@@ -232,18 +374,21 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
   const unsigned version = ex.req.version();
   const bool keep_alive = ex.req.keep_alive();
   if (auto refused = complete_envelope(ex, parsed)) {
-    probe_.rejected("forbidden");
+    services_.probe.rejected("forbidden");
     co_return http::make_problem_response(*refused, ex.request_id, version, keep_alive);
   }
   const bool verify = parsed.envelope.operation() == v1::OPERATION_VERIFY;
-  auto [ec, reply] = co_await bus_.async_call(std::move(parsed.envelope), ex.traceparent,
-                                              std::chrono::steady_clock::now() + deadline_,
-                                              asio::as_tuple(asio::use_awaitable));
+  std::vector<std::string> asked(parsed.envelope.fields().begin(), parsed.envelope.fields().end());
+  auto [ec, reply] = co_await services_.bus.async_call(
+      std::move(parsed.envelope), ex.traceparent,
+      std::chrono::steady_clock::now() + services_.deadline, asio::as_tuple(asio::use_awaitable));
   if (ec)
     co_return http::make_problem_response(call_problem(ec), ex.request_id, version, keep_alive);
+  for (const auto& id : reply.subject_citizen_ids()) ex.subjects.push_back(id);
   if (reply.status() != v1::STATUS_OK) {
     co_return http::make_problem_response(reply_problem(reply), ex.request_id, version, keep_alive);
   }
+  for (const auto& f : asked) ex.released.push_back(std::string(ex.registry) + "." + f);
   co_return http::make_json_response(Status::ok, verify ? verify_body(reply) : lookup_body(reply),
                                      ex.request_id, version, keep_alive);
 }
@@ -264,7 +409,7 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
       registries.push_back(name);
   }
   if (registries.empty()) {
-    probe_.rejected("forbidden");
+    services_.probe.rejected("forbidden");
     co_return http::make_problem_response(
         problem(Status::forbidden, "operation-not-allowed", "No registry allowed",
                 "partner '" + partner.id + "' may look up none of the registries asked for"),
@@ -279,8 +424,9 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
   };
   auto executor = co_await asio::this_coro::executor;
   std::vector<Part> parts(registries.size());
+  std::vector<std::vector<std::string>> asked(registries.size());
   std::size_t remaining = registries.size();
-  const auto deadline = std::chrono::steady_clock::now() + deadline_;
+  const auto deadline = std::chrono::steady_clock::now() + services_.deadline;
   // Woken by the last part; the expiry is only a backstop (every part ends by `deadline`).
   asio::steady_timer all_done(executor, deadline + std::chrono::seconds(1));
   for (std::size_t i = 0; i < registries.size(); ++i) {
@@ -291,7 +437,8 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
     complete_envelope(ex, sub);  // cannot refuse: no explicit fields, and fields exist
     // Distinct ids per part, traceable to the profile's request id.
     sub.envelope.set_request_id(ex.request_id + "-" + registries[i]);
-    bus_.async_call(
+    asked[i].assign(sub.envelope.fields().begin(), sub.envelope.fields().end());
+    services_.bus.async_call(
         std::move(sub.envelope), ex.traceparent, deadline,
         asio::bind_executor(executor, [&, i](boost::system::error_code ec, v1::Reply reply) {
           parts[i] = Part{ec, std::move(reply)};
@@ -313,6 +460,7 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
     } else if (p.reply.status() == v1::STATUS_OK) {
       part["status"] = "ok";
       for (auto& kv : lookup_members(p.reply)) part[kv.key()] = kv.value();
+      for (const auto& f : asked[i]) ex.released.push_back(registries[i] + "." + f);
     } else if (p.reply.status() == v1::STATUS_NOT_FOUND) {
       part["status"] = "not_found";
     } else {
@@ -324,6 +472,54 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
   }
   out["partial"] = partial;
   out["parts"] = std::move(sources);
+  co_return http::make_json_response(Status::ok, json::serialize(out), ex.request_id, version,
+                                     keep_alive);
+}
+
+asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedRequest parsed) {
+  const unsigned version = ex.req.version();
+  const bool keep_alive = ex.req.keep_alive();
+  if (services_.access_log == nullptr || services_.hasher == nullptr) {
+    co_return http::make_problem_response(
+        problem(Status::service_unavailable, "access-log-unavailable",
+                "The access log is not available",
+                "this gateway has no audit store configured (audit.store)"),
+        ex.request_id, version, keep_alive);
+  }
+  auto result = co_await services_.access_log->page(
+      services_.hasher->hash(parsed.envelope.citizen_id()), parsed.before_seq,
+      static_cast<std::size_t>(parsed.page_size));
+  if (const auto* error = std::get_if<std::string>(&result)) {
+    obs::error("access_log_query_failed", {{"request_id", ex.request_id}, {"error", *error}});
+    co_return http::make_problem_response(
+        problem(Status::service_unavailable, "access-log-unavailable",
+                "The access log is not available",
+                "the audit store could not be read; retry later"),
+        ex.request_id, version, keep_alive);
+  }
+  const auto& page = std::get<std::vector<audit::AuditRecord>>(result);
+  json::array accesses;
+  for (const auto& r : page) {
+    json::array fields;
+    for (const auto& f : r.fields_released) fields.emplace_back(f);
+    const Partner* who = ex.directory->find(r.partner_id);
+    accesses.push_back(json::object{
+        {"time", format_utc(r.time_unix_ms)},
+        {"partner_id", r.partner_id},
+        {"partner_name", who != nullptr ? who->name : r.partner_id},
+        {"operation", r.operation},
+        {"purpose", r.purpose},
+        {"procedure_code", r.procedure_code},
+        {"fields", std::move(fields)},
+        {"outcome", r.outcome},
+    });
+  }
+  json::object out{{"request_id", ex.request_id}, {"accesses", std::move(accesses)}};
+  if (page.size() == static_cast<std::size_t>(parsed.page_size)) {
+    out["next_page_token"] = std::to_string(page.back().seq);
+  } else {
+    out["next_page_token"] = nullptr;
+  }
   co_return http::make_json_response(Status::ok, json::serialize(out), ex.request_id, version,
                                      keep_alive);
 }

@@ -3,41 +3,67 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 
+#include "gateway/access_log.hpp"
+#include "gateway/audit_publisher.hpp"
 #include "gateway/auth.hpp"
 #include "gateway/bus_client.hpp"
 #include "gateway/gateway_probe.hpp"
+#include "gateway/rate_limiter.hpp"
 #include "gateway/validation.hpp"
 #include "http/server.hpp"
 
 namespace lgsp::gateway {
 
+/// What the API handler works with besides the partners. The gateway owns all of them and
+/// outlives the handler's use of them.
+struct ApiServices {
+  BusClient& bus;
+  GatewayProbe& probe;
+  std::chrono::milliseconds deadline;
+  AuditPublisher* audit = nullptr;        // null: audit off (benchmarks only)
+  const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
+  AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
+};
+
 /// The partner-facing API. Each request goes through one pipeline of small stages:
-/// admission (draining) → route → authenticate → authorise → validate → field scope →
-/// publish → await reply → respond. Every stage either continues or answers with
-/// problem+json; every answer carries X-Request-Id and is counted by route, partner and
-/// status. Thread-safe: one instance serves all connections.
+/// admission (draining) → route → authenticate → authorise → rate limit and quota →
+/// validate → purpose → field scope → publish → await reply → audit → respond. Every stage
+/// either continues or answers with problem+json; every answer carries X-Request-Id, is
+/// counted by route, partner and status, and produces one audit event (no data is released
+/// unless its event was queued). Thread-safe: one instance serves all connections; the
+/// partner directory is swapped whole by reload() while requests run.
 class ApiHandler final : public http::Handler {
  public:
-  ApiHandler(std::shared_ptr<const Authenticator> auth, BusClient& bus, GatewayProbe& probe,
-             std::chrono::milliseconds deadline);
+  ApiHandler(std::shared_ptr<const PartnerDirectory> partners, ApiServices services);
 
-  boost::asio::awaitable<http::Response> handle(http::Request req) override;
+  boost::asio::awaitable<http::Response> handle(http::Request req,
+                                                const http::PeerInfo& peer) override;
   /// New requests get 503 from now on; those in flight finish.
   void drain() { draining_ = true; }
+  /// Takes effect for requests that start after it returns; rate and quota state is kept.
+  void reload(std::shared_ptr<const PartnerDirectory> partners);
 
  private:
   struct Exchange;
   boost::asio::awaitable<http::Response> registry_call(Exchange& ex, ParsedRequest parsed);
   boost::asio::awaitable<http::Response> citizen_profile(Exchange& ex, ParsedRequest parsed);
+  boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
   /// Fills partner identity, matching policy and deadline; lookups get their field scope
   /// (nullopt = allowed, else the problem to answer).
   std::optional<http::Problem> complete_envelope(const Exchange& ex, ParsedRequest& parsed) const;
+  /// Queues the exchange's audit event; false when it could not be.
+  bool audit(const Exchange& ex, int status, std::int64_t latency_us);
 
-  std::shared_ptr<const Authenticator> auth_;
-  BusClient& bus_;
-  GatewayProbe& probe_;
-  std::chrono::milliseconds deadline_;
+  std::shared_ptr<const PartnerDirectory> partners() const;
+
+  // Held only to copy or swap the pointer; requests keep their copy, so a reload never
+  // pulls a partner out from under a request in flight.
+  mutable std::mutex partners_mu_;
+  std::shared_ptr<const PartnerDirectory> partners_;
+  ApiServices services_;
+  RateLimiter limiter_;
   std::atomic<bool> draining_{false};
 };
 

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <cctype>
+
 namespace lgsp::gateway {
 namespace {
 
@@ -21,6 +23,8 @@ bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+AuthResult fail(AuthFailure f, std::string_view method = {}) { return {nullptr, f, method}; }
+
 }  // namespace
 
 bool Partner::may(std::string_view registry, std::string_view operation) const {
@@ -33,11 +37,23 @@ const std::set<std::string>& Partner::fields_of(std::string_view registry) const
   return it == fields.end() ? kNone : it->second;
 }
 
-ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<config::PartnerConfig>& partners) {
+bool Partner::may_state(std::string_view purpose) const {
+  return purposes.empty() || purposes.contains(std::string(purpose));
+}
+
+PartnerDirectory::PartnerDirectory(const std::vector<config::PartnerConfig>& partners,
+                                   const config::JwtConfig& jwt) {
+  if (jwt.enabled()) {
+    jwks_ = Jwks::load_file(jwt.jwks_file);
+    jwt_settings_.issuer = jwt.issuer;
+    jwt_settings_.audiences = jwt.audiences;
+    jwt_settings_.clock_skew = std::chrono::seconds(jwt.clock_skew_s);
+  }
   for (const auto& pc : partners) {
     auto p = std::make_unique<Partner>(Partner{pc.id, pc.name, pc.operations, pc.fields,
                                                pc.name_matching == "diacritic-insensitive",
-                                               pc.required_grade == "partial"});
+                                               pc.required_grade == "partial", pc.purposes,
+                                               pc.rate_limit, pc.operation_limits, pc.daily_quota});
     for (const auto& hex : pc.api_key_sha256) {
       KeyHash k{};
       for (std::size_t i = 0; i < 32; ++i) {
@@ -47,19 +63,41 @@ ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<config::PartnerConfig
       k.partner = p.get();
       keys_.push_back(k);
     }
+    for (const auto& id : pc.oauth_client_ids) by_client_id_[id] = p.get();
+    for (const auto& fp : pc.client_cert_sha256) by_cert_sha256_[fp] = p.get();
+    for (const auto& s : pc.client_cert_subjects) by_cert_subject_[s] = p.get();
     partners_.push_back(std::move(p));
   }
 }
 
-AuthResult ApiKeyAuthenticator::authenticate(std::string_view header) const {
-  if (header.empty()) return {nullptr, AuthFailure::kMissing};
-  constexpr std::string_view kBearer = "bearer ";
-  if (!iequals_prefix(header, kBearer)) return {nullptr, AuthFailure::kMalformed};
-  std::string_view key = header.substr(kBearer.size());
-  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
-  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
-  if (key.empty() || key.size() > 512) return {nullptr, AuthFailure::kMalformed};
+const Partner* PartnerDirectory::find(std::string_view id) const {
+  for (const auto& p : partners_) {
+    if (p->id == id) return p.get();
+  }
+  return nullptr;
+}
 
+AuthResult PartnerDirectory::authenticate(std::string_view header, const PeerIdentity& peer,
+                                          std::chrono::system_clock::time_point now) const {
+  const AuthResult cert = by_certificate(peer);
+  if (header.empty()) return cert;
+
+  constexpr std::string_view kBearer = "bearer ";
+  if (!iequals_prefix(header, kBearer)) return fail(AuthFailure::kMalformed);
+  std::string_view credential = header.substr(kBearer.size());
+  while (!credential.empty() && credential.front() == ' ') credential.remove_prefix(1);
+  while (!credential.empty() && credential.back() == ' ') credential.remove_suffix(1);
+  if (credential.empty() || credential.size() > 8192) return fail(AuthFailure::kMalformed);
+
+  const AuthResult by_header =
+      jwks_ && looks_like_jwt(credential) ? by_token(credential, now) : by_api_key(credential);
+  if (by_header.partner != nullptr && cert.partner != nullptr && cert.partner != by_header.partner)
+    return fail(AuthFailure::kConflict, by_header.method);
+  return by_header;
+}
+
+AuthResult PartnerDirectory::by_api_key(std::string_view key) const {
+  if (key.size() > 512) return fail(AuthFailure::kMalformed, "api_key");
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
   const Partner* found = nullptr;
@@ -68,8 +106,59 @@ AuthResult ApiKeyAuthenticator::authenticate(std::string_view header) const {
   for (const auto& k : keys_) {
     if (CRYPTO_memcmp(k.digest, digest, sizeof digest) == 0) found = k.partner;
   }
-  return found != nullptr ? AuthResult{found, AuthFailure::kNone}
-                          : AuthResult{nullptr, AuthFailure::kInvalid};
+  return found != nullptr ? AuthResult{found, AuthFailure::kNone, "api_key"}
+                          : fail(AuthFailure::kInvalidKey, "api_key");
+}
+
+AuthResult PartnerDirectory::by_token(std::string_view token,
+                                      std::chrono::system_clock::time_point now) const {
+  auto verified = verify_jwt(token, *jwks_, jwt_settings_, now);
+  if (const auto* e = std::get_if<JwtError>(&verified)) {
+    AuthResult r = fail(AuthFailure::kInvalidToken, "jwt");
+    r.jwt_error = *e;
+    return r;
+  }
+  const auto& claims = std::get<JwtClaims>(verified);
+  for (const auto* id : {&claims.client_id, &claims.subject}) {
+    if (id->empty()) continue;
+    if (const auto it = by_client_id_.find(*id); it != by_client_id_.end())
+      return {it->second, AuthFailure::kNone, "jwt"};
+  }
+  return fail(AuthFailure::kUnknownClient, "jwt");
+}
+
+AuthResult PartnerDirectory::by_certificate(const PeerIdentity& peer) const {
+  if (!peer.cert_presented) return fail(AuthFailure::kMissing);
+  if (!peer.cert_verified) return fail(AuthFailure::kUntrustedCert, "mtls");
+  if (const auto it = by_cert_sha256_.find(peer.cert_sha256); it != by_cert_sha256_.end())
+    return {it->second, AuthFailure::kNone, "mtls"};
+  if (const auto it = by_cert_subject_.find(peer.cert_subject); it != by_cert_subject_.end())
+    return {it->second, AuthFailure::kNone, "mtls"};
+  return fail(AuthFailure::kUnknownCert, "mtls");
+}
+
+std::string auth_detail(const AuthResult& r) {
+  switch (r.failure) {
+    case AuthFailure::kMissing:
+      return "send 'Authorization: Bearer <API key or access token>' or a client certificate";
+    case AuthFailure::kMalformed:
+      return "the Authorization header must be 'Bearer <API key or access token>'";
+    case AuthFailure::kInvalidKey:
+      return "the API key is not valid (revoked, mistyped, or for another environment)";
+    case AuthFailure::kInvalidToken:
+      return "the access token was refused: " + std::string(describe(r.jwt_error));
+    case AuthFailure::kUnknownClient:
+      return "the access token is valid but its client_id is not a registered partner";
+    case AuthFailure::kUntrustedCert:
+      return "the client certificate does not chain to the CA this gateway trusts for partners";
+    case AuthFailure::kUnknownCert:
+      return "the client certificate is trusted but registered to no partner";
+    case AuthFailure::kConflict:
+      return "the client certificate and the Authorization header name different partners";
+    case AuthFailure::kNone:
+      break;
+  }
+  return {};
 }
 
 }  // namespace lgsp::gateway

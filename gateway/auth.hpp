@@ -1,13 +1,18 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.hpp"
+#include "gateway/jwt.hpp"
+#include "http/server.hpp"
 
 namespace lgsp::gateway {
 
@@ -19,40 +24,80 @@ struct Partner {
   std::map<std::string, std::set<std::string>> fields;  // registry -> releasable fields
   bool diacritic_insensitive = false;
   bool partial_is_enough = false;  // required grade partial instead of exact
+  std::set<std::string> purposes;  // empty = any stated purpose
+  config::RateLimit rate_limit;
+  std::map<std::string, config::RateLimit> operation_limits;
+  std::int64_t daily_quota = 0;
 
   bool may(std::string_view registry, std::string_view operation) const;
   const std::set<std::string>& fields_of(std::string_view registry) const;
+  bool may_state(std::string_view purpose) const;
 };
 
-enum class AuthFailure { kNone, kMissing, kMalformed, kInvalid };
+/// What the TLS handshake learnt about the peer.
+using PeerIdentity = http::PeerInfo;
+
+enum class AuthFailure {
+  kNone,
+  kMissing,        // no credentials at all
+  kMalformed,      // Authorization header not "Bearer <credential>"
+  kInvalidKey,     // unknown or revoked API key
+  kInvalidToken,   // JWT failed verification (see jwt_error)
+  kUnknownClient,  // valid JWT, but its client_id/sub names no partner
+  kUntrustedCert,  // client certificate does not chain to the configured CA
+  kUnknownCert,    // trusted certificate that maps to no partner
+  kConflict,       // certificate and header name different partners
+};
 
 struct AuthResult {
   const Partner* partner = nullptr;
   AuthFailure failure = AuthFailure::kNone;
+  std::string_view method;  // "api_key", "jwt", "mtls"
+  JwtError jwt_error = JwtError::kMalformed;
 };
 
-/// Authenticates a request from its Authorization header. Implementations: API keys now;
-/// mTLS and JWT come with the security work. Thread-safe (immutable after construction).
+/// Authenticates a request from its Authorization header and the TLS peer.
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  virtual AuthResult authenticate(std::string_view authorization_header) const = 0;
+  virtual AuthResult authenticate(std::string_view authorization, const PeerIdentity& peer,
+                                  std::chrono::system_clock::time_point now) const = 0;
 };
 
-/// `Authorization: Bearer <key>`: the key's SHA-256 is compared, in constant time, with every
-/// configured hash; the config never holds a key itself.
-class ApiKeyAuthenticator final : public Authenticator {
+/// The configured partners and every way they may authenticate: API keys (only SHA-256
+/// hashes are held; compared in constant time), OAuth2 bearer JWTs (RS256/ES256 against the
+/// JWKS file, client_id or sub → partner) and client certificates (fingerprint or subject →
+/// partner). An Authorization header wins; a verified certificate that names another partner
+/// is a conflict. Immutable after construction, so one instance is shared by every thread;
+/// a reload builds a new one (throws std::runtime_error when the JWKS file is unusable).
+class PartnerDirectory final : public Authenticator {
  public:
-  explicit ApiKeyAuthenticator(const std::vector<config::PartnerConfig>& partners);
-  AuthResult authenticate(std::string_view authorization_header) const override;
+  PartnerDirectory(const std::vector<config::PartnerConfig>& partners,
+                   const config::JwtConfig& jwt);
+  AuthResult authenticate(std::string_view authorization, const PeerIdentity& peer,
+                          std::chrono::system_clock::time_point now) const override;
+  const Partner* find(std::string_view id) const;
+  std::size_t size() const { return partners_.size(); }
 
  private:
   struct KeyHash {
     unsigned char digest[32];
     const Partner* partner;
   };
+  AuthResult by_api_key(std::string_view key) const;
+  AuthResult by_token(std::string_view token, std::chrono::system_clock::time_point now) const;
+  AuthResult by_certificate(const PeerIdentity& peer) const;
+
   std::vector<std::unique_ptr<Partner>> partners_;
   std::vector<KeyHash> keys_;
+  std::unordered_map<std::string, const Partner*> by_client_id_;
+  std::unordered_map<std::string, const Partner*> by_cert_sha256_;
+  std::unordered_map<std::string, const Partner*> by_cert_subject_;
+  std::optional<Jwks> jwks_;
+  JwtSettings jwt_settings_;
 };
+
+/// The operator-facing sentence for a failure (what to send instead); no credential content.
+std::string auth_detail(const AuthResult& r);
 
 }  // namespace lgsp::gateway

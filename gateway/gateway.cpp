@@ -4,6 +4,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include "audit/store.hpp"
 #include "bus/client_properties.hpp"
 #include "observability/log.hpp"
 
@@ -30,21 +31,71 @@ http::ServerLimits limits(const config::GatewayConfig& g) {
       std::chrono::milliseconds(g.read_timeout_ms), std::chrono::milliseconds(g.idle_timeout_ms)};
 }
 
+std::unique_ptr<audit::AuditStore> open_audit_store(const config::RegistryConfig& store) {
+  if (store.backend == "postgres") return audit::open_postgres_audit_store(store.dsn());
+  return audit::open_sqlite_audit_store(store.sqlite_path);
+}
+
 }  // namespace
 
 Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::Metrics& metrics,
                  http::AdminHandler::ReadinessCheck extra_readiness)
-    : cfg_(cfg.gateway),
+    : config_path_(cfg.path),
+      cfg_(cfg.gateway),
       probe_(metrics),
       bus_(bus_options(cfg, bootstrap), probe_),
-      api_handler_(std::make_shared<ApiHandler>(
-          std::make_shared<ApiKeyAuthenticator>(cfg.partners), bus_, probe_,
-          std::chrono::milliseconds(cfg.gateway.request_deadline_ms))),
       extra_readiness_(std::move(extra_readiness)) {
-  api_ = std::make_unique<http::Server>(ioc_, cfg_.listen, limits(cfg_), api_handler_);
-  admin_ = std::make_unique<http::Server>(
-      ioc_, cfg_.admin_listen, limits(cfg_),
-      std::make_shared<http::AdminHandler>(metrics, [this] { return readiness(); }));
+  ApiServices services{bus_, probe_, std::chrono::milliseconds(cfg.gateway.request_deadline_ms)};
+  if (cfg.audit.enabled) {
+    if (cfg.audit.subject_key.empty()) {
+      throw std::runtime_error(cfg.path +
+                               ": audit.subject_key_file (or _env) is required: the gateway "
+                               "does not serve partners without an audit trail");
+    }
+    const std::string client_id = "lgsp-gateway-audit-" + std::to_string(cfg.gateway.instance);
+    audit_ =
+        std::make_unique<AuditPublisher>(bus::producer_properties(cfg.kafka, bootstrap, client_id),
+                                         bus::Topics{cfg.kafka.topic_prefix}.audit(), probe_);
+    services.audit = audit_.get();
+  } else {
+    obs::warn("audit_disabled", {{"detail", "audit.enabled is false: for benchmarks only"}});
+  }
+  if (!cfg.audit.subject_key.empty()) {
+    hasher_ = std::make_unique<SubjectHasher>(cfg.audit.subject_key);
+    services.hasher = hasher_.get();
+    const auto& store = cfg.audit.store;
+    if (!store.sqlite_path.empty() || !store.dsn().empty()) {
+      access_log_ = std::make_unique<AccessLogReader>(open_audit_store(store));
+      services.access_log = access_log_.get();
+    }
+  }
+  api_handler_ = std::make_shared<ApiHandler>(
+      std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth.jwt), services);
+  api_ = std::make_unique<http::Server>(
+      ioc_, cfg_.listen, limits(cfg_), api_handler_,
+      cfg_.tls.enabled() ? http::make_tls_context(cfg_.tls) : nullptr);
+  admin_ = std::make_unique<http::Server>(ioc_, cfg_.admin_listen, limits(cfg_),
+                                          std::make_shared<http::AdminHandler>(
+                                              metrics, [this] { return readiness(); },
+                                              std::map<std::string, http::AdminHandler::Action>{
+                                                  {"/admin/reload", [this] { return reload(); }}}));
+}
+
+std::string Gateway::reload() {
+  try {
+    const config::Config cfg = config::load_config(config_path_);
+    auto directory = std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth.jwt);
+    const auto partners = directory->size();
+    api_handler_->reload(std::move(directory));
+    probe_.reloaded(true);
+    obs::info("config_reloaded", {{"config", config_path_}, {"partners", partners}});
+    return {};
+  } catch (const std::exception& e) {
+    probe_.reloaded(false);
+    obs::error("config_reload_refused", {{"config", config_path_}, {"reason", e.what()}});
+    return std::string("the new configuration was refused and the old one stays in force: ") +
+           e.what();
+  }
 }
 
 Gateway::~Gateway() { stop(); }
@@ -57,6 +108,7 @@ std::string Gateway::readiness() const {
 
 void Gateway::start() {
   bus_.start();
+  if (audit_) audit_->start();
   api_->start();
   admin_->start();
   const unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads)
@@ -94,6 +146,10 @@ void Gateway::stop() {
   ioc_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // Every handler has returned, so every audit event is queued: deliver them before exit.
+  if (audit_ && !audit_->flush(std::chrono::seconds(10))) {
+    obs::error("audit_flush_incomplete", {{"undelivered", audit_->outstanding()}});
+  }
   obs::info("gateway_stopped");
 }
 

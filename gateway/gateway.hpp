@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "gateway/access_log.hpp"
 #include "gateway/api_handler.hpp"
+#include "gateway/audit_publisher.hpp"
 #include "gateway/bus_client.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "http/admin_handler.hpp"
@@ -20,9 +22,10 @@ namespace lgsp::gateway {
 /// The HTTP front door: API server, admin server, bus client, and the io_context threads
 /// (one per core unless configured) that run both servers.
 ///
-/// Lifecycle: construct (validates, creates Kafka clients), start() (reaches the bus,
-/// binds, serves), stop() (graceful: refuse new requests, let exchanges in flight finish
-/// within their deadline, flush the producer, join threads). Not copyable.
+/// Lifecycle: construct (validates, loads TLS and JWKS, creates Kafka clients), start()
+/// (reaches the bus, binds, serves), reload() any time after (partners, keys, limits),
+/// stop() (graceful: refuse new requests, let exchanges in flight finish within their
+/// deadline, flush the audit events and the producer, join threads). Not copyable.
 class Gateway {
  public:
   /// extra_readiness: further checks for /readyz (the dev process adds its connector's).
@@ -37,12 +40,20 @@ class Gateway {
   std::uint16_t api_port() const { return api_->port(); }
   std::uint16_t admin_port() const { return admin_->port(); }
   std::string readiness() const;
+  /// Re-reads the config file and swaps in its partners, keys and limits (SIGHUP,
+  /// POST /admin/reload). Returns "" on success, else why the new config was refused (the
+  /// old one stays in force). Listeners, TLS and Kafka settings need a restart.
+  std::string reload();
 
  private:
+  const std::string config_path_;
   const config::GatewayConfig cfg_;
   boost::asio::io_context ioc_;
   GatewayProbe probe_;
   BusClient bus_;
+  std::unique_ptr<SubjectHasher> hasher_;
+  std::unique_ptr<AuditPublisher> audit_;
+  std::unique_ptr<AccessLogReader> access_log_;
   std::shared_ptr<ApiHandler> api_handler_;
   http::AdminHandler::ReadinessCheck extra_readiness_;
   std::unique_ptr<http::Server> api_;

@@ -32,7 +32,15 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
       unknown_(m.counter("lgsp_gateway_unmatched_replies_total",
                          "Replies matching no exchange this instance remembers (dropped)")),
       produce_errors_(m.counter("lgsp_gateway_bus_produce_errors_total",
-                                "Requests the bus refused or failed to deliver (answered 503)")) {}
+                                "Requests the bus refused or failed to deliver (answered 503)")),
+      audit_events_(prometheus::BuildCounter()
+                        .Name("lgsp_gateway_audit_events_total")
+                        .Help("Audit events by result: queued, delivered, failed")
+                        .Register(m.registry())),
+      reloads_ok_(m.counter("lgsp_gateway_config_reloads_total",
+                            "Configuration reloads (SIGHUP or /admin/reload) that took effect")),
+      reloads_failed_(m.counter("lgsp_gateway_config_reload_failures_total",
+                                "Configuration reloads refused (invalid config; old one kept)")) {}
 
 void GatewayProbe::request_done(std::string_view partner, std::string_view route, int status,
                                 double seconds) {
@@ -42,6 +50,10 @@ void GatewayProbe::request_done(std::string_view partner, std::string_view route
             {"status", std::to_string(status)}})
       .Increment();
   duration_.Add({{"route", std::string(route)}}, kLatencyBuckets).Observe(seconds);
+}
+
+void GatewayProbe::audit_event(std::string_view result) {
+  audit_events_.Add({{"result", std::string(result)}}).Increment();
 }
 
 void GatewayProbe::rejected(std::string_view reason) {

@@ -28,6 +28,9 @@ class GatewayProbe {
   void duplicate_reply() { duplicate_.Increment(); }
   void unknown_reply() { unknown_.Increment(); }
   void produce_error() { produce_errors_.Increment(); }
+  /// result: queued, delivered, failed (could not be queued or delivered).
+  void audit_event(std::string_view result);
+  void reloaded(bool ok) { (ok ? reloads_ok_ : reloads_failed_).Increment(); }
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -40,6 +43,9 @@ class GatewayProbe {
   prometheus::Counter& duplicate_;
   prometheus::Counter& unknown_;
   prometheus::Counter& produce_errors_;
+  prometheus::Family<prometheus::Counter>& audit_events_;
+  prometheus::Counter& reloads_ok_;
+  prometheus::Counter& reloads_failed_;
 };
 
 }  // namespace lgsp::gateway

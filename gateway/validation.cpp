@@ -2,6 +2,7 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <charconv>
 #include <initializer_list>
 
 #include "domain/catalog.hpp"
@@ -246,6 +247,26 @@ void citizen_profile(Body& b, ParsedRequest& out) {
   }
 }
 
+void access_log(Body& b, ParsedRequest& out) {
+  if (auto id = claimed_citizen_id(b, "citizen_id", true)) out.envelope.set_citizen_id(*id);
+  if (const auto* n = b.raw("page_size"); n != nullptr && !n->is_null()) {
+    if (!n->is_int64() || n->as_int64() < 1 || n->as_int64() > 100) {
+      b.error("page_size", "must be an integer from 1 to 100");
+    } else {
+      out.page_size = n->as_int64();
+    }
+  }
+  if (auto token = b.str("page_token", false, 20)) {
+    std::int64_t seq = 0;
+    const auto [p, ec] = std::from_chars(token->data(), token->data() + token->size(), seq);
+    if (ec != std::errc{} || p != token->data() + token->size() || seq < 1) {
+      b.error("page_token", "must be the next_page_token of a previous answer");
+    } else {
+      out.before_seq = seq;
+    }
+  }
+}
+
 }  // namespace
 
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
@@ -287,6 +308,9 @@ Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view 
   } else if (route == "citizen.profile") {
     only_with_common({"citizen_id", "registries"}, errors, o);
     citizen_profile(b, out);
+  } else if (route == "audit.access-log") {
+    only_with_common({"citizen_id", "page_size", "page_token"}, errors, o);
+    access_log(b, out);
   } else {
     errors.push_back({"body", "no such operation " + route});
   }

@@ -20,6 +20,9 @@ struct ParsedRequest {
   std::optional<std::vector<std::string>> fields;
   /// citizen.profile: the registries asked for; empty = all the partner may see.
   std::vector<std::string> registries;
+  /// audit.access-log: page size, and the page to continue from (0 = newest).
+  std::int64_t page_size = 20;
+  std::int64_t before_seq = 0;
 };
 
 /// Either the parsed request or every invalid field at once, so a partner fixes its request

@@ -8,11 +8,25 @@ namespace lgsp::http {
 
 namespace bhttp = boost::beast::http;
 
-boost::asio::awaitable<Response> AdminHandler::handle(Request req) {
+boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInfo& /*peer*/) {
   const std::string id = new_request_id();
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
   const std::string_view target = req.target();
+  if (const auto action = actions_.find(std::string(target)); action != actions_.end()) {
+    if (req.method() != bhttp::verb::post) {
+      Problem p{Status::method_not_allowed,
+                "method-not-allowed",
+                "Method not allowed",
+                "use POST for " + action->first,
+                {}};
+      co_return make_problem_response(p, id, v, ka);
+    }
+    const std::string why = action->second();
+    if (why.empty()) co_return make_json_response(Status::ok, R"({"status":"done"})", id, v, ka);
+    Problem p{Status::unprocessable_entity, "action-failed", "The action failed", why, {}};
+    co_return make_problem_response(p, id, v, ka);
+  }
   if (req.method() != bhttp::verb::get) {
     Problem p{Status::method_not_allowed,
               "method-not-allowed",

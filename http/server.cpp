@@ -1,13 +1,20 @@
 #include "http/server.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <variant>
 
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
@@ -32,17 +39,106 @@ Problem transport_problem(Status status, std::string type, std::string title, st
 }
 }  // namespace
 
+namespace {
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+/// What the handshake established about the client's certificate.
+PeerInfo peer_of(TlsStream& stream) {
+  PeerInfo peer;
+  peer.tls = true;
+  SSL* ssl = stream.native_handle();
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return peer;
+  const std::unique_ptr<X509, decltype(&X509_free)> owned(cert, X509_free);
+  peer.cert_presented = true;
+  peer.cert_verified = SSL_get_verify_result(ssl) == X509_V_OK;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < len; ++i) {
+      peer.cert_sha256 += kHex[md[i] >> 4];
+      peer.cert_sha256 += kHex[md[i] & 0xf];
+    }
+  }
+  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  if (bio && X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    if (n > 0) peer.cert_subject.assign(data, static_cast<std::size_t>(n));
+  }
+  return peer;
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> make_tls_context(const config::TlsConfig& tls) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use |
+                   asio::ssl::context::no_compression);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  if (SSL_CTX_set_cipher_list(native, tls.ciphers.c_str()) != 1) {
+    throw std::runtime_error("gateway.tls.ciphers: OpenSSL accepts none of \"" + tls.ciphers +
+                             "\"");
+  }
+  if (!tls.key_password.empty()) {
+    ctx->set_password_callback(
+        [password = tls.key_password](std::size_t, asio::ssl::context::password_purpose) {
+          return password;
+        });
+  }
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) {
+    throw std::runtime_error("gateway.tls.cert_file: cannot use " + tls.cert_file + ": " +
+                             ec.message());
+  }
+  ctx->use_private_key_file(tls.key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("gateway.tls.key_file: cannot use " + tls.key_file + ": " +
+                             ec.message() + " (wrong password, or not the certificate's key?)");
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    throw std::runtime_error("gateway.tls.key_file: " + tls.key_file +
+                             " does not match the certificate in " + tls.cert_file);
+  }
+  if (!tls.client_ca_file.empty()) {
+    ctx->load_verify_file(tls.client_ca_file, ec);
+    if (ec) {
+      throw std::runtime_error("gateway.tls.client_ca_file: cannot use " + tls.client_ca_file +
+                               ": " + ec.message());
+    }
+    // Tell clients which CA we accept, and ask for (not require) a certificate: partners
+    // that use API keys or tokens send none.
+    SSL_CTX_set_client_CA_list(native, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  }
+  return ctx;
+}
+
 struct Server::Connection {
-  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+  explicit Connection(tcp::socket s)
+      : stream(std::in_place_type<beast::tcp_stream>, std::move(s)) {}
+  Connection(tcp::socket s, asio::ssl::context& ctx)
+      : stream(std::in_place_type<TlsStream>, std::move(s), ctx) {}
+  beast::tcp_stream& lowest() {
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream);
+  }
+  std::variant<beast::tcp_stream, TlsStream> stream;
 };
 
 Server::Server(asio::io_context& ioc, config::Endpoint endpoint, ServerLimits limits,
-               std::shared_ptr<Handler> handler)
+               std::shared_ptr<Handler> handler, std::shared_ptr<asio::ssl::context> tls)
     : ioc_(ioc),
       endpoint_(std::move(endpoint)),
       limits_(limits),
       handler_(std::move(handler)),
+      tls_(std::move(tls)),
       acceptor_(asio::make_strand(ioc)) {}
 
 Server::~Server() { stop(); }
@@ -75,9 +171,9 @@ void Server::stop() {
     if (auto conn = weak.lock()) {
       // Wakes a connection idle in a read; one in the middle of an exchange finishes it
       // and then sees stopping_.
-      asio::post(conn->stream.get_executor(), [conn] {
+      asio::post(conn->lowest().get_executor(), [conn] {
         boost::system::error_code ignored;  // the connection may have closed meanwhile
-        conn->stream.socket().cancel(ignored);
+        conn->lowest().socket().cancel(ignored);
       });
     }
   }
@@ -96,12 +192,13 @@ asio::awaitable<void> Server::accept_loop() {
     }
     boost::system::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);  // best effort; a reset peer fails here
-    auto conn = std::make_shared<Connection>(std::move(socket));
+    auto conn = tls_ ? std::make_shared<Connection>(std::move(socket), *tls_)
+                     : std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(connections_->mu);
       connections_->open.emplace(conn.get(), conn);
     }
-    const auto ex = conn->stream.get_executor();
+    const auto ex = conn->lowest().get_executor();
     asio::co_spawn(ex, serve(std::move(conn), connections_), asio::detached);
   }
 }
@@ -117,12 +214,40 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
     }
   } forget_on_exit{*registry, conn.get()};
 
-  beast::tcp_stream& stream = conn->stream;
+  if (auto* plain = std::get_if<beast::tcp_stream>(&conn->stream)) {
+    // Named, not a temporary in the co_await expression: GCC 12 destroys such temporaries
+    // twice when the coroutine suspends.
+    const PeerInfo no_tls;
+    co_await exchange_loop(*plain, no_tls);
+    boost::system::error_code ignored;
+    plain->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    plain->socket().close(ignored);
+    co_return;
+  }
+  auto& tls = std::get<TlsStream>(conn->stream);
+  beast::get_lowest_layer(tls).expires_after(limits_.read_timeout);
+  auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  if (hec) {
+    // Plain HTTP to the TLS port, an old protocol version, a scanner: nothing to answer.
+    obs::debug("tls_handshake_failed", {{"error", hec.message()}});
+  } else {
+    const PeerInfo peer = peer_of(tls);
+    co_await exchange_loop(tls, peer);
+    beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(2));
+    co_await tls.async_shutdown(kNoThrow);
+  }
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(tls).socket().close(ignored);
+}
+
+template <class Stream>
+asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
     // Wait for the first byte of the next request under the idle timeout.
     if (buffer.size() == 0) {
-      stream.expires_after(limits_.idle_timeout);
+      lowest.expires_after(limits_.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kNoThrow);
       if (ec) break;  // idle timeout, peer closed, or stop(): nothing to answer
       buffer.commit(n);
@@ -132,7 +257,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(limits_.body_limit);
     parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
-    stream.expires_after(limits_.read_timeout);
+    lowest.expires_after(limits_.read_timeout);
 
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
     (void)n;
@@ -172,7 +297,7 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
       // Otherwise the peer went away: there is nobody to answer.
       if (problem) {
         auto res = make_problem_response(*problem, new_request_id(), 11, false);
-        stream.expires_after(std::chrono::seconds(5));
+        lowest.expires_after(std::chrono::seconds(5));
         co_await bhttp::async_write(stream, res, kNoThrow);
       }
       break;
@@ -182,10 +307,10 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     // The handler may await the bus for longer than the read timeout.
-    stream.expires_never();
+    lowest.expires_never();
     Response res;
     try {
-      res = co_await handler_->handle(std::move(req));
+      res = co_await handler_->handle(std::move(req), peer);
     } catch (const std::exception& e) {
       obs::error("http_handler_failed", {{"error", e.what()}});
       Problem p = transport_problem(Status::internal_server_error, "internal", "Internal error",
@@ -194,14 +319,11 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
     }
     const bool close = !keep_alive || !res.keep_alive() || stopping_;
     res.keep_alive(!close);
-    stream.expires_after(limits_.read_timeout);
+    lowest.expires_after(limits_.read_timeout);
     auto [wec, wn] = co_await bhttp::async_write(stream, res, kNoThrow);
     (void)wn;
     if (wec || close) break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.socket().close(ignored);
 }
 
 }  // namespace lgsp::http

@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -17,13 +18,22 @@
 
 namespace lgsp::http {
 
+/// What the transport learnt about the peer of a connection.
+struct PeerInfo {
+  bool tls = false;
+  bool cert_presented = false;  // the client sent a certificate
+  bool cert_verified = false;   // ... and it chains to the configured client CA
+  std::string cert_sha256;      // lower-case hex SHA-256 of the DER certificate
+  std::string cert_subject;     // RFC 2253 one-line form, e.g. "CN=evn-gw,O=EVN,C=VN"
+};
+
 /// What a server does with one complete request. Runs on the connection's strand; may
 /// suspend (await the bus). Must not throw on the data path; if it does, the server answers
 /// 500 problem+json and keeps the process alive.
 class Handler {
  public:
   virtual ~Handler() = default;
-  virtual boost::asio::awaitable<Response> handle(Request req) = 0;
+  virtual boost::asio::awaitable<Response> handle(Request req, const PeerInfo& peer) = 0;
 };
 
 struct ServerLimits {
@@ -35,6 +45,13 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{60000};
 };
 
+/// A server-side TLS context from config: TLS 1.2+ (or 1.3 only), the configured cipher
+/// list, certificate chain and key (with its password when given), and, with a client CA,
+/// client certificates requested and checked (the verdict is reported in PeerInfo rather
+/// than failing the handshake, so the partner gets a problem+json that says what is wrong).
+/// Throws std::runtime_error naming the file or setting that is unusable.
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const config::TlsConfig& tls);
+
 /// An HTTP/1.1 listener. Each connection is one coroutine on its own strand.
 ///
 /// Lifecycle: start() binds (throws if it cannot) and accepts on the io_context the caller
@@ -42,8 +59,10 @@ struct ServerLimits {
 /// exchange it is in, then close. Thread-safe: start/stop from any thread.
 class Server {
  public:
+  /// With `tls`, every connection starts with a TLS handshake (bounded by read_timeout).
   Server(boost::asio::io_context& ioc, config::Endpoint endpoint, ServerLimits limits,
-         std::shared_ptr<Handler> handler);
+         std::shared_ptr<Handler> handler,
+         std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~Server();
 
   void start();
@@ -62,11 +81,14 @@ class Server {
   boost::asio::awaitable<void> accept_loop();
   boost::asio::awaitable<void> serve(std::shared_ptr<Connection> conn,
                                      std::shared_ptr<Registry> registry);
+  template <class Stream>
+  boost::asio::awaitable<void> exchange_loop(Stream& stream, const PeerInfo& peer);
 
   boost::asio::io_context& ioc_;
   config::Endpoint endpoint_;
   ServerLimits limits_;
   std::shared_ptr<Handler> handler_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

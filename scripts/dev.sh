@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j "$(nproc)" --target lgsp
+# The audit trail's subject-hash key: created once, kept across runs (run/ is not committed).
+./build/lgsp keys secret run/audit-subject.key
 exec ./build/lgsp dev --config "${LGSP_CONFIG:-config/dev.yaml}"

@@ -16,6 +16,8 @@ packages=(
   libsqlite3-dev libpqxx-dev postgresql libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and tools
   libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format
+  # test certificates (TLS and mTLS tests create a throwaway CA with the openssl CLI)
+  openssl
 )
 
 missing=()

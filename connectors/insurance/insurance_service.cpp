@@ -62,6 +62,7 @@ v1::Reply InsuranceService::handle(const v1::Request& req) {
     return reply;
   }
   const auto& row = *found;
+  if (row && req.has_social_insurance_number()) reply.add_subject_citizen_ids(row->citizen_id);
   if (req.operation() == v1::OPERATION_LOOKUP) {
     if (!row) {
       fail(reply, v1::STATUS_NOT_FOUND, "no insurance record for this subject");

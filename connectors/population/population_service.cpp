@@ -22,6 +22,7 @@ v1::Reply PopulationService::handle(const v1::Request& req) {
     return reply;
   }
   const domain::CitizenRecord* rec = found->has_value() ? &**found : nullptr;
+  if (rec != nullptr && req.has_legacy_id_number()) reply.add_subject_citizen_ids(rec->citizen_id);
   switch (req.operation()) {
     case v1::OPERATION_VERIFY:
       verify(req, rec, reply);

@@ -55,6 +55,7 @@ v1::Reply VehicleService::handle(const v1::Request& req) {
   const auto found = store_.find_by_plate(req.plate_number());
   if (!found) return backend_error(found.error());
   const auto& row = *found;
+  if (row) reply.add_subject_citizen_ids(row->owner_citizen_id);
   if (req.operation() == v1::OPERATION_LOOKUP) {
     if (!row) {
       fail(reply, v1::STATUS_NOT_FOUND, "no vehicle with this plate");

@@ -16,6 +16,7 @@ trap cleanup EXIT
 sed -e "s#127.0.0.1:8080#127.0.0.1:18080#; s#127.0.0.1:9464#127.0.0.1:19464#; s#127.0.0.1:9465#127.0.0.1:19465#" \
     -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 5000#" config/dev.yaml > "$work/dev.yaml"
 
+"$lgsp" keys secret "$work/audit-subject.key"
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 150); do

@@ -21,6 +21,21 @@ HttpResult http_call(std::uint16_t port, const std::string& method, const std::s
                      const std::string& body = {},
                      const std::map<std::string, std::string>& headers = {});
 
+/// TLS client settings: the CA that issued the server's certificate, and optionally a client
+/// certificate and key (mutual TLS).
+struct TlsClient {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool max_version_1_1 = false;  // offer only TLS 1.0/1.1 (must be refused)
+};
+
+/// One request over TLS on a fresh connection; throws boost::system::system_error when the
+/// handshake fails.
+HttpResult https_call(std::uint16_t port, const TlsClient& tls, const std::string& method,
+                      const std::string& target, const std::string& body = {},
+                      const std::map<std::string, std::string>& headers = {});
+
 /// POST JSON with a bearer key (empty key: no Authorization header).
 HttpResult post_json(std::uint16_t port, const std::string& target, const std::string& body,
                      const std::string& api_key);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "bus/client_properties.hpp"
 #include "bus/envelope.hpp"
 #include "connectors/backends/factory.hpp"
 #include "domain/hashing.hpp"
@@ -43,6 +44,7 @@ gateway:
   instance: 1
   body_limit_bytes: @BODY_LIMIT@
   request_deadline_ms: @DEADLINE@
+@GATEWAY_EXTRA@
 connector:
   group_id_prefix: @PREFIX@-connector
 registries:
@@ -50,6 +52,10 @@ registries:
   insurance: {@BACKEND@, sqlite_path: @DIR@/insurance.db}
   vehicle: {@BACKEND@, sqlite_path: @DIR@/vehicle.db}
 logging: {level: warn}
+audit:
+  subject_key_file: @DIR@/audit-subject.key
+  store: {backend: sqlite, sqlite_path: @DIR@/audit.db}
+@EXTRA_YAML@
 partners:
   - id: ministry
     api_key_sha256: [@MINISTRY@]
@@ -71,6 +77,11 @@ partners:
     operations: [population.verify]
     name_matching: diacritic-insensitive
     required_grade: partial
+  - id: citizen-app
+    name: Citizen app
+    api_key_sha256: [@CITIZEN_APP@]
+    operations: [audit.access-log]
+@EXTRA_PARTNERS@
 )";
   const auto put = [this](const std::string& key, const std::string& value) {
     for (std::size_t pos = 0; (pos = yaml.find(key, pos)) != std::string::npos;)
@@ -87,7 +98,13 @@ partners:
   put("@HEALTH@", domain::sha256_hex(kHealthKey));
   put("@POLICE@", domain::sha256_hex(kPoliceKey));
   put("@TELECOM@", domain::sha256_hex(kTelecomKey));
-  cfg = config::parse_config(yaml, "test-stack.yaml");
+  put("@CITIZEN_APP@", domain::sha256_hex(kCitizenAppKey));
+  put("@GATEWAY_EXTRA@", options.gateway_yaml);
+  put("@EXTRA_YAML@", options.extra_yaml);
+  put("@EXTRA_PARTNERS@", options.extra_partners);
+  std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
+  std::ofstream(config_path()) << yaml;
+  cfg = config::load_config(config_path().string());
   obs::init_logging("test", cfg.log_level);
 
   seed::seed_registries(seed::targets_from(cfg), options.citizens, 11);
@@ -96,8 +113,18 @@ partners:
   for (const char* r : {"population", "insurance", "vehicle"})
     cluster->create_topic(topics.requests(r), 4);
   cluster->create_topic(topics.replies(), 2);
+  cluster->create_topic(topics.audit(), 1);
   bootstrap = cluster->bootstraps();
 
+  if (options.audit_writer) {
+    audit::WriterOptions wo;
+    wo.consumer_properties = bus::consumer_properties(cfg.kafka, bootstrap, prefix + "-audit");
+    wo.topic = topics.audit();
+    wo.group_id = prefix + "-audit-writer";
+    audit_writer = std::make_unique<audit::AuditWriter>(
+        wo, audit::open_sqlite_audit_store(cfg.audit.store.sqlite_path), metrics);
+    audit_writer->start();
+  }
   if (options.start_connector) start_connector();
   gateway = std::make_unique<gateway::Gateway>(cfg, bootstrap, metrics);
   gateway->start();
@@ -106,6 +133,7 @@ partners:
 TestStack::~TestStack() {
   if (gateway) gateway->stop();
   stop_connector();
+  if (audit_writer) audit_writer->stop();
   gateway.reset();
   cluster.reset();
   std::error_code ignored;
@@ -160,6 +188,19 @@ std::filesystem::path TestStack::write_process_config() const {
   const auto path = dir / "process.yaml";
   std::ofstream(path) << text;
   return path;
+}
+
+std::string TestStack::reload(const std::string& new_yaml) {
+  std::ofstream(config_path()) << new_yaml;
+  return gateway->reload();
+}
+
+std::int64_t TestStack::wait_for_audit(std::int64_t n) const {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (audit_writer->appended() < n && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return audit_writer->appended();
 }
 
 bool postgres_available() { return std::getenv("LGSP_TEST_PG_DSN") != nullptr; }

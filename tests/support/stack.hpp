@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/writer.hpp"
 #include "bus/embedded_cluster.hpp"
 #include "config/config.hpp"
 #include "connectors/connector.hpp"
@@ -25,6 +26,8 @@ inline constexpr const char* kMinistryKey = "test-ministry-key";
 inline constexpr const char* kHealthKey = "test-health-key";
 inline constexpr const char* kPoliceKey = "test-police-key";
 inline constexpr const char* kTelecomKey = "test-telecom-key";
+/// citizen-app: the citizen access log only.
+inline constexpr const char* kCitizenAppKey = "test-citizen-app-key";
 
 struct StackOptions {
   bool start_connector = true;
@@ -33,6 +36,13 @@ struct StackOptions {
   std::int64_t body_limit = 8192;
   /// "sqlite", or "postgres" (the server named by LGSP_TEST_PG_DSN; one such stack at a time).
   std::string backend = "sqlite";
+  /// YAML lines added to the gateway section (indented by two spaces), e.g. a tls block.
+  std::string gateway_yaml{};
+  /// Further top-level YAML (e.g. an auth section) and further partners (list items).
+  std::string extra_yaml{};
+  std::string extra_partners{};
+  /// Runs the audit writer in the stack (the audit trail's store is a SQLite file in dir).
+  bool audit_writer = true;
 };
 
 /// True when a PostgreSQL server for tests is available (LGSP_TEST_PG_DSN is set).
@@ -59,6 +69,14 @@ class TestStack {
   /// with the embedded cluster's real bootstrap list instead of "embedded".
   std::filesystem::path write_process_config() const;
 
+  /// Writes `new_yaml` over the stack's config file and asks the gateway to reload it;
+  /// returns the gateway's answer ("" = took effect).
+  std::string reload(const std::string& new_yaml);
+  /// Waits (up to 10 s) until the audit writer has appended at least `n` records; returns
+  /// how many it has.
+  std::int64_t wait_for_audit(std::int64_t n) const;
+  std::filesystem::path config_path() const { return dir / "stack.yaml"; }
+
   std::filesystem::path dir;
   std::string yaml;
   config::Config cfg;
@@ -66,6 +84,7 @@ class TestStack {
   std::string bootstrap;
   obs::Metrics metrics{"test"};
   std::map<std::string, std::unique_ptr<connectors::Connector>> connectors;
+  std::unique_ptr<audit::AuditWriter> audit_writer;
   std::unique_ptr<gateway::Gateway> gateway;
 };
 

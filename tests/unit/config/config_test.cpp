@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -70,12 +73,13 @@ TEST(Config, UnknownOperationAndFieldAreNamed) {
   EXPECT_TRUE(any_contains(errors, "partners[0].fields.population[0]: unknown field \"salary\""));
 }
 
-TEST(Config, DemoPartnerRefusedOnNonLoopbackListen) {
+TEST(Config, DemoPartnerAndPlainHttpRefusedOnNonLoopbackListen) {
   const auto errors =
       errors_of("gateway:\n  listen: 0.0.0.0:8080\npartners:\n  - id: demo\n    demo: true\n");
-  ASSERT_EQ(errors.size(), 1U);
+  ASSERT_EQ(errors.size(), 2U);
   EXPECT_TRUE(any_contains(errors, "partners[0].demo"));
   EXPECT_TRUE(any_contains(errors, "not a loopback address"));
+  EXPECT_TRUE(any_contains(errors, "gateway.listen: plain HTTP is only allowed on a loopback"));
 }
 
 TEST(Config, DemoPartnerAcceptedOnLoopback) {
@@ -101,12 +105,109 @@ TEST(Config, MissingFileSaysSo) {
   }
 }
 
+/// A temp directory that is the working directory while it lives (relative paths in a
+/// config are relative to where the process runs).
+struct InTempDir {
+  std::filesystem::path old = std::filesystem::current_path();
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("lgsp-config-test-" + std::to_string(::getpid()));
+  InTempDir() {
+    std::filesystem::create_directories(dir / "run");
+    std::filesystem::current_path(dir);
+  }
+  ~InTempDir() {
+    std::filesystem::current_path(old);
+    std::filesystem::remove_all(dir);
+  }
+};
+
 TEST(Config, ShippedDevProfileLoads) {
+  const InTempDir tmp;
+  std::ofstream("run/audit-subject.key") << std::string(64, 'k') << "\n";
   const Config c = load_config(std::string(LGSP_SOURCE_DIR) + "/config/dev.yaml");
   EXPECT_EQ(c.gateway.listen.to_string(), "127.0.0.1:8080");
   EXPECT_EQ(c.gateway.admin_listen.to_string(), "127.0.0.1:9464");
-  EXPECT_EQ(c.partners.size(), 2U);
+  EXPECT_EQ(c.partners.size(), 3U);
   EXPECT_TRUE(c.registries.contains("population"));
+  EXPECT_EQ(c.audit.subject_key, std::string(64, 'k'));  // trailing newline dropped
+  EXPECT_EQ(c.audit.store.sqlite_path, "run/audit.db");
+}
+
+TEST(Config, SecretFileMissingIsNamedOnce) {
+  const InTempDir tmp;
+  const auto errors = errors_of(
+      "audit:\n  subject_key_file: run/nope.key\n  store: {backend: sqlite, sqlite_path: a.db}\n");
+  ASSERT_EQ(errors.size(), 1U) << errors[0];
+  EXPECT_TRUE(
+      any_contains(errors, "test.yaml:2:21: audit.subject_key_file: cannot read run/nope.key"));
+}
+
+TEST(Config, SecretFromEnvironmentVariable) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
+  ::setenv("LGSP_TEST_SUBJECT_KEY", "0123456789abcdef0123456789abcdef-from-env", 1);
+  const Config c = parse_config(
+      "audit:\n  subject_key_env: LGSP_TEST_SUBJECT_KEY\n  store: {backend: sqlite, sqlite_path: "
+      "a.db}\n",
+      "t");
+  EXPECT_EQ(c.audit.subject_key, "0123456789abcdef0123456789abcdef-from-env");
+  const auto errors = errors_of("audit:\n  subject_key_env: LGSP_TEST_NOT_SET_ANYWHERE\n");
+  EXPECT_TRUE(any_contains(errors, "environment variable LGSP_TEST_NOT_SET_ANYWHERE is not set"));
+}
+
+TEST(Config, ShortSubjectKeyIsRefused) {
+  const InTempDir tmp;
+  std::ofstream("run/short.key") << "short";
+  const auto errors = errors_of(
+      "audit:\n  subject_key_file: run/short.key\n  store: {backend: sqlite, sqlite_path: a.db}\n");
+  EXPECT_TRUE(any_contains(errors, "at least 32 characters"));
+}
+
+TEST(Config, TlsSettingsAreChecked) {
+  const auto errors = errors_of(
+      "gateway:\n  tls:\n    cert_file: /nonexistent/server.crt\n    min_version: '1.1'\n");
+  EXPECT_TRUE(any_contains(errors, "gateway.tls.min_version: expected \"1.2\" or \"1.3\""));
+  EXPECT_TRUE(any_contains(errors, "gateway.tls.key_file: required"));
+  EXPECT_TRUE(any_contains(errors, "gateway.tls.cert_file: cannot read /nonexistent/server.crt"));
+}
+
+TEST(Config, PartnerSecurityKeysAreParsedAndNormalised) {
+  const InTempDir tmp;
+  std::ofstream("ca.pem") << "x";
+  const Config c = parse_config(
+      "gateway:\n  tls: {cert_file: ca.pem, key_file: ca.pem, client_ca_file: ca.pem}\n"
+      "partners:\n  - id: bank\n    client_cert_sha256: ['" +
+          std::string(31, 'A') + ":" + std::string(33, 'B') +
+          "']\n    purposes: [credit-check]\n"
+          "    rate_limit: {requests_per_second: 50}\n"
+          "    operation_limits: {population.lookup: {requests_per_second: 5, burst: 10}}\n"
+          "    daily_quota: 1000\n",
+      "t");
+  const auto& p = c.partners.at(0);
+  EXPECT_EQ(p.client_cert_sha256.at(0), std::string(31, 'a') + std::string(33, 'b'));
+  EXPECT_TRUE(p.purposes.contains("credit-check"));
+  EXPECT_EQ(p.rate_limit.requests_per_second, 50);
+  EXPECT_EQ(p.rate_limit.burst, 50);  // defaults to one second's worth
+  EXPECT_EQ(p.operation_limits.at("population.lookup").burst, 10);
+  EXPECT_EQ(p.daily_quota, 1000);
+}
+
+TEST(Config, CertificatesAndTokensNeedTheirTrustAnchors) {
+  const auto errors = errors_of(
+      "partners:\n  - id: a\n    client_cert_subjects: ['CN=a']\n    oauth_client_ids: [a]\n"
+      "    operation_limits: {population.delete: {requests_per_second: 1}}\n");
+  EXPECT_TRUE(any_contains(errors, "need gateway.tls.client_ca_file"));
+  EXPECT_TRUE(any_contains(errors, "need auth.jwt"));
+  EXPECT_TRUE(any_contains(errors, "operation_limits.population.delete: unknown operation"));
+}
+
+TEST(Config, ApiKeyHashesFromAFile) {
+  const InTempDir tmp;
+  std::ofstream("keys") << "# rotated 2026-11\n"
+                        << std::string(64, 'a') << "  # current\n\n"
+                        << "not-a-hash\n";
+  const auto errors = errors_of("partners:\n  - id: a\n    api_key_sha256_file: keys\n");
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_TRUE(any_contains(errors, "keys line 4: expected 64 lower-case hex digits"));
 }
 
 }  // namespace

@@ -1,0 +1,266 @@
+#include "audit/chain.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#include "audit/columns.hpp"
+
+// Canonical encoding hashed by chain_hash() (format "lgsp-audit-v1"). An external auditor
+// reimplements exactly this:
+//
+//   hash = lower-case hex( SHA-256( M ) ), M = the concatenation of
+//     str("lgsp-audit-v1")   version tag
+//     str(prev_hash)          "" for record 1
+//     i64(seq)
+//     str(event_id)
+//     i64(time_unix_ms)
+//     str(request_id)  str(partner_id)  str(operation)
+//     list(subject_hashes)
+//     str(purpose)  str(on_behalf_of)  str(procedure_code)
+//     list(fields_released)
+//     str(outcome)
+//     i64(http_status)       the 32-bit value sign-extended to 64 bits
+//     i64(latency_us)
+//   where
+//     i64(x)  = 8 bytes, big-endian two's complement
+//     str(s)  = i64(byte length of s) followed by the bytes of s as stored (UTF-8, no
+//               terminator, no normalisation)
+//     list(v) = i64(number of elements) followed by str(e) for each element, in order
+//
+// Every field is length-prefixed, so no two different records encode to the same bytes.
+
+namespace lgsp::audit {
+namespace {
+
+void put_i64(std::string& out, std::int64_t v) {
+  const auto u = static_cast<std::uint64_t>(v);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out += static_cast<char>((u >> shift) & 0xFFU);
+  }
+}
+
+void put_str(std::string& out, std::string_view s) {
+  put_i64(out, static_cast<std::int64_t>(s.size()));
+  out.append(s);
+}
+
+void put_list(std::string& out, const std::vector<std::string>& v) {
+  put_i64(out, static_cast<std::int64_t>(v.size()));
+  for (const auto& s : v) put_str(out, s);
+}
+
+/// Incremental SHA-256 over OpenSSL's EVP interface.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+      throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+    }
+  }
+  void update(std::string_view data) {
+    if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1) {
+      throw std::runtime_error("OpenSSL: SHA-256 update failed");
+    }
+  }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) {
+      throw std::runtime_error("OpenSSL: SHA-256 final failed");
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(std::size_t{2} * len);
+    for (unsigned int i = 0; i < len; ++i) {
+      out += kHex[md[i] >> 4];
+      out += kHex[md[i] & 0xF];
+    }
+    return out;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
+
+std::string range(std::int64_t from, std::int64_t to) {
+  return from == to ? "record " + std::to_string(from)
+                    : "records " + std::to_string(from) + " to " + std::to_string(to);
+}
+
+/// The state of one verify_chain() walk; records after the first problem are still counted so
+/// the report tells how long the stored chain is.
+class Walker {
+ public:
+  explicit Walker(const ExpectedHead& expected) : expected_(expected) {}
+
+  void visit(const AuditRecord& r) {
+    ++report_.records;
+    report_.head_hash = r.hash;
+    last_seq_ = r.seq;
+    if (!expected_.hash.empty() && r.hash == expected_.hash &&
+        (expected_.records == 0 || r.seq == expected_.records)) {
+      expected_hash_seen_ = true;
+    }
+    if (!report_.ok) return;
+    if (r.seq != next_seq_) {
+      if (r.seq < next_seq_) {
+        fail(r.seq, "record " + std::to_string(r.seq) + ": invalid seq (the chain starts at 1)");
+      } else if (next_seq_ == 1) {
+        fail(1, range(1, r.seq - 1) + " missing: the chain starts at " + std::to_string(r.seq));
+      } else {
+        fail(next_seq_, range(next_seq_, r.seq - 1) + " missing: chain jumps from " +
+                            std::to_string(next_seq_ - 1) + " to " + std::to_string(r.seq));
+      }
+      return;
+    }
+    check_record(r);
+    if (!report_.ok) return;
+    std::vector<std::string> subjects = r.subject_hashes;
+    std::sort(subjects.begin(), subjects.end());
+    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+    for (const auto& s : subjects) add_index_row(expected_index_, expected_index_rows_, r.seq, s);
+    prev_hash_ = r.hash;
+    next_seq_ = r.seq + 1;
+  }
+
+  void check_head() {
+    if (!report_.ok) return;
+    const std::int64_t want = expected_.records;
+    if (want > 0 && last_seq_ < want) {
+      fail(last_seq_ + 1,
+           "chain ends at record " + std::to_string(last_seq_) + " but " + std::to_string(want) +
+               " records were expected: " + range(last_seq_ + 1, want) + " removed from the end");
+    } else if (!expected_.hash.empty() && !expected_hash_seen_) {
+      if (want > 0) {
+        fail(want, "record " + std::to_string(want) + ": hash differs from the expected head " +
+                       expected_.hash + ": the chain was rewritten up to this record");
+      } else {
+        fail(0, "expected head " + expected_.hash +
+                    " is not in the chain: records were removed from the end or the chain was "
+                    "rewritten");
+      }
+    }
+  }
+
+  void check_index(AuditStore& store) {
+    if (!report_.ok) return;
+    Sha256 found;
+    std::int64_t found_rows = 0;
+    const std::int64_t last = last_seq_;
+    const bool has_index =
+        store.scan_subject_index([&](std::int64_t seq, const std::string& subject) {
+          // Rows appended after the chain walk are not part of what was verified.
+          if (seq <= last) add_index_row(found, found_rows, seq, subject);
+        });
+    if (!has_index) return;
+    if (found_rows != expected_index_rows_ || found.hex() != expected_index_.hex()) {
+      fail(0, "subject index (audit_subject) does not match the log: " +
+                  std::to_string(expected_index_rows_) + " entries expected, " +
+                  std::to_string(found_rows) +
+                  " found; citizens' access-log queries may hide or invent accesses. The log "
+                  "itself is intact: rebuild the index from it");
+    }
+  }
+
+  void fail(std::int64_t seq, std::string problem) {
+    if (!report_.ok) return;
+    report_.ok = false;
+    report_.first_bad_seq = seq;
+    report_.problem = std::move(problem);
+  }
+
+  std::int64_t next_seq() const { return next_seq_; }
+  VerifyReport report() && { return std::move(report_); }
+
+ private:
+  void check_record(const AuditRecord& r) {
+    const std::string n = std::to_string(r.seq);
+    const bool content_ok = chain_hash(r) == r.hash;
+    const bool link_ok = r.prev_hash == prev_hash_;
+    if (r.seq == 1 && !link_ok) {
+      fail(1, content_ok ? "record 1: prev_hash is not empty: the start of the chain was "
+                           "rewritten or earlier records were removed"
+                         : "record 1: contents altered (hash mismatch, prev_hash not empty)");
+    } else if (!content_ok && link_ok) {
+      fail(r.seq, "record " + n + ": contents altered (hash mismatch)");
+    } else if (!content_ok) {
+      fail(r.seq, "record " + n + ": contents altered (hash mismatch) and not linked to record " +
+                      std::to_string(r.seq - 1) +
+                      " (prev_hash differs): records were replaced or reordered");
+    } else if (!link_ok) {
+      fail(r.seq, "record " + n + ": not linked to record " + std::to_string(r.seq - 1) +
+                      " (prev_hash differs): record " + std::to_string(r.seq - 1) +
+                      " was rewritten, or records were removed or reordered");
+    }
+  }
+
+  static void add_index_row(Sha256& digest, std::int64_t& rows, std::int64_t seq,
+                            const std::string& subject) {
+    std::string row;
+    put_i64(row, seq);
+    put_str(row, subject);
+    digest.update(row);
+    ++rows;
+  }
+
+  const ExpectedHead& expected_;
+  VerifyReport report_;
+  std::string prev_hash_;
+  std::int64_t next_seq_ = 1;
+  std::int64_t last_seq_ = 0;
+  bool expected_hash_seen_ = false;
+  Sha256 expected_index_;
+  std::int64_t expected_index_rows_ = 0;
+};
+
+}  // namespace
+
+std::string chain_hash(const AuditRecord& r) {
+  std::string m;
+  m.reserve(512);
+  put_str(m, kChainFormat);
+  put_str(m, r.prev_hash);
+  put_i64(m, r.seq);
+  put_str(m, r.event_id);
+  put_i64(m, r.time_unix_ms);
+  put_str(m, r.request_id);
+  put_str(m, r.partner_id);
+  put_str(m, r.operation);
+  put_list(m, r.subject_hashes);
+  put_str(m, r.purpose);
+  put_str(m, r.on_behalf_of);
+  put_str(m, r.procedure_code);
+  put_list(m, r.fields_released);
+  put_str(m, r.outcome);
+  put_i64(m, r.http_status);
+  put_i64(m, r.latency_us);
+  Sha256 sha;
+  sha.update(m);
+  return sha.hex();
+}
+
+VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected) {
+  Walker walker(expected);
+  try {
+    store.scan([&](const AuditRecord& r) { walker.visit(r); });
+    walker.check_head();
+    walker.check_index(store);
+  } catch (const CorruptRecord& e) {
+    walker.fail(e.seq(),
+                "record " + std::to_string(e.seq()) + ": contents altered (" + e.detail() + ")");
+  } catch (const std::exception& e) {
+    walker.fail(0, std::string("cannot read the audit log (stopped before record ") +
+                       std::to_string(walker.next_seq()) + "): " + e.what());
+  }
+  return std::move(walker).report();
+}
+
+}  // namespace lgsp::audit

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "audit/record.hpp"
+#include "audit/store.hpp"
+
+namespace lgsp::audit {
+
+/// The version tag that opens every hashed message; a new canonical format gets a new tag.
+inline constexpr const char* kChainFormat = "lgsp-audit-v1";
+
+/// Lower-case hex SHA-256 of the record's canonical encoding: prev_hash and every field
+/// except `hash` itself. The encoding (see chain.cpp and audit/README.md) is stable so an
+/// external auditor can recompute it.
+std::string chain_hash(const AuditRecord& r);
+
+/// What an operator noted about the chain earlier (e.g. printed by a previous verify), to
+/// detect records removed from the end, which the chain alone cannot show. Either part may be
+/// left empty (0 / "") to skip it.
+struct ExpectedHead {
+  std::int64_t records = 0;  // the chain must still hold at least this many records
+  /// The hash of the record at seq == records when `records` is given; otherwise a hash that
+  /// some record in the chain must still carry (the chain may have grown since).
+  std::string hash;
+};
+
+struct VerifyReport {
+  bool ok = true;
+  std::int64_t records = 0;        // records read
+  std::string head_hash;           // hash of the last record read ("" for an empty chain)
+  std::int64_t first_bad_seq = 0;  // 0 when ok, or when the problem has no single position
+  std::string problem;             // operator words: what is wrong and where; "" when ok
+};
+
+/// Walks the whole chain in seq order and reports the first problem: a record whose contents
+/// were altered, a record removed (seq gap or broken link), records reordered or replaced, a
+/// rewritten chain start, a subject index that no longer matches the log, or a head that falls
+/// short of `expected`. Reads through the store only, so it sees exactly what is stored.
+/// Never throws: a database failure is reported as a problem.
+VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected = {});
+
+}  // namespace lgsp::audit

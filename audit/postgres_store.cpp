@@ -1,0 +1,231 @@
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "audit/chain.hpp"
+#include "audit/columns.hpp"
+#include "audit/store.hpp"
+
+namespace lgsp::audit {
+namespace {
+
+// Transaction-scoped advisory lock serialising appenders (and schema creation) on the chain
+// head across every process sharing the database. Arbitrary constant: "lgspaudt" in ASCII.
+constexpr const char* kChainLock = "SELECT pg_advisory_xact_lock(7811882452498916468)";
+
+// audit_subject.subject_hash uses the "C" collation so the primary key, the (subject_hash,
+// seq) index the access-log query walks, orders bytewise like SQLite and the verifier.
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS audit_log ("
+    " seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, time_unix_ms BIGINT NOT NULL,"
+    " request_id TEXT NOT NULL, partner_id TEXT NOT NULL, operation TEXT NOT NULL,"
+    " subject_hashes TEXT NOT NULL, purpose TEXT NOT NULL, on_behalf_of TEXT NOT NULL,"
+    " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " http_status INTEGER NOT NULL, latency_us BIGINT NOT NULL, prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_subject ("
+    " subject_hash TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
+    " PRIMARY KEY (subject_hash, seq));";
+
+constexpr int kFetchRows = 1000;
+
+std::string text(const pqxx::row& row, int i) {
+  return row[i].is_null() ? std::string{} : row[i].c_str();
+}
+
+/// A row selected with kLogColumns, exactly as stored.
+AuditRecord read_record(const pqxx::row& row) {
+  AuditRecord r;
+  r.seq = row[0].as<std::int64_t>();
+  r.event_id = text(row, 1);
+  r.time_unix_ms = row[2].as<std::int64_t>();
+  r.request_id = text(row, 3);
+  r.partner_id = text(row, 4);
+  r.operation = text(row, 5);
+  r.subject_hashes = decode_list(r.seq, "subject_hashes", text(row, 6));
+  r.purpose = text(row, 7);
+  r.on_behalf_of = text(row, 8);
+  r.procedure_code = text(row, 9);
+  r.fields_released = decode_list(r.seq, "fields_released", text(row, 10));
+  r.outcome = text(row, 11);
+  r.http_status = checked_status(r.seq, row[12].as<std::int64_t>());
+  r.latency_us = row[13].as<std::int64_t>();
+  r.prev_hash = text(row, 14);
+  r.hash = text(row, 15);
+  return r;
+}
+
+/// Runs `query` through a server-side cursor in a read-only snapshot, handing each fetched
+/// row to `visit`, so a table of any size streams in kFetchRows steps.
+void stream(const std::string& dsn, const std::string& query,
+            const std::function<void(const pqxx::row&)>& visit) {
+  pqxx::connection conn(dsn);
+  pqxx::work tx(conn);
+  // One snapshot for the whole walk, as a single SQLite statement gets.
+  tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  tx.exec("DECLARE audit_scan NO SCROLL CURSOR FOR " + query);
+  const std::string fetch = "FETCH FORWARD " + std::to_string(kFetchRows) + " FROM audit_scan";
+  for (;;) {
+    const pqxx::result batch = tx.exec(fetch);
+    for (const auto& row : batch) visit(row);
+    if (batch.size() < static_cast<pqxx::result::size_type>(kFetchRows)) break;
+  }
+  tx.commit();
+}
+
+/// The audit chain in PostgreSQL. Appends and lookups use one connection each (guarded by
+/// their own mutex, as a libpqxx connection is single-threaded); scans open their own so a
+/// long verify blocks neither. A connection found broken is reopened on the next call.
+class PostgresAuditStore final : public AuditStore {
+ public:
+  explicit PostgresAuditStore(std::string dsn) : dsn_(std::move(dsn)) {
+    // Fails fast with libpq's reason on a wrong DSN; the lock stops two starting processes
+    // from racing on CREATE TABLE IF NOT EXISTS (which is not atomic in PostgreSQL).
+    {
+      pqxx::connection conn(dsn_);
+      pqxx::work tx(conn);
+      tx.exec(kChainLock);
+      tx.exec(kSchema);
+      tx.commit();
+    }
+    // Prepared only now: libpqxx 7 prepares eagerly, which needs the tables.
+    std::scoped_lock lock(write_mu_, read_mu_);
+    writer();
+    reader();
+  }
+
+  std::size_t append(std::vector<AuditRecord> records) override {
+    std::lock_guard lock(write_mu_);
+    try {
+      pqxx::work tx(writer());
+      tx.exec(kChainLock);  // held until commit: nobody else extends the chain meanwhile
+      std::int64_t head_seq = 0;
+      std::string head_hash;
+      if (const pqxx::result head = tx.exec_prepared("audit_head"); !head.empty()) {
+        head_seq = head[0][0].as<std::int64_t>();
+        head_hash = text(head[0], 1);
+      }
+      std::size_t appended = 0;
+      for (auto& r : records) {
+        r.seq = head_seq + 1;
+        r.prev_hash = head_hash;
+        r.hash = chain_hash(r);
+        const pqxx::result inserted =
+            tx.exec_prepared("audit_insert", r.seq, r.event_id, r.time_unix_ms, r.request_id,
+                             r.partner_id, r.operation, encode_list(r.subject_hashes), r.purpose,
+                             r.on_behalf_of, r.procedure_code, encode_list(r.fields_released),
+                             r.outcome, r.http_status, r.latency_us, r.prev_hash, r.hash);
+        if (inserted.affected_rows() == 0) continue;  // event already stored (a redelivery)
+        for (const auto& subject : r.subject_hashes) {
+          tx.exec_prepared("audit_insert_subject", subject, r.seq);
+        }
+        head_seq = r.seq;
+        head_hash = r.hash;
+        ++appended;
+      }
+      tx.commit();
+      return appended;
+    } catch (const pqxx::broken_connection&) {
+      write_.reset();
+      throw;
+    }
+  }
+
+  std::vector<AuditRecord> by_subject(const std::string& subject_hash, std::int64_t before_seq,
+                                      std::size_t limit) override {
+    std::vector<AuditRecord> out;
+    if (limit == 0) return out;
+    std::lock_guard lock(read_mu_);
+    try {
+      pqxx::nontransaction tx(reader());
+      const pqxx::result rows = tx.exec_prepared(
+          "audit_by_subject", subject_hash,
+          before_seq > 0 ? before_seq : std::numeric_limits<std::int64_t>::max(),
+          static_cast<std::int64_t>(std::min<std::size_t>(
+              limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))));
+      out.reserve(rows.size());
+      for (const auto& row : rows) out.push_back(read_record(row));
+      return out;
+    } catch (const pqxx::broken_connection&) {
+      read_.reset();
+      throw;
+    }
+  }
+
+  void scan(const std::function<void(const AuditRecord&)>& visit) override {
+    stream(dsn_, std::string("SELECT ") + kLogColumns + " FROM audit_log ORDER BY seq",
+           [&](const pqxx::row& row) { visit(read_record(row)); });
+  }
+
+  std::int64_t count() override {
+    std::lock_guard lock(read_mu_);
+    try {
+      pqxx::nontransaction tx(reader());
+      return tx.exec_prepared("audit_count")[0][0].as<std::int64_t>();
+    } catch (const pqxx::broken_connection&) {
+      read_.reset();
+      throw;
+    }
+  }
+
+  bool scan_subject_index(
+      const std::function<void(std::int64_t, const std::string&)>& visit) override {
+    stream(dsn_, "SELECT seq, subject_hash FROM audit_subject ORDER BY seq, subject_hash",
+           [&](const pqxx::row& row) { visit(row[0].as<std::int64_t>(), text(row, 1)); });
+    return true;
+  }
+
+ private:
+  pqxx::connection& writer() {
+    if (!write_) {
+      auto conn = std::make_unique<pqxx::connection>(dsn_);
+      conn->prepare("audit_head", "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+      conn->prepare("audit_insert", std::string("INSERT INTO audit_log (") + kLogColumns +
+                                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                                        " $12, $13, $14, $15, $16)"
+                                        " ON CONFLICT (event_id) DO NOTHING");
+      conn->prepare("audit_insert_subject",
+                    "INSERT INTO audit_subject (subject_hash, seq) VALUES ($1, $2)"
+                    " ON CONFLICT DO NOTHING");
+      write_ = std::move(conn);
+    }
+    return *write_;
+  }
+
+  pqxx::connection& reader() {
+    if (!read_) {
+      auto conn = std::make_unique<pqxx::connection>(dsn_);
+      std::string columns = "l.";
+      for (const char* p = kLogColumns; *p != '\0'; ++p) {
+        columns += *p;
+        if (*p == ' ') columns += "l.";
+      }
+      conn->prepare("audit_by_subject", "SELECT " + columns +
+                                            " FROM audit_subject s JOIN audit_log l ON"
+                                            " l.seq = s.seq WHERE s.subject_hash = $1 AND"
+                                            " s.seq < $2 AND l.operation <> 'audit.access-log'"
+                                            " ORDER BY s.seq DESC LIMIT $3");
+      conn->prepare("audit_count", "SELECT count(*) FROM audit_log");
+      read_ = std::move(conn);
+    }
+    return *read_;
+  }
+
+  std::string dsn_;
+  std::mutex write_mu_;
+  std::unique_ptr<pqxx::connection> write_;
+  std::mutex read_mu_;
+  std::unique_ptr<pqxx::connection> read_;
+};
+
+}  // namespace
+
+std::unique_ptr<AuditStore> open_postgres_audit_store(const std::string& dsn) {
+  return std::make_unique<PostgresAuditStore>(dsn);
+}
+
+}  // namespace lgsp::audit

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lgsp::audit {
+
+/// One audited request, as persisted in the hash chain. Carries no personal data in
+/// plaintext: subjects are keyed hashes (HMAC-SHA256 of the citizen ID), never the ID.
+struct AuditRecord {
+  std::int64_t seq = 0;  // position in the chain, 1-based; assigned by the store
+  std::string event_id;  // unique per event (the request id); a redelivered event is ignored
+  std::int64_t time_unix_ms = 0;
+  std::string request_id;
+  std::string partner_id;  // "anonymous" when authentication failed
+  std::string operation;   // "population.verify", "citizen.profile", "audit.access-log", ...
+  /// Keyed hashes (lower-case hex) of the subjects the request touched; empty when none
+  /// could be parsed (e.g. an unauthenticated or invalid request).
+  std::vector<std::string> subject_hashes;
+  std::string purpose;
+  std::string on_behalf_of;                  // the officer acting, when given
+  std::string procedure_code;                // administrative procedure code, when given
+  std::vector<std::string> fields_released;  // empty for verify and denied requests
+  std::string outcome;  // "ok", "not_found", "denied", "rate_limited", "invalid", "error"
+  std::int32_t http_status = 0;
+  std::int64_t latency_us = 0;
+  std::string prev_hash;  // hex SHA-256 of the previous record ("" before the first)
+  std::string hash;       // hex SHA-256 over prev_hash and every field above
+};
+
+}  // namespace lgsp::audit

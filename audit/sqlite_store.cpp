@@ -1,0 +1,270 @@
+#include <sqlite3.h>
+
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+
+#include "audit/chain.hpp"
+#include "audit/columns.hpp"
+#include "audit/store.hpp"
+#include "connectors/backends/sqlite.hpp"
+
+namespace lgsp::audit {
+namespace {
+
+namespace sq = connectors::sqlite;
+
+// STRICT: a hand edit cannot slip text into an integer column (SQLite would otherwise keep it
+// and read it back as 0). audit_subject's primary key is the (subject_hash, seq) index the
+// access-log query walks backwards.
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS audit_log ("
+    " seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, time_unix_ms INTEGER NOT NULL,"
+    " request_id TEXT NOT NULL, partner_id TEXT NOT NULL, operation TEXT NOT NULL,"
+    " subject_hashes TEXT NOT NULL, purpose TEXT NOT NULL, on_behalf_of TEXT NOT NULL,"
+    " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " http_status INTEGER NOT NULL, latency_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS audit_subject ("
+    " subject_hash TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;";
+
+constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+/// Resets a statement on scope exit so it never holds a read transaction open (which would
+/// stop WAL checkpoints) and its bound text is released before the caller's strings die.
+class ResetGuard {
+ public:
+  explicit ResetGuard(sqlite3_stmt* s) : s_(s) {}
+  ~ResetGuard() { sqlite3_reset(s_); }
+  ResetGuard(const ResetGuard&) = delete;
+  ResetGuard& operator=(const ResetGuard&) = delete;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+/// Rolls back unless committed, so an exception mid-append leaves the chain as it was.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(sqlite3* db) : db_(db) {
+    // IMMEDIATE takes the write lock now: the head read below stays the head until COMMIT,
+    // even with appenders in other processes.
+    sq::exec(db_, "BEGIN IMMEDIATE");
+  }
+  ~WriteTransaction() {
+    if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit() {
+    sq::exec(db_, "COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  bool committed_ = false;
+};
+
+void step_done(sqlite3* db, sqlite3_stmt* s) {
+  const int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) {
+    const std::string why = sqlite3_errmsg(db);
+    sqlite3_reset(s);
+    throw std::runtime_error("SQLite audit store: " + why);
+  }
+  sqlite3_reset(s);
+}
+
+/// Steps a query; throws on errors other than the end of rows.
+bool step_row(sqlite3* db, sqlite3_stmt* s) {
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw std::runtime_error(std::string("SQLite audit store: ") + sqlite3_errmsg(db));
+}
+
+/// A row selected with kLogColumns, exactly as stored.
+AuditRecord read_record(sqlite3_stmt* s) {
+  AuditRecord r;
+  r.seq = sqlite3_column_int64(s, 0);
+  r.event_id = sq::column_text(s, 1);
+  r.time_unix_ms = sqlite3_column_int64(s, 2);
+  r.request_id = sq::column_text(s, 3);
+  r.partner_id = sq::column_text(s, 4);
+  r.operation = sq::column_text(s, 5);
+  r.subject_hashes = decode_list(r.seq, "subject_hashes", sq::column_text(s, 6));
+  r.purpose = sq::column_text(s, 7);
+  r.on_behalf_of = sq::column_text(s, 8);
+  r.procedure_code = sq::column_text(s, 9);
+  r.fields_released = decode_list(r.seq, "fields_released", sq::column_text(s, 10));
+  r.outcome = sq::column_text(s, 11);
+  r.http_status = checked_status(r.seq, sqlite3_column_int64(s, 12));
+  r.latency_us = sqlite3_column_int64(s, 13);
+  r.prev_hash = sq::column_text(s, 14);
+  r.hash = sq::column_text(s, 15);
+  return r;
+}
+
+/// The audit chain in one SQLite file. Two connections: appends go through one (serialised
+/// by write_mu_ in this process and by BEGIN IMMEDIATE across processes), lookups through the
+/// other; scans open their own so a long verify blocks neither.
+class SqliteAuditStore final : public AuditStore {
+ public:
+  explicit SqliteAuditStore(std::string path) : path_(std::move(path)) {
+    write_db_ = sq::open(path_, kOpenFlags);
+    // FULL: an appended batch is acknowledged upstream, so it must survive a power cut.
+    sq::exec(write_db_.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+    sq::exec(write_db_.get(), kSchema);
+    head_ =
+        sq::prepare(write_db_.get(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    insert_ = sq::prepare(write_db_.get(),
+                          std::string("INSERT INTO audit_log (") + kLogColumns +
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                              " ?14, ?15, ?16) ON CONFLICT (event_id) DO NOTHING");
+    insert_subject_ = sq::prepare(
+        write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
+
+    read_db_ = sq::open(path_, kOpenFlags);
+    by_subject_ =
+        sq::prepare(read_db_.get(), std::string("SELECT ") + prefixed_columns() +
+                                        " FROM audit_subject s JOIN audit_log l ON"
+                                        " l.seq = s.seq WHERE s.subject_hash = ?1 AND"
+                                        " s.seq < ?2 AND l.operation <> 'audit.access-log'"
+                                        " ORDER BY s.seq DESC LIMIT ?3");
+    count_ = sq::prepare(read_db_.get(), "SELECT count(*) FROM audit_log");
+  }
+
+  std::size_t append(std::vector<AuditRecord> records) override {
+    std::lock_guard lock(write_mu_);
+    sqlite3* db = write_db_.get();
+    WriteTransaction tx(db);
+    std::int64_t head_seq = 0;
+    std::string head_hash;
+    {
+      ResetGuard reset(head_.get());
+      if (step_row(db, head_.get())) {
+        head_seq = sqlite3_column_int64(head_.get(), 0);
+        head_hash = sq::column_text(head_.get(), 1);
+      }
+    }
+    std::size_t appended = 0;
+    for (auto& r : records) {
+      r.seq = head_seq + 1;
+      r.prev_hash = head_hash;
+      r.hash = chain_hash(r);
+      if (!insert(db, r)) continue;  // event already stored (a redelivery)
+      for (const auto& subject : r.subject_hashes) {
+        sq::bind_text(insert_subject_.get(), 1, subject);
+        sqlite3_bind_int64(insert_subject_.get(), 2, r.seq);
+        step_done(db, insert_subject_.get());
+      }
+      head_seq = r.seq;
+      head_hash = r.hash;
+      ++appended;
+    }
+    tx.commit();
+    return appended;
+  }
+
+  std::vector<AuditRecord> by_subject(const std::string& subject_hash, std::int64_t before_seq,
+                                      std::size_t limit) override {
+    std::vector<AuditRecord> out;
+    if (limit == 0) return out;
+    std::lock_guard lock(read_mu_);
+    sqlite3_stmt* s = by_subject_.get();
+    ResetGuard reset(s);
+    sq::bind_text(s, 1, subject_hash);
+    sqlite3_bind_int64(s, 2,
+                       before_seq > 0 ? before_seq : std::numeric_limits<std::int64_t>::max());
+    sqlite3_bind_int64(s, 3, clamp_limit(limit));
+    while (step_row(read_db_.get(), s)) out.push_back(read_record(s));
+    return out;
+  }
+
+  void scan(const std::function<void(const AuditRecord&)>& visit) override {
+    const sq::Db db = sq::open(path_, kOpenFlags);
+    // One statement reads one snapshot: appends during the scan are not seen half-done.
+    const sq::Stmt s = sq::prepare(
+        db.get(), std::string("SELECT ") + kLogColumns + " FROM audit_log ORDER BY seq");
+    while (step_row(db.get(), s.get())) visit(read_record(s.get()));
+  }
+
+  std::int64_t count() override {
+    std::lock_guard lock(read_mu_);
+    ResetGuard reset(count_.get());
+    return step_row(read_db_.get(), count_.get()) ? sqlite3_column_int64(count_.get(), 0) : 0;
+  }
+
+  bool scan_subject_index(
+      const std::function<void(std::int64_t, const std::string&)>& visit) override {
+    const sq::Db db = sq::open(path_, kOpenFlags);
+    const sq::Stmt s = sq::prepare(
+        db.get(), "SELECT seq, subject_hash FROM audit_subject ORDER BY seq, subject_hash");
+    while (step_row(db.get(), s.get())) {
+      visit(sqlite3_column_int64(s.get(), 0), sq::column_text(s.get(), 1));
+    }
+    return true;
+  }
+
+ private:
+  static std::string prefixed_columns() {
+    std::string out = "l.";
+    for (const char* p = kLogColumns; *p != '\0'; ++p) {
+      out += *p;
+      if (*p == ' ') out += "l.";
+    }
+    return out;
+  }
+
+  static std::int64_t clamp_limit(std::size_t limit) {
+    constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+    return static_cast<std::int64_t>(limit > kMax ? kMax : limit);
+  }
+
+  /// Inserts one record; false when its event_id is already stored.
+  bool insert(sqlite3* db, const AuditRecord& r) {
+    // Bound without copying (bind_text): these must outlive step_done(), which resets.
+    const std::string subjects = encode_list(r.subject_hashes);
+    const std::string fields = encode_list(r.fields_released);
+    sqlite3_stmt* s = insert_.get();
+    sqlite3_bind_int64(s, 1, r.seq);
+    sq::bind_text(s, 2, r.event_id);
+    sqlite3_bind_int64(s, 3, r.time_unix_ms);
+    sq::bind_text(s, 4, r.request_id);
+    sq::bind_text(s, 5, r.partner_id);
+    sq::bind_text(s, 6, r.operation);
+    sq::bind_text(s, 7, subjects);
+    sq::bind_text(s, 8, r.purpose);
+    sq::bind_text(s, 9, r.on_behalf_of);
+    sq::bind_text(s, 10, r.procedure_code);
+    sq::bind_text(s, 11, fields);
+    sq::bind_text(s, 12, r.outcome);
+    sqlite3_bind_int64(s, 13, r.http_status);
+    sqlite3_bind_int64(s, 14, r.latency_us);
+    sq::bind_text(s, 15, r.prev_hash);
+    sq::bind_text(s, 16, r.hash);
+    step_done(db, s);
+    return sqlite3_changes(db) == 1;
+  }
+
+  std::string path_;
+  std::mutex write_mu_;
+  sq::Db write_db_;
+  sq::Stmt head_;
+  sq::Stmt insert_;
+  sq::Stmt insert_subject_;
+  std::mutex read_mu_;
+  sq::Db read_db_;
+  sq::Stmt by_subject_;
+  sq::Stmt count_;
+};
+
+}  // namespace
+
+std::unique_ptr<AuditStore> open_sqlite_audit_store(const std::string& path) {
+  return std::make_unique<SqliteAuditStore>(path);
+}
+
+}  // namespace lgsp::audit

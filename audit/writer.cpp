@@ -1,0 +1,163 @@
+#include "audit/writer.hpp"
+
+#include <prometheus/histogram.h>
+
+#include <chrono>
+#include <map>
+
+#include "observability/log.hpp"
+
+namespace lgsp::audit {
+
+using namespace std::chrono_literals;
+
+AuditRecord to_record(const bus::v1::AuditEvent& e) {
+  AuditRecord r;
+  r.event_id = e.event_id();
+  r.time_unix_ms = e.time_unix_ms();
+  r.request_id = e.request_id();
+  r.partner_id = e.partner_id();
+  r.operation = e.operation();
+  r.subject_hashes.assign(e.subject_hashes().begin(), e.subject_hashes().end());
+  r.purpose = e.purpose();
+  r.on_behalf_of = e.on_behalf_of();
+  r.procedure_code = e.procedure_code();
+  r.fields_released.assign(e.fields_released().begin(), e.fields_released().end());
+  r.outcome = e.outcome();
+  r.http_status = e.http_status();
+  r.latency_us = e.latency_us();
+  return r;
+}
+
+namespace {
+
+bus::Properties consumer_defaults(bus::Properties p) {
+  // Offsets are stored by hand after the store commit; auto-commit then commits only those.
+  // A new writer group starts from the earliest event: none may be skipped.
+  bus::Properties out{{"enable.auto.offset.store", "false"},
+                      {"enable.auto.commit", "true"},
+                      {"auto.offset.reset", "earliest"}};
+  out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+prometheus::Counter& records(obs::Metrics& m, const std::string& result) {
+  return prometheus::BuildCounter()
+      .Name("lgsp_audit_writer_records_total")
+      .Help("Audit events consumed, by result: appended, duplicate, undecodable")
+      .Register(m.registry())
+      .Add({{"result", result}});
+}
+
+}  // namespace
+
+AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> store,
+                         obs::Metrics& metrics)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      consumer_(consumer_defaults(options_.consumer_properties), options_.group_id),
+      appended_(records(metrics, "appended")),
+      duplicates_(records(metrics, "duplicate")),
+      undecodable_(records(metrics, "undecodable")),
+      store_errors_(metrics.counter("lgsp_audit_writer_store_errors_total",
+                                    "Batches the audit store failed to commit (retried)")),
+      chain_length_(
+          metrics.gauge("lgsp_audit_writer_chain_length", "Records in the audit hash chain")),
+      batch_seconds_(prometheus::BuildHistogram()
+                         .Name("lgsp_audit_writer_batch_duration_seconds")
+                         .Help("Time to append one batch to the audit store")
+                         .Register(metrics.registry())
+                         .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
+                                                                          0.1, 0.5, 1, 5})) {
+  chain_length_.Set(static_cast<double>(store_->count()));
+}
+
+AuditWriter::~AuditWriter() { stop(); }
+
+void AuditWriter::start() {
+  consumer_.subscribe({options_.topic});
+  thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
+  obs::info("audit_writer_started", {{"topic", options_.topic}, {"group", options_.group_id}});
+}
+
+void AuditWriter::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+  consumer_.close();
+  obs::info("audit_writer_stopped", {{"appended", appended_total_.load()}});
+}
+
+void AuditWriter::drain_and_stop(std::chrono::milliseconds max) {
+  draining_ = true;
+  const auto until = std::chrono::steady_clock::now() + max;
+  while (!finished_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+  stop();
+}
+
+std::string AuditWriter::readiness() const {
+  if (!store_ok_) return "the audit store is failing";
+  if (!consumer_.joined()) return "not yet assigned the audit topic";
+  return {};
+}
+
+void AuditWriter::run(const std::stop_token& stop) {
+  std::vector<AuditRecord> batch;
+  std::map<std::int32_t, std::int64_t> next_offsets;
+  while (!stop.stop_requested()) {
+    // Gather what is waiting, up to max_batch: one transaction for many events.
+    bool got = false;
+    for (bus::MessagePtr msg = consumer_.poll(50ms); msg; msg = consumer_.poll(0ms)) {
+      got = true;
+      if (msg->err) {
+        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          obs::warn("audit_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
+        }
+        continue;
+      }
+      next_offsets[msg->partition] = msg->offset + 1;
+      auto event = bus::decode_audit_event(
+          std::string_view(static_cast<const char*>(msg->payload), msg->len));
+      if (!event) {
+        undecodable_.Increment();
+        obs::error("audit_event_undecodable",
+                   {{"partition", msg->partition}, {"offset", msg->offset}});
+      } else {
+        batch.push_back(to_record(*event));
+      }
+      if (batch.size() >= options_.max_batch) break;
+    }
+    if (!got && draining_) break;
+    if (batch.empty() && next_offsets.empty()) continue;
+
+    // Retry the same batch until the store takes it: skipping would lose audit events.
+    while (!batch.empty()) {
+      const auto started = std::chrono::steady_clock::now();
+      try {
+        const std::size_t size = batch.size();
+        const std::size_t added = store_->append(batch);
+        batch_seconds_.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        appended_.Increment(static_cast<double>(added));
+        duplicates_.Increment(static_cast<double>(size - added));
+        appended_total_ += static_cast<std::int64_t>(added);
+        chain_length_.Increment(static_cast<double>(added));
+        store_ok_ = true;
+        batch.clear();
+      } catch (const std::exception& e) {
+        store_errors_.Increment();
+        if (store_ok_.exchange(false)) obs::error("audit_store_failed", {{"error", e.what()}});
+        if (stop.stop_requested()) break;  // not stored: the offsets stay, a restart replays
+        std::this_thread::sleep_for(500ms);
+      }
+    }
+    if (!batch.empty()) break;
+    for (const auto& [partition, next] : next_offsets) {
+      consumer_.store_offset(options_.topic, partition, next);
+    }
+    next_offsets.clear();
+  }
+  finished_ = true;
+}
+
+}  // namespace lgsp::audit

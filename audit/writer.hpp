@@ -1,0 +1,73 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "audit/store.hpp"
+#include "bus/consumer.hpp"
+#include "bus/envelope.hpp"
+#include "observability/metrics.hpp"
+
+namespace lgsp::audit {
+
+/// The audit record an event becomes (seq and hashes are the store's to assign).
+AuditRecord to_record(const bus::v1::AuditEvent& e);
+
+struct WriterOptions {
+  bus::Properties consumer_properties;
+  std::string topic;
+  std::string group_id = "lgsp-audit-writer";
+  std::size_t max_batch = 1000;
+};
+
+/// Consumes the audit topic and appends the events to the hash chain in batches (one store
+/// transaction per batch). Offsets are stored only after the batch is committed to the store,
+/// so a crash replays events rather than losing them, and the store ignores the replayed ones
+/// by event id: each event is in the chain exactly once. When the store fails, the same batch
+/// is retried (nothing is skipped) until it succeeds or the writer stops.
+///
+/// Lifecycle: start() runs the loop on its own thread; stop() finishes the batch in hand,
+/// commits offsets and leaves the group. Not copyable.
+class AuditWriter {
+ public:
+  AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> store, obs::Metrics& metrics);
+  ~AuditWriter();
+  AuditWriter(const AuditWriter&) = delete;
+  AuditWriter& operator=(const AuditWriter&) = delete;
+
+  void start();
+  void stop();
+  /// Appends what is waiting on the topic (until a poll finds nothing, at most `max`), then
+  /// stops: for a process that has just flushed its own gateway's events (lgsp dev).
+  void drain_and_stop(std::chrono::milliseconds max);
+  /// "" when consuming and the last store write succeeded, else why not.
+  std::string readiness() const;
+  std::int64_t appended() const { return appended_total_.load(); }
+
+ private:
+  void run(const std::stop_token& stop);
+
+  WriterOptions options_;
+  std::unique_ptr<AuditStore> store_;
+  bus::Consumer consumer_;
+  prometheus::Counter& appended_;
+  prometheus::Counter& duplicates_;
+  prometheus::Counter& undecodable_;
+  prometheus::Counter& store_errors_;
+  prometheus::Gauge& chain_length_;
+  prometheus::Histogram& batch_seconds_;
+  std::atomic<bool> store_ok_{true};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<std::int64_t> appended_total_{0};
+  std::jthread thread_;
+};
+
+}  // namespace lgsp::audit

@@ -1,0 +1,47 @@
+#include "gateway/access_log.hpp"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace lgsp::gateway {
+
+namespace asio = boost::asio;
+
+AccessLogReader::AccessLogReader(std::unique_ptr<audit::AuditStore> store)
+    : store_(std::move(store)) {}
+
+AccessLogReader::~AccessLogReader() { pool_.join(); }
+
+AccessLogReader::Page AccessLogReader::query(const std::string& subject_hash,
+                                             std::int64_t before_seq, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  try {
+    return store_->by_subject(subject_hash, before_seq, limit);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+}
+
+asio::awaitable<AccessLogReader::Page> AccessLogReader::page(std::string subject_hash,
+                                                             std::int64_t before_seq,
+                                                             std::size_t limit) {
+  // A plain callback hop (pool thread, then back to the caller's executor) rather than a
+  // nested coroutine: the result travels as a value, never as an exception across co_await.
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Page)>(
+      [this, before_seq, limit](auto handler, std::string hash) {
+        asio::post(pool_, [this, before_seq, limit, hash = std::move(hash),
+                           handler = std::move(handler)]() mutable {
+          Page result = query(hash, before_seq, limit);
+          auto executor = asio::get_associated_executor(handler);
+          asio::post(executor,
+                     [handler = std::move(handler), result = std::move(result)]() mutable {
+                       std::move(handler)(std::move(result));
+                     });
+        });
+      },
+      asio::use_awaitable, std::move(subject_hash));
+}
+
+}  // namespace lgsp::gateway

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "audit/record.hpp"
+#include "audit/store.hpp"
+
+namespace lgsp::gateway {
+
+/// Reads the audit chain for the citizen access log. Store queries block, so they run on a
+/// thread of this reader's own, never on an io_context thread; the caller's coroutine
+/// resumes on its own executor with the records or the store's error. Thread-safe.
+class AccessLogReader {
+ public:
+  explicit AccessLogReader(std::unique_ptr<audit::AuditStore> store);
+  ~AccessLogReader();
+  AccessLogReader(const AccessLogReader&) = delete;
+  AccessLogReader& operator=(const AccessLogReader&) = delete;
+
+  /// The records, or why the store could not be read.
+  using Page = std::variant<std::vector<audit::AuditRecord>, std::string>;
+
+  /// Newest first, records with seq < before_seq (0 = from the newest), at most `limit`.
+  boost::asio::awaitable<Page> page(std::string subject_hash, std::int64_t before_seq,
+                                    std::size_t limit);
+
+ private:
+  Page query(const std::string& subject_hash, std::int64_t before_seq, std::size_t limit);
+
+  std::mutex mu_;  // one store connection, used by one query at a time
+  std::unique_ptr<audit::AuditStore> store_;
+  boost::asio::thread_pool pool_{1};
+};
+
+}  // namespace lgsp::gateway

@@ -1,0 +1,68 @@
+#include "gateway/audit_publisher.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "observability/log.hpp"
+
+namespace lgsp::gateway {
+
+std::string SubjectHasher::hash(std::string_view citizen_id) const {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(citizen_id.data()), citizen_id.size(), md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
+}
+
+namespace {
+bus::Properties durable(bus::Properties props) {
+  // An audit event must survive a broker failover: wait for every in-sync replica, and let
+  // librdkafka retry without duplicating or reordering.
+  props.emplace_back("acks", "all");
+  props.emplace_back("enable.idempotence", "true");
+  return props;
+}
+}  // namespace
+
+AuditPublisher::AuditPublisher(bus::Properties props, std::string topic, GatewayProbe& probe)
+    : topic_(std::move(topic)),
+      probe_(probe),
+      producer_(durable(std::move(props)), bus::Producer::Polling::kBackground) {}
+
+void AuditPublisher::start() {
+  if (const auto ec = producer_.learn_topic(topic_)) {
+    obs::warn("audit_topic_unknown", {{"topic", topic_}, {"error", ec.message()}});
+  }
+}
+
+bool AuditPublisher::publish(const bus::v1::AuditEvent& event) {
+  const auto ec = producer_.produce(
+      topic_, -1, event.request_id(), bus::encode(event), {}, [this](rd_kafka_resp_err_t err) {
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          probe_.audit_event("delivered");
+          return;
+        }
+        probe_.audit_event("failed");
+        obs::error("audit_event_lost", {{"error", rd_kafka_err2str(err)}});
+      });
+  if (ec) {
+    probe_.audit_event("failed");
+    obs::error("audit_event_not_queued",
+               {{"request_id", event.request_id()}, {"error", ec.message()}});
+    return false;
+  }
+  probe_.audit_event("queued");
+  return true;
+}
+
+bool AuditPublisher::flush(std::chrono::milliseconds timeout) { return producer_.flush(timeout); }
+
+}  // namespace lgsp::gateway

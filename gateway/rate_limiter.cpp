@@ -1,0 +1,90 @@
+#include "gateway/rate_limiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lgsp::gateway {
+
+bool TokenBucket::take(const config::RateLimit& limit, Clock::time_point now,
+                       std::chrono::milliseconds& retry_after) {
+  if (limit.requests_per_second <= 0) return true;
+  const double burst = limit.burst > 0 ? limit.burst : limit.requests_per_second;
+  if (tokens_ < 0) {
+    tokens_ = burst;
+  } else {
+    const double elapsed = std::chrono::duration<double>(now - last_).count();
+    tokens_ = std::min(burst, tokens_ + std::max(0.0, elapsed) * limit.requests_per_second);
+  }
+  last_ = now;
+  if (tokens_ >= 1.0) {
+    tokens_ -= 1.0;
+    return true;
+  }
+  const double wait_s = (1.0 - tokens_) / limit.requests_per_second;
+  retry_after = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(wait_s * 1000)));
+  return false;
+}
+
+RateLimiter::State& RateLimiter::state(const std::string& partner_id) {
+  {
+    std::shared_lock lock(mu_);
+    if (const auto it = states_.find(partner_id); it != states_.end()) return *it->second;
+  }
+  std::unique_lock lock(mu_);
+  auto& slot = states_[partner_id];
+  if (!slot) slot = std::make_unique<State>();
+  return *slot;
+}
+
+RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
+                                         const std::string& operation,
+                                         const config::RateLimit& partner_limit,
+                                         const config::RateLimit* operation_limit,
+                                         std::int64_t daily_quota,
+                                         TokenBucket::Clock::time_point now,
+                                         std::chrono::system_clock::time_point wall_now) {
+  using Verdict = Decision::Verdict;
+  Decision d;
+  if (partner_limit.requests_per_second <= 0 && operation_limit == nullptr && daily_quota <= 0)
+    return d;
+  State& s = state(partner_id);
+  std::lock_guard lock(s.mu);
+
+  const auto since_epoch = wall_now.time_since_epoch();
+  const std::int64_t day = std::chrono::duration_cast<std::chrono::days>(since_epoch).count();
+  if (day != s.day) {
+    s.day = day;
+    s.used = 0;
+  }
+  d.quota_limit = daily_quota;
+  d.quota_remaining = daily_quota > 0 ? std::max<std::int64_t>(0, daily_quota - s.used) : 0;
+  if (daily_quota > 0 && s.used >= daily_quota) {
+    d.verdict = Verdict::kQuotaExhausted;
+    const auto next_day = std::chrono::system_clock::time_point(std::chrono::days(day + 1));
+    d.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(next_day - wall_now);
+    return d;
+  }
+  // The narrower (operation) bucket first: when the partner-wide bucket then refuses, one
+  // token of the operation's is spent for nothing, which only errs on the strict side.
+  std::chrono::milliseconds wait{0};
+  if (operation_limit != nullptr) {
+    auto& bucket = s.operations[operation];
+    if (!bucket.take(*operation_limit, now, wait)) {
+      d.verdict = Verdict::kRateLimited;
+      d.retry_after = wait;
+      return d;
+    }
+  }
+  if (!s.partner.take(partner_limit, now, wait)) {
+    d.verdict = Verdict::kRateLimited;
+    d.retry_after = wait;
+    return d;
+  }
+  if (daily_quota > 0) {
+    ++s.used;
+    d.quota_remaining = daily_quota - s.used;
+  }
+  return d;
+}
+
+}  // namespace lgsp::gateway

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "config/config.hpp"
+
+namespace lgsp::gateway {
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`. Not thread-safe (the
+/// limiter locks around it).
+class TokenBucket {
+ public:
+  using Clock = std::chrono::steady_clock;
+  /// Takes one token if there is one; otherwise says how long until there will be.
+  bool take(const config::RateLimit& limit, Clock::time_point now,
+            std::chrono::milliseconds& retry_after);
+
+ private:
+  double tokens_ = -1;  // < 0: not used yet (starts full)
+  Clock::time_point last_{};
+};
+
+/// Per-partner rate limits (partner-wide and per operation) and daily quotas. State lives
+/// here, keyed by partner id, so a config reload changes the limits without resetting what
+/// was used today. Thread-safe: every gateway thread admits through the one instance.
+class RateLimiter {
+ public:
+  struct Decision {
+    enum class Verdict { kAllowed, kRateLimited, kQuotaExhausted } verdict = Verdict::kAllowed;
+    std::chrono::milliseconds retry_after{0};
+    std::int64_t quota_limit = 0;  // 0 = no quota
+    std::int64_t quota_remaining = 0;
+    bool allowed() const { return verdict == Verdict::kAllowed; }
+  };
+
+  /// `operation` is "registry.operation". Rate limits are checked before the quota, and a
+  /// refused request consumes neither.
+  Decision admit(const std::string& partner_id, const std::string& operation,
+                 const config::RateLimit& partner_limit, const config::RateLimit* operation_limit,
+                 std::int64_t daily_quota, TokenBucket::Clock::time_point now,
+                 std::chrono::system_clock::time_point wall_now);
+
+ private:
+  struct State {
+    std::mutex mu;
+    TokenBucket partner;
+    std::map<std::string, TokenBucket, std::less<>> operations;
+    std::int64_t day = -1;  // days since the epoch (UTC) the count belongs to
+    std::int64_t used = 0;
+  };
+  State& state(const std::string& partner_id);
+
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<State>> states_;
+};
+
+}  // namespace lgsp::gateway
