@@ -249,12 +249,7 @@ int write_secret(const std::string& file) {
     std::filesystem::create_directories(dir);
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
-  std::string hex;
-  for (const unsigned char b : raw) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    hex += kHex[b >> 4];
-    hex += kHex[b & 0xf];
-  }
+  const std::string hex = domain::to_hex(raw, sizeof raw);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size())) {
     if (fd >= 0) ::close(fd);

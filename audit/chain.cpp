@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/hashing.hpp"
+
 #include "audit/columns.hpp"
 
 // Canonical encoding hashed by chain_hash() (format "lgsp-audit-v1"). An external auditor
@@ -73,14 +75,7 @@ class Sha256 {
     if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) {
       throw std::runtime_error("OpenSSL: SHA-256 final failed");
     }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(std::size_t{2} * len);
-    for (unsigned int i = 0; i < len; ++i) {
-      out += kHex[md[i] >> 4];
-      out += kHex[md[i] & 0xF];
-    }
-    return out;
+    return domain::to_hex(md, len);
   }
 
  private:

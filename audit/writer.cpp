@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "bus/client_properties.hpp"
 #include "observability/log.hpp"
 
 namespace lgsp::audit {
@@ -31,16 +32,6 @@ AuditRecord to_record(const bus::v1::AuditEvent& e) {
 
 namespace {
 
-bus::Properties consumer_defaults(bus::Properties p) {
-  // Offsets are stored by hand after the store commit; auto-commit then commits only those.
-  // A new writer group starts from the earliest event: none may be skipped.
-  bus::Properties out{{"enable.auto.offset.store", "false"},
-                      {"enable.auto.commit", "true"},
-                      {"auto.offset.reset", "earliest"}};
-  out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
 prometheus::Counter& records(obs::Metrics& m, const std::string& result) {
   return prometheus::BuildCounter()
       .Name("lgsp_audit_writer_records_total")
@@ -55,7 +46,7 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
                          obs::Metrics& metrics)
     : options_(std::move(options)),
       store_(std::move(store)),
-      consumer_(consumer_defaults(options_.consumer_properties), options_.group_id),
+      consumer_(bus::at_least_once_consumer(options_.consumer_properties), options_.group_id),
       appended_(records(metrics, "appended")),
       duplicates_(records(metrics, "duplicate")),
       undecodable_(records(metrics, "undecodable")),

@@ -38,4 +38,12 @@ Properties consumer_properties(const config::KafkaConfig& kafka, const std::stri
   return base(kafka, bootstrap, client_id, kafka.consumer_properties);
 }
 
+Properties at_least_once_consumer(Properties p) {
+  Properties out{{"enable.auto.offset.store", "false"},
+                 {"enable.auto.commit", "true"},
+                 {"auto.offset.reset", "earliest"}};
+  out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
 }  // namespace lgsp::bus

@@ -19,4 +19,9 @@ Properties producer_properties(const config::KafkaConfig& kafka, const std::stri
 Properties consumer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
                                const std::string& client_id);
 
+/// A consumer group member that stores offsets by hand, only after its work is durable
+/// (auto-commit then commits just those), and that starts a new group from the earliest
+/// message so nothing waiting is skipped. `p` (the config's) is appended and wins.
+Properties at_least_once_consumer(Properties p);
+
 }  // namespace lgsp::bus

@@ -229,7 +229,7 @@ bool is_sha256_hex(const std::string& s) {
 }
 
 /// Certificate fingerprints are printed as "AB:CD:..." by openssl; accept that form too.
-std::string normalise_fingerprint(std::string s) {
+std::string normalise_fingerprint(const std::string& s) {
   std::string out;
   for (const char c : s) {
     if (c == ':') continue;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "bus/client_properties.hpp"
 #include "observability/log.hpp"
 
 namespace lgsp::connectors {
@@ -11,17 +12,6 @@ namespace v1 = bus::v1;
 using namespace std::chrono_literals;
 
 namespace {
-
-bus::Properties consumer_defaults(bus::Properties p) {
-  // Offsets are stored by hand once the reply is delivered; auto-commit then commits only
-  // those. A new group starts from the earliest request so a connector started late still
-  // answers what is waiting (expired ones are dropped by deadline).
-  bus::Properties out{{"enable.auto.offset.store", "false"},
-                      {"enable.auto.commit", "true"},
-                      {"auto.offset.reset", "earliest"}};
-  out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -37,7 +27,7 @@ ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& serv
       service_(service),
       probe_(probe),
       request_topic_(options_.topics.requests(service.registry())),
-      consumer_(consumer_defaults(options_.consumer_properties), options_.group_id),
+      consumer_(bus::at_least_once_consumer(options_.consumer_properties), options_.group_id),
       producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
 
 void ConnectorRuntime::run(const std::stop_token& stop) {

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "domain/hashing.hpp"
 #include "observability/log.hpp"
 
 namespace lgsp::gateway {
@@ -12,14 +13,7 @@ std::string SubjectHasher::hash(std::string_view citizen_id) const {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
        reinterpret_cast<const unsigned char*>(citizen_id.data()), citizen_id.size(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * len);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
+  return domain::to_hex(md, len);
 }
 
 namespace {

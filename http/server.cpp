@@ -16,6 +16,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <variant>
 
+#include "domain/hashing.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
 
@@ -55,13 +56,7 @@ PeerInfo peer_of(TlsStream& stream) {
   peer.cert_verified = SSL_get_verify_result(ssl) == X509_V_OK;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < len; ++i) {
-      peer.cert_sha256 += kHex[md[i] >> 4];
-      peer.cert_sha256 += kHex[md[i] & 0xf];
-    }
-  }
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) peer.cert_sha256 = domain::to_hex(md, len);
   const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
   if (bio && X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
     char* data = nullptr;

@@ -12,21 +12,16 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "gateway/openssl_handles.hpp"
+
 namespace lgsp::testing {
 namespace {
 
 namespace json = boost::json;
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* handle) const {
-    Free(handle);
-  }
-};
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
+using gateway::BnPtr;
+using gateway::EcdsaSigPtr;
+using gateway::MdCtxPtr;
 
 constexpr int kP256Bytes = 32;
 constexpr char kBase64UrlAlphabet[] =
