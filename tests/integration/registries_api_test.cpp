@@ -3,11 +3,15 @@
 // own SQLite registry seeded with the same synthetic citizens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <thread>
 
+#include "app/commands.hpp"
+#include "audit/chain.hpp"
 #include "connectors/backends/factory.hpp"
 #include "domain/names.hpp"
 #include "tests/support/http_client.hpp"
@@ -267,6 +271,34 @@ TEST(ProfilePartial, SlowOrDownRegistryIsMarkedUnavailableWithinTheDeadline) {
   EXPECT_TRUE(j.at("partial").as_bool());
   EXPECT_EQ(j.at("parts").at("vehicle").at("status").as_string(), "unavailable");
   EXPECT_EQ(j.at("parts").at("population").at("status").as_string(), "ok");
+}
+
+/// A lookup by plate counts, in the citizen access log, for the plate's owner (the connector
+/// tells the gateway whom the plate resolved to); the audit chain of the run verifies, on
+/// each backend's audit store.
+TEST_P(RegistriesApi, PlateLookupShowsInTheOwnersAccessLogAndTheChainVerifies) {
+  const auto v = vehicle("registered");
+  ASSERT_EQ(post("/v1/vehicle/lookup", {{"plate_number", v.plate_number}}, kPoliceKey).status, 200);
+  // The writer appends within moments; the owner may have older accesses from other tests.
+  const auto police_lookup = [](const json::value& a) {
+    return a.at("partner_id").as_string() == "police" &&
+           a.at("operation").as_string() == "vehicle.lookup";
+  };
+  bool found = false;
+  for (int i = 0; i < 100 && !found; ++i) {
+    const auto r =
+        post("/v1/audit/access-log", {{"citizen_id", v.owner_citizen_id}}, kCitizenAppKey);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json::value log = r.json();
+    const auto& accesses = log.at("accesses").as_array();
+    found = std::any_of(accesses.begin(), accesses.end(), police_lookup);
+    if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(found) << "the owner's access log never listed the police plate lookup";
+
+  const auto report = audit::verify_chain(*app::open_audit_store(stack_->cfg));
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_GT(report.records, 0);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "app/commands.hpp"
 #include "audit/chain.hpp"
 #include "audit/store.hpp"
 #include "connectors/backends/factory.hpp"
@@ -257,9 +258,7 @@ TEST_F(Security, DailyQuotaCountsDownInAHeaderThenRefuses) {
 /// Reads the stack's audit chain directly (the store's own API).
 std::vector<audit::AuditRecord> audit_records(const TestStack& s) {
   std::vector<audit::AuditRecord> out;
-  audit::open_sqlite_audit_store(s.cfg.audit.store.sqlite_path)->scan([&](const auto& r) {
-    out.push_back(r);
-  });
+  app::open_audit_store(s.cfg)->scan([&](const auto& r) { out.push_back(r); });
   return out;
 }
 

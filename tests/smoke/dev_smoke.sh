@@ -70,6 +70,17 @@ echo "$accesses" | jq -c '.accesses[] | [.partner_id, .operation, .outcome]'
 [ "$(echo "$accesses" | jq '[.accesses[] | select(.partner_id == "demo-ministry")] | length')" -ge 3 ] \
   || { echo "FAIL: access log: $accesses"; exit 1; }
 
+# No personal data in metric labels either.
+if curl -fsS http://127.0.0.1:19464/metrics | grep -q -e "$id" -e "$name"; then
+  echo "FAIL: personal data in /metrics"; exit 1
+fi
+
+# SIGHUP reloads the partners without a restart (and the process keeps serving).
+kill -HUP "$pid"
+for _ in $(seq 1 50); do grep -q '"event":"config_reloaded"' "$work/dev.log" && break; sleep 0.1; done
+grep -q '"event":"config_reloaded"' "$work/dev.log" || { echo "FAIL: SIGHUP did not reload"; exit 1; }
+[ "$(post $key /v1/population/lookup "$lookup")" = 200 ] || { echo "FAIL: lookup after reload"; exit 1; }
+
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
@@ -84,7 +95,11 @@ lines=$(wc -l < "$work/dev.log")
 # Every request reached the audit chain (the stop flushed it) and the chain verifies.
 report=$("$lgsp" audit verify --config "$work/dev.yaml" 2>/dev/null) || { echo "FAIL: audit verify: $report"; exit 1; }
 echo "$report"
-[ "$(echo "$report" | jq .records)" -ge 7 ] || { echo "FAIL: audit records: $report"; exit 1; }
+# Exactly one record per API request (one http_request log line each), including refusals:
+# the graceful stop flushed every event and the writer appended them before exiting.
+requests=$(grep -c '"event":"http_request"' "$work/dev.log")
+[ "$(echo "$report" | jq .records)" -eq "$requests" ] \
+  || { echo "FAIL: $requests requests but audit records: $report"; exit 1; }
 # The chain holds hashes, never the ID.
 if cat "$work"/audit.db* | grep -q -a "$id"; then echo "FAIL: citizen ID in the audit store"; exit 1; fi
 echo "log lines scanned: $lines"

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "app/commands.hpp"
 #include "bus/client_properties.hpp"
 #include "bus/envelope.hpp"
 #include "connectors/backends/factory.hpp"
@@ -54,7 +55,7 @@ registries:
 logging: {level: warn}
 audit:
   subject_key_file: @DIR@/audit-subject.key
-  store: {backend: sqlite, sqlite_path: @DIR@/audit.db}
+  store: {@BACKEND@, sqlite_path: @DIR@/audit.db}
 @EXTRA_YAML@
 partners:
   - id: ministry
@@ -121,8 +122,7 @@ partners:
     wo.consumer_properties = bus::consumer_properties(cfg.kafka, bootstrap, prefix + "-audit");
     wo.topic = topics.audit();
     wo.group_id = prefix + "-audit-writer";
-    audit_writer = std::make_unique<audit::AuditWriter>(
-        wo, audit::open_sqlite_audit_store(cfg.audit.store.sqlite_path), metrics);
+    audit_writer = std::make_unique<audit::AuditWriter>(wo, app::open_audit_store(cfg), metrics);
     audit_writer->start();
   }
   if (options.start_connector) start_connector();

@@ -41,7 +41,8 @@ struct StackOptions {
   /// Further top-level YAML (e.g. an auth section) and further partners (list items).
   std::string extra_yaml{};
   std::string extra_partners{};
-  /// Runs the audit writer in the stack (the audit trail's store is a SQLite file in dir).
+  /// Runs the audit writer in the stack (its store: a SQLite file in dir, or the PostgreSQL
+  /// server with the "postgres" backend).
   bool audit_writer = true;
 };
 
