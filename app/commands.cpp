@@ -71,7 +71,8 @@ std::unique_ptr<audit::AuditStore> open_audit_store(const config::Config& cfg) {
 
 audit::WriterOptions audit_writer_options(const config::Config& cfg, const std::string& bootstrap) {
   audit::WriterOptions o;
-  o.consumer_properties = bus::consumer_properties(cfg.kafka, bootstrap, "lgsp-audit-writer");
+  o.consumer_properties =
+      bus::audit_consumer_properties(cfg.kafka, cfg.audit, bootstrap, "lgsp-audit-writer");
   o.topic = bus::Topics{cfg.kafka.topic_prefix}.audit();
   return o;
 }

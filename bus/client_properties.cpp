@@ -38,6 +38,21 @@ Properties consumer_properties(const config::KafkaConfig& kafka, const std::stri
   return base(kafka, bootstrap, client_id, kafka.consumer_properties);
 }
 
+namespace {
+Properties with(Properties p, const Properties& defaults, const Properties& overrides) {
+  p.insert(p.end(), defaults.begin(), defaults.end());
+  p.insert(p.end(), overrides.begin(), overrides.end());
+  return p;
+}
+}  // namespace
+
+Properties audit_consumer_properties(const config::KafkaConfig& kafka,
+                                     const config::AuditConfig& audit, const std::string& bootstrap,
+                                     const std::string& client_id) {
+  return with(consumer_properties(kafka, bootstrap, client_id), {{"fetch.wait.max.ms", "50"}},
+              audit.consumer_properties);
+}
+
 Properties at_least_once_consumer(Properties p) {
   Properties out{{"enable.auto.offset.store", "false"},
                  {"enable.auto.commit", "true"},

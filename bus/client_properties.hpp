@@ -19,6 +19,12 @@ Properties producer_properties(const config::KafkaConfig& kafka, const std::stri
 Properties consumer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
                                const std::string& client_id);
 
+/// The audit writer's consumer: kafka.* settings, then a fetch wait of 50 ms (nobody waits
+/// for an audit append, and fewer fetches spare the brokers), then audit.consumer_properties.
+Properties audit_consumer_properties(const config::KafkaConfig& kafka,
+                                     const config::AuditConfig& audit, const std::string& bootstrap,
+                                     const std::string& client_id);
+
 /// A consumer group member that stores offsets by hand, only after its work is durable
 /// (auto-commit then commits just those), and that starts a new group from the earliest
 /// message so nothing waiting is skipped. `p` (the config's) is appended and wins.

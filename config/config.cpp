@@ -417,15 +417,16 @@ void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
 
 void read_audit(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
   const std::string path = "audit";
-  if (!r.check_map(
-          n, path,
-          {"enabled", "subject_key_file", "subject_key_env", "store", "writer_admin_listen"})) {
+  if (!r.check_map(n, path,
+                   {"enabled", "subject_key_file", "subject_key_env", "store",
+                    "writer_admin_listen", "consumer_properties"})) {
     return;
   }
   r.get(n, path, "enabled", a.enabled);
   read_secret(r, n, path, "subject_key", a.subject_key);
   if (n["store"]) read_store(r, n["store"], path + ".store", a.store);
   read_endpoint(r, n, path, "writer_admin_listen", a.writer_admin_listen);
+  read_properties(r, n, path, "consumer_properties", a.consumer_properties);
   if (a.enabled && !n["subject_key_file"] && !n["subject_key_env"]) {
     r.error(n, path + ".subject_key_file",
             "required: a secret of at least 32 characters for subject hashes (`lgsp keys secret "

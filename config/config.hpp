@@ -135,6 +135,9 @@ struct AuditConfig {
   /// Where the audit writer keeps the hash chain and the gateway reads the access log.
   RegistryConfig store;
   Endpoint writer_admin_listen{"127.0.0.1", 9466};
+  /// librdkafka settings for the audit writer's consumer, applied after kafka.* and the
+  /// built-in audit default (audit events travel on the gateway's request producer).
+  Properties consumer_properties;
 };
 
 struct AuthConfig {

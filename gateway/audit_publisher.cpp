@@ -16,20 +16,8 @@ std::string SubjectHasher::hash(std::string_view citizen_id) const {
   return domain::to_hex(md, len);
 }
 
-namespace {
-bus::Properties durable(bus::Properties props) {
-  // An audit event must survive a broker failover: wait for every in-sync replica, and let
-  // librdkafka retry without duplicating or reordering.
-  props.emplace_back("acks", "all");
-  props.emplace_back("enable.idempotence", "true");
-  return props;
-}
-}  // namespace
-
-AuditPublisher::AuditPublisher(bus::Properties props, std::string topic, GatewayProbe& probe)
-    : topic_(std::move(topic)),
-      probe_(probe),
-      producer_(durable(std::move(props)), bus::Producer::Polling::kBackground) {}
+AuditPublisher::AuditPublisher(bus::Producer& producer, std::string topic, GatewayProbe& probe)
+    : producer_(producer), topic_(std::move(topic)), probe_(probe) {}
 
 void AuditPublisher::start() {
   if (const auto ec = producer_.learn_topic(topic_)) {

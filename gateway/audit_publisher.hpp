@@ -22,14 +22,15 @@ class SubjectHasher {
   std::string key_;
 };
 
-/// Sends one audit event per request to the audit topic (acks=all, idempotent producer,
-/// keyed by request id). The response does not wait for delivery, but it is only sent once
-/// its event is queued: publish() returning false means the event could not be queued and
-/// the caller must not release data. stop() flushes what is queued, so a graceful stop loses
-/// no event. Thread-safe.
+/// Sends one audit event per request to the audit topic, keyed by request id, through the
+/// gateway's producer (which the gateway configures acks=all and idempotent). The response
+/// does not wait for delivery, but it is only sent once its event is queued: publish()
+/// returning false means the event could not be queued and the caller must not release
+/// data. flush() at stop delivers what is queued, so a graceful stop loses no event.
+/// Thread-safe. The producer must outlive it.
 class AuditPublisher {
  public:
-  AuditPublisher(bus::Properties props, std::string topic, GatewayProbe& probe);
+  AuditPublisher(bus::Producer& producer, std::string topic, GatewayProbe& probe);
   /// Fetches the topic's metadata (so the first event does not wait for it).
   void start();
   bool publish(const bus::v1::AuditEvent& event);
@@ -38,9 +39,9 @@ class AuditPublisher {
   int outstanding() const { return producer_.outstanding(); }
 
  private:
+  bus::Producer& producer_;
   std::string topic_;
   GatewayProbe& probe_;
-  bus::Producer producer_;
 };
 
 }  // namespace lgsp::gateway

@@ -83,6 +83,10 @@ class BusClient {
         token, std::move(request), std::move(traceparent), deadline);
   }
 
+  /// The request producer (acks=all, idempotent), shared with the audit publisher: one
+  /// Kafka client fewer per gateway, and audit events batch with the requests.
+  bus::Producer& producer() { return producer_; }
+
   /// "" when the bus is reachable and the reply partition is positioned, else why not.
   std::string readiness() const;
   std::size_t pending() const;

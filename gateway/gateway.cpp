@@ -17,9 +17,15 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
       "lgsp-gateway-" + std::to_string(cfg.gateway.instance) + "-" + std::to_string(::getpid());
   std::vector<std::string> registries;
   for (const auto& [name, _] : cfg.registries) registries.push_back(name);
+  // Requests and audit events share this producer. An audit event must survive a broker
+  // failover: wait for every in-sync replica, and let librdkafka retry without duplicating
+  // or reordering. These win over kafka.producer_properties.
+  bus::Properties producer = bus::producer_properties(cfg.kafka, bootstrap, client_id);
+  producer.emplace_back("acks", "all");
+  producer.emplace_back("enable.idempotence", "true");
   return BusClientOptions{bus::Topics{cfg.kafka.topic_prefix},
                           static_cast<std::int32_t>(cfg.gateway.instance),
-                          bus::producer_properties(cfg.kafka, bootstrap, client_id),
+                          std::move(producer),
                           bus::consumer_properties(cfg.kafka, bootstrap, client_id),
                           static_cast<std::size_t>(cfg.gateway.max_pending),
                           std::move(registries)};
@@ -52,10 +58,8 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
                                ": audit.subject_key_file (or _env) is required: the gateway "
                                "does not serve partners without an audit trail");
     }
-    const std::string client_id = "lgsp-gateway-audit-" + std::to_string(cfg.gateway.instance);
-    audit_ =
-        std::make_unique<AuditPublisher>(bus::producer_properties(cfg.kafka, bootstrap, client_id),
-                                         bus::Topics{cfg.kafka.topic_prefix}.audit(), probe_);
+    audit_ = std::make_unique<AuditPublisher>(bus_.producer(),
+                                              bus::Topics{cfg.kafka.topic_prefix}.audit(), probe_);
     services.audit = audit_.get();
   } else {
     obs::warn("audit_disabled", {{"detail", "audit.enabled is false: for benchmarks only"}});

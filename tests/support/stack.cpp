@@ -118,9 +118,7 @@ partners:
   bootstrap = cluster->bootstraps();
 
   if (options.audit_writer) {
-    audit::WriterOptions wo;
-    wo.consumer_properties = bus::consumer_properties(cfg.kafka, bootstrap, prefix + "-audit");
-    wo.topic = topics.audit();
+    audit::WriterOptions wo = app::audit_writer_options(cfg, bootstrap);
     wo.group_id = prefix + "-audit-writer";
     audit_writer = std::make_unique<audit::AuditWriter>(wo, app::open_audit_store(cfg), metrics);
     audit_writer->start();
