@@ -61,12 +61,7 @@ config::Config load(const std::string& path) {
 }  // namespace
 
 std::unique_ptr<audit::AuditStore> open_audit_store(const config::Config& cfg) {
-  const auto& store = cfg.audit.store;
-  if (store.backend == "postgres") return audit::open_postgres_audit_store(store.dsn());
-  if (store.sqlite_path.empty()) {
-    throw config::ConfigError({cfg.path + ": audit.store: not configured (where the chain is)"});
-  }
-  return audit::open_sqlite_audit_store(store.sqlite_path);
+  return audit::open_audit_store(cfg.audit.store, cfg.path);
 }
 
 audit::WriterOptions audit_writer_options(const config::Config& cfg, const std::string& bootstrap) {

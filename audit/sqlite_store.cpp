@@ -267,4 +267,13 @@ std::unique_ptr<AuditStore> open_sqlite_audit_store(const std::string& path) {
   return std::make_unique<SqliteAuditStore>(path);
 }
 
+std::unique_ptr<AuditStore> open_audit_store(const config::RegistryConfig& store,
+                                             const std::string& config) {
+  if (store.backend == "postgres") return open_postgres_audit_store(store.dsn());
+  if (store.sqlite_path.empty()) {
+    throw config::ConfigError({config + ": audit.store: not configured (where the chain is kept)"});
+  }
+  return open_sqlite_audit_store(store.sqlite_path);
+}
+
 }  // namespace lgsp::audit

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audit/record.hpp"
+#include "config/config.hpp"
 
 namespace lgsp::audit {
 
@@ -57,5 +58,10 @@ std::unique_ptr<AuditStore> open_sqlite_audit_store(const std::string& path);
 /// Connects to PostgreSQL (libpq DSN) and creates the schema if missing, in the schema that
 /// the connection's search_path selects. Throws with libpq's reason on a wrong DSN.
 std::unique_ptr<AuditStore> open_postgres_audit_store(const std::string& dsn);
+
+/// The store `audit.store` names (`config` is the file, for the message when none is set).
+/// Throws config::ConfigError when it is not configured.
+std::unique_ptr<AuditStore> open_audit_store(const config::RegistryConfig& store,
+                                             const std::string& config);
 
 }  // namespace lgsp::audit

@@ -308,9 +308,9 @@ bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) 
   e.set_time_unix_ms(ex.time_unix_ms);
   e.set_request_id(ex.request_id);
   e.set_partner_id(ex.partner != nullptr ? ex.partner->id : "anonymous");
-  e.set_operation(ex.operation.empty()
-                      ? std::string(ex.req.target().substr(0, 64))
-                      : std::string(ex.registry) + "." + std::string(ex.operation));
+  // Never the path of an unknown route: a client may have put an ID in it.
+  e.set_operation(ex.operation.empty() ? std::string("unknown-route")
+                                       : std::string(ex.registry) + "." + std::string(ex.operation));
   // Unauthenticated requests are recorded without subjects: nobody accessed anything, and a
   // citizen's access log should not list strangers' failed guesses as accesses.
   if (ex.partner != nullptr) {

@@ -37,11 +37,6 @@ http::ServerLimits limits(const config::GatewayConfig& g) {
       std::chrono::milliseconds(g.read_timeout_ms), std::chrono::milliseconds(g.idle_timeout_ms)};
 }
 
-std::unique_ptr<audit::AuditStore> open_audit_store(const config::RegistryConfig& store) {
-  if (store.backend == "postgres") return audit::open_postgres_audit_store(store.dsn());
-  return audit::open_sqlite_audit_store(store.sqlite_path);
-}
-
 }  // namespace
 
 Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::Metrics& metrics,
@@ -69,7 +64,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
     services.hasher = hasher_.get();
     const auto& store = cfg.audit.store;
     if (!store.sqlite_path.empty() || !store.dsn().empty()) {
-      access_log_ = std::make_unique<AccessLogReader>(open_audit_store(store));
+      access_log_ = std::make_unique<AccessLogReader>(audit::open_audit_store(store, cfg.path));
       services.access_log = access_log_.get();
     }
   }

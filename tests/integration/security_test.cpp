@@ -277,7 +277,9 @@ TEST_F(Security, EveryRequestAllowedOrDeniedLeavesOneAuditRecord) {
              kTelecomKey),
         403);
   track(post("/v1/population/verify", "{\"citizen_id\":\"12\"}", kMinistryKey), 400);
-  ASSERT_GE(stack_->wait_for_audit(before + 4), before + 4);
+  // An ID in the path of a route that does not exist must not reach the trail either.
+  track(post("/v1/population/" + c.citizen_id, verify_body(c), kMinistryKey), 404);
+  ASSERT_GE(stack_->wait_for_audit(before + 5), before + 5);
   // The writer appends in batches: wait until the last of these requests is in the chain.
   std::vector<audit::AuditRecord> records;
   for (int i = 0; i < 100; ++i) {
@@ -311,9 +313,14 @@ TEST_F(Security, EveryRequestAllowedOrDeniedLeavesOneAuditRecord) {
   EXPECT_EQ(find(2).partner_id, "telecom");
   EXPECT_EQ(find(2).subject_hashes, find(0).subject_hashes);  // denied, still accountable
   EXPECT_EQ(find(3).outcome, "invalid");
+  EXPECT_EQ(find(4).outcome, "not_found");
+  EXPECT_EQ(find(4).operation, "unknown-route");
   // Nothing in the chain is the citizen ID itself.
   for (const auto& r : records) {
     for (const auto& h : r.subject_hashes) EXPECT_NE(h, c.citizen_id);
+    for (const auto* text : {&r.operation, &r.purpose, &r.request_id, &r.partner_id}) {
+      EXPECT_EQ(text->find(c.citizen_id), std::string::npos) << *text;
+    }
     EXPECT_NE(r.subject_hashes, std::vector<std::string>{domain::sha256_hex(c.citizen_id)});
   }
   EXPECT_TRUE(
