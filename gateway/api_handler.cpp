@@ -309,8 +309,9 @@ bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) 
   e.set_request_id(ex.request_id);
   e.set_partner_id(ex.partner != nullptr ? ex.partner->id : "anonymous");
   // Never the path of an unknown route: a client may have put an ID in it.
-  e.set_operation(ex.operation.empty() ? std::string("unknown-route")
-                                       : std::string(ex.registry) + "." + std::string(ex.operation));
+  e.set_operation(ex.operation.empty()
+                      ? std::string("unknown-route")
+                      : std::string(ex.registry) + "." + std::string(ex.operation));
   // Unauthenticated requests are recorded without subjects: nobody accessed anything, and a
   // citizen's access log should not list strangers' failed guesses as accesses.
   if (ex.partner != nullptr) {

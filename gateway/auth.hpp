@@ -56,26 +56,18 @@ struct AuthResult {
   JwtError jwt_error = JwtError::kMalformed;
 };
 
-/// Authenticates a request from its Authorization header and the TLS peer.
-class Authenticator {
- public:
-  virtual ~Authenticator() = default;
-  virtual AuthResult authenticate(std::string_view authorization, const PeerIdentity& peer,
-                                  std::chrono::system_clock::time_point now) const = 0;
-};
-
 /// The configured partners and every way they may authenticate: API keys (only SHA-256
 /// hashes are held; compared in constant time), OAuth2 bearer JWTs (RS256/ES256 against the
 /// JWKS file, client_id or sub → partner) and client certificates (fingerprint or subject →
 /// partner). An Authorization header wins; a verified certificate that names another partner
 /// is a conflict. Immutable after construction, so one instance is shared by every thread;
 /// a reload builds a new one (throws std::runtime_error when the JWKS file is unusable).
-class PartnerDirectory final : public Authenticator {
+class PartnerDirectory {
  public:
   PartnerDirectory(const std::vector<config::PartnerConfig>& partners,
                    const config::JwtConfig& jwt);
   AuthResult authenticate(std::string_view authorization, const PeerIdentity& peer,
-                          std::chrono::system_clock::time_point now) const override;
+                          std::chrono::system_clock::time_point now) const;
   const Partner* find(std::string_view id) const;
   std::size_t size() const { return partners_.size(); }
 
