@@ -29,19 +29,19 @@ bool AuditPublisher::publish(const bus::v1::AuditEvent& event) {
   const auto ec = producer_.produce(
       topic_, -1, event.request_id(), bus::encode(event), {}, [this](rd_kafka_resp_err_t err) {
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          probe_.audit_event("delivered");
+          probe_.audit_delivered();
           return;
         }
-        probe_.audit_event("failed");
+        probe_.audit_failed();
         obs::error("audit_event_lost", {{"error", rd_kafka_err2str(err)}});
       });
   if (ec) {
-    probe_.audit_event("failed");
+    probe_.audit_failed();
     obs::error("audit_event_not_queued",
                {{"request_id", event.request_id()}, {"error", ec.message()}});
     return false;
   }
-  probe_.audit_event("queued");
+  probe_.audit_queued();
   return true;
 }
 

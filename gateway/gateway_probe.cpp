@@ -37,6 +37,9 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                         .Name("lgsp_gateway_audit_events_total")
                         .Help("Audit events by result: queued, delivered, failed")
                         .Register(m.registry())),
+      audit_queued_(audit_events_.Add({{"result", "queued"}})),
+      audit_delivered_(audit_events_.Add({{"result", "delivered"}})),
+      audit_failed_(audit_events_.Add({{"result", "failed"}})),
       reloads_ok_(m.counter("lgsp_gateway_config_reloads_total",
                             "Configuration reloads (SIGHUP or /admin/reload) that took effect")),
       reloads_failed_(m.counter("lgsp_gateway_config_reload_failures_total",
@@ -50,10 +53,6 @@ void GatewayProbe::request_done(std::string_view partner, std::string_view route
             {"status", std::to_string(status)}})
       .Increment();
   duration_.Add({{"route", std::string(route)}}, kLatencyBuckets).Observe(seconds);
-}
-
-void GatewayProbe::audit_event(std::string_view result) {
-  audit_events_.Add({{"result", std::string(result)}}).Increment();
 }
 
 void GatewayProbe::rejected(std::string_view reason) {
