@@ -6,6 +6,7 @@
 #include <map>
 
 #include "bus/client_properties.hpp"
+#include "bus/statistics.hpp"
 #include "observability/log.hpp"
 
 namespace lgsp::audit {
@@ -46,7 +47,11 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
                          obs::Metrics& metrics)
     : options_(std::move(options)),
       store_(std::move(store)),
-      consumer_(bus::at_least_once_consumer(options_.consumer_properties), options_.group_id),
+      consumer_(bus::at_least_once_consumer(bus::with_statistics(options_.consumer_properties)),
+                options_.group_id,
+                [this](std::string_view json) {
+                  if (const auto lag = bus::consumer_lag(json)) lag_.Set(static_cast<double>(*lag));
+                }),
       appended_(records(metrics, "appended")),
       duplicates_(records(metrics, "duplicate")),
       undecodable_(records(metrics, "undecodable")),
@@ -59,7 +64,9 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
                          .Help("Time to append one batch to the audit store")
                          .Register(metrics.registry())
                          .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05,
-                                                                          0.1, 0.5, 1, 5})) {
+                                                                          0.1, 0.5, 1, 5})),
+      lag_(metrics.gauge("lgsp_audit_writer_consumer_lag_messages",
+                         "Audit events waiting in the audit topic (librdkafka statistics)")) {
   chain_length_.Set(static_cast<double>(store_->count()));
 }
 

@@ -63,6 +63,7 @@ class AuditWriter {
   prometheus::Counter& store_errors_;
   prometheus::Gauge& chain_length_;
   prometheus::Histogram& batch_seconds_;
+  prometheus::Gauge& lag_;
   std::atomic<bool> store_ok_{true};
   std::atomic<bool> draining_{false};
   std::atomic<bool> finished_{false};

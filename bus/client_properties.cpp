@@ -61,4 +61,10 @@ Properties at_least_once_consumer(Properties p) {
   return out;
 }
 
+Properties with_statistics(const Properties& p) {
+  Properties out{{"statistics.interval.ms", "5000"}};
+  out.insert(out.end(), p.begin(), p.end());  // later entries win
+  return out;
+}
+
 }  // namespace lgsp::bus

@@ -30,4 +30,8 @@ Properties audit_consumer_properties(const config::KafkaConfig& kafka,
 /// message so nothing waiting is skipped. `p` (the config's) is appended and wins.
 Properties at_least_once_consumer(Properties p);
 
+/// Turns on librdkafka's statistics (the source of consumer lag) every 5 s, unless `p`
+/// sets statistics.interval.ms itself.
+Properties with_statistics(const Properties& p);
+
 }  // namespace lgsp::bus

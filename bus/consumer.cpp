@@ -7,17 +7,24 @@
 
 namespace lgsp::bus {
 
-Consumer::Consumer(const Properties& props, const std::string& group_id) {
+Consumer::Consumer(const Properties& props, const std::string& group_id, OnStatistics on_statistics)
+    : on_statistics_(std::move(on_statistics)) {
   Properties all = props;
   if (!group_id.empty()) all.emplace_back("group.id", group_id);
   ConfPtr conf = make_conf(all);
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &Consumer::on_rebalance);
+  if (on_statistics_) rd_kafka_conf_set_stats_cb(conf.get(), &Consumer::on_stats);
   rk_ = make_client(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
 }
 
 Consumer::~Consumer() { close(); }
+
+int Consumer::on_stats(rd_kafka_t* /*rk*/, char* json, size_t json_len, void* opaque) {
+  static_cast<Consumer*>(opaque)->on_statistics_(std::string_view(json, json_len));
+  return 0;  // librdkafka frees the JSON
+}
 
 void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t* partitions, void* opaque) {

@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bus/kafka.hpp"
@@ -18,8 +20,11 @@ namespace lgsp::bus {
 /// Neither copyable nor movable.
 class Consumer {
  public:
+  /// librdkafka's statistics JSON, every `statistics.interval.ms`, on the polling thread.
+  using OnStatistics = std::function<void(std::string_view json)>;
+
   /// group_id is required by librdkafka even for assign(); it is joined only by subscribe().
-  Consumer(const Properties& props, const std::string& group_id);
+  Consumer(const Properties& props, const std::string& group_id, OnStatistics on_statistics = {});
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
@@ -45,6 +50,9 @@ class Consumer {
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque);
 
+  static int on_stats(rd_kafka_t* rk, char* json, size_t json_len, void* opaque);
+
+  OnStatistics on_statistics_;
   KafkaHandle rk_;
   bool closed_ = false;
   std::atomic<bool> joined_{false};

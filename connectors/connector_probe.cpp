@@ -10,14 +10,24 @@ ConnectorProbe::ConnectorProbe(obs::Metrics& metrics, const std::string& registr
       registry_(registry),
       ok_(requests_.Add({{"registry", registry}, {"outcome", "ok"}})),
       not_found_(requests_.Add({{"registry", registry}, {"outcome", "not_found"}})),
-      backend_seconds_(
-          prometheus::BuildHistogram()
-              .Name("lgsp_connector_backend_query_duration_seconds")
-              .Help("Time the registry backend took to answer one request")
-              .Register(metrics.registry())
-              .Add({{"registry", registry}}, prometheus::Histogram::BucketBoundaries{
-                                                 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1})) {}
+      backend_seconds_(prometheus::BuildHistogram()
+                           .Name("lgsp_connector_backend_query_duration_seconds")
+                           .Help("Time the registry backend took to answer one request")
+                           .Register(metrics.registry())
+                           .Add({{"registry", registry}},
+                                prometheus::Histogram::BucketBoundaries{
+                                    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                    0.025, 0.05, 0.1, 0.25, 0.5, 1})),
+      ready_(prometheus::BuildGauge()
+                 .Name("lgsp_connector_ready")
+                 .Help("1 while the consumer group has assigned this instance its partitions")
+                 .Register(metrics.registry())
+                 .Add({{"registry", registry}})),
+      lag_(prometheus::BuildGauge()
+               .Name("lgsp_connector_consumer_lag_messages")
+               .Help("Requests waiting in this instance's partitions (librdkafka statistics)")
+               .Register(metrics.registry())
+               .Add({{"registry", registry}})) {}
 
 void ConnectorProbe::request(std::string_view outcome) {
   // The two common outcomes are cached; rarer ones go through the family's lookup.

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
 #include <string>
@@ -19,6 +20,10 @@ class ConnectorProbe {
 
   void request(std::string_view outcome);
   void backend_latency(double seconds) { backend_seconds_.Observe(seconds); }
+  /// 1 while the consumer group has handed this instance its share, else 0.
+  void ready(bool yes) { ready_.Set(yes ? 1 : 0); }
+  /// Messages waiting in this instance's partitions (from librdkafka statistics).
+  void lag(std::int64_t messages) { lag_.Set(static_cast<double>(messages)); }
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -26,6 +31,8 @@ class ConnectorProbe {
   prometheus::Counter& ok_;
   prometheus::Counter& not_found_;
   prometheus::Histogram& backend_seconds_;
+  prometheus::Gauge& ready_;
+  prometheus::Gauge& lag_;
 };
 
 }  // namespace lgsp::connectors

@@ -4,7 +4,9 @@
 #include <thread>
 
 #include "bus/client_properties.hpp"
+#include "bus/statistics.hpp"
 #include "observability/log.hpp"
+#include "observability/trace_context.hpp"
 
 namespace lgsp::connectors {
 
@@ -27,7 +29,11 @@ ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& serv
       service_(service),
       probe_(probe),
       request_topic_(options_.topics.requests(service.registry())),
-      consumer_(bus::at_least_once_consumer(options_.consumer_properties), options_.group_id),
+      consumer_(bus::at_least_once_consumer(bus::with_statistics(options_.consumer_properties)),
+                options_.group_id,
+                [this](std::string_view json) {
+                  if (const auto lag = bus::consumer_lag(json)) probe_.lag(*lag);
+                }),
       producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
 
 void ConnectorRuntime::run(const std::stop_token& stop) {
@@ -43,6 +49,7 @@ void ConnectorRuntime::run(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     bus::MessagePtr msg = consumer_.poll(50ms);
     producer_.poll(0ms);  // delivery reports → offsets
+    probe_.ready(consumer_.joined());
     if (!msg) continue;
     if (msg->err) {
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -56,6 +63,7 @@ void ConnectorRuntime::run(const std::stop_token& stop) {
   // partitions move to the other instances at once.
   for (int i = 0; i < 100 && producer_.outstanding() > 0; ++i) producer_.poll(50ms);
   consumer_.close();
+  probe_.ready(false);
   obs::info("connector_stopped", {{"registry", service_.registry()}});
 }
 
@@ -80,47 +88,60 @@ void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
     obs::warn("connector_undecodable_request", {{"partition", partition}, {"offset", offset}});
     return finish(partition, offset);
   }
+  // The gateway's W3C trace context, so these log lines join the partner's trace.
+  const auto traceparent = bus::find_header(msg, bus::kHeaderTraceparent);
+  const std::string trace_id(traceparent ? obs::trace_id_of(*traceparent) : std::string_view{});
   if (request->deadline_unix_ms() > 0 && request->deadline_unix_ms() < now_unix_ms()) {
     probe_.request("expired");
-    obs::debug("connector_request_expired",
-               {{"request_id", request->request_id()}, {"partner", request->partner_id()}});
+    obs::debug("connector_request_expired", {{"request_id", request->request_id()},
+                                             {"trace_id", trace_id},
+                                             {"partner", request->partner_id()}});
     return finish(partition, offset);
   }
 
   const auto started = std::chrono::steady_clock::now();
   v1::Reply reply = service_.handle(*request);
-  probe_.backend_latency(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  probe_.backend_latency(seconds);
+  std::string_view outcome = "backend_error";
   switch (reply.status()) {
     case v1::STATUS_OK:
-      probe_.request("ok");
+      outcome = "ok";
       break;
     case v1::STATUS_NOT_FOUND:
-      probe_.request("not_found");
+      outcome = "not_found";
       break;
     case v1::STATUS_BAD_REQUEST:
-      probe_.request("bad_request");
+      outcome = "bad_request";
       break;
     default:
-      probe_.request("backend_error");
-      obs::error("connector_backend_error",
-                 {{"request_id", request->request_id()}, {"detail", reply.detail()}});
+      obs::error("connector_backend_error", {{"request_id", request->request_id()},
+                                             {"trace_id", trace_id},
+                                             {"detail", reply.detail()}});
   }
+  probe_.request(outcome);
+  obs::debug("connector_request", {{"request_id", request->request_id()},
+                                   {"trace_id", trace_id},
+                                   {"partner", request->partner_id()},
+                                   {"operation", v1::Operation_Name(request->operation())},
+                                   {"outcome", outcome},
+                                   {"backend_ms", seconds * 1000}});
 
   bus::Headers headers{{std::string(bus::kHeaderRequestId), request->request_id()}};
-  if (const auto tp = bus::find_header(msg, bus::kHeaderTraceparent)) {
-    headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*tp)});
-  }
+  if (traceparent)
+    headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*traceparent)});
   const std::string value = bus::encode(reply);
   const std::string request_id = request->request_id();
   for (;;) {
     const auto ec = producer_.produce(
         reply_to->topic, reply_to->partition, request_id, value, headers,
-        [this, partition, offset, request_id](rd_kafka_resp_err_t err) {
+        [this, partition, offset, request_id, trace_id](rd_kafka_resp_err_t err) {
           if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             probe_.request("reply_failed");
-            obs::error("connector_reply_failed",
-                       {{"request_id", request_id}, {"error", rd_kafka_err2str(err)}});
+            obs::error("connector_reply_failed", {{"request_id", request_id},
+                                                  {"trace_id", trace_id},
+                                                  {"error", rd_kafka_err2str(err)}});
           }
           finish(partition, offset);
         });

@@ -12,9 +12,9 @@
 
 #include "domain/catalog.hpp"
 #include "gateway/responses.hpp"
-#include "gateway/trace_context.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
+#include "observability/trace_context.hpp"
 
 namespace lgsp::gateway {
 
@@ -163,7 +163,7 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
   ex.request_id = http::new_request_id();
   ex.directory = partners();
   ex.time_unix_ms = unix_ms_now();
-  ex.traceparent = continue_trace(ex.req[std::string_view("traceparent")]);
+  ex.traceparent = obs::continue_trace(ex.req[std::string_view("traceparent")]);
   probe.in_flight().Increment();
 
   const std::string_view target = ex.req.target();
@@ -297,7 +297,7 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
                              {"route", ex.route},
                              {"status", status},
                              {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
-                             {"trace_id", trace_id_of(ex.traceparent)}});
+                             {"trace_id", obs::trace_id_of(ex.traceparent)}});
   co_return res;
 }
 

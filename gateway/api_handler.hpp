@@ -44,6 +44,10 @@ class ApiHandler final : public http::Handler {
   void drain() { draining_ = true; }
   /// Takes effect for requests that start after it returns; rate and quota state is kept.
   void reload(std::shared_ptr<const PartnerDirectory> partners);
+  /// Daily quota use per partner (for the lgsp_gateway_quota_* gauges).
+  std::vector<RateLimiter::QuotaUse> quota_use() {
+    return limiter_.quota_use(std::chrono::system_clock::now());
+  }
 
  private:
   struct Exchange;

@@ -54,7 +54,10 @@ BusClient::BusClient(BusClientOptions options, GatewayProbe& probe)
       producer_(options_.producer_properties, bus::Producer::Polling::kBackground),
       consumer_(reply_consumer_properties(options_),
                 "lgsp-gateway-replies-" + std::to_string(options_.reply_partition)),
-      table_(options_.max_pending) {}
+      table_(options_.max_pending) {
+  for (const auto& registry : options_.registries)
+    exchange_duration_[registry] = &probe_.exchange_duration(registry);
+}
 
 BusClient::~BusClient() { stop(); }
 
@@ -143,6 +146,10 @@ void BusClient::fail(const std::string& request_id, CallErrc why) {
 void BusClient::initiate(const bus::v1::Request& request, std::string traceparent,
                          Clock::time_point deadline, Completion completion) {
   const std::string& id = request.request_id();
+  const auto started = Clock::now();
+  completion.started = started;
+  if (const auto it = exchange_duration_.find(request.registry()); it != exchange_duration_.end())
+    completion.exchange_duration = it->second;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return complete(std::move(completion), CallErrc::kStopped, {});
@@ -159,8 +166,11 @@ void BusClient::initiate(const bus::v1::Request& request, std::string traceparen
     headers.push_back({std::string(bus::kHeaderTraceparent), std::move(traceparent)});
   const auto ec = producer_.produce(
       options_.topics.requests(request.registry()), -1, bus::subject_key(request.citizen_id()),
-      bus::encode(request), headers, [this, id](rd_kafka_resp_err_t err) {
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      bus::encode(request), headers, [this, id, started](rd_kafka_resp_err_t err) {
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          probe_.delivered(std::chrono::duration<double>(Clock::now() - started).count());
+          return;
+        }
         probe_.produce_error();
         obs::warn("bus_delivery_failed", {{"request_id", id}, {"error", rd_kafka_err2str(err)}});
         fail(id, CallErrc::kPublishFailed);
@@ -203,6 +213,10 @@ void BusClient::reply_loop(const std::stop_token& stop) {
       probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
     }
     if (c) {
+      if (c->exchange_duration != nullptr) {
+        c->exchange_duration->Observe(
+            std::chrono::duration<double>(Clock::now() - c->started).count());
+      }
       complete(std::move(*c), {}, std::move(*reply));
     } else if (why == CorrelationTable<Completion>::Unmatched::kLate) {
       probe_.late_reply();

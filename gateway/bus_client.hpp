@@ -7,6 +7,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -57,6 +58,9 @@ class BusClient {
   struct Completion {
     boost::asio::any_io_executor executor;
     boost::asio::any_completion_handler<void(boost::system::error_code, bus::v1::Reply)> handler;
+    /// Set by initiate(): when the request was published, and its registry's histogram.
+    std::chrono::steady_clock::time_point started{};
+    prometheus::Histogram* exchange_duration = nullptr;
   };
   using Clock = std::chrono::steady_clock;
 
@@ -112,6 +116,8 @@ class BusClient {
   std::atomic<bool> positioned_{false};
   std::jthread reply_thread_;
   std::jthread deadline_thread_;
+  /// Per registry, resolved at construction (read-only afterwards).
+  std::map<std::string, prometheus::Histogram*, std::less<>> exchange_duration_;
 };
 
 }  // namespace lgsp::gateway

@@ -45,7 +45,8 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
       cfg_(cfg.gateway),
       probe_(metrics),
       bus_(bus_options(cfg, bootstrap), probe_),
-      extra_readiness_(std::move(extra_readiness)) {
+      extra_readiness_(std::move(extra_readiness)),
+      metrics_(metrics) {
   ApiServices services{bus_, probe_, std::chrono::milliseconds(cfg.gateway.request_deadline_ms)};
   if (cfg.audit.enabled) {
     if (cfg.audit.subject_key.empty()) {
@@ -78,6 +79,9 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
                                               metrics, [this] { return readiness(); },
                                               std::map<std::string, http::AdminHandler::Action>{
                                                   {"/admin/reload", [this] { return reload(); }}}));
+  // Last: nothing after it may throw, or the registry would keep a collector of a gateway
+  // that was never constructed.
+  quota_collector_ = metrics_.add_collector([this] { return quota_families(); });
 }
 
 std::string Gateway::reload() {
@@ -97,7 +101,30 @@ std::string Gateway::reload() {
   }
 }
 
-Gateway::~Gateway() { stop(); }
+Gateway::~Gateway() {
+  stop();
+  metrics_.remove_collector(quota_collector_);
+}
+
+std::vector<prometheus::MetricFamily> Gateway::quota_families() const {
+  prometheus::MetricFamily limit{"lgsp_gateway_quota_limit",
+                                 "Requests a partner may make per UTC day (its daily_quota)",
+                                 prometheus::MetricType::Gauge,
+                                 {}};
+  prometheus::MetricFamily used{"lgsp_gateway_quota_used",
+                                "Requests a partner has made today (UTC) against its quota",
+                                prometheus::MetricType::Gauge,
+                                {}};
+  for (const auto& q : api_handler_->quota_use()) {
+    prometheus::ClientMetric m;
+    m.label = {{"partner", q.partner_id}};
+    m.gauge.value = static_cast<double>(q.limit);
+    limit.metric.push_back(m);
+    m.gauge.value = static_cast<double>(q.used);
+    used.metric.push_back(m);
+  }
+  return {limit, used};
+}
 
 std::string Gateway::readiness() const {
   std::string why = bus_.readiness();

@@ -46,6 +46,8 @@ class Gateway {
   std::string reload();
 
  private:
+  std::vector<prometheus::MetricFamily> quota_families() const;
+
   const std::string config_path_;
   const config::GatewayConfig cfg_;
   boost::asio::io_context ioc_;
@@ -60,6 +62,8 @@ class Gateway {
   std::unique_ptr<http::Server> admin_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
+  obs::Metrics& metrics_;
+  int quota_collector_ = -1;
 };
 
 }  // namespace lgsp::gateway

@@ -5,7 +5,10 @@ namespace lgsp::gateway {
 namespace {
 const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-}
+// The bus legs are shorter than a whole request: start at 100 µs.
+const prometheus::Histogram::BucketBoundaries kBusBuckets{
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+}  // namespace
 
 GatewayProbe::GatewayProbe(obs::Metrics& m)
     : requests_(prometheus::BuildCounter()
@@ -14,7 +17,7 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                     .Register(m.registry())),
       duration_(prometheus::BuildHistogram()
                     .Name("lgsp_gateway_request_duration_seconds")
-                    .Help("Time from a complete request to its response, by route")
+                    .Help("Time from a complete request to its response, by partner and route")
                     .Register(m.registry())),
       rejections_(prometheus::BuildCounter()
                       .Name("lgsp_gateway_rejections_total")
@@ -33,6 +36,15 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                          "Replies matching no exchange this instance remembers (dropped)")),
       produce_errors_(m.counter("lgsp_gateway_bus_produce_errors_total",
                                 "Requests the bus refused or failed to deliver (answered 503)")),
+      delivery_(prometheus::BuildHistogram()
+                    .Name("lgsp_gateway_bus_delivery_duration_seconds")
+                    .Help("Time from producing a request to the broker's acknowledgement")
+                    .Register(m.registry())
+                    .Add({}, kBusBuckets)),
+      exchange_(prometheus::BuildHistogram()
+                    .Name("lgsp_gateway_bus_exchange_duration_seconds")
+                    .Help("Time from publishing a request to its reply, by registry")
+                    .Register(m.registry())),
       audit_events_(prometheus::BuildCounter()
                         .Name("lgsp_gateway_audit_events_total")
                         .Help("Audit events by result: queued, delivered, failed")
@@ -52,7 +64,12 @@ void GatewayProbe::request_done(std::string_view partner, std::string_view route
             {"route", std::string(route)},
             {"status", std::to_string(status)}})
       .Increment();
-  duration_.Add({{"route", std::string(route)}}, kLatencyBuckets).Observe(seconds);
+  duration_.Add({{"partner", std::string(partner)}, {"route", std::string(route)}}, kLatencyBuckets)
+      .Observe(seconds);
+}
+
+prometheus::Histogram& GatewayProbe::exchange_duration(const std::string& registry) {
+  return exchange_.Add({{"registry", registry}}, kBusBuckets);
 }
 
 void GatewayProbe::rejected(std::string_view reason) {

@@ -28,6 +28,11 @@ class GatewayProbe {
   void duplicate_reply() { duplicate_.Increment(); }
   void unknown_reply() { unknown_.Increment(); }
   void produce_error() { produce_errors_.Increment(); }
+  /// Time from producing a request to the broker's acknowledgement.
+  void delivered(double seconds) { delivery_.Observe(seconds); }
+  /// The bus round trip of one registry (publish → matching reply), resolved once per
+  /// registry by the bus client.
+  prometheus::Histogram& exchange_duration(const std::string& registry);
   /// Audit events queued, delivered, and failed (could not be queued or delivered). Resolved
   /// once: these run on every request, where a label lookup would take the family's mutex.
   void audit_queued() { audit_queued_.Increment(); }
@@ -46,6 +51,8 @@ class GatewayProbe {
   prometheus::Counter& duplicate_;
   prometheus::Counter& unknown_;
   prometheus::Counter& produce_errors_;
+  prometheus::Histogram& delivery_;
+  prometheus::Family<prometheus::Histogram>& exchange_;
   prometheus::Family<prometheus::Counter>& audit_events_;
   prometheus::Counter& audit_queued_;
   prometheus::Counter& audit_delivered_;

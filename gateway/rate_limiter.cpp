@@ -56,6 +56,7 @@ RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
     s.day = day;
     s.used = 0;
   }
+  s.limit = daily_quota;
   d.quota_limit = daily_quota;
   d.quota_remaining = daily_quota > 0 ? std::max<std::int64_t>(0, daily_quota - s.used) : 0;
   if (daily_quota > 0 && s.used >= daily_quota) {
@@ -85,6 +86,20 @@ RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
     d.quota_remaining = daily_quota - s.used;
   }
   return d;
+}
+
+std::vector<RateLimiter::QuotaUse> RateLimiter::quota_use(
+    std::chrono::system_clock::time_point wall_now) {
+  const std::int64_t today =
+      std::chrono::duration_cast<std::chrono::days>(wall_now.time_since_epoch()).count();
+  std::vector<QuotaUse> out;
+  std::shared_lock lock(mu_);
+  for (const auto& [id, state] : states_) {
+    std::lock_guard state_lock(state->mu);
+    if (state->limit <= 0) continue;
+    out.push_back({id, state->limit, state->day == today ? state->used : 0});
+  }
+  return out;
 }
 
 }  // namespace lgsp::gateway

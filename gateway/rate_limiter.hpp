@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -48,6 +49,16 @@ class RateLimiter {
                  std::int64_t daily_quota, TokenBucket::Clock::time_point now,
                  std::chrono::system_clock::time_point wall_now);
 
+  /// A partner's daily quota and what it has used of it today (UTC), for the metrics.
+  struct QuotaUse {
+    std::string partner_id;
+    std::int64_t limit = 0;
+    std::int64_t used = 0;
+  };
+  /// Partners with a quota that have made a request since the process started; the limit
+  /// is the one their latest request was admitted under.
+  std::vector<QuotaUse> quota_use(std::chrono::system_clock::time_point wall_now);
+
  private:
   struct State {
     std::mutex mu;
@@ -55,6 +66,7 @@ class RateLimiter {
     std::map<std::string, TokenBucket, std::less<>> operations;
     std::int64_t day = -1;  // days since the epoch (UTC) the count belongs to
     std::int64_t used = 0;
+    std::int64_t limit = 0;  // the daily quota of the latest admit()
   };
   State& state(const std::string& partner_id);
 

@@ -3,6 +3,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include "observability/process_metrics.hpp"
+
 namespace lgsp::obs {
 
 std::string_view version() { return LGSP_VERSION; }
@@ -24,8 +26,31 @@ prometheus::Gauge& Metrics::gauge(const std::string& name, const std::string& he
   return prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
 }
 
+int Metrics::add_collector(Collector collector) {
+  std::lock_guard lock(collectors_mu_);
+  collectors_.emplace(next_collector_, std::move(collector));
+  return next_collector_++;
+}
+
+void Metrics::remove_collector(int id) {
+  std::lock_guard lock(collectors_mu_);
+  collectors_.erase(id);
+}
+
 std::string Metrics::serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  {
+    std::lock_guard lock(collectors_mu_);
+    for (const auto& [id, collect] : collectors_) {
+      auto more = collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
+  }
+  auto process = collect_process_metrics();
+  families.insert(families.end(), std::make_move_iterator(process.begin()),
+                  std::make_move_iterator(process.end()));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace lgsp::obs

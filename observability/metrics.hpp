@@ -2,11 +2,16 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lgsp::obs {
 
@@ -22,11 +27,22 @@ class Metrics {
   /// An unlabelled counter or gauge: one family with its one series.
   prometheus::Counter& counter(const std::string& name, const std::string& help);
   prometheus::Gauge& gauge(const std::string& name, const std::string& help);
-  /// Prometheus text exposition format 0.0.4.
+  /// Families computed at scrape time (a snapshot of state that lives elsewhere, such as
+  /// quota use). Returns an id for remove_collector, which the owner must call before the
+  /// state the collector reads goes away.
+  using Collector = std::function<std::vector<prometheus::MetricFamily>()>;
+  int add_collector(Collector collector);
+  void remove_collector(int id);
+
+  /// Prometheus text exposition format 0.0.4: the registry, the collectors, and the
+  /// standard process_* families.
   std::string serialize() const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex collectors_mu_;
+  std::map<int, Collector> collectors_;
+  int next_collector_ = 0;
 };
 
 /// The version string compiled into the binary.

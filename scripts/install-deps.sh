@@ -18,7 +18,16 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format
   # test certificates (TLS and mTLS tests create a throwaway CA with the openssl CLI)
   openssl
+  # metrics tests: a real Prometheus server (with promtool) scraping the real processes;
+  # the query checker is Python with PyYAML
+  prometheus python3 python3-yaml
+  # deployment checks (tests/deploy/check_chart.sh): an offline Helm renderer built with
+  # Debian's Go and sprig, the template library Helm uses
+  golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
 )
+# Node.js and npm for the npm-based test tools (tests/*/package.json), unless a Node.js is
+# already there (the machine's own, newer one must not be swapped for Debian's).
+if ! command -v node > /dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -80,6 +80,24 @@ TEST(RateLimiter, RateRefusalDoesNotSpendQuota) {
   EXPECT_EQ(d.quota_remaining, 3);
 }
 
+TEST(RateLimiter, QuotaUseReportsTodaysCountAndResetsNextDay) {
+  RateLimiter limiter;
+  const config::RateLimit none{};
+  EXPECT_TRUE(limiter.admit("quota", "op", none, nullptr, 5, kT0, kWall).allowed());
+  EXPECT_TRUE(limiter.admit("quota", "op", none, nullptr, 5, kT0, kWall).allowed());
+  // A partner with a rate limit but no quota is not reported.
+  EXPECT_TRUE(limiter.admit("rate-only", "op", config::RateLimit{10, 10}, nullptr, 0, kT0, kWall)
+                  .allowed());
+  auto use = limiter.quota_use(kWall);
+  ASSERT_EQ(use.size(), 1U);
+  EXPECT_EQ(use[0].partner_id, "quota");
+  EXPECT_EQ(use[0].limit, 5);
+  EXPECT_EQ(use[0].used, 2);
+  use = limiter.quota_use(kWall + std::chrono::hours(24));
+  ASSERT_EQ(use.size(), 1U);
+  EXPECT_EQ(use[0].used, 0);
+}
+
 TEST(RateLimiter, LimitHoldsAcrossThreads) {
   RateLimiter limiter;
   const config::RateLimit limit{1, 100};  // 100 at once, then 1/s: the test takes < 1 s

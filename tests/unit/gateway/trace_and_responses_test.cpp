@@ -3,24 +3,24 @@
 #include <boost/json.hpp>
 
 #include "gateway/responses.hpp"
-#include "gateway/trace_context.hpp"
+#include "observability/trace_context.hpp"
 
 namespace lgsp::gateway {
 namespace {
 
 TEST(TraceContext, KeepsPartnersTraceIdWithNewSpan) {
   const std::string in = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  const std::string out = continue_trace(in);
-  ASSERT_TRUE(valid_traceparent(out));
-  EXPECT_EQ(trace_id_of(out), "4bf92f3577b34da6a3ce929d0e0e4736");
+  const std::string out = obs::continue_trace(in);
+  ASSERT_TRUE(obs::valid_traceparent(out));
+  EXPECT_EQ(obs::trace_id_of(out), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_NE(out.substr(36, 16), "00f067aa0ba902b7");
 }
 
 TEST(TraceContext, StartsNewTraceWhenMissingOrInvalid) {
   for (const char* bad : {"", "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
                           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
-    const std::string out = continue_trace(bad);
-    EXPECT_TRUE(valid_traceparent(out)) << bad;
+    const std::string out = obs::continue_trace(bad);
+    EXPECT_TRUE(obs::valid_traceparent(out)) << bad;
   }
 }
 

@@ -1,8 +1,8 @@
-#include "gateway/trace_context.hpp"
+#include "observability/trace_context.hpp"
 
 #include <random>
 
-namespace lgsp::gateway {
+namespace lgsp::obs {
 namespace {
 
 bool all_hex(std::string_view s) {
@@ -46,7 +46,7 @@ std::string continue_trace(std::string_view incoming) {
 }
 
 std::string_view trace_id_of(std::string_view tp) {
-  return tp.size() >= 35 ? tp.substr(3, 32) : std::string_view{};
+  return valid_traceparent(tp) ? tp.substr(3, 32) : std::string_view{};
 }
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::obs

@@ -1,0 +1,519 @@
+#!/usr/bin/env node
+// Drives a catalogue of real requests against a running `lgsp dev` and checks every answer
+// against docs/openapi.yaml: the status is documented for the operation, the Content-Type is
+// a documented media type, the body validates against the documented schema (ajv, JSON
+// Schema 2020-12, with the whole OpenAPI document registered so '#/components/...' resolves),
+// and the documented required headers are present and valid. One line per check, a summary,
+// exit 1 on any mismatch.
+//
+// usage: node validate-responses.mjs --api http://127.0.0.1:28080 --admin http://127.0.0.1:29464
+//          --samples samples.jsonl [--spec ../../docs/openapi.yaml] [--config dev.yaml]
+//          [--ministry-key K] [--telecom-key K] [--citizen-app-key K]
+//          [--rate-key K] [--quota-key K]
+// --samples: the output of `lgsp seed --config F --samples 1` (one subject per registry).
+// --config: the running stack's config file; when given, POST /admin/reload is also driven
+//   into its 422 answer by appending a bad key to the file for a moment (then restored).
+// --rate-key / --quota-key: partners with a tiny rate limit / a daily quota of 3 and
+//   citizen.profile without lookups (contract_test.sh adds them); their checks are skipped
+//   without them.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import YAML from 'yaml';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const out = {
+    spec: path.join(here, '../../docs/openapi.yaml'),
+    'ministry-key': 'demo-key-for-local-use-only',
+    'telecom-key': 'demo-verify-only-key',
+    'citizen-app-key': 'demo-citizen-app-key',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i].startsWith('--') || argv[i + 1] === undefined) {
+      throw new Error(`bad argument ${argv[i]} (see the usage at the top of this file)`);
+    }
+    out[argv[i].slice(2)] = argv[i + 1];
+  }
+  for (const k of ['api', 'admin', 'samples']) {
+    if (!out[k]) throw new Error(`--${k} is required (see the usage at the top of this file)`);
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const SPEC_ID = 'urn:lgsp:openapi';
+const spec = YAML.parse(fs.readFileSync(args.spec, 'utf8'));
+
+// ---- the spec, resolved ----------------------------------------------------------------
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addSchema({ ...spec, $id: SPEC_ID });
+const validators = new Map();
+function validatorFor(schema) {
+  // Schemas inside responses are compiled as references into the registered document when
+  // they are $refs, else as-is with their $refs made absolute.
+  const key = JSON.stringify(schema);
+  if (!validators.has(key)) {
+    const absolute = JSON.parse(key, (k, v) => (k === '$ref' && typeof v === 'string' && v.startsWith('#') ? SPEC_ID + v : v));
+    validators.set(key, ajv.compile(absolute));
+  }
+  return validators.get(key);
+}
+
+function pointer(ref) {
+  if (!ref.startsWith('#/')) throw new Error(`only local $refs are supported: ${ref}`);
+  return ref.slice(2).split('/').reduce((node, part) => {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (node === undefined || !(key in node)) throw new Error(`unresolvable $ref ${ref}`);
+    return node[key];
+  }, spec);
+}
+const deref = (node) => (node && node.$ref ? deref(pointer(node.$ref)) : node);
+
+// ---- a minimal HTTP/1.1 client over net: malformed requests, GET with bodies, huge bodies ----
+function rawExchange(base, bytes, { settleMs = 0 } = {}) {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname);
+    const chunks = [];
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      const buf = Buffer.concat(chunks);
+      if (buf.length === 0) return resolve(null);  // closed without an answer
+      try {
+        resolve(parseResponse(buf));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const timer = setTimeout(() => {
+      socket.destroy();
+      if (chunks.length) finish();
+      else reject(new Error('no answer within 15 s'));
+    }, 15000);
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('end', finish);
+    socket.on('close', finish);
+    socket.on('error', (e) => {
+      // A refusal may reset the connection while the request is still being written; the
+      // answer read so far is what counts.
+      if (chunks.length) finish();
+      else if (!done) {
+        done = true;
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+    socket.on('connect', () => {
+      if (settleMs > 0) {
+        socket.write(bytes);  // incomplete on purpose: the server's read timeout answers
+      } else {
+        socket.end(bytes);
+      }
+    });
+  });
+}
+
+function parseResponse(buf) {
+  const sep = buf.indexOf('\r\n\r\n');
+  if (sep < 0) throw new Error(`not an HTTP response: ${JSON.stringify(buf.toString('latin1').slice(0, 200))}`);
+  const head = buf.subarray(0, sep).toString('latin1').split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(head[0]);
+  if (!m) throw new Error(`bad status line ${head[0]}`);
+  const headers = {};
+  for (const line of head.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  let body = buf.subarray(sep + 4);
+  if (headers['content-length'] !== undefined) body = body.subarray(0, Number(headers['content-length']));
+  return { status: Number(m[1]), headers, body: body.toString('utf8') };
+}
+
+function request(base, method, target, { headers = {}, body } = {}) {
+  const url = new URL(base);
+  const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+  let text = `${method} ${target} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n`;
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) text += `${k}: ${v}\r\n`;
+  if (body !== undefined || method === 'POST') text += `Content-Length: ${payload.length}\r\n`;
+  return rawExchange(base, Buffer.concat([Buffer.from(text + '\r\n', 'latin1'), payload]));
+}
+
+// ---- checks ------------------------------------------------------------------------------
+let checks = 0;
+let failures = 0;
+let requests = 0;
+function check(label, ok, detail = '') {
+  checks += 1;
+  if (!ok) failures += 1;
+  console.log(ok ? `PASS  ${label}` : `FAIL  ${label}${detail ? `: ${detail}` : ''}`);
+  return ok;
+}
+
+function mediaType(value) {
+  const [base, ...params] = String(value).split(';').map((s) => s.trim().toLowerCase());
+  return { base, params: params.filter(Boolean).sort().join(';') };
+}
+
+/// Which part of the spec documents this answer: the operation, or a component response for
+/// routes the spec does not list.
+function documentedResponses(server, method, target, component) {
+  if (component) return { where: component, responses: { [component.status]: pointer(`#/components/responses/${component.name}`) } };
+  const route = target.split('?')[0];
+  const item = spec.paths[route];
+  if (!item) throw new Error(`catalogue entry ${method} ${target} names no documented path; give it a component`);
+  const isAdmin = (item.servers || []).some((s) => /9464|admin/i.test(s.url + (s.description || '')));
+  if (isAdmin !== (server === 'admin')) throw new Error(`${target} is documented on the other port`);
+  // Another method on a documented path is answered by that path's operation's 405.
+  const op = item[method.toLowerCase()] || Object.values(item).find((v) => v && v.responses);
+  return { where: `${op.operationId}`, responses: op.responses };
+}
+
+/// The request schema must agree with the gateway's validation: a body it refused as
+/// invalid (400 validation) must fail the documented schema, and a body that got past
+/// validation (200, 404 subject-not-found, 403 purpose/field) must pass it.
+function checkRequestSchema(entry, tag, where, status, answer) {
+  if (entry.component || entry.raw || (entry.method || 'POST') !== 'POST' || entry.target.includes('?')) return;
+  const type = answer && typeof answer === 'object' ? String(answer.type || '').replace('urn:lgsp:problem:', '') : '';
+  let expectValid;
+  if (status === 400 && type === 'validation') expectValid = false;
+  else if (status === 200 || (status === 404 && type === 'subject-not-found') || (status === 403 && ['purpose-not-allowed', 'field-not-allowed'].includes(type))) expectValid = true;
+  else return;  // refused before validation ran (401, 403 operation, 415, 429, ...)
+  if (entry.requestSchemaCannotTell) {
+    console.log(`SKIP  ${tag} request schema: ${entry.requestSchemaCannotTell}`);
+    return;
+  }
+  const op = Object.values(spec.paths[entry.target]).find((o) => o && o.operationId === where);
+  if (!op || !op.requestBody) return;
+  const schema = deref(op.requestBody).content['application/json'].schema;
+  let value;
+  try {
+    value = typeof entry.body === 'string' ? JSON.parse(entry.body) : entry.body;
+  } catch {
+    check(`${tag} request body is refused by the request schema too (not JSON)`, !expectValid);
+    return;
+  }
+  const validate = validatorFor(schema);
+  const ok = validate(value);
+  check(`${tag} request schema ${expectValid ? 'accepts' : 'refuses'} the body like the gateway`, ok === expectValid,
+    ok ? `the schema accepts ${JSON.stringify(value).slice(0, 200)}` : ajv.errorsText(validate.errors, { dataVar: 'request' }));
+}
+
+async function exercise(entry) {
+  const { name, server = 'api', method = 'POST', target, expect } = entry;
+  const base = server === 'api' ? args.api : args.admin;
+  let res;
+  try {
+    res = entry.raw ? await rawExchange(base, entry.raw, { settleMs: entry.settleMs || 0 }) : await request(base, method, target, entry);
+  } catch (e) {
+    check(`${name}: answered`, false, e.message);
+    return null;
+  }
+  requests += 1;
+  if (res === null) {
+    if (entry.mayClose) {
+      console.log(`WARN  ${name}: the connection was closed without an answer (${entry.mayClose})`);
+      return null;
+    }
+    check(`${name}: answered`, false, 'the connection was closed without an answer');
+    return null;
+  }
+  const tag = `${name} [${method} ${target} -> ${res.status}]`;
+  const expected = [].concat(expect);
+  check(`${tag} status is the one provoked (${expected.join(' or ')})`, expected.includes(res.status), `got ${res.status} ${res.body.slice(0, 300)}`);
+
+  const { where, responses } = documentedResponses(server, method, target, entry.component);
+  const documented = responses[String(res.status)];
+  if (!check(`${tag} status ${res.status} documented for ${where}`, documented !== undefined, `documented: ${Object.keys(responses).join(', ')}`)) return res;
+  const response = deref(documented);
+
+  // Content-Type: one of the documented media types (parameters compared when documented).
+  const content = response.content || {};
+  const got = mediaType(res.headers['content-type'] || '');
+  const key = Object.keys(content).find((k) => {
+    const want = mediaType(k);
+    return want.base === got.base && (!want.params || want.params === got.params);
+  });
+  if (!check(`${tag} Content-Type "${res.headers['content-type']}" documented`, key !== undefined, `documented: ${Object.keys(content).join(', ') || '(no body)'}`)) return res;
+
+  // Body: against the documented schema.
+  let body = res.body;
+  if (/json$/.test(got.base)) {
+    try {
+      body = JSON.parse(res.body);
+    } catch (e) {
+      check(`${tag} body is JSON`, false, e.message);
+      return res;
+    }
+  }
+  const validate = validatorFor(content[key].schema);
+  const valid = validate(body);
+  check(`${tag} body matches the schema`, valid, valid ? '' : `${ajv.errorsText(validate.errors, { dataVar: 'body' })}; body ${res.body.slice(0, 400)}`);
+
+  // Headers: documented required ones present; every documented one present is valid.
+  for (const [hname, hdef] of Object.entries(response.headers || {})) {
+    const h = deref(hdef);
+    const value = res.headers[hname.toLowerCase()];
+    if (value === undefined) {
+      if (h.required) check(`${tag} header ${hname} present (required)`, false, 'missing');
+      continue;
+    }
+    const hv = validatorFor(h.schema);
+    check(`${tag} header ${hname} valid`, hv(value), hv.errors ? `${JSON.stringify(value)}: ${ajv.errorsText(hv.errors)}` : '');
+  }
+  // The behaviour the description promises beyond the schemas.
+  if (body && typeof body === 'object' && 'request_id' in body) {
+    check(`${tag} body request_id equals X-Request-Id`, body.request_id === res.headers['x-request-id']);
+  }
+  if (entry.problemType) {
+    check(`${tag} problem type is ${entry.problemType}`, body && body.type === `urn:lgsp:problem:${entry.problemType}`, `got ${body && body.type}`);
+  }
+  if (entry.extra) entry.extra(res, body);
+  checkRequestSchema(entry, tag, where, res.status, body);
+  return { ...res, json: body };
+}
+
+// ---- the catalogue -----------------------------------------------------------------------
+const samples = Object.fromEntries(
+  fs.readFileSync(args.samples, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).map((s) => [s.registry, s]),
+);
+for (const r of ['population', 'insurance', 'vehicle']) if (!samples[r]) throw new Error(`--samples has no ${r} subject`);
+const P = samples.population;
+const I = samples.insurance;
+const V = samples.vehicle;
+const UNKNOWN_ID = '096399999999';  // well-formed (province 096, born 2099), never seeded
+const auth = (key) => ({ Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' });
+const ministry = auth(args['ministry-key']);
+const telecom = auth(args['telecom-key']);
+const citizenApp = auth(args['citizen-app-key']);
+const purpose = 'contract-test';
+
+const apiPaths = Object.keys(spec.paths).filter((p) => p.startsWith('/v1/'));
+const catalogue = [
+  // Successes, every operation.
+  { name: 'population.verify match', target: '/v1/population/verify', headers: ministry, expect: 200,
+    body: { citizen_id: P.citizen_id, full_name: P.full_name, date_of_birth: P.date_of_birth, gender: P.gender, purpose, on_behalf_of: 'officer-1', procedure_code: '1.0001' } },
+  { name: 'population.verify unknown subject', target: '/v1/population/verify', headers: ministry, expect: 200,
+    body: { citizen_id: UNKNOWN_ID, full_name: 'Nguyễn Văn An', purpose } },
+  { name: 'population.verify partial, quota headers, trace kept', target: '/v1/population/verify', expect: 200,
+    headers: { ...telecom, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    body: { citizen_id: P.citizen_id, full_name: P.full_name.normalize('NFD').replace(/\p{M}/gu, '').replace(/đ/g, 'd').replace(/Đ/g, 'D'), date_of_birth: P.date_of_birth.slice(0, 4), gender: P.gender === 'male' ? 'nam' : 'nữ', purpose: 'telecom-subscriber-registration' },
+    extra: (res) => {
+      check('population.verify telecom: X-Quota-Limit sent for a partner with a quota', res.headers['x-quota-limit'] !== undefined);
+      check('population.verify telecom: traceparent keeps the caller\'s trace id', (res.headers.traceparent || '').startsWith('00-4bf92f3577b34da6a3ce929d0e0e4736-'), res.headers.traceparent);
+    } },
+  { name: 'population.verify mismatch, nulls as absent', target: '/v1/population/verify', headers: ministry, expect: 200,
+    body: { citizen_id: P.citizen_id, date_of_birth: '1901-01-01', gender: null, on_behalf_of: null, purpose } },
+  { name: 'population.lookup all granted fields', target: '/v1/population/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: P.citizen_id, purpose } },
+  { name: 'population.lookup named fields', target: '/v1/population/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: P.citizen_id, fields: ['full_name', 'permanent_address'], purpose } },
+  { name: 'insurance.verify', target: '/v1/insurance/verify', headers: ministry, expect: 200,
+    body: { citizen_id: I.citizen_id, health_insurance_card: I.health_insurance_card.toLowerCase(), valid_on: I.coverage_end, purpose } },
+  { name: 'insurance.verify unknown subject', target: '/v1/insurance/verify', headers: ministry, expect: 200,
+    body: { citizen_id: UNKNOWN_ID, health_insurance_card: I.health_insurance_card, purpose } },
+  { name: 'insurance.lookup by social insurance number', target: '/v1/insurance/lookup', headers: ministry, expect: 200,
+    body: { social_insurance_number: I.social_insurance_number, purpose } },
+  { name: 'insurance.lookup by citizen', target: '/v1/insurance/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: I.citizen_id, social_insurance_number: null, fields: ['status', 'coverage_end', 'registered_hospital', 'benefit_level'], purpose } },
+  { name: 'vehicle.verify', target: '/v1/vehicle/verify', headers: ministry, expect: 200,
+    body: { plate_number: V.plate_number, citizen_id: V.citizen_id, purpose } },
+  { name: 'vehicle.verify unknown plate', target: '/v1/vehicle/verify', headers: ministry, expect: 200,
+    body: { plate_number: '99Z-999.99', citizen_id: V.citizen_id, purpose } },
+  { name: 'vehicle.lookup by plate (compact spelling)', target: '/v1/vehicle/lookup', headers: ministry, expect: 200,
+    body: { plate_number: V.plate_number.replace(/[-.]/g, '').toLowerCase(), purpose } },
+  { name: 'vehicle.lookup by owner', target: '/v1/vehicle/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: V.citizen_id, purpose } },
+  { name: 'vehicle.lookup owner with no vehicles', target: '/v1/vehicle/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: UNKNOWN_ID, fields: ['plate_number'], purpose } },
+  { name: 'citizen.profile every registry', target: '/v1/citizen-profile', headers: ministry, expect: 200,
+    body: { citizen_id: P.citizen_id, purpose } },
+  { name: 'citizen.profile some registries', target: '/v1/citizen-profile', headers: ministry, expect: 200,
+    body: { citizen_id: I.citizen_id, registries: ['insurance', 'vehicle'], purpose } },
+  { name: 'citizen.profile unknown citizen', target: '/v1/citizen-profile', headers: ministry, expect: 200,
+    body: { citizen_id: UNKNOWN_ID, purpose } },
+
+  // 400 validation, one per kind of invalid input, on every operation.
+  ...[
+    ['body not JSON', '/v1/population/verify', '{"citizen_id":'],
+    ['body empty', '/v1/population/lookup', ''],
+    ['body an array', '/v1/insurance/verify', '[]'],
+    ['unknown member', '/v1/population/lookup', { citizen_id: P.citizen_id, purpose, colour: 'red' }],
+    ['purpose missing', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: 'A' }],
+    ['purpose empty', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: 'A', purpose: '' }],
+    ['purpose too long', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: 'A', purpose: 'p'.repeat(201) }],
+    ['purpose not a string', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: 'A', purpose: 7 }],
+    ['on_behalf_of too long', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: 'A', purpose, on_behalf_of: 'o'.repeat(129) }],
+    ['procedure_code too long', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: 'A', purpose, procedure_code: 'c'.repeat(65) }],
+    ['citizen_id too short', '/v1/population/verify', { citizen_id: '12345', date_of_birth: '2000', purpose }],
+    ['citizen_id not digits', '/v1/population/lookup', { citizen_id: '00130000031X', purpose }],
+    ['citizen_id unknown province', '/v1/citizen-profile', { citizen_id: '003300000313', purpose }],
+    ['citizen_id century after 2099', '/v1/insurance/lookup', { citizen_id: '001600000313', purpose }],
+    ['legacy 9-digit id where only 12 digits are accepted', '/v1/vehicle/verify', { plate_number: V.plate_number, citizen_id: '012345678', purpose }],
+    ['date_of_birth not ISO', '/v1/population/verify', { citizen_id: P.citizen_id, date_of_birth: '01/05/1999', purpose }],
+    ['date_of_birth impossible date', '/v1/population/verify', { citizen_id: P.citizen_id, date_of_birth: '1999-02-30', purpose }],
+    ['gender unknown', '/v1/population/verify', { citizen_id: P.citizen_id, gender: 'M', purpose }],
+    ['full_name blank', '/v1/population/verify', { citizen_id: P.citizen_id, full_name: '   ', purpose }],
+    ['no claim to verify', '/v1/population/verify', { citizen_id: P.citizen_id, purpose }],
+    ['health_insurance_card malformed', '/v1/insurance/verify', { citizen_id: I.citizen_id, health_insurance_card: 'DN9740000007919', purpose }],
+    ['valid_on not a date', '/v1/insurance/verify', { citizen_id: I.citizen_id, health_insurance_card: I.health_insurance_card, valid_on: 'tomorrow', purpose }],
+    ['both citizen_id and social_insurance_number', '/v1/insurance/lookup', { citizen_id: I.citizen_id, social_insurance_number: I.social_insurance_number, purpose }],
+    ['neither citizen_id nor social_insurance_number', '/v1/insurance/lookup', { purpose }],
+    ['social_insurance_number not 10 digits', '/v1/insurance/lookup', { social_insurance_number: '12345', purpose }],
+    ['fields empty', '/v1/insurance/lookup', { social_insurance_number: I.social_insurance_number, fields: [], purpose }],
+    ['fields unknown name', '/v1/population/lookup', { citizen_id: P.citizen_id, fields: ['full_name', 'blood_type'], purpose }],
+    ['fields not an array', '/v1/vehicle/lookup', { citizen_id: V.citizen_id, fields: 'brand', purpose }],
+    ['plate_number malformed', '/v1/vehicle/verify', { plate_number: 'ABC-123', citizen_id: V.citizen_id, purpose }],
+    // Refused by normalize_plate: the trailing space is the first separator, so it is taken
+    // as the end of a (too long) series. `${V.plate_number} ` (with a dash) is accepted.
+    ['compact plate_number with a trailing space', '/v1/vehicle/lookup', { plate_number: `${V.plate_number.replace(/[-.]/g, '')} `, purpose }],
+    ['neither plate_number nor citizen_id', '/v1/vehicle/lookup', { purpose }],
+    ['registries unknown name', '/v1/citizen-profile', { citizen_id: P.citizen_id, registries: ['tax'], purpose }],
+    ['registries empty', '/v1/citizen-profile', { citizen_id: P.citizen_id, registries: [], purpose }],
+  ].map(([what, target, body]) => ({ name: `400 ${what}`, target, headers: ministry, body: typeof body === 'string' ? body : body, expect: 400, problemType: 'validation' })),
+  ...[
+    ['page_size 0', { citizen_id: P.citizen_id, purpose, page_size: 0 }],
+    ['page_size 101', { citizen_id: P.citizen_id, purpose, page_size: 101 }],
+    ['page_size not a JSON integer (5.0)', `{"citizen_id":"${P.citizen_id}","purpose":"${purpose}","page_size":5.0}`],
+    ['page_token not a token', { citizen_id: P.citizen_id, purpose, page_token: 'abc' }],
+    ['citizen_id legacy on the access log', { citizen_id: '012345678', purpose }],
+  ].map(([what, body]) => ({ name: `400 access-log ${what}`, target: '/v1/audit/access-log', headers: citizenApp, body, expect: 400, problemType: 'validation',
+    requestSchemaCannotTell: typeof body === 'string' ? 'JSON Schema cannot tell 5.0 from 5; the gateway wants an integer literal' : undefined })),
+
+  // 401: no credentials, unknown key, malformed header.
+  { name: '401 no credentials', target: '/v1/population/verify', headers: { 'Content-Type': 'application/json' }, body: {}, expect: 401, problemType: 'unauthenticated' },
+  { name: '401 unknown API key', target: '/v1/population/lookup', headers: auth('not-a-key'), body: { citizen_id: P.citizen_id, purpose }, expect: 401, problemType: 'unauthenticated' },
+  { name: '401 not a Bearer header', target: '/v1/citizen-profile', headers: { Authorization: 'Basic ZGVtbzpkZW1v', 'Content-Type': 'application/json' }, body: {}, expect: 401, problemType: 'unauthenticated' },
+  { name: '401 access log without credentials', target: '/v1/audit/access-log', headers: { 'Content-Type': 'application/json' }, body: {}, expect: 401, problemType: 'unauthenticated' },
+
+  // 403: operation, field, purpose.
+  { name: '403 operation (verify-only partner looks up)', target: '/v1/population/lookup', headers: telecom, body: { citizen_id: P.citizen_id, purpose: 'telecom-subscriber-registration' }, expect: 403, problemType: 'operation-not-allowed' },
+  { name: '403 operation (citizen app verifies)', target: '/v1/insurance/verify', headers: citizenApp, body: {}, expect: 403, problemType: 'operation-not-allowed' },
+  { name: '403 operation (ministry reads an access log)', target: '/v1/audit/access-log', headers: ministry, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed' },
+  { name: '403 operation (telecom asks for a profile)', target: '/v1/citizen-profile', headers: telecom, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed' },
+  { name: '403 operation (verify-only partner on vehicles)', target: '/v1/vehicle/verify', headers: telecom, body: {}, expect: 403, problemType: 'operation-not-allowed' },
+  { name: '403 field not granted (vehicle engine_number)', target: '/v1/vehicle/lookup', headers: ministry, body: { plate_number: V.plate_number, fields: ['engine_number', 'chassis_number'], purpose }, expect: 403, problemType: 'field-not-allowed' },
+  { name: '403 field not granted (insurance citizen_id)', target: '/v1/insurance/lookup', headers: ministry, body: { social_insurance_number: I.social_insurance_number, fields: ['citizen_id'], purpose }, expect: 403, problemType: 'field-not-allowed' },
+  { name: '403 purpose not registered', target: '/v1/population/verify', headers: telecom, body: { citizen_id: P.citizen_id, full_name: 'A', purpose: 'marketing' }, expect: 403, problemType: 'purpose-not-allowed' },
+
+  // 404: unknown routes, a query string, unknown subjects of lookups.
+  { name: '404 unknown route', target: '/v1/nope', headers: ministry, body: {}, expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } },
+  { name: '404 unknown route (GET, no credentials)', method: 'GET', target: '/', expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } },
+  { name: '404 the 413 detail\'s /v1/batches', target: '/v1/batches', headers: ministry, body: {}, expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } },
+  { name: '404 query string on a verify path', target: '/v1/population/verify?citizen_id=1', headers: ministry, body: {}, expect: 404, problemType: 'not-found' },
+  { name: '404 query string on a lookup path', target: '/v1/vehicle/lookup?x=1', headers: ministry, body: {}, expect: 404, problemType: 'not-found' },
+  { name: '404 population.lookup unknown citizen', target: '/v1/population/lookup', headers: ministry, body: { citizen_id: UNKNOWN_ID, purpose }, expect: 404, problemType: 'subject-not-found' },
+  { name: '404 population.lookup unknown legacy id', target: '/v1/population/lookup', headers: ministry, body: { citizen_id: '999999999', purpose }, expect: 404, problemType: 'subject-not-found' },
+  { name: '404 insurance.lookup unknown number', target: '/v1/insurance/lookup', headers: ministry, body: { social_insurance_number: '9999999999', purpose }, expect: 404, problemType: 'subject-not-found' },
+  { name: '404 vehicle.lookup unknown plate', target: '/v1/vehicle/lookup', headers: ministry, body: { plate_number: '99Z-999.99', purpose }, expect: 404, problemType: 'subject-not-found' },
+
+  // 405 on every partner path.
+  ...apiPaths.map((p, i) => ({ name: `405 ${['GET', 'PUT', 'DELETE', 'PATCH'][i % 4]} ${p}`, method: ['GET', 'PUT', 'DELETE', 'PATCH'][i % 4], target: p, headers: ministry, expect: 405, problemType: 'method-not-allowed' })),
+
+  // 415.
+  { name: '415 text/plain', target: '/v1/population/verify', headers: { ...ministry, 'Content-Type': 'text/plain' }, body: '{}', expect: 415, problemType: 'unsupported-media-type' },
+  { name: '415 no Content-Type', target: '/v1/vehicle/lookup', headers: { Authorization: ministry.Authorization }, body: '{}', expect: 415, problemType: 'unsupported-media-type' },
+  { name: '415 Application/JSON (compared case-sensitively)', target: '/v1/citizen-profile', headers: { ...ministry, 'Content-Type': 'Application/JSON' }, body: '{}', expect: 415, problemType: 'unsupported-media-type' },
+  { name: '200 application/json; charset=utf-8 accepted', target: '/v1/population/verify', headers: { ...ministry, 'Content-Type': 'application/json; charset=utf-8' }, body: { citizen_id: P.citizen_id, gender: P.gender, purpose }, expect: 200 },
+
+  // Transport: 413, 431, 400 malformed, 408.
+  { name: '413 body over the limit', target: '/v1/population/verify', headers: ministry, body: `{"purpose":"${'x'.repeat(70000)}"}`, expect: 413, problemType: 'payload-too-large' },
+  { name: '431 headers over the limit', target: '/v1/population/verify', headers: { ...ministry, 'X-Padding': 'p'.repeat(9000) }, body: {}, expect: 431, problemType: 'headers-too-large' },
+  { name: '400 not HTTP', target: '/v1/population/verify', raw: Buffer.from('GARBAGE\r\n\r\n'), expect: 400, problemType: 'malformed-http' },
+  { name: '408 request not finished', target: '/v1/population/verify', raw: Buffer.from('POST /v1/population/verify HTTP/1.1\r\nHost: x\r\n'), settleMs: 1, expect: 408, problemType: 'request-timeout',
+    // http/server.cpp: beast's tcp_stream closes the socket when its timer expires, before the
+    // 408 can be written. Known gateway defect: tolerated (with a WARN line) until fixed; an
+    // answer, when there is one, is checked like any other.
+    mayClose: 'known defect: the read timeout closes the socket before the 408 is written' },
+
+  // Admin port.
+  { name: 'admin healthz', server: 'admin', method: 'GET', target: '/healthz', expect: 200 },
+  { name: 'admin readyz', server: 'admin', method: 'GET', target: '/readyz', expect: 200 },
+  { name: 'admin metrics', server: 'admin', method: 'GET', target: '/metrics', expect: 200,
+    extra: (res) => check('admin metrics: lgsp_gateway_requests_total exposed', /lgsp_gateway_requests_total/.test(res.body)) },
+  { name: 'admin reload', server: 'admin', method: 'POST', target: '/admin/reload', expect: 200 },
+  { name: 'admin 405 POST /healthz', server: 'admin', method: 'POST', target: '/healthz', expect: 405, problemType: 'method-not-allowed' },
+  { name: 'admin 405 DELETE /metrics', server: 'admin', method: 'DELETE', target: '/metrics', expect: 405, problemType: 'method-not-allowed' },
+  { name: 'admin 405 PUT /readyz', server: 'admin', method: 'PUT', target: '/readyz', expect: 405, problemType: 'method-not-allowed' },
+  { name: 'admin 405 GET /admin/reload', server: 'admin', method: 'GET', target: '/admin/reload', expect: 405, problemType: 'method-not-allowed' },
+  { name: 'admin 404 query string', server: 'admin', method: 'GET', target: '/healthz?verbose=1', expect: 404, problemType: 'not-found' },
+  { name: 'admin 404 unknown path', server: 'admin', method: 'GET', target: '/nope', expect: 404, problemType: 'not-found', component: { name: 'AdminNotFound', status: 404 } },
+  { name: 'admin 405 unknown path, POST', server: 'admin', method: 'POST', target: '/nope', expect: 405, problemType: 'method-not-allowed', component: { name: 'AdminMethodNotAllowed', status: 405 } },
+  { name: 'admin 400 not HTTP', server: 'admin', target: '/metrics', raw: Buffer.from('\x16\x03\x01 not http\r\n\r\n', 'latin1'), expect: 400, problemType: 'malformed-http' },
+];
+
+// ---- run -----------------------------------------------------------------------------------
+for (const entry of catalogue) await exercise(entry);
+
+// Rate limit: one token, one per second; the second request at once is refused.
+if (args['rate-key']) {
+  const key = auth(args['rate-key']);
+  const body = { citizen_id: P.citizen_id, gender: P.gender, purpose };
+  // Three at once against a bucket of one token: whatever the scheduling, at least two are
+  // refused (every answer is still checked against the spec).
+  const answers = await Promise.all([1, 2, 3].map((n) => exercise({ name: `rate-limited partner, request ${n} of 3 at once`, target: '/v1/population/verify', headers: key, body, expect: [200, 429] })));
+  const limited = answers.filter((a) => a && a.status === 429);
+  check('rate limit: at least two of three simultaneous requests answered 429 rate-limited', limited.length >= 2 && limited.every((a) => a.json.type === 'urn:lgsp:problem:rate-limited'), `got ${answers.map((a) => a && a.status).join(', ')}`);
+} else {
+  console.log('SKIP  429 rate-limited: no --rate-key');
+}
+
+// Daily quota of 3: a profile with no registry to look up (403), a verify (200), an invalid
+// verify (400), then 429 quota-exhausted; every answer carries the quota headers.
+if (args['quota-key']) {
+  const key = auth(args['quota-key']);
+  const quotaHeaders = (res) => check(`quota partner: X-Quota-Limit and X-Quota-Remaining on ${res.status}`,
+    res.headers['x-quota-limit'] === '3' && /^\d+$/.test(res.headers['x-quota-remaining'] || ''), JSON.stringify([res.headers['x-quota-limit'], res.headers['x-quota-remaining']]));
+  await exercise({ name: '403 citizen.profile with no registry the partner may look up', target: '/v1/citizen-profile', headers: key, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed', extra: quotaHeaders });
+  await exercise({ name: 'quota partner verify', target: '/v1/population/verify', headers: key, body: { citizen_id: P.citizen_id, gender: P.gender, purpose }, expect: 200, extra: quotaHeaders });
+  await exercise({ name: 'quota partner 400', target: '/v1/population/verify', headers: key, body: { citizen_id: P.citizen_id, purpose }, expect: 400, problemType: 'validation', extra: quotaHeaders });
+  await exercise({ name: '429 quota-exhausted', target: '/v1/population/verify', headers: key, body: { citizen_id: P.citizen_id, gender: P.gender, purpose }, expect: 429, problemType: 'quota-exhausted', extra: quotaHeaders });
+} else {
+  console.log('SKIP  429 quota-exhausted: no --quota-key');
+}
+
+// Access log: the ministry's requests above reach the chain within about a second.
+{
+  const body = { citizen_id: P.citizen_id, purpose: 'citizen-self-service', page_size: 2 };
+  let first = null;
+  for (let i = 0; i < 50; i += 1) {
+    const r = await request(args.api, 'POST', '/v1/audit/access-log', { headers: citizenApp, body });
+    if (r.status === 200 && JSON.parse(r.body).next_page_token) break;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  first = await exercise({ name: 'audit.access-log first page', target: '/v1/audit/access-log', headers: citizenApp, body, expect: 200 });
+  const token = first && first.json && first.json.next_page_token;
+  check('audit.access-log: a full page has a next_page_token', typeof token === 'string');
+  if (typeof token === 'string') {
+    await exercise({ name: 'audit.access-log next page', target: '/v1/audit/access-log', headers: citizenApp, expect: 200,
+      body: { citizen_id: P.citizen_id, purpose: 'citizen-self-service', page_size: 100, page_token: token } });
+  }
+  await exercise({ name: 'audit.access-log nobody accessed', target: '/v1/audit/access-log', headers: citizenApp, expect: 200,
+    body: { citizen_id: '096299999999', purpose: 'citizen-self-service' },
+    extra: (_res, b) => check('audit.access-log: an untouched citizen has no accesses and no next page', b.accesses.length === 0 && b.next_page_token === null) });
+}
+
+// Reload refused: a config that does not load is answered 422 and the old one stays.
+if (args.config) {
+  const original = fs.readFileSync(args.config, 'utf8');
+  try {
+    fs.writeFileSync(args.config, `${original}\nnot_a_section: true\n`);
+    await exercise({ name: 'admin reload refused', server: 'admin', method: 'POST', target: '/admin/reload', expect: 422, problemType: 'action-failed' });
+  } finally {
+    fs.writeFileSync(args.config, original);
+  }
+  await exercise({ name: 'admin reload after the fix', server: 'admin', method: 'POST', target: '/admin/reload', expect: 200 });
+} else {
+  console.log('SKIP  admin 422: no --config');
+}
+
+console.log(`\ncontract: ${requests} requests, ${checks} checks, ${checks - failures} passed, ${failures} failed`);
+process.exit(failures === 0 ? 0 : 1);
