@@ -1,0 +1,169 @@
+{{/* Names, labels and the pieces every workload shares. */}}
+
+{{- define "lgsp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "lgsp.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Object name of one component: (dict "root" $ "component" "gateway") */}}
+{{- define "lgsp.componentName" -}}
+{{- printf "%s-%s" (include "lgsp.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "lgsp.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "gateway") */}}
+{{- define "lgsp.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lgsp.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* All labels of one component's objects. */}}
+{{- define "lgsp.labels" -}}
+helm.sh/chart: {{ include "lgsp.chart" .root }}
+{{ include "lgsp.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "lgsp.imageTag" .root | quote }}
+app.kubernetes.io/part-of: lgsp
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "lgsp.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag -}}
+{{- end -}}
+
+{{- define "lgsp.image" -}}
+{{- printf "%s:%s" .Values.image.repository (include "lgsp.imageTag" .) -}}
+{{- end -}}
+
+{{- define "lgsp.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "lgsp.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the chart mounts things inside every container. */}}
+{{- define "lgsp.configDir" -}}/etc/lgsp/config{{- end -}}
+
+{{/*
+The `kafka:` section shared by every process's config. TLS to the brokers adds the
+ssl.*.location properties pointing at the mounted Secret.
+*/}}
+{{- define "lgsp.kafkaConfig" -}}
+{{- $k := .Values.kafka -}}
+{{- $props := deepCopy $k.properties -}}
+{{- if $k.tls.enabled -}}
+{{- $_ := set $props "ssl.ca.location" (printf "/etc/lgsp/kafka-tls/%s" $k.tls.caKey) -}}
+{{- if $k.tls.certKey -}}
+{{- $_ := set $props "ssl.certificate.location" (printf "/etc/lgsp/kafka-tls/%s" $k.tls.certKey) -}}
+{{- $_ := set $props "ssl.key.location" (printf "/etc/lgsp/kafka-tls/%s" $k.tls.keyKey) -}}
+{{- end -}}
+{{- end -}}
+kafka:
+  bootstrap: {{ required "kafka.bootstrap is required: the brokers' host:port list" $k.bootstrap | toJson }}
+  topic_prefix: {{ $k.topicPrefix | toJson }}
+  request_partitions: {{ $k.requestPartitions | int64 }}
+  reply_partitions: {{ $k.replyPartitions | int64 }}
+  properties: {{- if $props }}{{ toYaml $props | nindent 4 }}{{ else }} {}{{ end }}
+  producer_properties: {{- if $k.producerProperties }}{{ toYaml $k.producerProperties | nindent 4 }}{{ else }} {}{{ end }}
+  consumer_properties: {{- if $k.consumerProperties }}{{ toYaml $k.consumerProperties | nindent 4 }}{{ else }} {}{{ end }}
+{{- end -}}
+
+{{/* Kafka TLS volume and mount (both empty when kafka.tls is off). */}}
+{{- define "lgsp.kafkaTlsVolume" -}}
+{{- $t := .Values.kafka.tls -}}
+{{- if $t.enabled }}
+- name: kafka-tls
+  secret:
+    secretName: {{ required "kafka.tls.existingSecret is required when kafka.tls.enabled" $t.existingSecret }}
+    defaultMode: 288 # 0440: owner and group (fsGroup) read
+    items:
+      - {key: {{ $t.caKey }}, path: {{ $t.caKey }}}
+      {{- if $t.certKey }}
+      - {key: {{ $t.certKey }}, path: {{ $t.certKey }}}
+      - {key: {{ required "kafka.tls.keyKey is required with kafka.tls.certKey" $t.keyKey }}, path: {{ $t.keyKey }}}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "lgsp.kafkaTlsMount" -}}
+{{- if .Values.kafka.tls.enabled }}
+- {name: kafka-tls, mountPath: /etc/lgsp/kafka-tls, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{/* One Secret key mounted as a file: (dict "name" "audit-db" "secret" S "key" K) */}}
+{{- define "lgsp.secretFileVolume" -}}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 288 # 0440: owner and group (fsGroup) read
+    items:
+      - {key: {{ .key }}, path: {{ .key }}}
+{{- end -}}
+
+{{/* Pod-level settings every workload shares: (dict "root" $ "c" componentValues) */}}
+{{- define "lgsp.podCommon" -}}
+serviceAccountName: {{ include "lgsp.serviceAccountName" .root }}
+automountServiceAccountToken: false
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .c.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .c.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .c.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Probes on the admin port: /readyz (Kafka reachable, positioned or joined), /healthz. */}}
+{{- define "lgsp.probes" -}}
+startupProbe:
+  httpGet: {path: /healthz, port: admin}
+  periodSeconds: 2
+  failureThreshold: 30
+readinessProbe:
+  httpGet: {path: /readyz, port: admin}
+  periodSeconds: 5
+  timeoutSeconds: 2
+  failureThreshold: 2
+livenessProbe:
+  httpGet: {path: /healthz, port: admin}
+  periodSeconds: 10
+  timeoutSeconds: 2
+  failureThreshold: 3
+{{- end -}}
+
+{{/* checksum/config: pods roll when the rendered configuration changes. */}}
+{{- define "lgsp.configChecksum" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- end -}}

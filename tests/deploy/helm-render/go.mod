@@ -1,0 +1,3 @@
+module helm-render
+
+go 1.19

@@ -1,0 +1,320 @@
+// Offline validation of the lgsp Helm chart's values and rendered manifests.
+//
+//   node validate.mjs values SCHEMA FILE...          each file must satisfy SCHEMA (draft-07)
+//   node validate.mjs values-invalid SCHEMA FILE...  each file must be refused by SCHEMA
+//   node validate.mjs manifests MANIFESTS OUTDIR     validate every manifest; write each lgsp
+//                                                    config of the ConfigMap to OUTDIR/config/
+//                                                    and the gateway init script to OUTDIR
+//   node validate.mjs doc-values VALUES DOC          DOC's values table has one row per value
+//
+// Manifests are parsed as YAML 1.1 (what the Kubernetes API machinery's YAML decoder reads:
+// 0440 is octal, yes/no are booleans), then checked three ways:
+//   1. kubernetes-models (the Kubernetes OpenAPI schema compiled to validators: types,
+//      enums, required fields), @kubernetes-models/prometheus-operator for the CRDs;
+//   2. unknown fields, which the OpenAPI schema does not refuse but `kubectl apply`
+//      (strict field validation) does: every key is looked up in the typed models of
+//      @kubernetes/client-node (generated from the same OpenAPI document);
+//   3. chart rules: names are DNS labels, (kind, name) unique, every container of every pod
+//      runs non-root with a read-only root file system, no capabilities, RuntimeDefault
+//      seccomp; long-running containers have /readyz and /healthz probes on their admin
+//      port; Services select pods that exist and target ports those pods declare; every
+//      volume a container mounts is declared; ServiceMonitor endpoints name a port that a
+//      selected Service has.
+// Exit status 1 when anything fails, with every problem listed.
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import Ajv from "ajv";
+import * as k8s from "@kubernetes/client-node";
+
+const problems = [];
+const fail = (where, what) => problems.push(`${where}: ${what}`);
+
+function readData(file) {
+  const text = fs.readFileSync(file, "utf8");
+  return file.endsWith(".json") ? JSON.parse(text) : YAML.parse(text, { version: "1.1" });
+}
+
+function ajvFor(schemaFile) {
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
+  return ajv.compile(JSON.parse(fs.readFileSync(schemaFile, "utf8")));
+}
+
+// A file to be refused names, on a line "# expect: /json/pointer", where the schema must
+// find the problem: a refusal for another reason does not count. FILE=SOURCE validates FILE
+// (the coalesced values) and reads the expectation from SOURCE (the values file).
+function checkValues(schemaFile, files, expectValid) {
+  const validate = ajvFor(schemaFile);
+  for (const arg of files) {
+    const [f, source] = arg.includes("=") ? arg.split("=") : [arg, arg];
+    const ok = validate(readData(f));
+    const expect = /^# expect: (\S+)/m.exec(fs.readFileSync(source, "utf8"))?.[1];
+    const what = f === source ? source : `${source} (coalesced over the chart's values.yaml)`;
+    if (ok && expectValid) console.log(`  valid: ${what}`);
+    else if (!ok && !expectValid) {
+      const hit = validate.errors.find((e) => (e.instancePath || "/").startsWith(expect || "\0"));
+      if (!expect) fail(source, "names no '# expect: /path' line");
+      else if (!hit)
+        fail(source, `refused, but not at ${expect}: ${validate.errors.map((e) => `${e.instancePath} ${e.message}`).join("; ")}`);
+      else console.log(`  refused as expected: ${source}: ${hit.instancePath} ${hit.message}`);
+    } else if (ok) fail(source, "accepted by the schema but it must be refused");
+    else
+      for (const e of validate.errors)
+        fail(f, `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`);
+  }
+}
+
+// --- 1. kubernetes-models --------------------------------------------------------------
+const modelModules = {
+  "v1": "kubernetes-models/v1",
+  "apps/v1": "kubernetes-models/apps/v1",
+  "autoscaling/v2": "kubernetes-models/autoscaling/v2",
+  "policy/v1": "kubernetes-models/policy/v1",
+  "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
+};
+
+async function modelFor(apiVersion, kind) {
+  const mod = modelModules[apiVersion];
+  if (!mod) return null;
+  const m = await import(`${mod}/${kind}`);
+  return m[kind] || null;
+}
+
+// --- 2. unknown fields -----------------------------------------------------------------
+// @kubernetes/client-node's class for an apiVersion/kind: V1Service, V1Deployment,
+// V2HorizontalPodAutoscaler, V1PodDisruptionBudget...
+function clientModel(apiVersion, kind) {
+  const version = apiVersion.split("/").pop();
+  return k8s[`${version[0].toUpperCase()}${version.slice(1)}${kind}`] || null;
+}
+
+const scalarTypes = new Set(["string", "number", "boolean", "Date", "any", "object", "IntOrString"]);
+
+function unknownFields(value, type, where) {
+  if (value === null || value === undefined) return;
+  if (scalarTypes.has(type)) return;
+  let m = /^Array<(.+)>$/.exec(type);
+  if (m) {
+    if (!Array.isArray(value)) return fail(where, `expected a list (${type})`);
+    value.forEach((v, i) => unknownFields(v, m[1], `${where}[${i}]`));
+    return;
+  }
+  m = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (m) {
+    if (typeof value !== "object" || Array.isArray(value)) return fail(where, `expected a map (${type})`);
+    for (const [k, v] of Object.entries(value)) unknownFields(v, m[1], `${where}.${k}`);
+    return;
+  }
+  const cls = k8s[type];
+  if (!cls || typeof cls.getAttributeTypeMap !== "function") return;
+  if (typeof value !== "object" || Array.isArray(value)) return fail(where, `expected an object (${type})`);
+  const attrs = new Map(cls.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
+  for (const [k, v] of Object.entries(value)) {
+    if (!attrs.has(k)) fail(`${where}.${k}`, `unknown field (not in ${type}; kubectl apply refuses it)`);
+    else unknownFields(v, attrs.get(k), `${where}.${k}`);
+  }
+}
+
+// --- 3. chart rules --------------------------------------------------------------------
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function podSpecOf(doc) {
+  if (["Deployment", "StatefulSet", "DaemonSet"].includes(doc.kind)) return doc.spec?.template?.spec;
+  return null;
+}
+
+function checkPod(doc, where) {
+  const spec = podSpecOf(doc);
+  const psc = spec.securityContext || {};
+  if (psc.runAsNonRoot !== true) fail(where, "pod securityContext.runAsNonRoot must be true");
+  if (psc.seccompProfile?.type !== "RuntimeDefault") fail(where, "pod seccompProfile must be RuntimeDefault");
+  const volumes = new Set((spec.volumes || []).map((v) => v.name));
+  const all = [...(spec.initContainers || []).map((c) => [c, true]), ...spec.containers.map((c) => [c, false])];
+  for (const [c, init] of all) {
+    const cw = `${where} container ${c.name}`;
+    const sc = c.securityContext || {};
+    if (sc.readOnlyRootFilesystem !== true) fail(cw, "readOnlyRootFilesystem must be true");
+    if (sc.allowPrivilegeEscalation !== false) fail(cw, "allowPrivilegeEscalation must be false");
+    if (sc.runAsNonRoot !== true) fail(cw, "runAsNonRoot must be true");
+    if (!(sc.capabilities?.drop || []).includes("ALL")) fail(cw, "capabilities must drop ALL");
+    if ((sc.capabilities?.add || []).length) fail(cw, "no capability may be added");
+    if (sc.seccompProfile?.type !== "RuntimeDefault") fail(cw, "seccompProfile must be RuntimeDefault");
+    if (!c.resources?.limits?.memory) fail(cw, "a memory limit is required");
+    for (const m of c.volumeMounts || [])
+      if (!volumes.has(m.name)) fail(cw, `mounts volume ${m.name}, which the pod does not declare`);
+    if (init) continue;
+    const admin = (c.ports || []).find((p) => p.name === "admin");
+    if (!admin) fail(cw, "no port named admin");
+    const probe = (p, pathWanted) =>
+      p && p.httpGet && p.httpGet.path === pathWanted && p.httpGet.port === "admin";
+    if (!probe(c.readinessProbe, "/readyz")) fail(cw, "readinessProbe must GET /readyz on the admin port");
+    if (!probe(c.livenessProbe, "/healthz")) fail(cw, "livenessProbe must GET /healthz on the admin port");
+  }
+  for (const v of spec.volumes || []) {
+    const mounted = all.some(([c]) => (c.volumeMounts || []).some((m) => m.name === v.name));
+    if (!mounted) fail(where, `volume ${v.name} is declared but mounted by no container`);
+  }
+}
+
+const matches = (selector, labels) =>
+  Object.entries(selector || {}).every(([k, v]) => labels?.[k] === v);
+
+async function checkManifests(file, outDir) {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"), { version: "1.1" });
+  const objects = [];
+  for (const d of docs) {
+    if (d.errors.length) {
+      fail(file, `YAML: ${d.errors.map((e) => e.message).join("; ")}`);
+      continue;
+    }
+    const o = d.toJS();
+    if (o === null || o === undefined) continue;
+    objects.push(o);
+  }
+  const seen = new Set();
+  const counts = {};
+  for (const o of objects) {
+    const where = `${o.kind}/${o.metadata?.name}`;
+    if (!o.apiVersion || !o.kind || !o.metadata?.name) {
+      fail(where, "apiVersion, kind and metadata.name are required");
+      continue;
+    }
+    counts[o.kind] = (counts[o.kind] || 0) + 1;
+    const key = `${o.apiVersion} ${o.kind} ${o.metadata.name}`;
+    if (seen.has(key)) fail(where, "defined twice");
+    seen.add(key);
+    if (!dnsLabel.test(o.metadata.name) || o.metadata.name.length > 63)
+      fail(where, "metadata.name must be a DNS label of at most 63 characters");
+    for (const [k, v] of Object.entries(o.metadata.labels || {}))
+      if (typeof v !== "string" || v.length > 63 || !/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v))
+        fail(where, `label ${k}: invalid value ${JSON.stringify(v)}`);
+
+    const Model = await modelFor(o.apiVersion, o.kind);
+    if (!Model) {
+      fail(where, `no schema for ${o.apiVersion} ${o.kind}`);
+    } else {
+      try {
+        new Model(o).validate();
+      } catch (e) {
+        fail(where, `Kubernetes schema: ${e.message}`);
+      }
+    }
+    if (!o.apiVersion.includes(".coreos.com")) {
+      const cls = clientModel(o.apiVersion, o.kind);
+      if (!cls) fail(where, `no typed model for ${o.apiVersion} ${o.kind}`);
+      else unknownFields(o, cls.name, where);
+    }
+    if (podSpecOf(o)) checkPod(o, where);
+    if (o.kind === "ConfigMap" && JSON.stringify(o.data || {}).length > 1000000)
+      fail(where, "over the 1 MiB object limit");
+  }
+
+  // Services select existing pods and target ports those pods declare.
+  const workloads = objects.filter(podSpecOf);
+  for (const s of objects.filter((o) => o.kind === "Service")) {
+    const pods = workloads.filter((w) => matches(s.spec.selector, w.spec.template.metadata.labels));
+    if (!pods.length) fail(`Service/${s.metadata.name}`, "selects no pod of the chart");
+    for (const p of s.spec.ports) {
+      const ok = pods.every((w) =>
+        w.spec.template.spec.containers.some((c) =>
+          (c.ports || []).some((cp) => cp.name === p.targetPort || cp.containerPort === p.targetPort)));
+      if (!ok) fail(`Service/${s.metadata.name}`, `targetPort ${p.targetPort} is not a port of the selected pods`);
+    }
+  }
+  for (const w of workloads) {
+    if (!matches(w.spec.selector.matchLabels, w.spec.template.metadata.labels))
+      fail(`${w.kind}/${w.metadata.name}`, "selector does not match the pod template's labels");
+    if (w.kind === "StatefulSet" && !objects.some((o) => o.kind === "Service" && o.metadata.name === w.spec.serviceName))
+      fail(`${w.kind}/${w.metadata.name}`, `serviceName ${w.spec.serviceName} is not a Service of the chart`);
+  }
+  for (const h of objects.filter((o) => o.kind === "HorizontalPodAutoscaler")) {
+    const t = h.spec.scaleTargetRef;
+    if (!objects.some((o) => o.kind === t.kind && o.metadata.name === t.name))
+      fail(`HorizontalPodAutoscaler/${h.metadata.name}`, `scales ${t.kind}/${t.name}, which the chart does not create`);
+  }
+  for (const p of objects.filter((o) => o.kind === "PodDisruptionBudget")) {
+    if (!workloads.some((w) => matches(p.spec.selector.matchLabels, w.spec.template.metadata.labels)))
+      fail(`PodDisruptionBudget/${p.metadata.name}`, "selects no pod of the chart");
+  }
+  for (const sm of objects.filter((o) => o.kind === "ServiceMonitor")) {
+    const services = objects.filter((o) => o.kind === "Service" && matches(sm.spec.selector.matchLabels, o.metadata.labels));
+    if (!services.length) fail(`ServiceMonitor/${sm.metadata.name}`, "selects no Service");
+    for (const e of sm.spec.endpoints)
+      for (const s of services)
+        if (!s.spec.ports.some((p) => p.name === e.port))
+          fail(`ServiceMonitor/${sm.metadata.name}`, `Service ${s.metadata.name} has no port ${e.port}`);
+    console.log(`  ServiceMonitor scrapes: ${services.map((s) => s.metadata.name).join(", ")}`);
+  }
+  for (const cm of objects.filter((o) => o.kind === "ConfigMap" && o.metadata.labels?.grafana_dashboard === "1")) {
+    for (const [k, v] of Object.entries(cm.data || {})) {
+      try {
+        JSON.parse(v);
+      } catch (e) {
+        fail(`ConfigMap/${cm.metadata.name}`, `${k} is not JSON: ${e.message}`);
+      }
+    }
+  }
+
+  // Hand the lgsp configs and the gateway's init script to the caller.
+  fs.mkdirSync(path.join(outDir, "config"), { recursive: true });
+  const config = objects.find((o) => o.kind === "ConfigMap" && o.metadata.labels?.["app.kubernetes.io/component"] === "config");
+  if (!config) fail(file, "no lgsp config ConfigMap");
+  else for (const [k, v] of Object.entries(config.data)) fs.writeFileSync(path.join(outDir, "config", k), v);
+  const sts = objects.find((o) => o.kind === "StatefulSet");
+  const init = sts?.spec.template.spec.initContainers?.find((c) => c.name === "instance");
+  if (!init) fail(file, "no gateway init container \"instance\"");
+  else fs.writeFileSync(path.join(outDir, "instance.sh"), init.command[2]);
+  // Every (workload, config file, secret file) so the caller can check the mounts match
+  // what each config names.
+  const mounts = [];
+  for (const w of workloads) {
+    const spec = w.spec.template.spec;
+    const c = spec.containers[0];
+    const cfgArg = c.args[c.args.indexOf("--config") + 1];
+    const files = [];
+    for (const m of c.volumeMounts || []) {
+      const v = spec.volumes.find((x) => x.name === m.name);
+      if (v?.secret) {
+        const items = v.secret.items ? v.secret.items.map((i) => i.path) : ["*"];
+        for (const i of items) files.push(`${m.mountPath}/${i}`);
+      } else if (v?.persistentVolumeClaim) files.push(`pvc:${m.mountPath}`);
+    }
+    mounts.push({ workload: `${w.kind}/${w.metadata.name}`, command: [...c.command, ...c.args], config: cfgArg, files });
+  }
+  fs.writeFileSync(path.join(outDir, "mounts.json"), JSON.stringify(mounts, null, 2));
+  console.log(`  ${objects.length} objects: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")}`);
+}
+
+// Every value of values.yaml has a row in the docs' values table, and every row is a value.
+// Maps of free keys (labels, resources, properties, security contexts...) are one row.
+function checkDocValues(valuesFile, docFile) {
+  const values = YAML.parse(fs.readFileSync(valuesFile, "utf8"));
+  const opaque = /(^|\.)(resources|labels|annotations|podAnnotations|commonLabels|nodeSelector|affinity|properties|producerProperties|consumerProperties|podSecurityContext|containerSecurityContext)$/;
+  const leaves = new Set();
+  const walk = (o, p) => {
+    for (const [k, v] of Object.entries(o)) {
+      const key = (p ? `${p}.${k}` : k).replace(/^connectors\.(population|insurance|vehicle)\./, "connectors.<registry>.");
+      if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length && !opaque.test(key)) walk(v, key);
+      else leaves.add(key);
+    }
+  };
+  walk(values, "");
+  const doc = fs.readFileSync(docFile, "utf8");
+  const section = doc.split("## Values reference")[1]?.split("\n## ")[0] || "";
+  const rows = new Set([...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]));
+  for (const l of leaves) if (!rows.has(l)) fail(docFile, `values table lacks ${l}`);
+  for (const r of rows) if (!leaves.has(r)) fail(docFile, `values table names ${r}, which values.yaml does not have`);
+  if (!problems.length) console.log(`  ${leaves.size} values, each with its row`);
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === "values") checkValues(args[0], args.slice(1), true);
+else if (mode === "values-invalid") checkValues(args[0], args.slice(1), false);
+else if (mode === "manifests") await checkManifests(args[0], args[1]);
+else if (mode === "doc-values") checkDocValues(args[0], args[1]);
+else {
+  console.error("usage: validate.mjs values|values-invalid SCHEMA FILE... | manifests MANIFESTS OUTDIR | doc-values VALUES DOC");
+  process.exit(2);
+}
+for (const p of problems) console.log(`  problem: ${p}`);
+process.exit(problems.length ? 1 : 0);
