@@ -166,7 +166,10 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
   ex.traceparent = obs::continue_trace(ex.req[std::string_view("traceparent")]);
   probe.in_flight().Increment();
 
-  const std::string_view target = ex.req.target();
+  // A query string does not change the route (nothing is read from it: personal data never
+  // travels in URLs).
+  std::string_view target = ex.req.target();
+  target = target.substr(0, target.find('?'));
   for (const auto& r : kRoutes) {
     if (target == r.path) {
       ex.route = r.path;
@@ -212,6 +215,12 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
       return problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
                      "partner '" + ex.partner->id + "' may not call " + operation);
     }
+    // Before the limits: a request the gateway cannot read spends no rate or quota.
+    if (!is_json_media_type(ex.req[bhttp::field::content_type])) {
+      probe.rejected("validation");
+      return problem(Status::unsupported_media_type, "unsupported-media-type",
+                     "Unsupported media type", "send the body as Content-Type: application/json");
+    }
     const auto op_limit = ex.partner->operation_limits.find(operation);
     admission =
         limiter_.admit(ex.partner->id, operation, ex.partner->rate_limit,
@@ -230,11 +239,6 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
                      "partner '" + ex.partner->id + "' has used its daily quota of " +
                          std::to_string(admission->quota_limit) +
                          " requests; it renews at 00:00 UTC");
-    }
-    if (ex.req[bhttp::field::content_type].substr(0, 16) != "application/json") {
-      probe.rejected("validation");
-      return problem(Status::unsupported_media_type, "unsupported-media-type",
-                     "Unsupported media type", "send the body as Content-Type: application/json");
     }
     if (auto* errors = std::get_if<std::vector<http::FieldError>>(&body)) {
       probe.rejected("validation");

@@ -13,27 +13,27 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInf
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
   const std::string_view target = req.target();
+  const auto not_allowed = [&](const char* allow, std::string detail) {
+    Problem p{Status::method_not_allowed,
+              "method-not-allowed",
+              "Method not allowed",
+              std::move(detail),
+              {}};
+    Response res = make_problem_response(p, id, v, ka);
+    res.set(bhttp::field::allow, allow);  // RFC 9110 §15.5.6
+    return res;
+  };
   if (const auto action = actions_.find(std::string(target)); action != actions_.end()) {
-    if (req.method() != bhttp::verb::post) {
-      Problem p{Status::method_not_allowed,
-                "method-not-allowed",
-                "Method not allowed",
-                "use POST for " + action->first,
-                {}};
-      co_return make_problem_response(p, id, v, ka);
-    }
+    if (req.method() != bhttp::verb::post)
+      co_return not_allowed("POST", "use POST for " + action->first);
     const std::string why = action->second();
     if (why.empty()) co_return make_json_response(Status::ok, R"({"status":"done"})", id, v, ka);
     Problem p{Status::unprocessable_entity, "action-failed", "The action failed", why, {}};
     co_return make_problem_response(p, id, v, ka);
   }
-  if (req.method() != bhttp::verb::get) {
-    Problem p{Status::method_not_allowed,
-              "method-not-allowed",
-              "Method not allowed",
-              "admin endpoints answer GET only",
-              {}};
-    co_return make_problem_response(p, id, v, ka);
+  const bool known = target == "/healthz" || target == "/readyz" || target == "/metrics";
+  if (known && req.method() != bhttp::verb::get) {
+    co_return not_allowed("GET", std::string(target) + " answers GET only");
   }
   if (target == "/healthz") {
     co_return make_json_response(Status::ok, R"({"status":"ok"})", id, v, ka);
@@ -55,11 +55,9 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInf
     res.prepare_payload();
     co_return res;
   }
-  Problem p{Status::not_found,
-            "not-found",
-            "No such endpoint",
-            "admin endpoints: /healthz, /readyz, /metrics",
-            {}};
+  std::string endpoints = "admin endpoints: GET /healthz, /readyz, /metrics";
+  for (const auto& [path, action] : actions_) endpoints += "; POST " + path;
+  Problem p{Status::not_found, "not-found", "No such endpoint", endpoints, {}};
   co_return make_problem_response(p, id, v, ka);
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <boost/asio/ssl/stream.hpp>
@@ -28,6 +29,42 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+/// A request's read deadline. When it passes, it cancels the socket's pending operations
+/// (the read returns operation_aborted) but leaves the socket open, so a 408 can still be
+/// written. Runs on the connection's strand; the shared state lets a late timer handler find
+/// the read already finished instead of touching a stream that may be gone.
+class ReadDeadline {
+ public:
+  ReadDeadline(beast::tcp_stream& stream, std::chrono::milliseconds after)
+      : state_(std::make_shared<State>(State{&stream})), timer_(stream.get_executor()) {
+    timer_.expires_after(after);
+    timer_.async_wait([state = state_](boost::system::error_code ec) {
+      if (ec || state->stream == nullptr) return;
+      state->fired = true;
+      boost::system::error_code ignored;
+      state->stream->socket().cancel(ignored);
+    });
+  }
+  ~ReadDeadline() { finish(); }
+  ReadDeadline(const ReadDeadline&) = delete;
+  ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+  /// Stops the clock; true when the deadline had passed.
+  bool finish() {
+    state_->stream = nullptr;
+    timer_.cancel();
+    return state_->fired;
+  }
+
+ private:
+  struct State {
+    beast::tcp_stream* stream;
+    bool fired = false;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
+};
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 Problem transport_problem(Status status, std::string type, std::string title, std::string detail) {
@@ -252,7 +289,10 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(limits_.body_limit);
     parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
-    lowest.expires_after(limits_.read_timeout);
+    // The read timeout cancels the read rather than closing the socket (as the stream's own
+    // timeout would), so the client can still be told 408.
+    lowest.expires_never();
+    ReadDeadline deadline(lowest, limits_.read_timeout);
 
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
     (void)n;
@@ -267,13 +307,14 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
       (void)bn;
       ec = bec;
     }
+    if (deadline.finish()) ec = beast::error::timeout;
     if (ec) {
       std::optional<Problem> problem;
       if (ec == bhttp::error::body_limit) {
-        problem = transport_problem(
-            Status::payload_too_large, "payload-too-large", "Request body too large",
-            "the body exceeds " + std::to_string(limits_.body_limit) +
-                " bytes; send smaller requests (bulk work goes to /v1/batches)");
+        problem = transport_problem(Status::payload_too_large, "payload-too-large",
+                                    "Request body too large",
+                                    "the body exceeds " + std::to_string(limits_.body_limit) +
+                                        " bytes; send smaller requests");
       } else if (ec == bhttp::error::header_limit) {
         problem =
             transport_problem(Status::request_header_fields_too_large, "headers-too-large",
