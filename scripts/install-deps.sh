@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that building, running and testing lgsp need.
+# Installs the Debian 12 packages that building, running and testing lgsp need
+# (`--bench`: also what the side-by-side benchmark needs).
 # Idempotent: packages already installed are skipped, and apt is not touched at all when
 # nothing is missing. Runs as root or through sudo; never asks questions (CI has no stdin).
 set -euo pipefail
@@ -28,6 +29,9 @@ packages=(
 # Node.js and npm for the npm-based test tools (tests/*/package.json), unless a Node.js is
 # already there (the machine's own, newer one must not be swapped for Debian's).
 if ! command -v node > /dev/null; then packages+=(nodejs npm); fi
+# --bench: what bench/compare.sh adds (nginx as the HTTP ceiling, hey for fixed offered
+# loads, perf for the profile). Not needed to build, run or test.
+if [ "${1:-}" = "--bench" ]; then packages+=(nginx-light hey linux-perf); fi
 
 missing=()
 for p in "${packages[@]}"; do
