@@ -92,6 +92,10 @@ void read_properties(YamlReader& r, const YAML::Node& map, const std::string& pa
   const std::string p = YamlReader::join(path, key);
   if (!n.IsMap()) return r.error(n, p, "expected a mapping of librdkafka property names to values");
   for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->first.IsScalar()) {
+      r.error(it->first, p, "a property name must be a plain name");
+      continue;
+    }
     if (!it->second.IsScalar()) {
       r.error(it->second, p + "." + it->first.Scalar(), "expected a scalar value");
       continue;

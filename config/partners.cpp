@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <set>
 
 #include "domain/catalog.hpp"
 
@@ -156,6 +157,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
       if (!f.IsMap()) {
         r.error(f, path + ".fields", "expected a mapping of registry to a list of fields");
       } else {
+        std::set<std::string> seen;
         for (auto it = f.begin(); it != f.end(); ++it) {
           const std::string reg_name = it->first.Scalar();
           const auto* reg = domain::find_registry(reg_name);
@@ -164,11 +166,18 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
             r.error(it->first, fpath, "unknown registry");
             continue;
           }
+          if (!seen.insert(reg_name).second) {
+            r.error(it->first, fpath, "duplicate registry (it appears earlier in this mapping)");
+            continue;
+          }
+          // This entry's own list (a repeated registry key is reported by check_map; looking
+          // the name up again would find the first entry, not this one).
           std::vector<std::string> names;
-          r.get(f, path + ".fields", reg_name, names);
+          std::vector<YAML::Node> nodes;
+          r.strings(it->second, fpath, names, nodes);
           for (std::size_t k = 0; k < names.size(); ++k) {
             if (!domain::has_field(*reg, names[k])) {
-              r.error(it->second[k], fpath + "[" + std::to_string(k) + "]",
+              r.error(nodes[k], fpath + "[" + std::to_string(k) + "]",
                       "unknown field \"" + names[k] + "\" of registry " + reg_name);
               continue;
             }

@@ -22,8 +22,18 @@ bool YamlReader::check_map(const YAML::Node& map, const std::string& path,
     error(map, path.empty() ? "(top level)" : path, "expected a mapping of keys to values");
     return false;
   }
+  std::vector<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const auto key = it->first.as<std::string>();
+    if (!it->first.IsScalar()) {
+      error(it->first, path.empty() ? "(top level)" : path, "a key must be a plain name");
+      continue;
+    }
+    const auto key = it->first.Scalar();
+    // YAML would keep the first and silently ignore the second: refuse instead.
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      error(it->first, join(path, key), "duplicate key (it appears earlier in this mapping)");
+    }
+    seen.push_back(key);
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string known;
       for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
@@ -72,14 +82,22 @@ void YamlReader::get(const YAML::Node& map, const std::string& path, std::string
                      std::vector<std::string>& out) {
   const YAML::Node n = map[std::string(key)];
   if (!n) return;
-  if (!n.IsSequence()) return error(n, join(path, key), "expected a list of strings");
+  std::vector<YAML::Node> ignored;
+  strings(n, join(path, key), out, ignored);
+}
+
+void YamlReader::strings(const YAML::Node& n, const std::string& key_path,
+                         std::vector<std::string>& out, std::vector<YAML::Node>& nodes) {
+  if (!n.IsSequence()) return error(n, key_path, "expected a list of strings");
   out.clear();
+  nodes.clear();
   for (std::size_t i = 0; i < n.size(); ++i) {
     if (!n[i].IsScalar()) {
-      error(n[i], join(path, key) + "[" + std::to_string(i) + "]", "expected a string");
+      error(n[i], key_path + "[" + std::to_string(i) + "]", "expected a string");
       continue;
     }
     out.push_back(n[i].Scalar());
+    nodes.push_back(n[i]);
   }
 }
 

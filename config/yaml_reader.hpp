@@ -28,6 +28,10 @@ class YamlReader {
            std::int64_t min, std::int64_t max);
   void get(const YAML::Node& map, const std::string& path, std::string_view key,
            std::vector<std::string>& out);
+  /// A list of strings at `n` itself; `nodes[i]` is where `out[i]` was written (items that
+  /// are not strings are reported and skipped, so indexes into `n` would not match).
+  void strings(const YAML::Node& n, const std::string& key_path, std::vector<std::string>& out,
+               std::vector<YAML::Node>& nodes);
 
   void error(const YAML::Node& at, const std::string& key_path, const std::string& detail);
   const std::vector<std::string>& errors() const { return errors_; }

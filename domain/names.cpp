@@ -79,9 +79,19 @@ std::optional<std::string> fold_diacritics(std::string_view name) {
                             static_cast<std::size_t>(len));
   // U+0111 "đ" (already case-folded) has no decomposition: map it by hand.
   static constexpr std::string_view kDStroke = "\xC4\x91";
+  // Stripping a mark that stood alone (after a space, or at the end) can leave a doubled or
+  // trailing space: collapse spaces again, so folding is idempotent.
   std::string out;
   out.reserve(in.size());
+  bool pending_space = false;
   for (std::size_t i = 0; i < in.size();) {
+    if (in[i] == ' ') {
+      pending_space = !out.empty();
+      ++i;
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
     if (in.substr(i, kDStroke.size()) == kDStroke) {
       out.push_back('d');
       i += kDStroke.size();

@@ -25,6 +25,8 @@ packages=(
   # deployment checks (tests/deploy/check_chart.sh): an offline Helm renderer built with
   # Debian's Go and sprig, the template library Helm uses
   golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
+  # fuzzing (tests/fuzz, the fuzz preset): clang 14 with libFuzzer and the ASan/UBSan runtimes
+  clang libclang-rt-14-dev
 )
 # Node.js and npm for the npm-based test tools (tests/*/package.json), unless a Node.js is
 # already there (the machine's own, newer one must not be swapped for Debian's).

@@ -51,6 +51,32 @@ TEST(Config, EveryErrorIsReportedAtOnce) {
   EXPECT_TRUE(any_contains(errors, "test.yaml:6:1: bogus: unknown key"));
 }
 
+// Found by fuzz_config (tests/fuzz/corpus/fuzz_config): each used to escape as a yaml-cpp
+// exception without the file name.
+TEST(Config, KeyThatIsNotAPlainNameIsAConfigError) {
+  const auto errors = errors_of("{[a]: 1}\n");
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_TRUE(any_contains(errors, "test.yaml:1:2: (top level): a key must be a plain name"));
+  EXPECT_TRUE(any_contains(errors_of("gateway:\n  {x: 1}: 2\n"), "gateway: a key must be"));
+  EXPECT_TRUE(any_contains(errors_of("kafka:\n  properties: {[a]: 1}\n"),
+                           "kafka.properties: a property name must be a plain name"));
+}
+
+TEST(Config, DuplicateKeysAreRefusedNotSilentlyIgnored) {
+  const auto errors = errors_of("gateway:\n  threads: 1\ngateway:\n  threads: 2\n");
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_TRUE(any_contains(errors, "test.yaml:3:1: gateway: duplicate key")) << errors[0];
+}
+
+TEST(Config, RepeatedRegistryUnderFieldsIsNamedAtItsOwnEntry) {
+  const auto errors = errors_of(
+      "partners:\n  - id: a\n    fields:\n      population: [nope]\n      population: x\n");
+  EXPECT_TRUE(
+      any_contains(errors, "test.yaml:4:20: partners[0].fields.population[0]: unknown field"));
+  EXPECT_TRUE(
+      any_contains(errors, "test.yaml:5:7: partners[0].fields.population: duplicate registry"));
+}
+
 TEST(Config, BadEndpointIsNamed) {
   const auto errors = errors_of("gateway:\n  listen: localhost\n");
   ASSERT_EQ(errors.size(), 1U);

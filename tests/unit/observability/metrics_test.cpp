@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 #include <string>
 
 namespace lgsp::obs {
@@ -11,9 +10,18 @@ namespace {
 
 /// The value of an unlabelled sample `name` in text exposition, or -1.
 double sample(const std::string& text, const std::string& name) {
-  const std::regex re("(^|\n)" + name + " ([0-9.e+-]+)");
-  std::smatch m;
-  return std::regex_search(text, m, re) ? std::stod(m[2].str()) : -1;
+  const std::string line_start = name + " ";
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t end = text.find('\n', pos);
+    const std::string_view line(text.data() + pos,
+                                (end == std::string::npos ? text.size() : end) - pos);
+    if (line.substr(0, line_start.size()) == line_start) {
+      return std::stod(std::string(line.substr(line_start.size())));
+    }
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return -1;
 }
 
 TEST(ProcessMetrics, ExportsTheStandardProcessFamilies) {
