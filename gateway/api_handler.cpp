@@ -12,6 +12,7 @@
 
 #include "domain/catalog.hpp"
 #include "gateway/responses.hpp"
+#include "gateway/routes.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
 #include "observability/trace_context.hpp"
@@ -46,23 +47,6 @@ struct ApiHandler::Exchange {
 };
 
 namespace {
-
-struct Route {
-  std::string_view path;
-  std::string_view registry;
-  std::string_view operation;
-};
-
-constexpr Route kRoutes[] = {
-    {"/v1/population/verify", "population", "verify"},
-    {"/v1/population/lookup", "population", "lookup"},
-    {"/v1/insurance/verify", "insurance", "verify"},
-    {"/v1/insurance/lookup", "insurance", "lookup"},
-    {"/v1/vehicle/verify", "vehicle", "verify"},
-    {"/v1/vehicle/lookup", "vehicle", "lookup"},
-    {"/v1/citizen-profile", "citizen", "profile"},
-    {"/v1/audit/access-log", "audit", "access-log"},
-};
 
 Problem problem(Status status, std::string type, std::string title, std::string detail) {
   return Problem{status, std::move(type), std::move(title), std::move(detail), {}};

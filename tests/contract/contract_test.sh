@@ -17,26 +17,14 @@ fi
 echo "== redocly lint docs/openapi.yaml"
 (cd "$here" && npx --no-install redocly lint --config redocly.yaml "$root/docs/openapi.yaml")
 
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=../support/dev_process.sh
+. "$root/tests/support/dev_process.sh"
 
-# The shipped profile on other ports (every listener: API, admin, connector admin, audit
-# writer admin) and in a temp dir, with a small registry and a 1 s read timeout (so a 408 is
-# quick to provoke). Two partners are added, with a tiny rate limit and a tiny daily quota,
-# so that 429s can be provoked (the demo partners' limits are far too large for that).
-sed -e "s#127.0.0.1:8080#127.0.0.1:28080#; s#127.0.0.1:9464#127.0.0.1:29464#" \
-    -e "s#127.0.0.1:9465#127.0.0.1:29465#; s#127.0.0.1:9466#127.0.0.1:29466#" \
-    -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 2000#" \
-    -e "s#read_timeout_ms: 10000#read_timeout_ms: 1000#" \
-    "$root/config/dev.yaml" > "$work/dev.yaml"
-for port in 28080 29464 29465 29466; do
-  grep -q "127.0.0.1:$port" "$work/dev.yaml" || { echo "FAIL: config/dev.yaml changed: no listener moved to $port"; exit 1; }
-done
+# The shipped profile on ports 2xxxx (every listener: API, admin, connector admin, audit
+# writer admin) and in a temp dir, with a 1 s read timeout (so a 408 is quick to provoke).
+# Two partners are added, with a tiny rate limit and a tiny daily quota, so that 429s can be
+# provoked (the demo partners' limits are far too large for that).
+dev_profile 2 "$work/dev.yaml" "s#read_timeout_ms: 10000#read_timeout_ms: 1000#"
 tail -n 1 "$work/dev.yaml" | grep -q '^ ' || { echo "FAIL: partners is no longer the last section of config/dev.yaml"; exit 1; }
 cat >> "$work/dev.yaml" <<'EOF'
   - id: contract-rate
@@ -61,11 +49,8 @@ done
 "$lgsp" keys secret "$work/audit-subject.key" > /dev/null 2>&1
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS http://127.0.0.1:29464/readyz > /dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS http://127.0.0.1:29464/readyz > /dev/null || { echo "FAIL: not ready"; cat "$work/dev.log"; exit 1; }
+pids+=("$pid")
+wait_ready http://127.0.0.1:29464/readyz "$work/dev.log"
 
 "$lgsp" seed --config "$work/dev.yaml" --samples 1 > "$work/samples.jsonl"
 
@@ -80,7 +65,7 @@ kill -0 "$pid" 2>/dev/null || { echo "FAIL: lgsp dev is no longer running"; tail
 kill -TERM "$pid"
 stop=0
 wait "$pid" || stop=$?
-pid=""
+pids=()
 [ "$stop" -eq 0 ] || { echo "FAIL: lgsp dev exited $stop on SIGTERM"; tail -20 "$work/dev.log"; exit 1; }
 [ "$status" -eq 0 ] || { echo "FAIL: answers do not match docs/openapi.yaml (see FAIL lines)"; exit 1; }
 echo "contract: passed in $(( $(date +%s) - started )) s"

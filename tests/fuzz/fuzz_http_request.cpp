@@ -14,6 +14,7 @@
 #include <string_view>
 #include <variant>
 
+#include "gateway/routes.hpp"
 #include "gateway/validation.hpp"
 #include "http/server.hpp"
 #include "observability/trace_context.hpp"
@@ -23,22 +24,8 @@ namespace {
 namespace bhttp = boost::beast::http;
 namespace gw = lgsp::gateway;
 
-struct Route {
-  std::string_view path;
-  std::string_view registry;
-  std::string_view operation;
-};
-// gateway/api_handler.cpp kRoutes (private there).
-constexpr Route kRoutes[] = {
-    {"/v1/population/verify", "population", "verify"},
-    {"/v1/population/lookup", "population", "lookup"},
-    {"/v1/insurance/verify", "insurance", "verify"},
-    {"/v1/insurance/lookup", "insurance", "lookup"},
-    {"/v1/vehicle/verify", "vehicle", "verify"},
-    {"/v1/vehicle/lookup", "vehicle", "lookup"},
-    {"/v1/citizen-profile", "citizen", "profile"},
-    {"/v1/audit/access-log", "audit", "access-log"},
-};
+using gw::kRoutes;
+using gw::Route;
 
 void check(bool ok, const char* what) {
   if (!ok) {

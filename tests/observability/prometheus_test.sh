@@ -11,39 +11,27 @@
 set -euo pipefail
 lgsp=${1:?usage: prometheus_test.sh path/to/lgsp}
 cd "$(dirname "$0")/../.."
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=../support/dev_process.sh
+. tests/support/dev_process.sh
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "== $f"; tail -n 30 "$f"; done; exit 1; }
-wait_ready() {  # url
-  for _ in $(seq 1 200); do curl -fsS "$1" > /dev/null 2>&1 && return 0; sleep 0.1; done
-  fail "not ready: $1"
-}
 
 echo "== promtool"
 promtool check rules observability/prometheus/lgsp-alerts.yaml
 (cd observability/prometheus && promtool test rules lgsp-alerts.test.yaml)
 
-# The shipped profile on private ports, statistics every second (consumer lag), debug logs.
-api=48080 admin=49464 conn_admin=49465 writer_admin=49466 prom=49090
-sed -e "s#127.0.0.1:8080#127.0.0.1:$api#; s#127.0.0.1:9464#127.0.0.1:$admin#" \
-    -e "s#127.0.0.1:9465#127.0.0.1:$conn_admin#; s#127.0.0.1:9466#127.0.0.1:$writer_admin#" \
-    -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 2000#" -e "s#level: info#level: debug#" \
-    -e 's#^\(    fetch.wait.max.ms: "1"\)$#\1\n    statistics.interval.ms: "1000"#' \
-    config/dev.yaml > "$work/dev.yaml"
+# The shipped profile on ports 4xxxx, statistics every second (consumer lag), debug logs.
+api=48080 admin=49464 conn_admin=49465 prom=49090
+dev_profile 4 "$work/dev.yaml" "s#level: info#level: debug#" \
+  's#^\(    fetch.wait.max.ms: "1"\)$#\1\n    statistics.interval.ms: "1000"#'
 grep -q 'statistics.interval.ms: "1000"' "$work/dev.yaml" || fail "could not set statistics.interval.ms"
 
 "$lgsp" keys secret "$work/audit-subject.key" > /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pids+=($!)
-wait_ready "http://127.0.0.1:$admin/readyz"
+wait_ready "http://127.0.0.1:$admin/readyz" "$work/dev.log"
 "$lgsp" connector --registry population --config "$work/dev.yaml" > "$work/connector.log" 2>&1 &
 pids+=($!)
-wait_ready "http://127.0.0.1:$conn_admin/readyz"
+wait_ready "http://127.0.0.1:$conn_admin/readyz" "$work/connector.log"
 
 # Rules evaluated every second here (30 s in production) so a short run has samples.
 sed 's/interval: 30s/interval: 1s/' observability/prometheus/lgsp-alerts.yaml > "$work/rules.yaml"
@@ -62,7 +50,7 @@ promtool check config "$work/prometheus.yml"
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
   --web.listen-address="127.0.0.1:$prom" > "$work/prometheus.log" 2>&1 &
 pids+=($!)
-wait_ready "http://127.0.0.1:$prom/-/ready"
+wait_ready "http://127.0.0.1:$prom/-/ready" "$work/prometheus.log"
 
 echo "== traffic"
 "$lgsp" seed --config "$work/dev.yaml" --samples 1 > "$work/samples.jsonl"

@@ -4,28 +4,17 @@
 # cluster, then a graceful SIGTERM that must exit 0.
 set -euo pipefail
 lgsp=${1:?usage: dev_smoke.sh path/to/lgsp}
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=../support/dev_process.sh
+. "$(dirname "$0")/../support/dev_process.sh"
 
-# The shipped profile on other ports and in a temp dir.
-sed -e "s#127.0.0.1:8080#127.0.0.1:18080#; s#127.0.0.1:9464#127.0.0.1:19464#; s#127.0.0.1:9465#127.0.0.1:19465#" \
-    -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 5000#" -e "s#level: info#level: debug#" \
-    config/dev.yaml > "$work/dev.yaml"
+# The shipped profile on ports 1xxxx, in a temp dir, logging at debug level.
+dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#"
 
 "$lgsp" keys secret "$work/audit-subject.key"
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS http://127.0.0.1:19464/readyz > /dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS http://127.0.0.1:19464/readyz || { echo "FAIL: not ready"; cat "$work/dev.log"; exit 1; }
-echo
+pids+=("$pid")
+wait_ready http://127.0.0.1:19464/readyz "$work/dev.log"
 
 subject=$("$lgsp" seed --config "$work/dev.yaml" --samples 1 | grep '"registry":"population"')
 id=$(echo "$subject" | jq -r .citizen_id)
@@ -84,7 +73,7 @@ grep -q '"event":"config_reloaded"' "$work/dev.log" || { echo "FAIL: SIGHUP did 
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
-pid=""
+pids=()
 [ "$status" -eq 0 ] || { echo "FAIL: lgsp dev exited $status on SIGTERM"; tail -20 "$work/dev.log"; exit 1; }
 
 # No personal data in the logs, at debug level, after every route above (checked after the
