@@ -26,8 +26,10 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLGSP_BUILD_TESTS=
 FROM debian:12-slim
 # The runtime libraries of the binary's direct dependencies; apt brings theirs (libpq5,
 # Kerberos, SASL...). ca-certificates: TLS to brokers or PostgreSQL with a public CA.
+# libboost-container1.81.0: Boost.JSON's allocator, which a Release build inlines but a
+# Debug or sanitizer build (what the test command checks with ldd) links.
 ARG RUNTIME_PACKAGES="\
-  libboost-json1.81.0 libssl3 librdkafka1 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
+  libboost-json1.81.0 libboost-container1.81.0 libssl3 librdkafka1 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
   libprotobuf32 libsqlite3-0 libpqxx-6.4 libutf8proc2 libspdlog1.10 libfmt9 \
   ca-certificates"
 RUN apt-get update \

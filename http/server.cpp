@@ -307,7 +307,9 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
       (void)bn;
       ec = bec;
     }
-    if (deadline.finish()) ec = beast::error::timeout;
+    // A read the deadline cut short is a timeout; one that completed just as it passed is
+    // served.
+    if (deadline.finish() && ec) ec = beast::error::timeout;
     if (ec) {
       std::optional<Problem> problem;
       if (ec == bhttp::error::body_limit) {
