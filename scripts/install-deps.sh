@@ -16,7 +16,7 @@ packages=(
   # registries (SQLite embedded, PostgreSQL server for tests), Unicode matching, logging, CLI
   libsqlite3-dev libpqxx-dev postgresql libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
   # tests and tools
-  libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format clang-tidy
   # test certificates (TLS and mTLS tests create a throwaway CA with the openssl CLI)
   openssl
   # metrics tests: a real Prometheus server (with promtool) scraping the real processes;
