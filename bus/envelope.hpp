@@ -23,6 +23,11 @@ struct Topics {
     return prefix + "." + std::string(registry) + ".requests";
   }
   std::string replies() const { return prefix + ".replies"; }
+  /// Bulk jobs' micro-batches for a registry: separate from `requests` so a connector serves
+  /// interactive requests first.
+  std::string batch_requests(std::string_view registry) const {
+    return prefix + ".batch." + std::string(registry) + ".requests";
+  }
   std::string audit() const { return prefix + ".audit"; }
 };
 

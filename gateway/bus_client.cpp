@@ -148,7 +148,8 @@ void BusClient::initiate(const bus::v1::Request& request, std::string traceparen
   const std::string& id = request.request_id();
   const auto started = Clock::now();
   completion.started = started;
-  if (const auto it = exchange_duration_.find(request.registry()); it != exchange_duration_.end())
+  if (const auto it = exchange_duration_.find(request.registry());
+      it != exchange_duration_.end() && request.batch_size() == 0)
     completion.exchange_duration = it->second;
   {
     std::lock_guard lock(mu_);
@@ -164,8 +165,13 @@ void BusClient::initiate(const bus::v1::Request& request, std::string traceparen
                        {std::string(bus::kHeaderRequestId), id}};
   if (!traceparent.empty())
     headers.push_back({std::string(bus::kHeaderTraceparent), std::move(traceparent)});
+  // A bulk job's micro-batch goes to the registry's batch topic, keyed by its chunk id (it
+  // has many subjects); an interactive request to the request topic, keyed by its subject.
+  const bool chunk = request.batch_size() > 0;
   const auto ec = producer_.produce(
-      options_.topics.requests(request.registry()), -1, bus::subject_key(request.citizen_id()),
+      chunk ? options_.topics.batch_requests(request.registry())
+            : options_.topics.requests(request.registry()),
+      -1, chunk ? bus::subject_key(id) : bus::subject_key(request.citizen_id()),
       bus::encode(request), headers, [this, id, started](rd_kafka_resp_err_t err) {
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           probe_.delivered(std::chrono::duration<double>(Clock::now() - started).count());

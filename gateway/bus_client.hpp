@@ -75,7 +75,9 @@ class BusClient {
   void stop();
 
   /// Publishes `request` (its request_id must be unique) and completes with its reply, or
-  /// with a CallErrc. Signature: void(error_code, bus::v1::Reply).
+  /// with a CallErrc. Signature: void(error_code, bus::v1::Reply). A request with `batch`
+  /// items (a bulk job's chunk) goes to the registry's batch topic; its reply carries one
+  /// reply per item.
   template <class Token>
   auto async_call(bus::v1::Request request, std::string traceparent, Clock::time_point deadline,
                   Token&& token) {
