@@ -11,7 +11,7 @@ FROM debian:12-slim AS build
 # tools, which the image does not need).
 ARG BUILD_PACKAGES="\
   build-essential cmake ninja-build pkg-config ca-certificates \
-  libboost1.81-dev libboost-json1.81-dev libssl-dev \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev \
   librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler \
   libsqlite3-dev libpqxx-dev libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev"
 RUN apt-get update \
@@ -29,7 +29,7 @@ FROM debian:12-slim
 # libboost-container1.81.0: Boost.JSON's allocator, which a Release build inlines but a
 # Debug or sanitizer build (what the test command checks with ldd) links.
 ARG RUNTIME_PACKAGES="\
-  libboost-json1.81.0 libboost-container1.81.0 libssl3 librdkafka1 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
+  libboost-json1.81.0 libboost-url1.81.0 libboost-container1.81.0 libssl3 librdkafka1 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
   libprotobuf32 libsqlite3-0 libpqxx-6.4 libutf8proc2 libspdlog1.10 libfmt9 \
   ca-certificates"
 RUN apt-get update \

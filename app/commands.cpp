@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/batch_cli.hpp"
 #include "audit/chain.hpp"
 #include "audit/writer.hpp"
 #include "bus/client_properties.hpp"
@@ -334,12 +335,15 @@ int run_cli(int argc, char** argv) {
   audit_verify->add_option("--expect-count", expect_count, "Record count noted earlier")
       ->check(CLI::NonNegativeNumber);
 
+  BatchCommands batch(app);  // `lgsp batch submit|watch|results|cancel`
+
   for (CLI::App* sub : {gw, conn, seed_cmd, dev, keys, keys_new, keys_hash, keys_secret, audit_cmd,
                         audit_writer, audit_verify}) {
     sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
   }
   CLI11_PARSE(app, argc, argv);
   try {
+    if (const auto code = batch.run()) return *code;
     if (*gw) return run_gateway(config_path);
     if (*conn) return run_connector(config_path, registry);
     if (*seed_cmd) return run_seed(config_path, citizens, samples, force);

@@ -28,6 +28,8 @@ int run_dev(const char* config_path) {
     cluster = std::make_unique<bus::EmbeddedCluster>(static_cast<int>(cfg.kafka.embedded_brokers));
     for (const auto& [name, _] : cfg.registries) {
       cluster->create_topic(topics.requests(name), static_cast<int>(cfg.kafka.request_partitions));
+      cluster->create_topic(topics.batch_requests(name),
+                            static_cast<int>(cfg.kafka.request_partitions));
     }
     cluster->create_topic(topics.replies(), static_cast<int>(cfg.kafka.reply_partitions));
     // One partition: the chain's order is the topic's order.

@@ -35,6 +35,17 @@
 //     list(v) = i64(number of elements) followed by str(e) for each element, in order
 //
 // Every field is length-prefixed, so no two different records encode to the same bytes.
+//
+// v2 extension (bulk jobs). A record with batch_id != "" or subject_count != 0 appends, after
+// i64(latency_us):
+//     str("lgsp-audit-v2:batch")   extension tag
+//     str(batch_id)
+//     i64(subject_count)
+// A record with batch_id == "" and subject_count == 0 appends nothing, so it encodes exactly
+// as in v1 and every chain written before the extension still verifies. The v1 part parses
+// unambiguously by itself (every field is length-prefixed), so a message with the extension
+// is never the same bytes as one without: it has bytes left over after the v1 fields. The tag
+// names what follows, so a later extension (a different tag) cannot be read as this one.
 
 namespace lgsp::audit {
 namespace {
@@ -237,6 +248,11 @@ std::string chain_hash(const AuditRecord& r) {
   put_str(m, r.outcome);
   put_i64(m, r.http_status);
   put_i64(m, r.latency_us);
+  if (!r.batch_id.empty() || r.subject_count != 0) {
+    put_str(m, kChainBatchExtension);
+    put_str(m, r.batch_id);
+    put_i64(m, r.subject_count);
+  }
   Sha256 sha;
   sha.update(m);
   return sha.hex();

@@ -10,10 +10,14 @@ namespace lgsp::audit {
 
 /// The version tag that opens every hashed message; a new canonical format gets a new tag.
 inline constexpr const char* kChainFormat = "lgsp-audit-v1";
+/// Tags the v2 extension (batch_id, subject_count) appended to a v1 message, only for records
+/// that carry either field, so that records without them hash exactly as under v1.
+inline constexpr const char* kChainBatchExtension = "lgsp-audit-v2:batch";
 
 /// Lower-case hex SHA-256 of the record's canonical encoding: prev_hash and every field
-/// except `hash` itself. The encoding (see chain.cpp and audit/README.md) is stable so an
-/// external auditor can recompute it.
+/// except `hash` itself; batch_id and subject_count only when either is set (the v2
+/// extension). The encoding (see chain.cpp and audit/README.md) is stable so an external
+/// auditor can recompute it.
 std::string chain_hash(const AuditRecord& r);
 
 /// What an operator noted about the chain earlier (e.g. printed by a previous verify), to

@@ -11,11 +11,12 @@
 
 namespace lgsp::audit {
 
-/// The audit_log columns in the order the stores select and insert them.
+/// The audit_log columns in the order the stores select and insert them. batch_id and
+/// subject_count come last, where ALTER TABLE puts them in a table created before them.
 inline constexpr const char* kLogColumns =
     "seq, event_id, time_unix_ms, request_id, partner_id, operation, subject_hashes, purpose, "
     "on_behalf_of, procedure_code, fields_released, outcome, http_status, latency_us, prev_hash, "
-    "hash";
+    "hash, batch_id, subject_count";
 
 /// A stored row that cannot be turned back into a record (a list column that is not a JSON
 /// array of strings, a status out of range): someone wrote to the table by hand.

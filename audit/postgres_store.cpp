@@ -1,9 +1,11 @@
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
 
 #include "audit/chain.hpp"
@@ -26,10 +28,27 @@ constexpr const char* kSchema =
     " subject_hashes TEXT NOT NULL, purpose TEXT NOT NULL, on_behalf_of TEXT NOT NULL,"
     " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
     " http_status INTEGER NOT NULL, latency_us BIGINT NOT NULL, prev_hash TEXT NOT NULL,"
-    " hash TEXT NOT NULL);"
+    " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
+    " subject_count BIGINT NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
     " PRIMARY KEY (subject_hash, seq));";
+
+// The columns a table created by an earlier release lacks, and how many there are. Looked up
+// through the same search_path resolution as the unqualified name in every other statement.
+constexpr const char* kCountAddedColumns =
+    "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_log'::regclass"
+    " AND attname IN ('batch_id', 'subject_count') AND NOT attisdropped";
+constexpr std::int64_t kAddedColumns = 2;
+// With a constant default (PostgreSQL 11 and later) this changes only the catalog: no table
+// rewrite, and older rows read back "" and 0, the values their hashes were computed with.
+constexpr const char* kAddColumns =
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS batch_id TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN IF NOT EXISTS subject_count BIGINT NOT NULL DEFAULT 0";
+// ALTER TABLE waits for an exclusive lock on audit_log, and every other query on the table
+// queues behind it; a long verify (one snapshot for the whole walk) would stall the access
+// log that long. Give up instead and say so.
+constexpr const char* kMigrationLockTimeout = "SET LOCAL lock_timeout = '10s'";
 
 constexpr int kFetchRows = 1000;
 
@@ -56,6 +75,8 @@ AuditRecord read_record(const pqxx::row& row) {
   r.latency_us = row[13].as<std::int64_t>();
   r.prev_hash = text(row, 14);
   r.hash = text(row, 15);
+  r.batch_id = text(row, 16);
+  r.subject_count = row[17].as<std::int64_t>();
   return r;
 }
 
@@ -90,6 +111,11 @@ class PostgresAuditStore final : public AuditStore {
       pqxx::work tx(conn);
       tx.exec(kChainLock);
       tx.exec(kSchema);
+      // Only when columns are missing: ALTER TABLE takes its exclusive lock even when every
+      // IF NOT EXISTS holds, which would make each start wait for running scans.
+      if (tx.exec(kCountAddedColumns)[0][0].as<std::int64_t>() != kAddedColumns) {
+        add_columns(tx);
+      }
       tx.commit();
     }
     // Prepared only now: libpqxx 7 prepares eagerly, which needs the tables.
@@ -114,11 +140,11 @@ class PostgresAuditStore final : public AuditStore {
         r.seq = head_seq + 1;
         r.prev_hash = head_hash;
         r.hash = chain_hash(r);
-        const pqxx::result inserted =
-            tx.exec_prepared("audit_insert", r.seq, r.event_id, r.time_unix_ms, r.request_id,
-                             r.partner_id, r.operation, encode_list(r.subject_hashes), r.purpose,
-                             r.on_behalf_of, r.procedure_code, encode_list(r.fields_released),
-                             r.outcome, r.http_status, r.latency_us, r.prev_hash, r.hash);
+        const pqxx::result inserted = tx.exec_prepared(
+            "audit_insert", r.seq, r.event_id, r.time_unix_ms, r.request_id, r.partner_id,
+            r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of, r.procedure_code,
+            encode_list(r.fields_released), r.outcome, r.http_status, r.latency_us, r.prev_hash,
+            r.hash, r.batch_id, r.subject_count);
         if (inserted.affected_rows() == 0) continue;  // event already stored (a redelivery)
         for (const auto& subject : r.subject_hashes) {
           tx.exec_prepared("audit_insert_subject", subject, r.seq);
@@ -180,13 +206,31 @@ class PostgresAuditStore final : public AuditStore {
   }
 
  private:
+  static void add_columns(pqxx::work& tx) {
+    tx.exec(kMigrationLockTimeout);
+    try {
+      tx.exec(kAddColumns);
+    } catch (const pqxx::sql_error& e) {
+      throw std::runtime_error(
+          std::string("PostgreSQL audit store: audit_log was created by an earlier release and "
+                      "lacks the bulk-job columns (batch_id, subject_count); adding them "
+                      "failed: ") +
+          e.what() +
+          (e.sqlstate() == "55P03"
+               ? " Hint: another session holds audit_log (a running `lgsp audit verify`?); "
+                 "start again when it has finished."
+               : " Hint: the first start after the upgrade needs a role that may ALTER "
+                 "audit_log (its owner); older records keep verifying."));
+    }
+  }
+
   pqxx::connection& writer() {
     if (!write_) {
       auto conn = std::make_unique<pqxx::connection>(dsn_);
       conn->prepare("audit_head", "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
       conn->prepare("audit_insert", std::string("INSERT INTO audit_log (") + kLogColumns +
                                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                                        " $12, $13, $14, $15, $16)"
+                                        " $12, $13, $14, $15, $16, $17, $18)"
                                         " ON CONFLICT (event_id) DO NOTHING");
       conn->prepare("audit_insert_subject",
                     "INSERT INTO audit_subject (subject_hash, seq) VALUES ($1, $2)"

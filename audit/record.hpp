@@ -25,6 +25,11 @@ struct AuditRecord {
   std::string outcome;  // "ok", "not_found", "denied", "rate_limited", "invalid", "error"
   std::int32_t http_status = 0;
   std::int64_t latency_us = 0;
+  /// Bulk jobs: the job this record belongs to ("" for a single request) and how many
+  /// subjects it covers. A job's submission record carries the count without hashes; its
+  /// per-chunk records carry the chunk's hashes in subject_hashes.
+  std::string batch_id;
+  std::int64_t subject_count = 0;
   std::string prev_hash;  // hex SHA-256 of the previous record ("" before the first)
   std::string hash;       // hex SHA-256 over prev_hash and every field above
 };

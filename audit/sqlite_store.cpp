@@ -2,7 +2,10 @@
 
 #include <limits>
 #include <mutex>
+#include <set>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "audit/chain.hpp"
 #include "audit/columns.hpp"
@@ -24,10 +27,22 @@ constexpr const char* kSchema =
     " subject_hashes TEXT NOT NULL, purpose TEXT NOT NULL, on_behalf_of TEXT NOT NULL,"
     " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
     " http_status INTEGER NOT NULL, latency_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
-    " hash TEXT NOT NULL) STRICT;"
+    " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
+    " subject_count INTEGER NOT NULL DEFAULT 0) STRICT;"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;";
+
+/// Columns that a table created by an earlier release lacks, as ALTER TABLE adds them. The
+/// defaults are the values the older rows were hashed with ("" and 0 hash as v1).
+struct AddedColumn {
+  const char* name;
+  const char* definition;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"batch_id", "TEXT NOT NULL DEFAULT ''"},
+    {"subject_count", "INTEGER NOT NULL DEFAULT 0"},
+};
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 
@@ -85,6 +100,42 @@ bool step_row(sqlite3* db, sqlite3_stmt* s) {
   throw std::runtime_error(std::string("SQLite audit store: ") + sqlite3_errmsg(db));
 }
 
+/// The kAddedColumns that audit_log lacks.
+std::vector<const AddedColumn*> missing_columns(sqlite3* db) {
+  std::set<std::string> present;
+  const sq::Stmt info = sq::prepare(db, "SELECT name FROM pragma_table_info('audit_log')");
+  while (step_row(db, info.get())) present.insert(sq::column_text(info.get(), 0));
+  std::vector<const AddedColumn*> missing;
+  for (const auto& c : kAddedColumns) {
+    if (present.count(c.name) == 0) missing.push_back(&c);
+  }
+  return missing;
+}
+
+/// Brings an audit_log created by an earlier release up to kSchema. Looks first without a
+/// lock, so opening an up-to-date file (e.g. read-only, for verify) writes nothing; otherwise
+/// looks again under the write lock, so two processes opening the same old file at once add
+/// each column once.
+void migrate(sqlite3* db, const std::string& path) {
+  if (missing_columns(db).empty()) return;
+  try {
+    WriteTransaction tx(db);
+    for (const AddedColumn* c : missing_columns(db)) {
+      sq::exec(db,
+               (std::string("ALTER TABLE audit_log ADD COLUMN ") + c->name + " " + c->definition)
+                   .c_str());
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    throw std::runtime_error("SQLite audit store " + path +
+                             ": audit_log was created by an earlier release and lacks the bulk-job "
+                             "columns (batch_id, subject_count); adding them failed: " +
+                             e.what() +
+                             ". Hint: open the file once with write access (start the audit "
+                             "writer), which adds them; older records keep verifying");
+  }
+}
+
 /// A row selected with kLogColumns, exactly as stored.
 AuditRecord read_record(sqlite3_stmt* s) {
   AuditRecord r;
@@ -104,6 +155,8 @@ AuditRecord read_record(sqlite3_stmt* s) {
   r.latency_us = sqlite3_column_int64(s, 13);
   r.prev_hash = sq::column_text(s, 14);
   r.hash = sq::column_text(s, 15);
+  r.batch_id = sq::column_text(s, 16);
+  r.subject_count = sqlite3_column_int64(s, 17);
   return r;
 }
 
@@ -117,12 +170,13 @@ class SqliteAuditStore final : public AuditStore {
     // FULL: an appended batch is acknowledged upstream, so it must survive a power cut.
     sq::exec(write_db_.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
     sq::exec(write_db_.get(), kSchema);
+    migrate(write_db_.get(), path_);
     head_ =
         sq::prepare(write_db_.get(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     insert_ = sq::prepare(write_db_.get(),
                           std::string("INSERT INTO audit_log (") + kLogColumns +
                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                              " ?14, ?15, ?16) ON CONFLICT (event_id) DO NOTHING");
+                              " ?14, ?15, ?16, ?17, ?18) ON CONFLICT (event_id) DO NOTHING");
     insert_subject_ = sq::prepare(
         write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
 
@@ -245,6 +299,8 @@ class SqliteAuditStore final : public AuditStore {
     sqlite3_bind_int64(s, 14, r.latency_us);
     sq::bind_text(s, 15, r.prev_hash);
     sq::bind_text(s, 16, r.hash);
+    sq::bind_text(s, 17, r.batch_id);
+    sqlite3_bind_int64(s, 18, r.subject_count);
     step_done(db, s);
     return sqlite3_changes(db) == 1;
   }

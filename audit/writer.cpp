@@ -28,6 +28,8 @@ AuditRecord to_record(const bus::v1::AuditEvent& e) {
   r.outcome = e.outcome();
   r.http_status = e.http_status();
   r.latency_us = e.latency_us();
+  r.batch_id = e.batch_id();
+  r.subject_count = e.subject_count();
   return r;
 }
 

@@ -270,6 +270,32 @@ void read_audit(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
   }
 }
 
+void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
+  const std::string path = "batches";
+  if (!r.check_map(
+          n, path,
+          {"enabled", "sqlite_path", "max_records", "max_bytes", "max_active_jobs_per_partner",
+           "max_running", "chunk_records", "max_chunks_in_flight", "chunk_timeout_ms",
+           "stall_timeout_s", "retention_hours"})) {
+    return;
+  }
+  b.enabled = true;
+  r.get(n, path, "enabled", b.enabled);
+  r.get(n, path, "sqlite_path", b.sqlite_path);
+  r.get(n, path, "max_records", b.max_records, 1, 10'000'000'000LL);
+  r.get(n, path, "max_bytes", b.max_bytes, 1024, 1LL << 50);
+  r.get(n, path, "max_active_jobs_per_partner", b.max_active_jobs_per_partner, 1, 1000);
+  r.get(n, path, "max_running", b.max_running, 1, 1000);
+  r.get(n, path, "chunk_records", b.chunk_records, 1, 5000);
+  r.get(n, path, "max_chunks_in_flight", b.max_chunks_in_flight, 1, 10000);
+  r.get(n, path, "chunk_timeout_ms", b.chunk_timeout_ms, 100, 3600000);
+  r.get(n, path, "stall_timeout_s", b.stall_timeout_s, 1, 30 * 86400);
+  r.get(n, path, "retention_hours", b.retention_hours, 1, 24 * 3650);
+  if (b.enabled && b.sqlite_path.empty()) {
+    r.error(n, path + ".sqlite_path", "required: where bulk jobs and their results are kept");
+  }
+}
+
 /// Checks that need several sections at once.
 void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
   const bool tls = c.gateway.tls.enabled();
@@ -315,7 +341,7 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
   }
   if (r.check_map(root, "",
                   {"kafka", "gateway", "connector", "registries", "partners", "auth", "audit",
-                   "seed", "logging"})) {
+                   "batches", "seed", "logging"})) {
     if (root["kafka"]) read_kafka(r, root["kafka"], c.kafka);
     if (root["gateway"]) read_gateway(r, root["gateway"], c.gateway);
     if (root["connector"]) read_connector(r, root["connector"], c.connector);
@@ -334,6 +360,7 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
     }
     if (root["auth"]) read_auth(r, root["auth"], c.auth);
     if (root["audit"]) read_audit(r, root["audit"], c.audit);
+    if (root["batches"]) read_batches(r, root["batches"], c.batches);
     cross_check(r, root, c);
   }
   if (!r.errors().empty()) throw ConfigError(r.errors());

@@ -149,6 +149,21 @@ struct ConnectorConfig {
   std::string group_id_prefix = "lgsp-connector";
 };
 
+/// Bulk jobs (POST /v1/batches). Off unless the section is present.
+struct BatchConfig {
+  bool enabled = false;
+  std::string sqlite_path;                       // the job store
+  std::int64_t max_records = 50'000'000;         // per job
+  std::int64_t max_bytes = 20LL << 30;           // per job, after decompression
+  std::int64_t max_active_jobs_per_partner = 2;  // uploading, queued or running
+  std::int64_t max_running = 4;                  // jobs dispatched at once
+  std::int64_t chunk_records = 200;              // records per Kafka message
+  std::int64_t max_chunks_in_flight = 16;        // per gateway instance
+  std::int64_t chunk_timeout_ms = 30000;         // then the chunk is sent again
+  std::int64_t stall_timeout_s = 3600;           // no result for this long: failed
+  std::int64_t retention_hours = 168;            // finished jobs are then deleted
+};
+
 struct SeedConfig {
   std::int64_t citizens = 100000;
   std::int64_t seed = 42;
@@ -163,6 +178,7 @@ struct Config {
   std::vector<PartnerConfig> partners;
   AuthConfig auth;
   AuditConfig audit;
+  BatchConfig batches;
   SeedConfig seed;
   std::string log_level = "info";
 };

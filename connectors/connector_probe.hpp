@@ -5,20 +5,29 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 
+#include <array>
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "observability/metrics.hpp"
 
 namespace lgsp::connectors {
 
-/// The connector's metric families, all labelled by registry. Outcomes: ok, not_found,
-/// bad_request, backend_error (replied), expired (dropped: deadline passed), undecodable
-/// (dropped: not an envelope or no reply-to), reply_failed (reply could not be produced).
+/// The connector's metric families, all labelled by registry.
+/// Interactive requests' outcomes: ok, not_found, bad_request, backend_error (replied),
+/// expired (dropped: deadline passed). Any message's (request or chunk): undecodable (dropped:
+/// not an envelope or no reply-to), reply_failed (reply could not be produced).
+/// Bulk jobs' records (the items of a chunk): ok, not_found, bad_request, backend_error
+/// (replied), expired (dropped with their chunk).
 class ConnectorProbe {
  public:
   ConnectorProbe(obs::Metrics& metrics, const std::string& registry);
 
   void request(std::string_view outcome);
+  /// `n` records of a chunk ended with `outcome` (one of the record outcomes above).
+  void batch_records(std::string_view outcome, std::int64_t n);
+  /// One backend call: an interactive request, or a whole chunk.
   void backend_latency(double seconds) { backend_seconds_.Observe(seconds); }
   /// 1 while the consumer group has handed this instance its share, else 0.
   void ready(bool yes) { ready_.Set(yes ? 1 : 0); }
@@ -30,6 +39,8 @@ class ConnectorProbe {
   std::string registry_;
   prometheus::Counter& ok_;
   prometheus::Counter& not_found_;
+  prometheus::Family<prometheus::Counter>& batch_records_;
+  std::array<prometheus::Counter*, 5> batch_outcomes_;  // kBatchOutcomes' counters
   prometheus::Histogram& backend_seconds_;
   prometheus::Gauge& ready_;
   prometheus::Gauge& lag_;

@@ -8,14 +8,24 @@
 
 namespace lgsp::connectors {
 
-/// What one registry answers. handle() runs on the connector's poll thread, one request at a
-/// time; it returns a reply for every request (errors are statuses in the reply, never
+/// What one registry answers. handle() and handle_batch() run on the connector's poll thread,
+/// one message at a time; they answer every request (errors are statuses in the reply, never
 /// exceptions), already minimised to the fields the request names.
 class RegistryService {
  public:
   virtual ~RegistryService() = default;
   virtual std::string_view registry() const = 0;
   virtual bus::v1::Reply handle(const bus::v1::Request& request) = 0;
+
+  /// A bulk job's micro-batch: `out` gets one reply per item of `chunk.batch()`, in order,
+  /// each exactly what handle(item) would answer; the outer reply is OK with the chunk's id.
+  /// The default asks handle() item by item; a registry whose store can read many subjects in
+  /// one query overrides it.
+  virtual void handle_batch(const bus::v1::Request& chunk, bus::v1::Reply& out) {
+    out.set_request_id(chunk.request_id());
+    out.set_status(bus::v1::STATUS_OK);
+    for (const auto& item : chunk.batch()) *out.add_batch() = handle(item);
+  }
 };
 
 /// Marks `reply` as a non-OK answer with its operator-facing reason (never personal data).

@@ -1,5 +1,6 @@
 #include "connectors/runtime.hpp"
 
+#include <array>
 #include <chrono>
 #include <thread>
 
@@ -21,19 +22,53 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// The outcome label of an answered request or record (the probe's bounded set).
+constexpr std::array<std::string_view, 4> kOutcomes{"ok", "not_found", "bad_request",
+                                                    "backend_error"};
+constexpr std::size_t kBackendError = 3;
+
+std::size_t outcome_of(v1::Status status) {
+  switch (status) {
+    case v1::STATUS_OK:
+      return 0;
+    case v1::STATUS_NOT_FOUND:
+      return 1;
+    case v1::STATUS_BAD_REQUEST:
+      return 2;
+    default:
+      return kBackendError;
+  }
+}
+
 }  // namespace
+
+ConnectorRuntime::Lane::Lane(std::string topic_name, const bus::Properties& properties,
+                             const std::string& group_id, bus::Consumer::OnStatistics on_statistics,
+                             bool carries_chunks)
+    : topic(std::move(topic_name)),
+      consumer(properties, group_id, std::move(on_statistics)),
+      chunks(carries_chunks) {}
 
 ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& service,
                                    ConnectorProbe& probe)
     : options_(std::move(options)),
       service_(service),
       probe_(probe),
-      request_topic_(options_.topics.requests(service.registry())),
-      consumer_(bus::at_least_once_consumer(bus::with_statistics(options_.consumer_properties)),
-                options_.group_id,
-                [this](std::string_view json) {
-                  if (const auto lag = bus::consumer_lag(json)) probe_.lag(*lag);
-                }),
+      requests_(
+          options_.topics.requests(service.registry()),
+          bus::at_least_once_consumer(bus::with_statistics(options_.consumer_properties)),
+          options_.group_id,
+          [this](std::string_view json) {
+            if (const auto lag = bus::consumer_lag(json)) probe_.lag(*lag);
+          },
+          false),
+      chunks_(options_.topics.batch_requests(service.registry()),
+              bus::at_least_once_consumer(options_.consumer_properties),
+              options_.group_id + "-batch", {}, true),
       producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
 
 void ConnectorRuntime::run(const std::stop_token& stop) {
@@ -42,41 +77,57 @@ void ConnectorRuntime::run(const std::stop_token& stop) {
     obs::warn("connector_topic_metadata_failed",
               {{"topic", options_.topics.replies()}, {"error", ec.message()}});
   }
-  consumer_.subscribe({request_topic_});
-  obs::info(
-      "connector_started",
-      {{"registry", service_.registry()}, {"topic", request_topic_}, {"group", options_.group_id}});
+  requests_.consumer.subscribe({requests_.topic});
+  chunks_.consumer.subscribe({chunks_.topic});
+  obs::info("connector_started", {{"registry", service_.registry()},
+                                  {"topic", requests_.topic},
+                                  {"batch_topic", chunks_.topic},
+                                  {"group", options_.group_id}});
+  bool took_chunk = false;
   while (!stop.stop_requested()) {
-    bus::MessagePtr msg = consumer_.poll(50ms);
+    // Interactive requests first. Right after a chunk the poll does not wait: a request that
+    // came in meanwhile must not wait behind the next chunk too.
+    bus::MessagePtr msg = requests_.consumer.poll(took_chunk ? 0ms : 50ms);
     producer_.poll(0ms);  // delivery reports → offsets
-    probe_.ready(consumer_.joined());
-    if (!msg) continue;
-    if (msg->err) {
-      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        obs::warn("connector_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
-      }
-      continue;
-    }
-    process(msg.get());
+    probe_.ready(requests_.consumer.joined());
+    if (usable(msg)) process(requests_, msg.get());
+    // Then at most one chunk, never waited for. Under interactive load the two alternate, so
+    // chunks still progress and their consumer keeps its group membership; when both topics
+    // are idle, the 50 ms wait above keeps the loop from spinning.
+    bus::MessagePtr chunk = chunks_.consumer.poll(0ms);
+    took_chunk = usable(chunk);
+    if (took_chunk) process(chunks_, chunk.get());
   }
-  // Deliver the replies already produced, store their offsets, then leave the group so the
+  // Deliver the replies already produced, store their offsets, then leave both groups so the
   // partitions move to the other instances at once.
   for (int i = 0; i < 100 && producer_.outstanding() > 0; ++i) producer_.poll(50ms);
-  consumer_.close();
+  requests_.consumer.close();
+  chunks_.consumer.close();
   probe_.ready(false);
   obs::info("connector_stopped", {{"registry", service_.registry()}});
 }
 
-void ConnectorRuntime::finish(std::int32_t partition, std::int64_t offset) {
-  if (const auto next = offsets_.done(partition, offset)) {
-    consumer_.store_offset(request_topic_, partition, *next);
+bool ConnectorRuntime::usable(const bus::MessagePtr& msg) {
+  if (!msg) return false;
+  if (msg->err) {
+    if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      obs::warn("connector_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
+    }
+    return false;
+  }
+  return true;
+}
+
+void ConnectorRuntime::finish(Lane& lane, std::int32_t partition, std::int64_t offset) {
+  if (const auto next = lane.offsets.done(partition, offset)) {
+    lane.consumer.store_offset(lane.topic, partition, *next);
   }
 }
 
-void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
+void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
   const std::int32_t partition = msg->partition;
   const std::int64_t offset = msg->offset;
-  offsets_.begin(partition, offset);
+  lane.offsets.begin(partition, offset);
 
   const auto reply_to_header = bus::find_header(msg, bus::kHeaderReplyTo);
   const auto reply_to = reply_to_header ? bus::parse_reply_to(*reply_to_header) : std::nullopt;
@@ -85,65 +136,110 @@ void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
   if (!reply_to || !request) {
     // Nothing sane can be answered; keeping it would block the partition forever.
     probe_.request("undecodable");
-    obs::warn("connector_undecodable_request", {{"partition", partition}, {"offset", offset}});
-    return finish(partition, offset);
+    obs::warn("connector_undecodable_request",
+              {{"topic", lane.topic}, {"partition", partition}, {"offset", offset}});
+    return finish(lane, partition, offset);
   }
   // The gateway's W3C trace context, so these log lines join the partner's trace.
   const auto traceparent = bus::find_header(msg, bus::kHeaderTraceparent);
   const std::string trace_id(traceparent ? obs::trace_id_of(*traceparent) : std::string_view{});
   if (request->deadline_unix_ms() > 0 && request->deadline_unix_ms() < now_unix_ms()) {
-    probe_.request("expired");
-    obs::debug("connector_request_expired", {{"request_id", request->request_id()},
-                                             {"trace_id", trace_id},
-                                             {"partner", request->partner_id()}});
-    return finish(partition, offset);
+    if (lane.chunks) {
+      probe_.batch_records("expired", request->batch_size());
+    } else {
+      probe_.request("expired");
+    }
+    obs::debug(lane.chunks ? "connector_chunk_expired" : "connector_request_expired",
+               {{"request_id", request->request_id()},
+                {"trace_id", trace_id},
+                {"partner", request->partner_id()}});
+    return finish(lane, partition, offset);
   }
+  const v1::Reply reply =
+      lane.chunks ? answer_chunk(*request, trace_id) : answer(*request, trace_id);
+  send_reply(lane, msg, *reply_to, request->request_id(), trace_id, reply);
+}
 
+v1::Reply ConnectorRuntime::answer(const v1::Request& request, const std::string& trace_id) {
   const auto started = std::chrono::steady_clock::now();
-  v1::Reply reply = service_.handle(*request);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  v1::Reply reply = service_.handle(request);
+  const double seconds = seconds_since(started);
   probe_.backend_latency(seconds);
-  std::string_view outcome = "backend_error";
-  switch (reply.status()) {
-    case v1::STATUS_OK:
-      outcome = "ok";
-      break;
-    case v1::STATUS_NOT_FOUND:
-      outcome = "not_found";
-      break;
-    case v1::STATUS_BAD_REQUEST:
-      outcome = "bad_request";
-      break;
-    default:
-      obs::error("connector_backend_error", {{"request_id", request->request_id()},
-                                             {"trace_id", trace_id},
-                                             {"detail", reply.detail()}});
+  const std::size_t outcome = outcome_of(reply.status());
+  if (outcome == kBackendError) {
+    obs::error(
+        "connector_backend_error",
+        {{"request_id", request.request_id()}, {"trace_id", trace_id}, {"detail", reply.detail()}});
   }
-  probe_.request(outcome);
-  obs::debug("connector_request", {{"request_id", request->request_id()},
+  probe_.request(kOutcomes.at(outcome));
+  obs::debug("connector_request", {{"request_id", request.request_id()},
                                    {"trace_id", trace_id},
-                                   {"partner", request->partner_id()},
-                                   {"operation", v1::Operation_Name(request->operation())},
-                                   {"outcome", outcome},
+                                   {"partner", request.partner_id()},
+                                   {"operation", v1::Operation_Name(request.operation())},
+                                   {"outcome", kOutcomes.at(outcome)},
                                    {"backend_ms", seconds * 1000}});
+  return reply;
+}
 
-  bus::Headers headers{{std::string(bus::kHeaderRequestId), request->request_id()}};
-  if (traceparent)
+v1::Reply ConnectorRuntime::answer_chunk(const v1::Request& chunk, const std::string& trace_id) {
+  const auto started = std::chrono::steady_clock::now();
+  v1::Reply reply;
+  service_.handle_batch(chunk, reply);
+  const double seconds = seconds_since(started);
+  probe_.backend_latency(seconds);  // one observation per chunk: one backend call
+
+  std::array<std::int64_t, kOutcomes.size()> records{};
+  std::string_view first_error;
+  if (reply.status() != v1::STATUS_OK) {
+    records.at(kBackendError) = chunk.batch_size();
+    first_error = reply.detail();
+  } else {
+    for (const auto& item : reply.batch()) {
+      const std::size_t outcome = outcome_of(item.status());
+      ++records.at(outcome);
+      if (outcome == kBackendError && first_error.empty()) first_error = item.detail();
+    }
+  }
+  for (std::size_t i = 0; i < kOutcomes.size(); ++i)
+    probe_.batch_records(kOutcomes.at(i), records.at(i));
+  // One line per chunk, not per record: a failing store would otherwise log hundreds.
+  if (records.at(kBackendError) > 0) {
+    obs::error("connector_backend_error", {{"request_id", chunk.request_id()},
+                                           {"trace_id", trace_id},
+                                           {"records", records.at(kBackendError)},
+                                           {"detail", first_error}});
+  }
+  obs::debug("connector_chunk", {{"request_id", chunk.request_id()},
+                                 {"trace_id", trace_id},
+                                 {"partner", chunk.partner_id()},
+                                 {"operation", v1::Operation_Name(chunk.operation())},
+                                 {"records", chunk.batch_size()},
+                                 {"ok", records.at(0)},
+                                 {"not_found", records.at(1)},
+                                 {"backend_ms", seconds * 1000}});
+  return reply;
+}
+
+void ConnectorRuntime::send_reply(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,
+                                  const std::string& request_id, const std::string& trace_id,
+                                  const v1::Reply& reply) {
+  const std::int32_t partition = msg->partition;
+  const std::int64_t offset = msg->offset;
+  bus::Headers headers{{std::string(bus::kHeaderRequestId), request_id}};
+  if (const auto traceparent = bus::find_header(msg, bus::kHeaderTraceparent))
     headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*traceparent)});
   const std::string value = bus::encode(reply);
-  const std::string request_id = request->request_id();
   for (;;) {
     const auto ec = producer_.produce(
-        reply_to->topic, reply_to->partition, request_id, value, headers,
-        [this, partition, offset, request_id, trace_id](rd_kafka_resp_err_t err) {
+        to.topic, to.partition, request_id, value, headers,
+        [this, &lane, partition, offset, request_id, trace_id](rd_kafka_resp_err_t err) {
           if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             probe_.request("reply_failed");
             obs::error("connector_reply_failed", {{"request_id", request_id},
                                                   {"trace_id", trace_id},
                                                   {"error", rd_kafka_err2str(err)}});
           }
-          finish(partition, offset);
+          finish(lane, partition, offset);
         });
     if (!ec) return;
     if (ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -151,8 +247,18 @@ void ConnectorRuntime::process(const rd_kafka_message_t* msg) {
       continue;
     }
     probe_.request("reply_failed");
-    obs::error("connector_reply_failed", {{"request_id", request_id}, {"error", ec.message()}});
-    return finish(partition, offset);
+    if (ec.value() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+      obs::error("connector_reply_failed",
+                 {{"request_id", request_id},
+                  {"error", ec.message()},
+                  {"bytes", value.size()},
+                  {"hint",
+                   "lower batches.chunk_records, or raise message.max.bytes in "
+                   "kafka.producer_properties and the reply topic's max.message.bytes"}});
+    } else {
+      obs::error("connector_reply_failed", {{"request_id", request_id}, {"error", ec.message()}});
+    }
+    return finish(lane, partition, offset);
   }
 }
 

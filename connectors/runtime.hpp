@@ -16,37 +16,60 @@ namespace lgsp::connectors {
 
 struct RuntimeOptions {
   bus::Topics topics;
-  std::string group_id;
+  std::string group_id;                 // the batch topic's group is group_id + "-batch"
   bus::Properties consumer_properties;  // bootstrap and pass-through settings
   bus::Properties producer_properties;
 };
 
-/// The connector's poll loop: request topic → registry service → reply-to partition.
+/// The connector's poll loop: request topic → registry service → reply-to partition; and
+/// beside it the registry's batch topic (bulk jobs' chunks) → handle_batch() → reply-to.
 ///
-/// At-least-once: a request's offset is stored for commit only after its reply is delivered
-/// (or it is dropped for good), in order per partition. Expired requests are dropped
-/// unanswered: the gateway has already answered 504.
+/// Interactive requests come first: the loop takes at most one chunk between two polls of
+/// the request topic, and never waits for one, so a request waits behind one chunk at most.
+/// At-least-once: a message's offset is stored for commit only after its reply is delivered
+/// (or it is dropped for good), in order per partition, each topic with its own consumer
+/// group and bookkeeping. Expired requests and chunks are dropped unanswered: the gateway
+/// has already given up on them.
 /// Lifecycle: run() blocks on the calling thread until the stop token fires, then flushes
-/// replies and leaves the group. The service must outlive run().
+/// replies and leaves both groups. The service must outlive run().
 class ConnectorRuntime {
  public:
   ConnectorRuntime(RuntimeOptions options, RegistryService& service, ConnectorProbe& probe);
 
   void run(const std::stop_token& stop);
-  /// Joined its consumer group (ready to take work).
-  bool joined() const { return consumer_.joined(); }
+  /// Joined its consumer group for interactive requests (ready to take work).
+  bool joined() const { return requests_.consumer.joined(); }
 
  private:
-  void process(const rd_kafka_message_t* msg);
-  void finish(std::int32_t partition, std::int64_t offset);
+  /// One consumed topic, with its own consumer (group) and offset bookkeeping: a backlog of
+  /// chunks never holds back the commits of interactive requests.
+  struct Lane {
+    Lane(std::string topic_name, const bus::Properties& properties, const std::string& group_id,
+         bus::Consumer::OnStatistics on_statistics, bool carries_chunks);
+    std::string topic;
+    bus::Consumer consumer;
+    OffsetTracker offsets;
+    bool chunks;  // the batch topic: messages are micro-batches
+  };
+
+  /// True for a message to process; logs consumer errors (not partition ends).
+  static bool usable(const bus::MessagePtr& msg);
+  void process(Lane& lane, const rd_kafka_message_t* msg);
+  bus::v1::Reply answer(const bus::v1::Request& request, const std::string& trace_id);
+  bus::v1::Reply answer_chunk(const bus::v1::Request& chunk, const std::string& trace_id);
+  /// Produces `reply` to `to` (waiting while the producer's queue is full); the message's
+  /// offset is finished once the reply is delivered or failed for good.
+  void send_reply(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,
+                  const std::string& request_id, const std::string& trace_id,
+                  const bus::v1::Reply& reply);
+  void finish(Lane& lane, std::int32_t partition, std::int64_t offset);
 
   RuntimeOptions options_;
   RegistryService& service_;
   ConnectorProbe& probe_;
-  std::string request_topic_;
-  bus::Consumer consumer_;
+  Lane requests_;
+  Lane chunks_;
   bus::Producer producer_;
-  OffsetTracker offsets_;
 };
 
 }  // namespace lgsp::connectors

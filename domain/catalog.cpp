@@ -6,12 +6,13 @@
 namespace lgsp::domain {
 namespace {
 
-constexpr std::array<std::string_view, 2> kPopulationOps{"verify", "lookup"};
+// batch-verify: bulk jobs (POST /v1/batches), granted separately from interactive verify.
+constexpr std::array<std::string_view, 3> kPopulationOps{"verify", "lookup", "batch-verify"};
 constexpr std::array<std::string_view, 6> kPopulationFields{
     "full_name",       "date_of_birth",     "gender",
     "place_of_origin", "permanent_address", "id_card_issue_date"};
 
-constexpr std::array<std::string_view, 2> kInsuranceOps{"verify", "lookup"};
+constexpr std::array<std::string_view, 3> kInsuranceOps{"verify", "lookup", "batch-verify"};
 constexpr std::array<std::string_view, 8> kInsuranceFields{"social_insurance_number",
                                                            "health_insurance_card",
                                                            "status",
@@ -20,7 +21,7 @@ constexpr std::array<std::string_view, 8> kInsuranceFields{"social_insurance_num
                                                            "registered_hospital",
                                                            "benefit_level",
                                                            "citizen_id"};
-constexpr std::array<std::string_view, 2> kVehicleOps{"verify", "lookup"};
+constexpr std::array<std::string_view, 3> kVehicleOps{"verify", "lookup", "batch-verify"};
 constexpr std::array<std::string_view, 10> kVehicleFields{
     "plate_number",  "owner_citizen_id", "vehicle_type",      "brand", "model", "colour",
     "engine_number", "chassis_number",   "registration_date", "status"};

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <optional>
+#include <tuple>
 #include <variant>
 
 #include "domain/catalog.hpp"
@@ -44,6 +45,9 @@ struct ApiHandler::Exchange {
   std::string procedure_code;
   std::vector<std::string> released;  // "registry.field"
   std::int64_t time_unix_ms = 0;
+  // Bulk jobs: the job a call concerns and how many subjects it covers.
+  std::string batch_id;
+  std::int64_t subject_count = 0;
 };
 
 namespace {
@@ -318,7 +322,95 @@ bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) 
   e.set_outcome(std::string(outcome_of(status)));
   e.set_http_status(status);
   e.set_latency_us(latency_us);
+  e.set_batch_id(ex.batch_id);
+  e.set_subject_count(ex.subject_count);
   return services_.audit->publish(e);
+}
+
+bool ApiHandler::streams(const http::RequestHead& head) const {
+  return BatchApi::matches(head.target());
+}
+
+asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestHead head,
+                                                                  http::BodyReader& body,
+                                                                  const http::PeerInfo& peer) {
+  const auto started = std::chrono::steady_clock::now();
+  GatewayProbe& probe = services_.probe;
+  Exchange ex;
+  ex.request_id = http::new_request_id();
+  ex.directory = partners();
+  ex.time_unix_ms = unix_ms_now();
+  ex.traceparent = obs::continue_trace(head[std::string_view("traceparent")]);
+  ex.registry = "batch";
+  std::tie(ex.route, ex.operation) = BatchApi::classify(head);
+  probe.in_flight().Increment();
+  const unsigned version = head.version();
+  const auto refuse = [&](const Problem& p) {
+    return http::StreamedResponse{http::make_problem_response(p, ex.request_id, version, true), {}};
+  };
+
+  http::StreamedResponse res;
+  BatchCall call;
+  if (draining_) {
+    probe.rejected("draining");
+    res = refuse(problem(Status::service_unavailable, "shutting-down",
+                         "The gateway is shutting down", "retry against another instance"));
+  } else if (services_.batches == nullptr) {
+    res = refuse(problem(Status::service_unavailable, "batches-unavailable",
+                         "Bulk jobs are not available",
+                         "this gateway has no job store configured (batches.sqlite_path)"));
+  } else {
+    const AuthResult auth = ex.directory->authenticate(head[bhttp::field::authorization], peer,
+                                                       std::chrono::system_clock::now());
+    if (auth.partner == nullptr) {
+      probe.rejected("auth");
+      res = refuse(problem(Status::unauthorized, "unauthenticated", "Authentication required",
+                           auth_detail(auth)));
+      res.head.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
+    } else {
+      ex.partner = auth.partner;
+      const auto audit_submission = [&](const batch::Job& job, std::int64_t subjects) {
+        Exchange sub = ex;
+        sub.operation = "submit";
+        sub.batch_id = job.id;
+        sub.subject_count = subjects;
+        sub.purpose = job.purpose;
+        sub.procedure_code = job.procedure_code;
+        return audit(sub, 202, 0);
+      };
+      call = co_await services_.batches->handle(head, body, *ex.partner, ex.request_id,
+                                                audit_submission);
+      res = std::move(call.res);
+      ex.batch_id = call.batch_id;
+      ex.subject_count = call.subject_count;
+      ex.purpose = call.purpose;
+      ex.procedure_code = call.procedure_code;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  int status = static_cast<int>(res.head.result_int());
+  if (!call.audited && !audit(ex, status, static_cast<std::int64_t>(seconds * 1e6)) &&
+      status < 300) {
+    // A status or results read that the trail cannot record releases nothing.
+    res =
+        refuse(problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
+                       "the request could not be recorded in the audit trail, so no data is "
+                       "released; retry later"));
+    status = static_cast<int>(res.head.result_int());
+  }
+  res.head.set("traceparent", ex.traceparent);
+  const std::string_view partner =
+      ex.partner != nullptr ? std::string_view(ex.partner->id) : "anonymous";
+  probe.in_flight().Decrement();
+  probe.request_done(partner, ex.route, status, seconds);
+  obs::info("http_request", {{"request_id", ex.request_id},
+                             {"partner", partner},
+                             {"route", ex.route},
+                             {"status", status},
+                             {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
+                             {"trace_id", obs::trace_id_of(ex.traceparent)}});
+  co_return res;
 }
 
 std::optional<Problem> ApiHandler::complete_envelope(const Exchange& ex,

@@ -8,6 +8,7 @@
 #include "gateway/access_log.hpp"
 #include "gateway/audit_publisher.hpp"
 #include "gateway/auth.hpp"
+#include "gateway/batch_api.hpp"
 #include "gateway/bus_client.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "gateway/rate_limiter.hpp"
@@ -25,6 +26,7 @@ struct ApiServices {
   AuditPublisher* audit = nullptr;        // null: audit off (benchmarks only)
   const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
   AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
+  BatchApi* batches = nullptr;            // null: /v1/batches answers 503 (not configured)
 };
 
 /// The partner-facing API. Each request goes through one pipeline of small stages:
@@ -40,6 +42,11 @@ class ApiHandler final : public http::Handler {
 
   boost::asio::awaitable<http::Response> handle(http::Request req,
                                                 const http::PeerInfo& peer) override;
+  /// Bulk jobs (/v1/batches…) stream their bodies both ways.
+  bool streams(const http::RequestHead& head) const override;
+  boost::asio::awaitable<http::StreamedResponse> handle_stream(http::RequestHead head,
+                                                               http::BodyReader& body,
+                                                               const http::PeerInfo& peer) override;
   /// New requests get 503 from now on; those in flight finish.
   void drain() { draining_ = true; }
   /// Takes effect for requests that start after it returns; rate and quota state is kept.

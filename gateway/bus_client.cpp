@@ -79,9 +79,11 @@ void BusClient::start() {
     obs::warn("bus_waiting_for_reply_topic", {{"topic", topic}, {"error", rd_kafka_err2str(err)}});
   }
   for (const auto& registry : options_.registries) {
-    if (const auto ec = producer_.learn_topic(options_.topics.requests(registry))) {
-      obs::warn("bus_topic_metadata_failed",
-                {{"topic", options_.topics.requests(registry)}, {"error", ec.message()}});
+    for (const auto& name :
+         {options_.topics.requests(registry), options_.topics.batch_requests(registry)}) {
+      if (const auto ec = producer_.learn_topic(name)) {
+        obs::warn("bus_topic_metadata_failed", {{"topic", name}, {"error", ec.message()}});
+      }
     }
   }
   // Start from the current end: replies to this instance's requests all come later.

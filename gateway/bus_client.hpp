@@ -39,7 +39,7 @@ struct BusClientOptions {
   bus::Properties producer_properties;
   bus::Properties consumer_properties;
   std::size_t max_pending = 10000;
-  /// Registries whose request topics the producer learns at start, so the first request
+  /// Registries whose request and batch topics the producer learns at start, so the first request
   /// does not wait for a metadata round trip.
   std::vector<std::string> registries;
 };

@@ -69,6 +69,21 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
       services.access_log = access_log_.get();
     }
   }
+  if (cfg.batches.enabled) {
+    const auto& b = cfg.batches;
+    batch_store_ = batch::open_sqlite_batch_store(b.sqlite_path);
+    batch_engine_ = std::make_unique<BatchEngine>(
+        BatchEngineOptions{
+            static_cast<std::size_t>(b.chunk_records),
+            static_cast<std::size_t>(b.max_chunks_in_flight),
+            static_cast<std::size_t>(b.max_running), std::chrono::milliseconds(b.chunk_timeout_ms),
+            std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours)},
+        *batch_store_, bus_, audit_.get(), hasher_.get(), metrics);
+    batch_api_ = std::make_unique<BatchApi>(
+        BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner}, *batch_store_,
+        *batch_engine_);
+    services.batches = batch_api_.get();
+  }
   api_handler_ = std::make_shared<ApiHandler>(
       std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth.jwt), services);
   api_ = std::make_unique<http::Server>(
@@ -135,6 +150,7 @@ std::string Gateway::readiness() const {
 void Gateway::start() {
   bus_.start();
   if (audit_) audit_->start();
+  if (batch_engine_) batch_engine_->start();
   api_->start();
   admin_->start();
   const unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads)
@@ -153,6 +169,8 @@ void Gateway::stop() {
   obs::info("gateway_stopping", {{"pending", bus_.pending()}});
   api_handler_->drain();
   api_->stop();
+  // Bulk jobs send nothing more; their chunks in flight land or are sent again next start.
+  if (batch_engine_) batch_engine_->stop();
   // Exchanges in flight end by reply or by deadline; wait at most one deadline for them.
   const auto until =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.request_deadline_ms + 500);

@@ -284,13 +284,17 @@ void access_log(Body& b, ParsedRequest& out) {
 
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
                                     std::string_view body) {
-  Errors errors;
   if (body.empty()) return Errors{{"body", "a JSON object is required"}};
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) return Errors{{"body", "not valid JSON: " + ec.message()}};
   if (!v.is_object()) return Errors{{"body", "must be a JSON object"}};
-  const json::object& o = v.as_object();
+  return parse_request(registry, operation, v.as_object());
+}
+
+Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
+                                    const json::object& o) {
+  Errors errors;
   Body b(o, errors);
 
   ParsedRequest out;

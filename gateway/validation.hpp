@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,5 +40,8 @@ using Parsed = std::variant<T, std::vector<http::FieldError>>;
 /// "citizen", "profile"). Pure: no I/O.
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
                                     std::string_view body);
+/// The same, for a body already parsed (a bulk job's record).
+Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
+                                    const boost::json::object& body);
 
 }  // namespace lgsp::gateway

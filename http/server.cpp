@@ -11,10 +11,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <tuple>
 #include <variant>
 
 #include "domain/hashing.hpp"
@@ -75,7 +77,66 @@ Problem transport_problem(Status status, std::string type, std::string title, st
   p.detail = std::move(detail);
   return p;
 }
+
+Problem internal_problem() {
+  return transport_problem(Status::internal_server_error, "internal", "Internal error",
+                           "the gateway failed to handle the request; it was logged");
+}
+
+/// A streamed body over one connection's stream: Beast's buffer_body parser, fed from the
+/// connection's buffer, one piece per read.
+template <class Stream>
+class StreamBodyReader final : public BodyReader {
+ public:
+  StreamBodyReader(Stream& stream, beast::flat_buffer& buffer,
+                   bhttp::request_parser<bhttp::buffer_body>& parser,
+                   std::chrono::milliseconds timeout)
+      : stream_(stream), buffer_(buffer), parser_(parser), timeout_(timeout) {}
+
+  asio::awaitable<std::pair<boost::system::error_code, std::string_view>> read() override {
+    beast::tcp_stream& lowest = beast::get_lowest_layer(stream_);
+    if (!continued_) {
+      continued_ = true;
+      if (parser_.get()[bhttp::field::expect] == "100-continue" && !parser_.is_done()) {
+        bhttp::response<bhttp::empty_body> cont{Status::continue_, 11};
+        lowest.expires_after(timeout_);
+        auto [wec, wn] = co_await bhttp::async_write(stream_, cont, kNoThrow);
+        (void)wn;
+        if (wec) co_return std::pair{wec, std::string_view{}};
+      }
+    }
+    if (parser_.is_done()) co_return std::pair{boost::system::error_code{}, std::string_view{}};
+    parser_.get().body().data = piece_.data();
+    parser_.get().body().size = piece_.size();
+    // Cancels the read rather than closing the socket, so a stalled upload can still be
+    // answered (408).
+    lowest.expires_never();
+    ReadDeadline deadline(lowest, timeout_);
+    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, kNoThrow);
+    (void)n;
+    if (deadline.finish() && ec) ec = beast::error::timeout;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    const std::size_t got = piece_.size() - parser_.get().body().size;
+    co_return std::pair{ec, std::string_view(piece_.data(), got)};
+  }
+  bool done() const override { return parser_.is_done(); }
+
+ private:
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  std::chrono::milliseconds timeout_;
+  bool continued_ = false;
+  std::array<char, 64 * 1024> piece_{};
+};
+
 }  // namespace
+
+asio::awaitable<StreamedResponse> Handler::handle_stream(RequestHead head, BodyReader& /*body*/,
+                                                         const PeerInfo& /*peer*/) {
+  co_return StreamedResponse{
+      make_problem_response(internal_problem(), new_request_id(), head.version(), false), {}};
+}
 
 namespace {
 
@@ -286,26 +347,43 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
     }
     if (stopping_) break;
 
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.body_limit(limits_.body_limit);
-    parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
+    // The head first; the route decides whether its body is buffered (under the body
+    // limit) or streamed to the handler.
+    bhttp::request_parser<bhttp::empty_body> head_parser;
+    head_parser.body_limit(boost::none);
+    head_parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
     // The read timeout cancels the read rather than closing the socket (as the stream's own
     // timeout would), so the client can still be told 408.
     lowest.expires_never();
     ReadDeadline deadline(lowest, limits_.read_timeout);
 
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, head_parser, kNoThrow);
     (void)n;
-    if (!ec && parser.get()[bhttp::field::expect] == "100-continue") {
+    if (!ec && handler_->streams(head_parser.get())) {
+      deadline.finish();
+      const bool closed = co_await stream_exchange(stream, buffer, head_parser, peer);
+      if (closed) break;
+      continue;
+    }
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser;
+    if (!ec) {
+      const auto length = head_parser.content_length();
+      if (length && *length > limits_.body_limit) ec = bhttp::error::body_limit;
+    }
+    if (!ec && head_parser.get()[bhttp::field::expect] == "100-continue") {
       bhttp::response<bhttp::empty_body> cont{Status::continue_, 11};
       auto [wec, wn] = co_await bhttp::async_write(stream, cont, kNoThrow);
       (void)wn;
       ec = wec;
     }
-    if (!ec && !parser.is_done()) {
-      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-      (void)bn;
-      ec = bec;
+    if (!ec) {
+      parser.emplace(std::move(head_parser));
+      parser->body_limit(limits_.body_limit);
+      if (!parser->is_done()) {
+        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, *parser, kNoThrow);
+        (void)bn;
+        ec = bec;
+      }
     }
     // A read the deadline cut short is a timeout; one that completed just as it passed is
     // served.
@@ -341,7 +419,7 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
       break;
     }
 
-    Request req = parser.release();
+    Request req = parser->release();
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     // The handler may await the bus for longer than the read timeout.
@@ -351,9 +429,7 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
       res = co_await handler_->handle(std::move(req), peer);
     } catch (const std::exception& e) {
       obs::error("http_handler_failed", {{"error", e.what()}});
-      Problem p = transport_problem(Status::internal_server_error, "internal", "Internal error",
-                                    "the gateway failed to handle the request; it was logged");
-      res = make_problem_response(p, new_request_id(), version, keep_alive);
+      res = make_problem_response(internal_problem(), new_request_id(), version, keep_alive);
     }
     const bool close = !keep_alive || !res.keep_alive() || stopping_;
     res.keep_alive(!close);
@@ -362,6 +438,95 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
     (void)wn;
     if (wec || close) break;
   }
+}
+
+/// After answering a request whose body was left unread (refused from its headers): read
+/// and drop what the client is still sending for a moment before the connection closes, so
+/// closing with unread data does not reset the connection and destroy the answer before
+/// the client has read it (what nginx calls a lingering close).
+template <class Stream>
+asio::awaitable<void> linger(Stream& stream, beast::flat_buffer& buffer) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  buffer.clear();
+  std::size_t drained = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (drained < (8U << 20) && std::chrono::steady_clock::now() < until) {
+    lowest.expires_after(std::chrono::milliseconds(500));
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(64 * 1024), kNoThrow);
+    if (ec) break;
+    drained += n;
+    buffer.consume(buffer.size());
+  }
+}
+
+template <class Stream>
+asio::awaitable<bool> Server::stream_exchange(Stream& stream, beast::flat_buffer& buffer,
+                                              bhttp::request_parser<bhttp::empty_body>& head_parser,
+                                              const PeerInfo& peer) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  bhttp::request_parser<bhttp::buffer_body> parser(std::move(head_parser));
+  const RequestHead head = parser.get().base();
+  const unsigned version = head.version();
+  const bool keep_alive = parser.get().keep_alive();
+  StreamBodyReader<Stream> body(stream, buffer, parser, limits_.read_timeout);
+  StreamedResponse res;
+  try {
+    res = co_await handler_->handle_stream(head, body, peer);
+  } catch (const std::exception& e) {
+    obs::error("http_handler_failed", {{"error", e.what()}});
+    res = StreamedResponse{
+        make_problem_response(internal_problem(), new_request_id(), version, false), {}};
+  }
+  // A body left unread cannot be skipped safely: answer, then close.
+  const bool close = !keep_alive || !res.head.keep_alive() || !body.done() || stopping_;
+  res.head.keep_alive(!close);
+  res.head.version(version);
+  lowest.expires_after(limits_.read_timeout);
+  if (!res.next) {
+    res.head.prepare_payload();
+    auto [wec, wn] = co_await bhttp::async_write(stream, res.head, kNoThrow);
+    (void)wn;
+    if (!wec && !body.done()) co_await linger(stream, buffer);
+    co_return wec || close;
+  }
+  // Chunked: the head, then one chunk per piece. HTTP/1.0 has no chunks: the body is sent
+  // raw and the connection closed to end it.
+  bhttp::response<bhttp::empty_body> out(res.head.base());
+  const bool chunked = version >= 11;
+  if (chunked) {
+    out.chunked(true);
+  } else {
+    out.keep_alive(false);
+  }
+  bhttp::response_serializer<bhttp::empty_body> serializer(out);
+  auto [hec, hn] = co_await bhttp::async_write_header(stream, serializer, kNoThrow);
+  (void)hn;
+  if (hec) co_return true;
+  try {
+    while (auto piece = res.next()) {
+      if (piece->empty()) continue;
+      lowest.expires_after(limits_.read_timeout);
+      boost::system::error_code wec;
+      if (chunked) {
+        std::tie(wec, std::ignore) =
+            co_await asio::async_write(stream, bhttp::make_chunk(asio::buffer(*piece)), kNoThrow);
+      } else {
+        std::tie(wec, std::ignore) =
+            co_await asio::async_write(stream, asio::buffer(*piece), kNoThrow);
+      }
+      if (wec) co_return true;
+    }
+  } catch (const std::exception& e) {
+    // The status is already sent: all that can be done is to cut the body short, which
+    // the client sees as a truncated chunked body.
+    obs::error("http_stream_failed", {{"error", e.what()}});
+    co_return true;
+  }
+  if (!chunked) co_return true;
+  lowest.expires_after(limits_.read_timeout);
+  auto [lec, ln] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kNoThrow);
+  (void)ln;
+  co_return lec || close;
 }
 
 }  // namespace lgsp::http

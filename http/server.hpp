@@ -6,11 +6,16 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "config/config.hpp"
@@ -27,6 +32,30 @@ struct PeerInfo {
   std::string cert_subject;     // RFC 2253 one-line form, e.g. "CN=evn-gw,O=EVN,C=VN"
 };
 
+/// The request line and headers of a request whose body is streamed.
+using RequestHead = boost::beast::http::request_header<>;
+
+/// A streamed request body, read piece by piece (chunked transfer coding already removed).
+/// The first read answers `Expect: 100-continue`, so a handler that refuses a request from
+/// its headers never makes the client send the body. Each read waits at most the server's
+/// read timeout for data.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  /// The next piece (valid until the next read); empty once the body is complete. An error
+  /// means the client stalled, went away or sent a malformed body.
+  virtual boost::asio::awaitable<std::pair<boost::system::error_code, std::string_view>> read() = 0;
+  virtual bool done() const = 0;
+};
+
+/// An answer whose body may be produced piece by piece: with `next`, the head's status and
+/// headers are sent with chunked transfer coding and each piece `next` returns becomes a
+/// chunk, until it returns nullopt; without, `head` is sent as is.
+struct StreamedResponse {
+  Response head;
+  std::function<std::optional<std::string>()> next;
+};
+
 /// What a server does with one complete request. Runs on the connection's strand; may
 /// suspend (await the bus). Must not throw on the data path; if it does, the server answers
 /// 500 problem+json and keeps the process alive.
@@ -34,6 +63,13 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual boost::asio::awaitable<Response> handle(Request req, const PeerInfo& peer) = 0;
+  /// True for requests to hand to handle_stream() as they arrive instead of buffering the
+  /// body under the body limit (bulk uploads and downloads).
+  virtual bool streams(const RequestHead& /*head*/) const { return false; }
+  /// Handles a streamed request. The handler reads as much of the body as it wants; a body
+  /// left unread closes the connection after the answer.
+  virtual boost::asio::awaitable<StreamedResponse> handle_stream(RequestHead head, BodyReader& body,
+                                                                 const PeerInfo& peer);
 };
 
 struct ServerLimits {
@@ -83,6 +119,12 @@ class Server {
                                      std::shared_ptr<Registry> registry);
   template <class Stream>
   boost::asio::awaitable<void> exchange_loop(Stream& stream, const PeerInfo& peer);
+  /// One exchange on a streaming route; true when the connection must close.
+  template <class Stream>
+  boost::asio::awaitable<bool> stream_exchange(
+      Stream& stream, boost::beast::flat_buffer& buffer,
+      boost::beast::http::request_parser<boost::beast::http::empty_body>& head_parser,
+      const PeerInfo& peer);
 
   boost::asio::io_context& ioc_;
   config::Endpoint endpoint_;

@@ -10,11 +10,13 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates
   # HTTP, JSON, TLS
-  libboost1.81-all-dev libboost-json1.81-dev libssl-dev
+  libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   # Kafka (librdkafka + its mock cluster), config, metrics, envelope
   librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler
   # registries (SQLite embedded, PostgreSQL server for tests), Unicode matching, logging, CLI
   libsqlite3-dev libpqxx-dev postgresql libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
+  # gzip-compressed bulk uploads (zlib inflate)
+  zlib1g-dev
   # tests and tools
   libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format clang-tidy
   # test certificates (TLS and mTLS tests create a throwaway CA with the openssl CLI)

@@ -50,6 +50,23 @@ domain::VehicleRow read_vehicle(const pqxx::row& r) {
           text(r, 5), text(r, 6), text(r, 7), text(r, 8), text(r, 9)};
 }
 
+/// A text[] literal (`{"a","b"}`) for one array parameter: libpqxx 6 has no conversion for
+/// containers. Quoted and escaped, so any text survives; it is a value, never SQL.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 /// Prepares "by_<key>" for each key column and "by_row" (samples) on a table.
 Pool::Prepare prepare(const std::string& columns, const std::string& table,
                       const std::vector<std::pair<std::string, std::string>>& keys) {
@@ -213,7 +230,9 @@ void Pool::Lease::invalidate() {
 PopulationStore::PopulationStore(const std::string& dsn, std::size_t pool_size)
     : pool_(dsn, pool_size,
             prepare(kCitizenColumns, "citizens",
-                    {{"by_id", "citizen_id = $1"}, {"by_legacy", "legacy_id_number = $1"}})) {}
+                    {{"by_id", "citizen_id = $1"},
+                     {"by_legacy", "legacy_id_number = $1"},
+                     {"by_ids", "citizen_id = ANY($1::text[])"}})) {}
 
 StoreResult<std::optional<domain::CitizenRecord>> PopulationStore::find_citizen(
     std::string_view id) {
@@ -222,6 +241,11 @@ StoreResult<std::optional<domain::CitizenRecord>> PopulationStore::find_citizen(
 StoreResult<std::optional<domain::CitizenRecord>> PopulationStore::find_by_legacy_id(
     std::string_view id) {
   return query_one<domain::CitizenRecord>(pool_, "by_legacy", id, read_citizen);
+}
+StoreResult<std::vector<domain::CitizenRecord>> PopulationStore::find_citizens(
+    const std::vector<std::string>& citizen_ids) {
+  if (citizen_ids.empty()) return std::vector<domain::CitizenRecord>{};
+  return query<domain::CitizenRecord>(pool_, "by_ids", text_array(citizen_ids), read_citizen);
 }
 std::vector<domain::CitizenRecord> PopulationStore::samples(std::int64_t n) {
   return spread<domain::CitizenRecord>(pool_, n, read_citizen);

@@ -64,6 +64,9 @@ class PopulationStore final : public connectors::PopulationStore {
       std::string_view citizen_id) override;
   StoreResult<std::optional<domain::CitizenRecord>> find_by_legacy_id(
       std::string_view legacy_id) override;
+  /// One prepared `citizen_id = ANY($1::text[])`, the IDs passed as one array parameter.
+  StoreResult<std::vector<domain::CitizenRecord>> find_citizens(
+      const std::vector<std::string>& citizen_ids) override;
   std::vector<domain::CitizenRecord> samples(std::int64_t n) override;
 
  private:

@@ -1,5 +1,6 @@
 #include "connectors/backends/sqlite_stores.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -52,15 +53,22 @@ sqlite::Stmt select(sqlite3* db, std::string_view columns, std::string_view tabl
                                  " WHERE " + std::string(where));
 }
 
+/// Steps a bound statement to its end, appending every row to `rows`, and resets it.
+template <class Row, class Read>
+boost::system::error_code read_all(sqlite3_stmt* s, Read read, std::vector<Row>& rows) {
+  int rc = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) rows.push_back(read(s));
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return {rc, sqlite::sqlite_category()};
+  return {};
+}
+
 /// Runs a prepared one-parameter query and reads every row.
 template <class Row, class Read>
 StoreResult<std::vector<Row>> query(sqlite3_stmt* s, std::string_view key, Read read) {
   sqlite::bind_text(s, 1, key);
   std::vector<Row> rows;
-  int rc = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) rows.push_back(read(s));
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return boost::system::error_code(rc, sqlite::sqlite_category());
+  if (const auto ec = read_all(s, read, rows)) return ec;
   return rows;
 }
 
@@ -111,6 +119,35 @@ StoreResult<std::optional<domain::CitizenRecord>> SqlitePopulationStore::find_ci
 StoreResult<std::optional<domain::CitizenRecord>> SqlitePopulationStore::find_by_legacy_id(
     std::string_view id) {
   return query_one<domain::CitizenRecord>(by_legacy_.get(), id, read_citizen);
+}
+
+StoreResult<std::vector<domain::CitizenRecord>> SqlitePopulationStore::find_citizens(
+    const std::vector<std::string>& citizen_ids) {
+  // Each ID once: a repeated one would be looked up twice when it falls in two slices.
+  std::vector<std::string_view> ids(citizen_ids.begin(), citizen_ids.end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<domain::CitizenRecord> rows;
+  rows.reserve(ids.size());
+  constexpr std::size_t kMax = kIdListSizes.back();
+  for (std::size_t from = 0; from < ids.size(); from += kMax) {
+    const std::size_t n = std::min(kMax, ids.size() - from);
+    const auto size = static_cast<std::size_t>(
+        std::lower_bound(kIdListSizes.begin(), kIdListSizes.end(), n) - kIdListSizes.begin());
+    sqlite::Stmt& stmt = by_ids_.at(size);
+    if (!stmt) {
+      std::string list = "?";
+      for (std::size_t i = 1; i < kIdListSizes.at(size); ++i) list += ",?";
+      stmt = select(db_.get(), kCitizenColumns, "citizens", "citizen_id IN (" + list + ")");
+    }
+    // The unused places repeat the last ID: IN ignores the repeats, and one statement per
+    // size serves every list up to it.
+    for (std::size_t i = 0; i < kIdListSizes.at(size); ++i) {
+      sqlite::bind_text(stmt.get(), static_cast<int>(i + 1), ids[from + std::min(i, n - 1)]);
+    }
+    if (const auto ec = read_all(stmt.get(), read_citizen, rows)) return ec;
+  }
+  return rows;
 }
 
 std::vector<domain::CitizenRecord> SqlitePopulationStore::samples(std::int64_t n) {

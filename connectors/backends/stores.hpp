@@ -26,6 +26,10 @@ class PopulationStore {
   /// By the old 9-digit identity card number the registry links to the citizen.
   virtual StoreResult<std::optional<domain::CitizenRecord>> find_by_legacy_id(
       std::string_view legacy_id) = 0;
+  /// The records of those of `citizen_ids` that exist, in one query (a bulk job's chunk), in no
+  /// particular order and each once (ids may repeat or be unknown).
+  virtual StoreResult<std::vector<domain::CitizenRecord>> find_citizens(
+      const std::vector<std::string>& citizen_ids) = 0;
   /// n records spread evenly over the registry (for `lgsp seed --samples` and tests).
   virtual std::vector<domain::CitizenRecord> samples(std::int64_t n) = 0;
 };

@@ -1,5 +1,9 @@
 #include "connectors/population/population_service.hpp"
 
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
 #include "connectors/population/matching.hpp"
 
 namespace lgsp::connectors::population {
@@ -11,17 +15,59 @@ PopulationService::PopulationService(PopulationStore& store, Clock now_ms)
 
 v1::Reply PopulationService::handle(const v1::Request& req) {
   v1::Reply reply;
-  reply.set_request_id(req.request_id());
-  reply.mutable_source()->set_registry("population");
+  answer_one(req, reply);
+  return reply;
+}
 
+void PopulationService::answer_one(const v1::Request& req, v1::Reply& out) {
   const auto found = req.has_legacy_id_number() ? store_.find_by_legacy_id(req.legacy_id_number())
                                                 : store_.find_citizen(req.citizen_id());
-  reply.mutable_source()->set_as_of_unix_ms(now_ms_());
+  const std::int64_t as_of = now_ms_();
+  if (!found) return answer(req, found.error(), as_of, out);
+  answer(req, found->has_value() ? &**found : nullptr, as_of, out);
+}
+
+void PopulationService::handle_batch(const v1::Request& chunk, v1::Reply& out) {
+  out.set_request_id(chunk.request_id());
+  out.set_status(v1::STATUS_OK);
+  // One query for every item named by citizen ID; the rest (legacy IDs) one by one.
+  std::vector<std::string> ids;
+  ids.reserve(static_cast<std::size_t>(chunk.batch_size()));
+  for (const auto& item : chunk.batch()) {
+    if (item.has_citizen_id()) ids.push_back(item.citizen_id());
+  }
+  const auto records = store_.find_citizens(ids);
+  const std::int64_t as_of = now_ms_();
+  if (!records) {
+    // The store cannot answer now: every item fails (the gateway sends them again), rather
+    // than some items waiting on the store's timeout one by one.
+    for (const auto& item : chunk.batch()) answer(item, records.error(), as_of, *out.add_batch());
+    return;
+  }
+  std::unordered_map<std::string_view, const domain::CitizenRecord*> by_id;
+  by_id.reserve(records->size());
+  for (const auto& rec : *records) by_id.emplace(rec.citizen_id, &rec);
+  for (const auto& item : chunk.batch()) {
+    v1::Reply& reply = *out.add_batch();
+    if (!item.has_citizen_id()) {
+      answer_one(item, reply);
+      continue;
+    }
+    const auto it = by_id.find(item.citizen_id());
+    answer(item, it == by_id.end() ? nullptr : it->second, as_of, reply);
+  }
+}
+
+void PopulationService::answer(const v1::Request& req, const Found& found, std::int64_t as_of,
+                               v1::Reply& reply) const {
+  reply.set_request_id(req.request_id());
+  reply.mutable_source()->set_registry("population");
+  reply.mutable_source()->set_as_of_unix_ms(as_of);
   if (!found) {
     fail(reply, v1::STATUS_BACKEND_ERROR, "population store: " + found.error().message());
-    return reply;
+    return;
   }
-  const domain::CitizenRecord* rec = found->has_value() ? &**found : nullptr;
+  const domain::CitizenRecord* rec = *found;
   if (rec != nullptr && req.has_legacy_id_number()) reply.add_subject_citizen_ids(rec->citizen_id);
   switch (req.operation()) {
     case v1::OPERATION_VERIFY:
@@ -37,7 +83,6 @@ v1::Reply PopulationService::handle(const v1::Request& req) {
     default:
       fail(reply, v1::STATUS_BAD_REQUEST, "operation not supported by the population registry");
   }
-  return reply;
 }
 
 void PopulationService::verify(const v1::Request& req, const domain::CitizenRecord* rec,

@@ -22,9 +22,12 @@ echo "== redocly lint docs/openapi.yaml"
 
 # The shipped profile on ports 2xxxx (every listener: API, admin, connector admin, audit
 # writer admin) and in a temp dir, with a 1 s read timeout (so a 408 is quick to provoke).
+# Bulk jobs hold at most 100,000 records, so that a 413 over max_records is quick to provoke.
 # Two partners are added, with a tiny rate limit and a tiny daily quota, so that 429s can be
 # provoked (the demo partners' limits are far too large for that).
-dev_profile 2 "$work/dev.yaml" "s#read_timeout_ms: 10000#read_timeout_ms: 1000#"
+dev_profile 2 "$work/dev.yaml" "s#read_timeout_ms: 10000#read_timeout_ms: 1000#" \
+  "s#^  max_active_jobs_per_partner: 2\$#&\n  max_records: 100000#"
+grep -q '^  max_records: 100000$' "$work/dev.yaml" || { echo "FAIL: config/dev.yaml no longer has batches.max_active_jobs_per_partner: 2"; exit 1; }
 tail -n 1 "$work/dev.yaml" | grep -q '^ ' || { echo "FAIL: partners is no longer the last section of config/dev.yaml"; exit 1; }
 cat >> "$work/dev.yaml" <<'EOF'
   - id: contract-rate

@@ -3,8 +3,9 @@
 // against docs/openapi.yaml: the status is documented for the operation, the Content-Type is
 // a documented media type, the body validates against the documented schema (ajv, JSON
 // Schema 2020-12, with the whole OpenAPI document registered so '#/components/...' resolves),
-// and the documented required headers are present and valid. One line per check, a summary,
-// exit 1 on any mismatch.
+// and the documented required headers are present and valid; an NDJSON body is checked line
+// by line against its schema's `contentSchema`. One line per check, a summary, exit 1 on any
+// mismatch.
 //
 // usage: node validate-responses.mjs --api http://127.0.0.1:28080 --admin http://127.0.0.1:29464
 //          --samples samples.jsonl [--spec ../../docs/openapi.yaml] [--config dev.yaml]
@@ -12,14 +13,17 @@
 //          [--rate-key K] [--quota-key K]
 // --samples: the output of `lgsp seed --config F --samples 1` (one subject per registry).
 // --config: the running stack's config file; when given, POST /admin/reload is also driven
-//   into its 422 answer by appending a bad key to the file for a moment (then restored).
+//   into its 422 answer by appending a bad key to the file for a moment (then restored), and
+//   its `batches` limits are read (a bulk job over `max_records` is provoked when it is set).
 // --rate-key / --quota-key: partners with a tiny rate limit / a daily quota of 3 and
 //   citizen.profile without lookups (contract_test.sh adds them); their checks are skipped
 //   without them.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
@@ -134,13 +138,32 @@ function parseResponse(buf) {
     headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
   }
   let body = buf.subarray(sep + 4);
-  if (headers['content-length'] !== undefined) body = body.subarray(0, Number(headers['content-length']));
+  if (/\bchunked\b/i.test(headers['transfer-encoding'] || '')) body = dechunk(body);
+  else if (headers['content-length'] !== undefined) body = body.subarray(0, Number(headers['content-length']));
   return { status: Number(m[1]), headers, body: body.toString('utf8') };
+}
+
+/// The payload of a chunked body (RFC 9112 7.1); throws when it is cut short (no last chunk),
+/// which is how a streamed answer that failed midway shows.
+function dechunk(buf) {
+  const parts = [];
+  let at = 0;
+  for (;;) {
+    const eol = buf.indexOf('\r\n', at);
+    if (eol < 0) throw new Error(`chunked body cut short after ${at} bytes`);
+    const size = parseInt(buf.subarray(at, eol).toString('latin1').split(';')[0], 16);
+    if (Number.isNaN(size)) throw new Error(`bad chunk size at byte ${at}`);
+    if (size === 0) return Buffer.concat(parts);
+    if (eol + 2 + size + 2 > buf.length) throw new Error(`chunked body cut short after ${at} bytes`);
+    parts.push(buf.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
 }
 
 function request(base, method, target, { headers = {}, body } = {}) {
   const url = new URL(base);
-  const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+  const payload = body === undefined ? Buffer.alloc(0)
+    : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
   let text = `${method} ${target} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n`;
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) text += `${k}: ${v}\r\n`;
   if (body !== undefined || method === 'POST') text += `Content-Length: ${payload.length}\r\n`;
@@ -163,11 +186,23 @@ function mediaType(value) {
   return { base, params: params.filter(Boolean).sort().join(';') };
 }
 
+/// The documented path a concrete one falls under (`/v1/batches/job-…` is
+/// `/v1/batches/{id}`); itself when none has parameters that match.
+function templateOf(route) {
+  if (spec.paths[route]) return route;
+  for (const p of Object.keys(spec.paths)) {
+    if (!p.includes('{')) continue;
+    const re = new RegExp(`^${p.split(/\{[^}]+\}/).map((s) => s.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('[^/]+')}$`);
+    if (re.test(route)) return p;
+  }
+  return route;
+}
+
 /// Which part of the spec documents this answer: the operation, or a component response for
 /// routes the spec does not list.
 function documentedResponses(server, method, target, component) {
   if (component) return { where: component, responses: { [component.status]: pointer(`#/components/responses/${component.name}`) } };
-  const route = target.split('?')[0];
+  const route = templateOf(target.split('?')[0]);
   const item = spec.paths[route];
   if (!item) throw new Error(`catalogue entry ${method} ${target} names no documented path; give it a component`);
   const isAdmin = (item.servers || []).some((s) => /9464|admin/i.test(s.url + (s.description || '')));
@@ -192,7 +227,7 @@ function checkRequestSchema(entry, tag, where, status, answer) {
     return;
   }
   const op = Object.values(spec.paths[entry.target]).find((o) => o && o.operationId === where);
-  if (!op || !op.requestBody) return;
+  if (!op || !op.requestBody || !deref(op.requestBody).content['application/json']) return;
   const schema = deref(op.requestBody).content['application/json'].schema;
   let value;
   try {
@@ -212,7 +247,8 @@ async function exercise(entry) {
   const base = server === 'api' ? args.api : args.admin;
   let res;
   try {
-    res = entry.raw ? await rawExchange(base, entry.raw, { settleMs: entry.settleMs || 0 }) : await request(base, method, target, entry);
+    res = entry.exchange ? await entry.exchange()
+      : entry.raw ? await rawExchange(base, entry.raw, { settleMs: entry.settleMs || 0 }) : await request(base, method, target, entry);
   } catch (e) {
     check(`${name}: answered`, false, e.message);
     return null;
@@ -246,7 +282,7 @@ async function exercise(entry) {
 
   // Body: against the documented schema.
   let body = res.body;
-  if (/json$/.test(got.base)) {
+  if (got.base === 'application/json' || got.base.endsWith('+json')) {
     try {
       body = JSON.parse(res.body);
     } catch (e) {
@@ -257,6 +293,25 @@ async function exercise(entry) {
   const validate = validatorFor(content[key].schema);
   const valid = validate(body);
   check(`${tag} body matches the schema`, valid, valid ? '' : `${ajv.errorsText(validate.errors, { dataVar: 'body' })}; body ${res.body.slice(0, 400)}`);
+  // NDJSON: every line against the schema of one line (the string schema's contentSchema).
+  const lineSchema = content[key].schema && deref(content[key].schema).contentSchema;
+  if (lineSchema && got.base === 'application/x-ndjson') {
+    const lines = res.body.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const lv = validatorFor(lineSchema);
+    const bad = [];
+    lines.forEach((l, i) => {
+      let v;
+      try {
+        v = JSON.parse(l);
+      } catch (e) {
+        bad.push(`line ${i + 1} is not JSON: ${l.slice(0, 200)}`);
+        return;
+      }
+      if (!lv(v)) bad.push(`line ${i + 1}: ${ajv.errorsText(lv.errors, { dataVar: 'line' })}; ${l.slice(0, 300)}`);
+    });
+    check(`${tag} each of the ${lines.length} NDJSON lines matches the contentSchema`, bad.length === 0, bad.slice(0, 3).join(' | '));
+  }
 
   // Headers: documented required ones present; every documented one present is valid.
   for (const [hname, hdef] of Object.entries(response.headers || {})) {
@@ -296,7 +351,8 @@ const telecom = auth(args['telecom-key']);
 const citizenApp = auth(args['citizen-app-key']);
 const purpose = 'contract-test';
 
-const apiPaths = Object.keys(spec.paths).filter((p) => p.startsWith('/v1/'));
+// The interactive (POST, JSON) partner paths; bulk jobs have their own checks below.
+const apiPaths = Object.keys(spec.paths).filter((p) => p.startsWith('/v1/') && !p.startsWith('/v1/batches'));
 const catalogue = [
   // Successes, every operation.
   { name: 'population.verify match', target: '/v1/population/verify', headers: ministry, expect: 200,
@@ -407,7 +463,6 @@ const catalogue = [
   // 404: unknown routes, a query string, unknown subjects of lookups.
   { name: '404 unknown route', target: '/v1/nope', headers: ministry, body: {}, expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } },
   { name: '404 unknown route (GET, no credentials)', method: 'GET', target: '/', expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } },
-  { name: '404 /v1/batches (not built yet)', target: '/v1/batches', headers: ministry, body: {}, expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } },
   { name: '200 a query string is ignored (verify)', target: '/v1/population/verify?citizen_id=1', headers: ministry, body: { citizen_id: P.citizen_id, gender: P.gender, purpose }, expect: 200 },
   { name: '400 a query string is ignored (lookup body still validated)', target: '/v1/vehicle/lookup?x=1', headers: ministry, body: {}, expect: 400, problemType: 'validation' },
   { name: '404 population.lookup unknown citizen', target: '/v1/population/lookup', headers: ministry, body: { citizen_id: UNKNOWN_ID, purpose }, expect: 404, problemType: 'subject-not-found' },
@@ -475,6 +530,343 @@ if (args['quota-key']) {
   await exercise({ name: '429 quota-exhausted', target: '/v1/population/verify', headers: key, body: { citizen_id: P.citizen_id, gender: P.gender, purpose }, expect: 429, problemType: 'quota-exhausted', extra: quotaHeaders });
 } else {
   console.log('SKIP  429 quota-exhausted: no --quota-key');
+}
+
+// Bulk jobs (/v1/batches). Each ministry job is followed to its end before the next is
+// submitted, so the ministry never meets its limit of active jobs; the telecom partner meets
+// it on purpose, with two uploads kept open. Reads of another partner's job are 404.
+{
+  const batchLimits = args.config ? (YAML.parse(fs.readFileSync(args.config, 'utf8')).batches || {}) : {};
+  const run = crypto.randomBytes(4).toString('hex');  // Idempotency-Keys of this run only
+  const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+  const bearer = (key) => ({ Authorization: `Bearer ${key}` });
+  const upload = (key, type, extra = {}) => ({ ...bearer(key), 'Content-Type': type, ...extra });
+  const ndjson = (records) => records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+  const submit = (registry, why, more = '') => `/v1/batches?registry=${registry}&operation=verify&purpose=${encodeURIComponent(why)}${more}`;
+  const M = args['ministry-key'];
+  const T = args['telecom-key'];
+  const telecomPurpose = 'telecom-subscriber-verification';
+  const NDJSON = 'application/x-ndjson';
+  const jobOf = (res) => (res && res.status < 300 && res.json && typeof res.json.id === 'string' ? res.json.id : null);
+  const lines = (res) => res.body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+
+  // A submission whose body keeps arriving (chunked, `line` every 200 ms) until finish();
+  // answered() is its answer.
+  function openUpload(target, headers, line) {
+    const url = new URL(args.api);
+    const socket = net.connect(Number(url.port), url.hostname);
+    const received = [];
+    const chunk = (text) => {
+      const b = Buffer.from(text, 'utf8');
+      return Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+    };
+    let timer;
+    const answered = new Promise((resolve, reject) => {
+      socket.on('data', (d) => received.push(d));
+      socket.on('close', () => {
+        clearInterval(timer);
+        try {
+          resolve(received.length ? parseResponse(Buffer.concat(received)) : null);
+        } catch (e) {
+          reject(e);
+        }
+      });
+      socket.on('error', () => {});  // an early answer resets the writes; 'close' follows
+    });
+    socket.on('connect', () => {
+      let head = `POST ${target} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n`;
+      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+      socket.write(`${head}\r\n`);
+      socket.write(chunk(line));
+      timer = setInterval(() => socket.write(chunk(line)), 200);
+    });
+    return {
+      finish() {
+        clearInterval(timer);
+        if (!socket.destroyed) socket.write('0\r\n\r\n');
+        return answered;
+      },
+    };
+  }
+
+  // The checks every answer with a job gets beyond its schema.
+  const jobChecks = (what, { total, invalid, registry, state } = {}) => (res, job) => {
+    check(`${what}: Location is the job's URL`, res.headers.location === `/v1/batches/${job.id}`, res.headers.location);
+    check(`${what}: results is the job's results URL`, job.results === `/v1/batches/${job.id}/results`, job.results);
+    if (total !== undefined) check(`${what}: counts.total is ${total}`, job.counts.total === total, JSON.stringify(job.counts));
+    if (invalid !== undefined) check(`${what}: counts.invalid is ${invalid} (decided at upload)`, job.counts.invalid === invalid, JSON.stringify(job.counts));
+    if (registry !== undefined) check(`${what}: registry is ${registry}`, job.registry === registry, job.registry);
+    if (state !== undefined) check(`${what}: state is ${state}`, job.state === state, job.state);
+    const c = job.counts;
+    check(`${what}: counts.done is the sum of the outcomes and at most total`,
+      c.done === c.matched + c.mismatched + c.not_found + c.invalid + c.failed && c.done <= c.total, JSON.stringify(c));
+    if (job.state === 'completed') {
+      check(`${what}: a completed job has every record done, finished_at and eta_seconds 0`,
+        c.done === c.total && job.finished_at !== null && job.started_at !== null && job.eta_seconds === 0, JSON.stringify(job));
+    }
+  };
+
+  // Polls without checking until the job is final (or the time is up); returns its state.
+  async function settle(key, id, timeoutMs = 30000) {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await request(args.api, 'GET', `/v1/batches/${id}`, { headers: bearer(key) });
+      const state = r.status === 200 ? JSON.parse(r.body).state : `HTTP ${r.status}`;
+      if (['completed', 'failed', 'cancelled'].includes(state) || !state.match(/^(queued|running)$/) || Date.now() > until) return state;
+      await sleep(50);
+    }
+  }
+  // Submits, follows the job to its end and checks its final status; returns its id.
+  async function jobToTheEnd(entry, expectations) {
+    const res = await exercise({ ...entry, expect: 202, extra: jobChecks(`${entry.name}`, expectations) });
+    const id = jobOf(res);
+    if (!id) return null;
+    const key = entry.headers.Authorization.replace(/^Bearer /, '');
+    const state = await settle(key, id);
+    check(`${entry.name}: the job completed`, state === 'completed', `state ${state}`);
+    await exercise({ name: `${entry.name}, its final status`, method: 'GET', target: `/v1/batches/${id}`, headers: bearer(key), expect: 200,
+      extra: jobChecks(`${entry.name}, final status`, { ...expectations, state: 'completed' }) });
+    return id;
+  }
+
+  // 1. NDJSON, population: a match, a mismatch (purpose repeated), a blank line, an unknown
+  //    subject, and three invalid records (a bad citizen ID, not JSON, another purpose).
+  const popRecords = [
+    { citizen_id: P.citizen_id, full_name: P.full_name, date_of_birth: P.date_of_birth, gender: P.gender },
+    { citizen_id: P.citizen_id, date_of_birth: '1901-01-01', purpose },
+    '',
+    { citizen_id: UNKNOWN_ID, full_name: 'Nguyễn Văn An' },
+    { citizen_id: '12345', gender: 'female' },
+    '{"citizen_id":',
+    { citizen_id: P.citizen_id, gender: P.gender, purpose: 'marketing' },
+  ];
+  const popExpected = ['matched', 'mismatched', 'not_found', 'invalid', 'invalid', 'invalid'];
+  const popJob = await jobToTheEnd({ name: 'batch NDJSON population (blank line skipped, invalid records kept)', target: submit('population', purpose, '&procedure_code=1.0001'),
+    headers: upload(M, NDJSON), body: ndjson(popRecords) }, { total: 6, invalid: 3, registry: 'population' });
+  if (popJob) {
+    const results = `/v1/batches/${popJob}/results`;
+    await exercise({ name: 'batch status, traceparent kept', method: 'GET', target: `/v1/batches/${popJob}`, expect: 200,
+      headers: { ...bearer(M), traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      extra: (res, job) => {
+        check('batch status: traceparent keeps the caller\'s trace id', (res.headers.traceparent || '').startsWith('00-4bf92f3577b34da6a3ce929d0e0e4736-'), res.headers.traceparent);
+        check('batch status: procedure_code is the job\'s', job.procedure_code === '1.0001', job.procedure_code);
+      } });
+    await exercise({ name: 'batch status, a query string is ignored', method: 'GET', target: `/v1/batches/${popJob}?verbose=1`, headers: bearer(M), expect: 200 });
+    await exercise({ name: 'batch results NDJSON', method: 'GET', target: results, headers: bearer(M), expect: 200,
+      extra: (res) => {
+        const got = lines(res);
+        check('batch results: one line per record, numbered 1..6 in order', got.map((l) => l.line).join() === '1,2,3,4,5,6', got.map((l) => l.line).join());
+        check('batch results: each record\'s status', got.map((l) => l.status).join() === popExpected.join(), got.map((l) => l.status).join());
+        check('batch results: the invalid records name their fields (citizen_id, body, purpose)',
+          got.length === 6 && got[3].errors.some((e) => e.field === 'citizen_id') && got[4].errors[0].field === 'body' && got[5].errors.some((e) => e.field === 'purpose'),
+          JSON.stringify(got.slice(3)));
+        check('batch results: X-Batch-State completed, X-Batch-Done = X-Batch-Total = 6',
+          res.headers['x-batch-state'] === 'completed' && res.headers['x-batch-done'] === '6' && res.headers['x-batch-total'] === '6',
+          JSON.stringify([res.headers['x-batch-state'], res.headers['x-batch-done'], res.headers['x-batch-total']]));
+        check('batch results: sent with chunked transfer encoding', /chunked/i.test(res.headers['transfer-encoding'] || ''), res.headers['transfer-encoding']);
+      } });
+    await exercise({ name: 'batch results NDJSON after_line=4', method: 'GET', target: `${results}?after_line=4&format=ndjson`, headers: bearer(M), expect: 200,
+      extra: (res) => check('batch results after_line=4: lines 5 and 6', lines(res).map((l) => l.line).join() === '5,6', res.body.slice(0, 200)) });
+    await exercise({ name: 'batch results NDJSON after the last line', method: 'GET', target: `${results}?after_line=6`, headers: bearer(M), expect: 200,
+      extra: (res) => check('batch results after_line=6: no lines', res.body === '', res.body.slice(0, 200)) });
+    await exercise({ name: 'batch results CSV', method: 'GET', target: `${results}?format=csv`, headers: bearer(M), expect: 200,
+      extra: (res) => {
+        const rows = res.body.split('\n');
+        check('batch results CSV: the header row', rows[0] === 'line,status,subject_found,match,fields,errors', rows[0]);
+        check('batch results CSV: one row per record', rows.filter((r) => r !== '').length === 7, `${rows.length} rows`);
+        check('batch results CSV: the match row', /^1,matched,true,true,[a-z_]+=exact/.test(rows[1] || ''), rows[1]);
+      } });
+    for (const [what, query] of [['format xml', 'format=xml'], ['after_line negative', 'after_line=-1'], ['after_line not a number', 'after_line=two'], ['unknown parameter', 'line=3']]) {
+      await exercise({ name: `400 batch results ${what}`, method: 'GET', target: `${results}?${query}`, headers: bearer(M), expect: 400, problemType: 'validation' });
+    }
+    await exercise({ name: '409 batch DELETE of a completed job', method: 'DELETE', target: `/v1/batches/${popJob}`, headers: bearer(M), expect: 409, problemType: 'batch-finished' });
+    // Another partner's job is as absent as an unknown one.
+    await exercise({ name: '404 batch status of another partner\'s job', method: 'GET', target: `/v1/batches/${popJob}`, headers: bearer(T), expect: 404, problemType: 'batch-not-found' });
+    await exercise({ name: '404 batch results of another partner\'s job', method: 'GET', target: results, headers: bearer(T), expect: 404, problemType: 'batch-not-found' });
+    await exercise({ name: '404 batch DELETE of another partner\'s job', method: 'DELETE', target: `/v1/batches/${popJob}`, headers: bearer(T), expect: 404, problemType: 'batch-not-found' });
+    await exercise({ name: '401 batch results without credentials', method: 'GET', target: results, expect: 401, problemType: 'unauthenticated' });
+    await exercise({ name: '404 batch unknown sub-path', method: 'GET', target: `/v1/batches/${popJob}/lines`, headers: bearer(M), expect: 404, problemType: 'not-found', component: { name: 'RouteNotFound', status: 404 } });
+    await exercise({ name: '405 PUT /v1/batches/{id}', method: 'PUT', target: `/v1/batches/${popJob}`, headers: bearer(M), expect: 405, problemType: 'method-not-allowed',
+      extra: (res) => check('batch 405 /v1/batches/{id}: Allow: GET, DELETE', res.headers.allow === 'GET, DELETE', res.headers.allow) });
+    await exercise({ name: '405 DELETE /v1/batches/{id}/results', method: 'DELETE', target: results, headers: bearer(M), expect: 405, problemType: 'method-not-allowed',
+      extra: (res) => check('batch 405 results: Allow: GET', res.headers.allow === 'GET', res.headers.allow) });
+  }
+
+  // 2. CSV, insurance (the facts: valid_on_date), then gzip NDJSON as application/jsonl,
+  //    vehicle (in_good_standing).
+  const insJob = await jobToTheEnd({ name: 'batch CSV insurance', target: submit('insurance', purpose), headers: upload(M, 'text/csv; charset=utf-8'),
+    body: `citizen_id,health_insurance_card,valid_on\r\n${I.citizen_id},${I.health_insurance_card},${I.coverage_end}\r\n${UNKNOWN_ID},${I.health_insurance_card},\r\n${I.citizen_id},not-a-card,\r\n` },
+  { total: 3, invalid: 1, registry: 'insurance' });
+  if (insJob) {
+    await exercise({ name: 'batch results NDJSON insurance', method: 'GET', target: `/v1/batches/${insJob}/results`, headers: bearer(M), expect: 200,
+      extra: (res) => {
+        const got = lines(res);
+        check('batch results insurance: matched with valid_on_date, not_found, invalid',
+          got.map((l) => l.status).join() === 'matched,not_found,invalid' && got[0].valid_on_date === true, res.body.slice(0, 400));
+      } });
+  }
+  const vehJob = await jobToTheEnd({ name: 'batch gzip NDJSON vehicle (application/jsonl)', target: submit('vehicle', purpose),
+    headers: upload(M, 'application/jsonl', { 'Content-Encoding': 'gzip' }),
+    body: zlib.gzipSync(ndjson([{ plate_number: V.plate_number, citizen_id: V.citizen_id }, { plate_number: '99Z-999.99', citizen_id: V.citizen_id }])) },
+  { total: 2, invalid: 0, registry: 'vehicle' });
+  if (vehJob) {
+    await exercise({ name: 'batch results NDJSON vehicle', method: 'GET', target: `/v1/batches/${vehJob}/results`, headers: bearer(M), expect: 200,
+      extra: (res) => {
+        const got = lines(res);
+        check('batch results vehicle: matched with in_good_standing, then not_found',
+          got.map((l) => l.status).join() === 'matched,not_found' && got[0].in_good_standing === true, res.body.slice(0, 400));
+      } });
+  }
+
+  // 3. Idempotency-Key: a retry is the first job (200), the key with other parameters is 422.
+  const key = `contract-${run}-1`;
+  const once = { target: submit('population', purpose), headers: upload(M, NDJSON, { 'Idempotency-Key': key }), body: ndjson([popRecords[0]]) };
+  const firstId = await jobToTheEnd({ name: 'batch with an Idempotency-Key', ...once }, { total: 1 });
+  await exercise({ name: 'batch retried with the same Idempotency-Key', ...once, expect: 200,
+    extra: (res, job) => {
+      check('batch replay: Idempotent-Replayed: true and the first job', res.headers['idempotent-replayed'] === 'true' && job.id === firstId, `${res.headers['idempotent-replayed']} ${job.id} vs ${firstId}`);
+      jobChecks('batch replay', { total: 1, state: 'completed' })(res, job);
+    } });
+  await exercise({ name: '422 batch Idempotency-Key reused with another procedure_code', ...once, target: submit('population', purpose, '&procedure_code=2.0002'), expect: 422, problemType: 'idempotency-key-reused' });
+  await exercise({ name: '422 batch Idempotency-Key reused with another media type', ...once, headers: upload(M, 'text/csv', { 'Idempotency-Key': key }), expect: 422, problemType: 'idempotency-key-reused' });
+
+  // 4. Refused submissions.
+  const one = ndjson([popRecords[0]]);
+  for (const [what, target] of [
+    ['no query', '/v1/batches'],
+    ['registry missing', '/v1/batches?operation=verify&purpose=contract-test'],
+    ['registry unknown', submit('tax', purpose)],
+    ['operation lookup', '/v1/batches?registry=population&operation=lookup&purpose=contract-test'],
+    ['purpose empty', '/v1/batches?registry=population&operation=verify&purpose='],
+    ['purpose too long', submit('population', 'p'.repeat(201))],
+    ['procedure_code too long', submit('population', purpose, `&procedure_code=${'c'.repeat(65)}`)],
+    ['unknown query parameter', submit('population', purpose, '&citizen_id=001300000313')],
+    ['target not a valid URL', submit('population', purpose, '&procedure_code=%zz')],
+  ]) {
+    await exercise({ name: `400 batch ${what}`, target, headers: upload(M, NDJSON), body: one, expect: 400, problemType: 'validation' });
+  }
+  await exercise({ name: '400 batch Idempotency-Key with a space', target: submit('population', purpose), headers: upload(M, NDJSON, { 'Idempotency-Key': 'a b' }), body: one, expect: 400, problemType: 'validation',
+    extra: (_res, b) => check('batch 400 Idempotency-Key: errors name header:Idempotency-Key', (b.errors || []).some((e) => e.field === 'header:Idempotency-Key'), JSON.stringify(b.errors)) });
+  await exercise({ name: '400 batch empty body', target: submit('population', purpose), headers: upload(M, NDJSON), body: '\n\n', expect: 400, problemType: 'validation' });
+  await exercise({ name: '400 batch CSV without a header row', target: submit('population', purpose), headers: upload(M, 'text/csv'), body: '', expect: 400, problemType: 'validation' });
+  await exercise({ name: '400 batch CSV header naming a column twice', target: submit('population', purpose), headers: upload(M, 'text/csv'), body: 'citizen_id,citizen_id\n1,2\n', expect: 400, problemType: 'validation' });
+  await exercise({ name: '400 batch corrupt gzip', target: submit('population', purpose), headers: upload(M, NDJSON, { 'Content-Encoding': 'gzip' }), body: one, expect: 400, problemType: 'validation' });
+  await exercise({ name: '400 batch gzip cut short', target: submit('population', purpose), headers: upload(M, NDJSON, { 'Content-Encoding': 'gzip' }),
+    body: zlib.gzipSync(one).subarray(0, 20), expect: 400, problemType: 'validation' });
+  // A body shorter than its Content-Length: the client stops sending (half-close), or the body
+  // stalls past the read timeout (1 s in contract_test.sh).
+  const cutShort = Buffer.from(`POST ${submit('population', purpose)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${M}\r\nContent-Type: ${NDJSON}\r\nContent-Length: 1000\r\n\r\n${one}`);
+  await exercise({ name: '400 batch body ended early', target: '/v1/batches', expect: 400, problemType: 'upload-incomplete', raw: cutShort });
+  await exercise({ name: '408 batch upload stalled', target: '/v1/batches', expect: 408, problemType: 'request-timeout', settleMs: 1, raw: cutShort });
+  await exercise({ name: '408 batch request head not finished', target: '/v1/batches', expect: 408, problemType: 'request-timeout', settleMs: 1,
+    raw: Buffer.from(`POST ${submit('population', purpose)} HTTP/1.1\r\nHost: x\r\n`) });
+  await exercise({ name: '401 batch submit without credentials', target: submit('population', purpose), headers: { 'Content-Type': NDJSON }, body: one, expect: 401, problemType: 'unauthenticated' });
+  await exercise({ name: '401 batch status with an unknown key', method: 'GET', target: `/v1/batches/job-${'0'.repeat(32)}`, headers: bearer('not-a-key'), expect: 401, problemType: 'unauthenticated' });
+  await exercise({ name: '403 batch citizen app (no batch-verify)', target: submit('population', purpose), headers: upload(args['citizen-app-key'], NDJSON), body: one, expect: 403, problemType: 'operation-not-allowed' });
+  await exercise({ name: '403 batch telecom on insurance (population only)', target: submit('insurance', telecomPurpose), headers: upload(T, NDJSON), body: one, expect: 403, problemType: 'operation-not-allowed' });
+  await exercise({ name: '403 batch purpose not registered for the partner', target: submit('population', 'marketing'), headers: upload(T, NDJSON), body: one, expect: 403, problemType: 'purpose-not-allowed' });
+  for (const [what, headers] of [
+    ['application/json', upload(M, 'application/json')],
+    ['text/plain', upload(M, 'text/plain')],
+    ['no Content-Type', bearer(M)],
+    ['Content-Encoding br', upload(M, NDJSON, { 'Content-Encoding': 'br' })],
+  ]) {
+    await exercise({ name: `415 batch ${what}`, target: submit('population', purpose), headers, body: one, expect: 415, problemType: 'unsupported-media-type' });
+  }
+  await jobToTheEnd({ name: 'batch Application/X-NDJSON; charset=utf-8 (media types are case-insensitive)', target: submit('population', purpose),
+    headers: upload(M, 'Application/X-NDJSON; charset=utf-8'), body: one }, { total: 1 });
+  {
+    // Refused from Content-Length before the body is read (over batches.max_bytes).
+    const over = Number(batchLimits.max_bytes || 21474836480) + 1;
+    await exercise({ name: '413 batch Content-Length over max_bytes', target: '/v1/batches', expect: 413, problemType: 'payload-too-large',
+      raw: Buffer.from(`POST ${submit('population', purpose)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${M}\r\nContent-Type: ${NDJSON}\r\nContent-Length: ${over}\r\n\r\n${one}`) });
+  }
+  if (batchLimits.max_records) {
+    // Gzip hides the size from Content-Length: refused once the records pass max_records.
+    const n = Number(batchLimits.max_records) + 1;
+    await exercise({ name: `413 batch over max_records (${n} records, gzip)`, target: submit('population', purpose), headers: upload(M, NDJSON, { 'Content-Encoding': 'gzip' }),
+      body: zlib.gzipSync(`${JSON.stringify(popRecords[0])}\n`.repeat(n)), expect: 413, problemType: 'payload-too-large' });
+  } else {
+    console.log('SKIP  413 batch over max_records: no --config with batches.max_records');
+  }
+  await exercise({ name: '431 batch headers over the limit', method: 'GET', target: `/v1/batches/job-${'0'.repeat(32)}`, headers: { ...bearer(M), 'X-Padding': 'p'.repeat(9000) }, expect: 431, problemType: 'headers-too-large' });
+  await exercise({ name: '405 GET /v1/batches', method: 'GET', target: '/v1/batches', headers: bearer(M), expect: 405, problemType: 'method-not-allowed',
+    extra: (res) => check('batch 405 /v1/batches: Allow: POST', res.headers.allow === 'POST', res.headers.allow) });
+  await exercise({ name: '404 batch unknown job', method: 'GET', target: `/v1/batches/job-${'0'.repeat(32)}`, headers: bearer(M), expect: 404, problemType: 'batch-not-found' });
+  await exercise({ name: '404 batch id not a job id', method: 'DELETE', target: '/v1/batches/nope', headers: bearer(M), expect: 404, problemType: 'batch-not-found' });
+  await exercise({ name: '404 batch results of an unknown job', method: 'GET', target: `/v1/batches/job-${'f'.repeat(32)}/results`, headers: bearer(M), expect: 404, problemType: 'batch-not-found' });
+
+  // 5. The limit of active jobs: uploads kept open (records trickling in, faster than the
+  //    read timeout) hold all of the telecom partner's slots; the first has an
+  //    Idempotency-Key, which another submission then meets while it is still arriving.
+  {
+    const slots = Number(batchLimits.max_active_jobs_per_partner || 2);
+    const openKey = `contract-${run}-open`;
+    const line = `${JSON.stringify({ citizen_id: P.citizen_id, gender: P.gender })}\n`;
+    const target = submit('population', telecomPurpose);
+    const open = [];
+    for (let i = 0; i < slots; i += 1) open.push(openUpload(target, upload(T, NDJSON, i === 0 ? { 'Idempotency-Key': openKey } : {}), line));
+    await sleep(600);
+    await exercise({ name: '409 batch Idempotency-Key of an upload still arriving', target, headers: upload(T, NDJSON, { 'Idempotency-Key': openKey }), body: line,
+      expect: 409, problemType: 'batch-upload-in-progress' });
+    await exercise({ name: `429 batch with ${slots} uploads of the partner still arriving`, target, headers: upload(T, NDJSON), body: line,
+      expect: 429, problemType: 'too-many-batches' });
+    const ids = [];
+    for (const [i, up] of open.entries()) {
+      const res = await exercise({ name: `batch upload ${i + 1} of ${slots} kept open, then finished`, target, exchange: () => up.finish(), expect: 202,
+        extra: jobChecks(`batch upload ${i + 1} kept open`, { registry: 'population', invalid: 0 }) });
+      if (jobOf(res)) ids.push(jobOf(res));
+    }
+    for (const id of ids) check(`batch upload kept open: job ${id} completed`, (await settle(T, id)) === 'completed');
+    if (ids.length > 0) {
+      await exercise({ name: 'batch retried with the key of the upload kept open', target, headers: upload(T, NDJSON, { 'Idempotency-Key': openKey }), body: line, expect: 200,
+        extra: (res, job) => check('batch replay of the upload kept open: its job', res.headers['idempotent-replayed'] === 'true' && job.id === ids[0], job.id) });
+    }
+  }
+
+  // 6. Cancelling: a job big enough to be still running when DELETE arrives (about 2 s at
+  //    the dev stack's tens of thousands of records per second).
+  {
+    const n = Math.min(100000, Number(batchLimits.max_records || 100000));
+    const big = `${JSON.stringify({ citizen_id: P.citizen_id, full_name: P.full_name, gender: P.gender })}\n`.repeat(n);
+    const res = await exercise({ name: `batch of ${n} records, to cancel`, target: submit('population', purpose), headers: upload(M, NDJSON), body: big, expect: 202,
+      extra: jobChecks(`batch of ${n} records`, { total: n, invalid: 0 }) });
+    const id = jobOf(res);
+    if (id) {
+      // Some results first, to see them outlive the cancellation.
+      for (const until = Date.now() + 10000; Date.now() < until;) {
+        const r = await request(args.api, 'GET', `/v1/batches/${id}`, { headers: bearer(M) });
+        const job = r.status === 200 ? JSON.parse(r.body) : null;
+        if (!job || job.counts.done > 0 || !['queued', 'running'].includes(job.state)) break;
+        await sleep(10);
+      }
+      await exercise({ name: 'batch status of a running job', method: 'GET', target: `/v1/batches/${id}`, headers: bearer(M), expect: 200,
+        extra: (_r, job) => check('batch status before DELETE: running, some records done', job.state === 'running' && job.counts.done > 0 && job.counts.done < n,
+          `${job.state}, ${job.counts.done} of ${n} done`) });
+      const cancelled = await exercise({ name: 'batch DELETE of a running job', method: 'DELETE', target: `/v1/batches/${id}`, headers: bearer(M), expect: 200,
+        extra: (r, job) => {
+          jobChecks('batch cancel', { total: n, state: 'cancelled' })(r, job);
+          check('batch cancel: finished_at set, eta_seconds null, records left undone', job.finished_at !== null && job.eta_seconds === null && job.counts.done < n, JSON.stringify(job));
+        } });
+      if (cancelled && cancelled.status === 200) {
+        await exercise({ name: 'batch status of the cancelled job', method: 'GET', target: `/v1/batches/${id}`, headers: bearer(M), expect: 200,
+          extra: (_r, job) => check('batch status after DELETE: cancelled', job.state === 'cancelled', job.state) });
+        await exercise({ name: 'batch results of the cancelled job', method: 'GET', target: `/v1/batches/${id}/results`, headers: bearer(M), expect: 200,
+          extra: (r) => {
+            const got = lines(r);
+            // Up to the first record without a result: chunks answered out of order may have
+            // left results past a gap, counted in X-Batch-Done but not read yet.
+            check('batch results of the cancelled job: X-Batch-State cancelled, lines 1..k in order, k <= X-Batch-Done, 0 < X-Batch-Done < total',
+              r.headers['x-batch-state'] === 'cancelled' && got.every((l, i) => l.line === i + 1) && got.length <= Number(r.headers['x-batch-done'])
+                && Number(r.headers['x-batch-done']) > 0 && Number(r.headers['x-batch-done']) < n,
+              `${r.headers['x-batch-state']} ${got.length} lines, X-Batch-Done ${r.headers['x-batch-done']}`);
+          } });
+        await exercise({ name: '409 batch DELETE of a cancelled job', method: 'DELETE', target: `/v1/batches/${id}`, headers: bearer(M), expect: 409, problemType: 'batch-finished' });
+      } else {
+        await settle(M, id);  // it finished first: do not leave it holding a slot
+      }
+    }
+  }
 }
 
 // Access log: the ministry's requests above reach the chain within about a second.

@@ -16,8 +16,8 @@
 # the render with the message it names; docs/deploy.md's values table against values.yaml;
 # every manifest against the Kubernetes schemas (validate.mjs); each lgsp config of the
 # ConfigMap run by the real binary with its pod's own command line, in a sandbox holding
-# only the files that pod mounts; the gateway's init script; the Dockerfile's packages
-# against apt and `ldd`. Ends with "deploy checks: N passed, N failed".
+# only the files that pod mounts, and each SQLite file it names on a volume claim of that
+# pod; the gateway's init script; the Dockerfile's packages against apt and `ldd`. Ends with "deploy checks: N passed, N failed".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -267,6 +267,22 @@ run_config_check() { # case
     else
       cfg_src=$work/check/$c/config/$(basename "$config")
     fi
+    # Every SQLite file the config names (a registry file, the bulk-job store) lies on a
+    # volume claim of its pod: on the read-only root it could not be written, and on an
+    # emptyDir it would not outlive the pod. (The gateway stops at the audit database before
+    # it opens its job store, so the run below cannot show this.)
+    local db claim found
+    while read -r db; do
+      found=""
+      for f in $files; do
+        case "$f" in pvc:*) claim=${f#pvc:}; [ "${db#"$claim"/}" != "$db" ] && found=$claim ;; esac
+      done
+      if [ -n "$found" ]; then
+        pass "$c: $workload: $db is on the pod's volume claim at $found"
+      else
+        fail "$c: $workload: $db is on none of the pod's volume claims (${files})"
+      fi
+    done < <(sed -n 's/^ *sqlite_path: "\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$cfg_src")
     # The pod's paths, moved into the sandbox; the brokers moved to a refused loopback port
     # (no DNS lookup of an in-cluster name from this machine).
     local cfg=$sb/${config#/}

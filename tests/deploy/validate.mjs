@@ -18,8 +18,9 @@
 //      runs non-root with a read-only root file system, no capabilities, RuntimeDefault
 //      seccomp; long-running containers have /readyz and /healthz probes on their admin
 //      port; Services select pods that exist and target ports those pods declare; every
-//      volume a container mounts is declared; ServiceMonitor endpoints name a port that a
-//      selected Service has.
+//      volume a container mounts is declared (a pod volume or a StatefulSet's claim
+//      template, which must not carry version labels); ServiceMonitor endpoints name a port
+//      that a selected Service has.
 // Exit status 1 when anything fails, with every problem listed.
 import fs from "node:fs";
 import path from "node:path";
@@ -123,12 +124,26 @@ function podSpecOf(doc) {
   return null;
 }
 
+// A StatefulSet's per-pod volume claims, mountable by name like the pod's volumes.
+const claimTemplates = (doc) => (doc.kind === "StatefulSet" && doc.spec?.volumeClaimTemplates) || [];
+// Labels that change with the chart's or the app's version: a claim template carrying one
+// would change on every upgrade, and the API server refuses any change to claim templates.
+const versionLabels = ["helm.sh/chart", "app.kubernetes.io/version"];
+
 function checkPod(doc, where) {
   const spec = podSpecOf(doc);
   const psc = spec.securityContext || {};
   if (psc.runAsNonRoot !== true) fail(where, "pod securityContext.runAsNonRoot must be true");
   if (psc.seccompProfile?.type !== "RuntimeDefault") fail(where, "pod seccompProfile must be RuntimeDefault");
   const volumes = new Set((spec.volumes || []).map((v) => v.name));
+  for (const t of claimTemplates(doc)) {
+    const name = t.metadata?.name;
+    if (volumes.has(name)) fail(where, `volume claim template ${name} has the name of a pod volume`);
+    volumes.add(name);
+    for (const l of versionLabels)
+      if (t.metadata?.labels?.[l] !== undefined)
+        fail(where, `volume claim template ${name} carries label ${l}: claim templates cannot change on upgrade`);
+  }
   const all = [...(spec.initContainers || []).map((c) => [c, true]), ...spec.containers.map((c) => [c, false])];
   for (const [c, init] of all) {
     const cw = `${where} container ${c.name}`;
@@ -150,7 +165,7 @@ function checkPod(doc, where) {
     if (!probe(c.readinessProbe, "/readyz")) fail(cw, "readinessProbe must GET /readyz on the admin port");
     if (!probe(c.livenessProbe, "/healthz")) fail(cw, "livenessProbe must GET /healthz on the admin port");
   }
-  for (const v of spec.volumes || []) {
+  for (const v of [...(spec.volumes || []), ...claimTemplates(doc).map((t) => t.metadata)]) {
     const mounted = all.some(([c]) => (c.volumeMounts || []).some((m) => m.name === v.name));
     if (!mounted) fail(where, `volume ${v.name} is declared but mounted by no container`);
   }
@@ -273,8 +288,9 @@ async function checkManifests(file, outDir) {
     const cfgArg = c.args[c.args.indexOf("--config") + 1];
     const files = [];
     for (const m of c.volumeMounts || []) {
-      const v = spec.volumes.find((x) => x.name === m.name);
-      if (v?.secret) {
+      const v = (spec.volumes || []).find((x) => x.name === m.name);
+      if (claimTemplates(w).some((t) => t.metadata?.name === m.name)) files.push(`pvc:${m.mountPath}`);
+      else if (v?.secret) {
         const items = v.secret.items ? v.secret.items.map((i) => i.path) : ["*"];
         for (const i of items) files.push(`${m.mountPath}/${i}`);
       } else if (v?.persistentVolumeClaim) files.push(`pvc:${m.mountPath}`);

@@ -227,6 +227,31 @@ TEST_P(RegistriesApi, PopulationByLegacyIdNumber) {
   EXPECT_TRUE(r.json().at("match").as_bool()) << r.body;
 }
 
+TEST_P(RegistriesApi, PopulationStoreReadsManyCitizensInOneQuery) {
+  // What a bulk job's chunk costs the backend: one query for all its citizen IDs, unknown
+  // and repeated ones included, each known record once and as the single lookup reads it.
+  const auto store = connectors::open_population_store(registry("population"));
+  const auto known = citizens(300);
+  std::vector<std::string> ids{"096399999999", "0990\"quoted\\", ""};
+  for (const auto& c : known) ids.push_back(c.citizen_id);
+  for (std::size_t i = 0; i < known.size(); i += 3) ids.push_back(known[i].citizen_id);
+  const auto found = store->find_citizens(ids);
+  ASSERT_TRUE(found) << found.error().message();
+  ASSERT_EQ(found->size(), known.size());
+  std::map<std::string, domain::CitizenRecord> by_id;
+  for (const auto& r : *found) by_id.emplace(r.citizen_id, r);
+  for (const auto& c : known) {
+    const auto it = by_id.find(c.citizen_id);
+    ASSERT_NE(it, by_id.end()) << "missing a known citizen";
+    EXPECT_EQ(it->second.full_name, c.full_name);
+    EXPECT_EQ(it->second.legacy_id_number, c.legacy_id_number);
+    EXPECT_EQ(it->second.commune, c.commune);
+  }
+  const auto none = store->find_citizens({});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(RegistriesApi, DiacriticInsensitivePartnerGetsPartialMatch) {
   const auto c = citizens(3).at(1);
   // Strip the name to ASCII the way a form without Vietnamese input would.

@@ -1,72 +1,33 @@
 // Connectors scale out through their consumer group: two `lgsp connector` processes share
 // the population requests; one is killed with SIGKILL in the middle of a run and the other
 // takes over its partitions and answers everything that was left. No answer may be wrong.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
+#include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
-
-extern char** environ;
 
 namespace lgsp::testing {
 namespace {
 
 namespace json = boost::json;
 
-/// A child `lgsp connector` process; killed (SIGKILL) if still running at destruction.
+/// A child `lgsp connector` process for the population registry.
 class ConnectorProcess {
  public:
   ConnectorProcess(const std::filesystem::path& config, const std::filesystem::path& log)
-      : log_(log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const std::string cfg = config.string();
-    std::vector<std::string> args{LGSP_BINARY, "connector",  "--config",
-                                  cfg,         "--registry", "population"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, LGSP_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + std::string(LGSP_BINARY));
-  }
-  ~ConnectorProcess() {
-    if (pid_ > 0) kill_hard();
-  }
-  void kill_hard() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+      : child_({"connector", "--config", config.string(), "--registry", "population"}, log) {}
+  void kill_hard() { child_.kill_hard(); }
   /// How many times the group has assigned partitions to this process so far.
-  int assignments() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
-    int n = 0;
-    for (std::size_t pos = 0;
-         (pos = text.find("kafka_partitions_assigned", pos)) != std::string::npos; ++pos)
-      ++n;
-    return n;
-  }
+  int assignments() const { return child_.log_count("kafka_partitions_assigned"); }
 
  private:
-  pid_t pid_ = -1;
-  std::filesystem::path log_;
+  ChildProcess child_;
 };
 
 TEST(ScaleOut, SurvivorFinishesTheWorkOfAKilledConnector) {

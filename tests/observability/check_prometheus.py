@@ -5,13 +5,18 @@
   check_prometheus.py check --prometheus URL --dashboard FILE... --rules FILE...
   check_prometheus.py selftest --prometheus URL --dashboard FILE
 
+`drive` sends interactive requests of every kind for N seconds, then runs a small bulk
+job (POST /v1/batches) to completion, so that the bulk-job series exist too.
+
 `check` runs every expression of the Grafana dashboards (panel targets and template
 variables) and of the Prometheus rule files through Prometheus's HTTP query API. It fails
 when an expression is invalid or returns no series: a query naming a metric the code does
 not export returns nothing. Alert expressions follow the convention of
 observability/prometheus/lgsp-alerts.yaml (`<signal> <op> <threshold>`): the signal is
-evaluated with `bool`, so a quiet alert still proves its inputs exist. `selftest` renames
-one metric in a copy of the dashboard and requires `check` to fail on it.
+evaluated with `bool`, so a quiet alert still proves its inputs exist. It also checks each
+dashboard's layout: unique panel ids, panels inside the 24-column grid, none overlapping.
+`selftest` misspells one metric at a time (an interactive one, a bulk-job one) in a copy
+of the dashboard and requires `check` to fail on exactly that query.
 Standard library and PyYAML (Debian's python3-yaml) only.
 """
 import argparse
@@ -82,10 +87,44 @@ def rule_expressions(path):
     return out
 
 
+def dashboard_layout_problems(path):
+    """Grafana lays out panels by gridPos: ids must be unique, panels within 24 columns,
+    and no two may overlap (Grafana would push one down, and a row header overlapping a
+    panel takes it into the wrong row when collapsed)."""
+    dash = json.load(open(path))
+    problems = []
+    ids = {}
+
+    def collect(panels):
+        for p in panels:
+            ids.setdefault(p.get("id"), []).append(p.get("title"))
+            collect(p.get("panels", []))
+
+    collect(dash.get("panels", []))
+    for pid, titles in ids.items():
+        if pid is None or len(titles) > 1:
+            problems.append(f"panel id {pid} is used by {titles}")
+    boxes = []
+    for p in dash.get("panels", []):
+        g = p.get("gridPos", {})
+        x, y, w, h = (g.get(k) for k in ("x", "y", "w", "h"))
+        if None in (x, y, w, h) or x < 0 or y < 0 or w < 1 or h < 1 or x + w > 24:
+            problems.append(f'panel "{p.get("title")}": gridPos {g} is outside the 24-column grid')
+            continue
+        for other, (ox, oy, ow, oh) in boxes:
+            if x < ox + ow and ox < x + w and y < oy + oh and oy < y + h:
+                problems.append(f'panels "{other}" and "{p.get("title")}" overlap')
+        boxes.append((p.get("title"), (x, y, w, h)))
+    return problems
+
+
 def check(prom, dashboards, rules):
     failures = 0
     items = []
     for d in dashboards:
+        for problem in dashboard_layout_problems(d):
+            print(f"FAIL {d}: layout: {problem}")
+            failures += 1
         items += [(w, expand(e), None) for w, e in dashboard_expressions(d)]
     for r in rules:
         items += rule_expressions(r)
@@ -158,24 +197,77 @@ def drive(api, samples_path, seconds):
         if want not in statuses:
             print(f"FAIL: no {want} among the answers")
             return 1
+    return drive_batch(conn, ministry, pop)
+
+
+def drive_batch(conn, key, pop):
+    """One small bulk job, run to completion: one record of each outcome, so that every
+    bulk-job series the dashboard and the rules read exists (lgsp_batch_records_total and
+    lgsp_batch_chunks_total appear with the first answered chunk)."""
+    records = [
+        {"citizen_id": pop["citizen_id"], "full_name": pop["full_name"],
+         "date_of_birth": pop["date_of_birth"]},                                   # matched
+        {"citizen_id": pop["citizen_id"], "full_name": pop["full_name"] + " Khác"},  # mismatched
+        {"citizen_id": pop["citizen_id"][:6] + "999999", "full_name": "Không Có"},  # not_found
+        {"citizen_id": "12", "full_name": "x"},                                    # invalid
+    ]
+    expected = ["matched", "mismatched", "not_found", "invalid"]
+    auth = {"Authorization": "Bearer " + key}
+
+    def call(method, path, body=None, headers=None):
+        conn.request(method, path, body, {**auth, **(headers or {})})
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    status, answer = call("POST", "/v1/batches?registry=population&operation=verify&purpose=observability-test",
+                          body, {"Content-Type": "application/x-ndjson"})
+    if status != 202:
+        print(f"FAIL: POST /v1/batches answered {status}: {answer[:300]!r}")
+        return 1
+    job = json.loads(answer)
+    end = time.monotonic() + 30
+    while job.get("state") not in ("completed", "failed", "cancelled") and time.monotonic() < end:
+        time.sleep(0.2)
+        status, answer = call("GET", f"/v1/batches/{job['id']}")
+        if status != 200:
+            print(f"FAIL: GET /v1/batches/{job['id']} answered {status}: {answer[:300]!r}")
+            return 1
+        job = json.loads(answer)
+    if job.get("state") != "completed":
+        print(f"FAIL: bulk job {job.get('id')} is {job.get('state')} after 30 s: {job}")
+        return 1
+    status, answer = call("GET", f"/v1/batches/{job['id']}/results")
+    lines = [json.loads(x) for x in answer.decode().splitlines() if x.strip()]
+    got = [x.get("status") for x in lines]
+    if status != 200 or got != expected:
+        print(f"FAIL: results of bulk job {job['id']}: {status}, statuses {got}, expected {expected}")
+        return 1
+    print(f"bulk job {job['id']}: {len(records)} records, {job['counts']}")
     return 0
+
+
+# (metric, misspelling): an interactive metric and a bulk-job one.
+MISSPELLINGS = [("lgsp_gateway_requests_total", "lgsp_gateway_request_total"),
+                ("lgsp_batch_records_total", "lgsp_batch_record_total")]
 
 
 def selftest(prom, dashboard):
     """The check must fail when a dashboard query names a metric the code does not export."""
-    dash = json.load(open(dashboard))
-    target = next(t for p in dash["panels"] for t in p.get("targets", [])
-                  if "lgsp_gateway_requests_total" in t.get("expr", ""))
-    target["expr"] = target["expr"].replace("lgsp_gateway_requests_total", "lgsp_gateway_request_total")
-    broken = dashboard + ".broken.json"
-    with open(broken, "w") as f:
-        json.dump(dash, f)
-    print("-- selftest: a dashboard with one misspelt metric must fail")
-    failures = check(prom, [broken], [])
-    if failures != 1:
-        print(f"FAIL selftest: expected exactly 1 failure, got {failures}")
-        return 1
-    print("ok   selftest: the misspelt metric was caught")
+    for metric, wrong in MISSPELLINGS:
+        dash = json.load(open(dashboard))
+        target = next(t for p in dash["panels"] for t in p.get("targets", [])
+                      if metric in t.get("expr", ""))
+        target["expr"] = target["expr"].replace(metric, wrong)
+        broken = dashboard + f".{wrong}.json"
+        with open(broken, "w") as f:
+            json.dump(dash, f)
+        print(f"-- selftest: a dashboard naming {wrong} instead of {metric} must fail")
+        failures = check(prom, [broken], [])
+        if failures != 1:
+            print(f"FAIL selftest: expected exactly 1 failure, got {failures}")
+            return 1
+        print(f"ok   selftest: the misspelt {wrong} was caught")
     return 0
 
 

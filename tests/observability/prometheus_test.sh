@@ -2,10 +2,13 @@
 # Metrics proven on a real Prometheus. Starts the stack as separate processes the way it is
 # deployed (`lgsp dev`: embedded cluster, gateway, audit writer and connectors; plus a
 # standalone population connector sharing the work), starts Debian's prometheus on
-# loopback scraping both admin ports with our alert rules loaded, drives traffic, then:
+# loopback scraping both admin ports with our alert rules loaded, drives traffic (requests
+# of every kind, then a small bulk job run to completion), then:
 #  - runs every PromQL expression of the Grafana dashboard and of the rules through the
-#    query API and fails if any is invalid or returns no series;
-#  - proves that check fails on a dashboard query naming a metric the code does not export;
+#    query API and fails if any is invalid or returns no series (and checks the
+#    dashboard's layout);
+#  - proves that check fails on a dashboard query naming a metric the code does not export
+#    (an interactive one and a bulk-job one);
 #  - checks the connector logs carry the trace id a partner sent in `traceparent`.
 # `promtool check config|rules` and `promtool test rules` run first.
 set -euo pipefail

@@ -88,6 +88,25 @@ partners:
     for (std::size_t pos = 0; (pos = yaml.find(key, pos)) != std::string::npos;)
       yaml.replace(pos, key.size(), value);
   };
+  // First, so the extra text may use the placeholders too.
+  put("@GATEWAY_EXTRA@", options.gateway_yaml);
+  put("@EXTRA_YAML@", options.extra_yaml + (options.batches ? R"(
+batches:
+  sqlite_path: @DIR@/batches.db
+  chunk_records: @CHUNK@
+  chunk_timeout_ms: @CHUNK_TIMEOUT@
+)"
+                                                            : ""));
+  put("@EXTRA_PARTNERS@", options.extra_partners + (options.batches ? R"(
+  - id: bulk
+    api_key_sha256: [@BULK@]
+    operations: [population.batch-verify, insurance.batch-verify, vehicle.batch-verify,
+                 population.verify]
+)"
+                                                                    : ""));
+  put("@CHUNK@", std::to_string(options.chunk_records));
+  put("@CHUNK_TIMEOUT@", std::to_string(options.chunk_timeout_ms));
+  put("@BULK@", domain::sha256_hex(kBulkKey));
   put("@BACKEND@", options.backend == "postgres"
                        ? "backend: postgres, postgres_dsn_env: LGSP_TEST_PG_DSN, pool_size: 2"
                        : "backend: sqlite");
@@ -100,9 +119,6 @@ partners:
   put("@POLICE@", domain::sha256_hex(kPoliceKey));
   put("@TELECOM@", domain::sha256_hex(kTelecomKey));
   put("@CITIZEN_APP@", domain::sha256_hex(kCitizenAppKey));
-  put("@GATEWAY_EXTRA@", options.gateway_yaml);
-  put("@EXTRA_YAML@", options.extra_yaml);
-  put("@EXTRA_PARTNERS@", options.extra_partners);
   std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
   std::ofstream(config_path()) << yaml;
   cfg = config::load_config(config_path().string());
@@ -111,8 +127,10 @@ partners:
   seed::seed_registries(seed::targets_from(cfg), options.citizens, 11);
   cluster = std::make_unique<bus::EmbeddedCluster>(1);
   const bus::Topics topics{prefix};
-  for (const char* r : {"population", "insurance", "vehicle"})
+  for (const char* r : {"population", "insurance", "vehicle"}) {
     cluster->create_topic(topics.requests(r), 4);
+    cluster->create_topic(topics.batch_requests(r), 4);
+  }
   cluster->create_topic(topics.replies(), 2);
   cluster->create_topic(topics.audit(), 1);
   bootstrap = cluster->bootstraps();

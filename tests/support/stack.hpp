@@ -28,6 +28,8 @@ inline constexpr const char* kPoliceKey = "test-police-key";
 inline constexpr const char* kTelecomKey = "test-telecom-key";
 /// citizen-app: the citizen access log only.
 inline constexpr const char* kCitizenAppKey = "test-citizen-app-key";
+/// bulk: batch-verify in every registry (stacks with `batches` on).
+inline constexpr const char* kBulkKey = "test-bulk-key";
 
 struct StackOptions {
   bool start_connector = true;
@@ -44,6 +46,12 @@ struct StackOptions {
   /// Runs the audit writer in the stack (its store: a SQLite file in dir, or the PostgreSQL
   /// server with the "postgres" backend).
   bool audit_writer = true;
+  /// Bulk jobs on (a job store in dir), and a partner "bulk" (key kBulkKey) that may submit
+  /// population, insurance and vehicle jobs.
+  bool batches = false;
+  /// With batches: records per chunk and seconds without an answer before a chunk is re-sent.
+  std::int64_t chunk_records = 200;
+  std::int64_t chunk_timeout_ms = 30000;
 };
 
 /// True when a PostgreSQL server for tests is available (LGSP_TEST_PG_DSN is set).

@@ -63,6 +63,9 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 
 {{/* Where the chart mounts things inside every container. */}}
 {{- define "lgsp.configDir" -}}/etc/lgsp/config{{- end -}}
+{{/* The gateway's bulk-job store: its volume, and the file in it (batches.sqlite_path). */}}
+{{- define "lgsp.batchesDir" -}}/var/lib/lgsp/batches{{- end -}}
+{{- define "lgsp.batchesSqlitePath" -}}{{ include "lgsp.batchesDir" . }}/batches.db{{- end -}}
 
 {{/*
 The `kafka:` section shared by every process's config. TLS to the brokers adds the

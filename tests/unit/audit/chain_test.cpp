@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <ostream>
 #include <pqxx/pqxx>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -56,9 +57,78 @@ std::vector<AuditRecord> make_records(int from, int to) {
   return out;
 }
 
+/// A record of bulk job "job-1": its submission (no subjects, the job's count) or one chunk
+/// (the chunk's subjects).
+AuditRecord batch_record(const std::string& event_id, std::vector<std::string> subjects,
+                         std::int64_t subject_count) {
+  AuditRecord r = make_record(event_id, std::move(subjects), {});
+  r.operation = "population.batch-verify";
+  r.batch_id = "job-1";
+  r.subject_count = subject_count;
+  return r;
+}
+
+/// audit_log's columns, in table order, for a table created now or migrated from v1.
+const std::vector<std::string> kExpectedLogColumns = {
+    "seq",          "event_id",       "time_unix_ms",    "request_id",
+    "partner_id",   "operation",      "subject_hashes",  "purpose",
+    "on_behalf_of", "procedure_code", "fields_released", "outcome",
+    "http_status",  "latency_us",     "prev_hash",       "hash",
+    "batch_id",     "subject_count"};
+
+/// The record whose hash is pinned below: every field set, a non-empty prev_hash.
+AuditRecord pinned_record() {
+  AuditRecord r = make_record("e7", {"s-a", "s-b"});
+  r.seq = 7;
+  r.prev_hash = std::string(64, 'a');
+  return r;
+}
+
+// Computed by chain_hash() as it was before batch_id and subject_count existed (and
+// independently from the format in audit/README.md): a record without them must keep this
+// hash, or every chain stored before the bulk-job release would fail verification.
+TEST(AuditChainHash, RecordWithoutBatchFieldsHashesAsBeforeTheBatchExtension) {
+  EXPECT_EQ(chain_hash(pinned_record()),
+            "2664c56c7c11f166e78b6c175d7e41f88de807512dcb5794a9b208a51b0879b5");
+}
+
+// Computed outside this code from the v2 extension as audit/README.md documents it.
+TEST(AuditChainHash, BatchFieldsExtendTheEncodingAsDocumented) {
+  AuditRecord r = pinned_record();
+  r.batch_id = "job-1";
+  r.subject_count = 2;
+  EXPECT_EQ(chain_hash(r), "61bce9ea0ce74f5486015a2b90e07cc6b3921fac6edba496d672a2c4b7157e9c");
+}
+
+TEST(AuditChainHash, EachBatchFieldValueHashesDifferently) {
+  const AuditRecord plain = pinned_record();
+  AuditRecord id_only = plain;
+  id_only.batch_id = "job-1";
+  AuditRecord count_only = plain;
+  count_only.subject_count = 2;
+  AuditRecord both = id_only;
+  both.subject_count = 2;
+  AuditRecord other_count = both;
+  other_count.subject_count = 3;
+  AuditRecord other_id = both;
+  other_id.batch_id = "job-2";
+  AuditRecord negative_count = plain;
+  negative_count.subject_count = -2;
+  const std::set<std::string> hashes = {
+      chain_hash(plain),       chain_hash(id_only),  chain_hash(count_only),    chain_hash(both),
+      chain_hash(other_count), chain_hash(other_id), chain_hash(negative_count)};
+  EXPECT_EQ(hashes.size(), 7U);
+}
+
 class AuditFixture : public ::testing::Test {
  protected:
   void start(Backend backend) {
+    prepare(backend);
+    if (!IsSkipped()) store_ = open();
+  }
+
+  /// A fresh SQLite file name or PostgreSQL schema, nothing created in it yet.
+  void prepare(Backend backend) {
     backend_ = backend;
     if (backend_ == Backend::kSqlite) {
       path_ = (std::filesystem::temp_directory_path() / (unique_name() + ".db")).string();
@@ -71,7 +141,6 @@ class AuditFixture : public ::testing::Test {
       pqxx::nontransaction(admin).exec("CREATE SCHEMA " + schema_);
       dsn_ = admin_dsn_ + " options='-csearch_path=" + schema_ + "'";
     }
-    store_ = open();
   }
 
   void TearDown() override {
@@ -100,6 +169,26 @@ class AuditFixture : public ::testing::Test {
       pqxx::connection conn(dsn_);
       pqxx::nontransaction(conn).exec(sql);
     }
+  }
+
+  /// audit_log's column names in table order, read behind the store's back.
+  std::vector<std::string> log_columns() const {
+    std::vector<std::string> out;
+    if (backend_ == Backend::kSqlite) {
+      const auto db = connectors::sqlite::open(path_, SQLITE_OPEN_READONLY);
+      const auto s =
+          connectors::sqlite::prepare(db.get(), "SELECT name FROM pragma_table_info('audit_log')");
+      while (sqlite3_step(s.get()) == SQLITE_ROW) {
+        out.push_back(connectors::sqlite::column_text(s.get(), 0));
+      }
+    } else {
+      pqxx::connection conn(dsn_);
+      const pqxx::result rows = pqxx::nontransaction(conn).exec(
+          "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+          " current_schema() AND table_name = 'audit_log' ORDER BY ordinal_position");
+      for (const auto& row : rows) out.emplace_back(row[0].c_str());
+    }
+    return out;
   }
 
   std::vector<AuditRecord> all() const {
@@ -321,6 +410,43 @@ TEST_P(AuditStoreTest, AccessLogReadsAreChainedButNotListed) {
   EXPECT_EQ(store_->count(), 2);
 }
 
+TEST_P(AuditStoreTest, BatchFieldsRoundTripAndAreCoveredByTheChain) {
+  // A job's submission (its count, no hashes), one chunk (its subjects), an ordinary request.
+  EXPECT_EQ(store_->append({batch_record("e1", {}, 3), batch_record("e2", {"s-a", "s-b", "s-c"}, 3),
+                            make_record("e3", {"s-a"})}),
+            3U);
+  // The citizen's access-log query lists the chunk like any other access.
+  const auto listed = open()->by_subject("s-a", 0, 10);  // read back through a new store
+  ASSERT_EQ(listed.size(), 2U);
+  EXPECT_EQ(listed[0].event_id, "e3");
+  EXPECT_EQ(listed[0].batch_id, "");
+  EXPECT_EQ(listed[0].subject_count, 0);
+  EXPECT_EQ(listed[1].event_id, "e2");
+  EXPECT_EQ(listed[1].batch_id, "job-1");
+  EXPECT_EQ(listed[1].subject_count, 3);
+  EXPECT_EQ(listed[1].subject_hashes, (std::vector<std::string>{"s-a", "s-b", "s-c"}));
+
+  const auto scanned = all();
+  ASSERT_EQ(scanned.size(), 3U);
+  EXPECT_EQ(scanned[0].batch_id, "job-1");
+  EXPECT_EQ(scanned[0].subject_count, 3);
+  EXPECT_TRUE(scanned[0].subject_hashes.empty());
+  EXPECT_EQ(scanned[1].hash, listed[1].hash);
+  for (const auto& r : scanned) EXPECT_EQ(r.hash, chain_hash(r)) << r.event_id;
+  AuditRecord stripped = scanned[1];
+  stripped.batch_id.clear();
+  stripped.subject_count = 0;
+  EXPECT_NE(chain_hash(stripped), scanned[1].hash);
+
+  const VerifyReport report = verify_chain(*open());
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 3);
+}
+
+TEST_P(AuditStoreTest, NewTableHasTheBatchColumnsLast) {
+  EXPECT_EQ(log_columns(), kExpectedLogColumns);
+}
+
 TEST_P(AuditStoreTest, RecordWithSeveralSubjectsShowsUnderEach) {
   store_->append({make_record("e1", {"s-x"}), make_record("e2", {"s-x", "s-y", "s-y"}),
                   make_record("e3", {})});
@@ -382,15 +508,30 @@ class ColumnTamperTest : public AuditFixture,
                          public ::testing::WithParamInterface<std::tuple<Backend, Tamper>> {
  protected:
   void SetUp() override { start(std::get<0>(GetParam())); }
+
+  /// Applies the tamper to record 2 of the stored chain and expects verify to name it.
+  void expect_tamper_reported() {
+    raw(std::string("UPDATE audit_log SET ") + std::get<1>(GetParam()).assignment +
+        " WHERE seq = 2");
+    const VerifyReport report = verify_chain(*store_);
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.first_bad_seq, 2);
+    EXPECT_EQ(report.problem.rfind("record 2: contents altered", 0), 0U) << report.problem;
+  }
 };
 
 TEST_P(ColumnTamperTest, VerifyReportsTheAlteredRecord) {
   store_->append(make_records(1, 3));
-  raw(std::string("UPDATE audit_log SET ") + std::get<1>(GetParam()).assignment + " WHERE seq = 2");
-  const VerifyReport report = verify_chain(*store_);
-  EXPECT_FALSE(report.ok);
-  EXPECT_EQ(report.first_bad_seq, 2);
-  EXPECT_EQ(report.problem.rfind("record 2: contents altered", 0), 0U) << report.problem;
+  expect_tamper_reported();
+}
+
+// The same, on a chain whose record 2 is a bulk-job record (its hash has the v2 extension).
+class BatchColumnTamperTest : public ColumnTamperTest {};
+
+TEST_P(BatchColumnTamperTest, VerifyReportsTheAlteredBatchRecord) {
+  store_->append({make_record("e1"), batch_record("e2", {"s-a", "s-b"}, 2), make_record("e3")});
+  ASSERT_TRUE(verify_chain(*store_).ok);
+  expect_tamper_reported();
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -412,10 +553,151 @@ INSTANTIATE_TEST_SUITE_P(
                    "fields_released = '[\"full_name\",\"date_of_birth\",\"address\"]'"},
             Tamper{"outcome", "outcome = 'denied'"}, Tamper{"http_status", "http_status = 403"},
             Tamper{"latency_us", "latency_us = latency_us + 1"},
-            Tamper{"prev_hash", "prev_hash = 'forged'"}, Tamper{"hash", "hash = 'forged'"})),
+            Tamper{"prev_hash", "prev_hash = 'forged'"}, Tamper{"hash", "hash = 'forged'"},
+            // An ordinary request dressed up as part of a bulk job.
+            Tamper{"batch_id_added", "batch_id = 'job-9'"},
+            Tamper{"subject_count_added", "subject_count = 1"})),
     [](const auto& p) {
       return backend_name(std::get<0>(p.param)) + "_" + std::get<1>(p.param).column;
     });
+
+INSTANTIATE_TEST_SUITE_P(
+    Columns, BatchColumnTamperTest,
+    ::testing::Combine(
+        ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+        ::testing::Values(Tamper{"batch_id", "batch_id = 'job-2'"},
+                          Tamper{"batch_id_removed", "batch_id = ''"},
+                          Tamper{"subject_count", "subject_count = subject_count + 1"},
+                          Tamper{"subject_count_removed", "subject_count = 0"},
+                          // Back to what a v1 record with the same other fields would store.
+                          Tamper{"batch_fields_removed", "batch_id = '', subject_count = 0"},
+                          Tamper{"subject_hashes", "subject_hashes = '[\"s-a\"]'"})),
+    [](const auto& p) {
+      return backend_name(std::get<0>(p.param)) + "_" + std::get<1>(p.param).column;
+    });
+
+// The tables exactly as releases before batch_id/subject_count created them.
+constexpr const char* kSqliteSchemaV1 =
+    "CREATE TABLE IF NOT EXISTS audit_log ("
+    " seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, time_unix_ms INTEGER NOT NULL,"
+    " request_id TEXT NOT NULL, partner_id TEXT NOT NULL, operation TEXT NOT NULL,"
+    " subject_hashes TEXT NOT NULL, purpose TEXT NOT NULL, on_behalf_of TEXT NOT NULL,"
+    " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " http_status INTEGER NOT NULL, latency_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS audit_subject ("
+    " subject_hash TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;";
+constexpr const char* kPostgresSchemaV1 =
+    "CREATE TABLE IF NOT EXISTS audit_log ("
+    " seq BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, time_unix_ms BIGINT NOT NULL,"
+    " request_id TEXT NOT NULL, partner_id TEXT NOT NULL, operation TEXT NOT NULL,"
+    " subject_hashes TEXT NOT NULL, purpose TEXT NOT NULL, on_behalf_of TEXT NOT NULL,"
+    " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " http_status INTEGER NOT NULL, latency_us BIGINT NOT NULL, prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_subject ("
+    " subject_hash TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
+    " PRIMARY KEY (subject_hash, seq));";
+
+/// Storage as an earlier release left it; the store is opened by the test.
+class AuditMigrationTest : public AuditFixture, public ::testing::WithParamInterface<Backend> {
+ protected:
+  void SetUp() override {
+    prepare(GetParam());
+    if (IsSkipped()) return;
+    if (backend_ == Backend::kSqlite) {
+      const auto db = connectors::sqlite::open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+      connectors::sqlite::exec(db.get(), "PRAGMA journal_mode=WAL");
+      connectors::sqlite::exec(db.get(), kSqliteSchemaV1);
+    } else {
+      raw(kPostgresSchemaV1);
+    }
+  }
+
+  /// Appends `r` as the chain's next record the way an earlier release did: v1 columns only,
+  /// hashed without batch fields (whose hash is pinned above).
+  void append_v1(AuditRecord r) {
+    r.seq = ++v1_seq_;
+    r.prev_hash = v1_head_;
+    r.hash = chain_hash(r);
+    auto quoted = [](const std::string& v) { return "'" + v + "'"; };
+    auto list = [&](const std::vector<std::string>& v) {
+      std::string out = "'[";
+      for (std::size_t i = 0; i < v.size(); ++i) out += (i > 0 ? ",\"" : "\"") + v[i] + "\"";
+      return out + "]'";
+    };
+    raw("INSERT INTO audit_log (seq, event_id, time_unix_ms, request_id, partner_id, operation,"
+        " subject_hashes, purpose, on_behalf_of, procedure_code, fields_released, outcome,"
+        " http_status, latency_us, prev_hash, hash) VALUES (" +
+        std::to_string(r.seq) + ", " + quoted(r.event_id) + ", " + std::to_string(r.time_unix_ms) +
+        ", " + quoted(r.request_id) + ", " + quoted(r.partner_id) + ", " + quoted(r.operation) +
+        ", " + list(r.subject_hashes) + ", " + quoted(r.purpose) + ", " + quoted(r.on_behalf_of) +
+        ", " + quoted(r.procedure_code) + ", " + list(r.fields_released) + ", " +
+        quoted(r.outcome) + ", " + std::to_string(r.http_status) + ", " +
+        std::to_string(r.latency_us) + ", " + quoted(r.prev_hash) + ", " + quoted(r.hash) + ")");
+    for (const auto& subject : r.subject_hashes) {
+      raw("INSERT INTO audit_subject (subject_hash, seq) VALUES (" + quoted(subject) + ", " +
+          std::to_string(r.seq) + ")");
+    }
+    v1_head_ = r.hash;
+  }
+
+  std::int64_t v1_seq_ = 0;
+  std::string v1_head_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, AuditMigrationTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& p) { return backend_name(p.param); });
+
+TEST_P(AuditMigrationTest, OpeningAnOldTableAddsTheBatchColumnsAndTheOldChainStillVerifies) {
+  append_v1(make_record("e1", {"s-c"}));
+  append_v1(make_record("e2", {"s-a", "s-b"}));
+  const std::string old_head = v1_head_;
+  const std::vector<std::string> v1_columns(kExpectedLogColumns.begin(),
+                                            kExpectedLogColumns.end() - 2);
+  ASSERT_EQ(log_columns(), v1_columns);
+
+  store_ = open();
+  EXPECT_EQ(log_columns(), kExpectedLogColumns);
+  const auto migrated = all();
+  ASSERT_EQ(migrated.size(), 2U);
+  for (const auto& r : migrated) {
+    EXPECT_EQ(r.batch_id, "");
+    EXPECT_EQ(r.subject_count, 0);
+  }
+  const VerifyReport report = verify_chain(*store_, {2, old_head});
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 2);
+  EXPECT_EQ(report.head_hash, old_head);
+  EXPECT_EQ(store_->by_subject("s-b", 0, 10).size(), 1U);
+
+  // An earlier release still appending during a rolling upgrade, then this one, with a job.
+  append_v1(make_record("e3", {"s-c"}));
+  EXPECT_EQ(store_->append({batch_record("e4", {"s-a"}, 1)}), 1U);
+  const auto reopened = open();  // an up-to-date table is left as it is
+  EXPECT_EQ(log_columns(), kExpectedLogColumns);
+  const VerifyReport after = verify_chain(*reopened, {2, old_head});
+  EXPECT_TRUE(after.ok) << after.problem;
+  EXPECT_EQ(after.records, 4);
+  const auto listed = reopened->by_subject("s-a", 0, 10);
+  ASSERT_EQ(listed.size(), 2U);
+  EXPECT_EQ(listed[0].batch_id, "job-1");
+  EXPECT_EQ(listed[0].subject_count, 1);
+  EXPECT_EQ(listed[1].event_id, "e2");
+}
+
+TEST_P(AuditMigrationTest, TamperedBatchColumnsOfAMigratedRecordAreReported) {
+  append_v1(make_record("e1"));
+  append_v1(make_record("e2"));
+  store_ = open();
+  raw("UPDATE audit_log SET batch_id = 'job-9', subject_count = 40 WHERE seq = 1");
+  const VerifyReport report = verify_chain(*store_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 1);
+  EXPECT_EQ(report.problem, "record 1: contents altered (hash mismatch)");
+}
 
 }  // namespace
 }  // namespace lgsp::audit

@@ -1,0 +1,479 @@
+#include "gateway/batch_engine.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <set>
+
+#include "http/request_id.hpp"
+#include "observability/log.hpp"
+
+namespace lgsp::gateway {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace v1 = bus::v1;
+using batch::JobState;
+using batch::Outcome;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// How long an exhausted job waits before its unanswered records (those of failed chunks)
+/// are swept up and sent again.
+constexpr auto kResweepDelay = 1s;
+constexpr auto kTick = 250ms;
+constexpr auto kHousekeeping = 30s;
+/// Backend errors for one record before it is answered `failed`.
+constexpr int kMaxBackendErrors = 3;
+
+std::string_view grade_name(v1::Grade g) {
+  switch (g) {
+    case v1::GRADE_EXACT:
+      return "exact";
+    case v1::GRADE_PARTIAL:
+      return "partial";
+    case v1::GRADE_MISMATCH:
+      return "mismatch";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
+
+std::optional<RecordVerdict> verdict_of(std::int64_t line, const v1::Reply& item) {
+  json::object o{{"line", line}};
+  switch (item.status()) {
+    case v1::STATUS_OK: {
+      const auto& v = item.verify();
+      const Outcome outcome = v.match()           ? Outcome::kMatched
+                              : v.subject_found() ? Outcome::kMismatched
+                                                  : Outcome::kNotFound;
+      o["status"] = batch::to_string(outcome);
+      o["subject_found"] = v.subject_found();
+      o["match"] = v.match();
+      json::object fields;
+      for (const auto& f : v.fields()) fields[f.field()] = grade_name(f.grade());
+      o["fields"] = std::move(fields);
+      // std::map order, so equal answers give byte-equal lines.
+      const std::map<std::string, bool> facts(v.facts().begin(), v.facts().end());
+      for (const auto& [name, value] : facts) o[name] = value;
+      return RecordVerdict{outcome, json::serialize(o)};
+    }
+    case v1::STATUS_NOT_FOUND:
+      o["status"] = "not_found";
+      o["subject_found"] = false;
+      o["match"] = false;
+      return RecordVerdict{Outcome::kNotFound, json::serialize(o)};
+    case v1::STATUS_BAD_REQUEST:
+      return RecordVerdict{Outcome::kInvalid, invalid_line(line, {{"body", item.detail()}})};
+    default:
+      return std::nullopt;  // backend error: asked again
+  }
+}
+
+std::string invalid_line(std::int64_t line, const std::vector<http::FieldError>& errors) {
+  json::array list;
+  for (const auto& e : errors)
+    list.push_back(json::object{{"field", e.field}, {"detail", e.detail}});
+  return json::serialize(
+      json::object{{"line", line}, {"status", "invalid"}, {"errors", std::move(list)}});
+}
+
+struct BatchEngine::Active {
+  batch::Job job;
+  v1::Request tmpl;
+  std::int64_t cursor = 0;  // last line dispatched in this sweep
+  std::size_t in_flight = 0;
+  bool exhausted = false;  // this sweep reached the end
+  bool retired = false;    // no longer running (cancelled, failed): dispatch nothing more
+  Clock::time_point resweep_at{};
+  /// Records the registry answered with a backend error, and how many times.
+  std::map<std::int64_t, int> backend_errors;
+};
+
+struct BatchEngine::Chunk {
+  std::string id;
+  std::string registry;
+  std::vector<std::int64_t> lines;
+  std::vector<std::string> subjects;  // per item: the citizen ID it names ("" if none)
+  Clock::time_point sent;
+};
+
+BatchEngine::BatchEngine(BatchEngineOptions options, batch::BatchStore& store, BusClient& bus,
+                         AuditPublisher* audit, const SubjectHasher* hasher, obs::Metrics& metrics)
+    : options_(options),
+      store_(store),
+      bus_(bus),
+      audit_(audit),
+      hasher_(hasher),
+      metrics_(metrics),
+      records_(prometheus::BuildCounter()
+                   .Name("lgsp_batch_records_total")
+                   .Help("Bulk-job records answered by the registries, by outcome (a record "
+                         "sent again after a timeout may count twice; the results hold one)")
+                   .Register(metrics.registry())),
+      chunks_(prometheus::BuildCounter()
+                  .Name("lgsp_batch_chunks_total")
+                  .Help("Bulk-job chunks sent to the registries, by result: ok, timeout, "
+                        "failed (not published or no usable answer), audit_failed")
+                  .Register(metrics.registry())),
+      chunks_in_flight_(prometheus::BuildGauge()
+                            .Name("lgsp_batch_chunks_in_flight")
+                            .Help("Bulk-job chunks awaiting their registry's answer")
+                            .Register(metrics.registry())
+                            .Add({})),
+      work_(asio::make_work_guard(ioc_)),
+      epoch_(http::new_request_id().substr(0, 8)),
+      tick_(ioc_) {
+  // Every state, even at zero, so a dashboard always finds the series.
+  jobs_collector_ = metrics_.add_collector([this] {
+    prometheus::MetricFamily f{
+        "lgsp_batch_jobs", "Bulk jobs in the store, by state", prometheus::MetricType::Gauge, {}};
+    std::map<JobState, std::int64_t> counts;
+    for (auto s : {JobState::kUploading, JobState::kQueued, JobState::kRunning,
+                   JobState::kCompleted, JobState::kFailed, JobState::kCancelled})
+      counts[s] = 0;
+    try {
+      for (const auto& [state, n] : store_.count_by_state()) counts[state] = n;
+    } catch (const std::exception& e) {
+      obs::warn("batch_store_unreadable", {{"error", e.what()}});
+    }
+    for (const auto& [state, n] : counts) {
+      prometheus::ClientMetric m;
+      m.label = {{"state", std::string(batch::to_string(state))}};
+      m.gauge.value = static_cast<double>(n);
+      f.metric.push_back(std::move(m));
+    }
+    return std::vector<prometheus::MetricFamily>{std::move(f)};
+  });
+}
+
+BatchEngine::~BatchEngine() {
+  stop();
+  metrics_.remove_collector(jobs_collector_);
+}
+
+void BatchEngine::start() {
+  // An upload that was still arriving when the previous process stopped was never
+  // acknowledged: its client retries (with its Idempotency-Key) and gets a new job.
+  for (const auto& job : store_.jobs_in({JobState::kUploading})) {
+    store_.discard(job.id);
+    obs::info("batch_upload_discarded", {{"job", job.id}, {"partner", job.partner_id}});
+  }
+  thread_ = std::thread([this] {
+    schedule_tick();
+    asio::post(ioc_, [this] { pass(); });
+    ioc_.run();
+  });
+}
+
+void BatchEngine::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(ioc_, [this] {
+    stopping_ = true;
+    tick_.cancel();
+  });
+  // Let the chunks in flight land (their results are then kept) for a moment; any still
+  // out are sent again after a restart.
+  const auto give_up = Clock::now() + 2s;
+  while (in_flight_count_.load() > 0 && Clock::now() < give_up) std::this_thread::sleep_for(10ms);
+  ioc_.stop();
+  thread_.join();
+}
+
+void BatchEngine::wake() {
+  asio::post(ioc_, [this] {
+    refresh_needed_ = true;
+    pass();
+  });
+}
+
+void BatchEngine::schedule_tick() {
+  tick_.expires_after(kTick);
+  tick_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    refresh_needed_ = true;
+    pass();
+    schedule_tick();
+  });
+}
+
+void BatchEngine::refresh() {
+  refresh_needed_ = false;
+  const auto running = store_.jobs_in({JobState::kRunning});
+  std::set<std::string, std::less<>> ids;
+  for (const auto& job : running) ids.insert(job.id);
+  for (auto& [id, a] : active_) {
+    if (!ids.contains(id)) a.retired = true;
+  }
+  const auto adopt = [&](const batch::Job& job) {
+    if (active_.contains(job.id)) return;
+    Active a;
+    a.job = job;
+    if (!a.tmpl.ParseFromString(job.template_request)) {
+      store_.set_state(job.id, JobState::kFailed, unix_ms_now(),
+                       "the job's stored request template is unreadable");
+      obs::error("batch_template_unreadable", {{"job", job.id}});
+      return;
+    }
+    obs::info("batch_job_running", {{"job", job.id},
+                                    {"partner", job.partner_id},
+                                    {"registry", job.registry},
+                                    {"records", job.counts.total}});
+    active_.emplace(job.id, std::move(a));
+  };
+  for (const auto& job : running) adopt(job);
+  std::size_t live = running.size();
+  if (live < options_.max_running) {
+    for (const auto& job : store_.jobs_in({JobState::kQueued})) {
+      if (live >= options_.max_running) break;
+      if (!store_.set_state(job.id, JobState::kRunning, unix_ms_now())) continue;
+      if (auto fresh = store_.find_job(job.id)) adopt(*fresh);
+      ++live;
+    }
+  }
+}
+
+void BatchEngine::housekeeping() {
+  next_housekeeping_ = Clock::now() + kHousekeeping;
+  const std::int64_t now_ms = unix_ms_now();
+  const auto retention_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
+  if (const auto purged = store_.purge_finished(now_ms - retention_ms); purged > 0) {
+    obs::info("batch_jobs_purged", {{"jobs", purged}});
+  }
+  const auto stall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.stall_timeout).count();
+  for (auto& [id, a] : active_) {
+    const auto job = store_.find_job(id);
+    if (!job || job->state != JobState::kRunning) continue;
+    if (now_ms - job->last_progress_ms > stall_ms) {
+      const std::string why = "no record was answered for " +
+                              std::to_string(options_.stall_timeout.count()) +
+                              " s (are the registry's connectors running?)";
+      store_.set_state(id, JobState::kFailed, now_ms, why);
+      a.retired = true;
+      obs::error("batch_job_failed", {{"job", id}, {"reason", why}});
+    }
+  }
+}
+
+void BatchEngine::pass() {
+  if (stopping_) return;
+  try {
+    if (Clock::now() >= next_housekeeping_) housekeeping();
+    if (refresh_needed_) refresh();
+    // Round robin: one chunk per job per round, until the window is full or all are sent.
+    for (bool sent = true; sent && in_flight_ < options_.max_chunks_in_flight;) {
+      sent = false;
+      for (auto& [id, a] : active_) {
+        if (in_flight_ >= options_.max_chunks_in_flight) break;
+        if (a.retired || a.exhausted) continue;
+        auto rows = store_.pending(id, a.cursor, options_.chunk_records);
+        if (rows.empty()) {
+          a.exhausted = true;
+          a.resweep_at = Clock::now() + kResweepDelay;
+          continue;
+        }
+        a.cursor = rows.back().line;
+        dispatch(a, std::move(rows));
+        sent = true;
+      }
+    }
+    // Jobs that reached the end of their records with nothing in flight: complete, or
+    // sweep again for the records whose chunks failed.
+    for (auto it = active_.begin(); it != active_.end();) {
+      Active& a = it->second;
+      if (a.in_flight > 0 || !(a.exhausted || a.retired)) {
+        ++it;
+        continue;
+      }
+      const auto job = a.retired ? std::nullopt : store_.find_job(it->first);
+      if (!job || job->state != JobState::kRunning) {
+        it = active_.erase(it);
+        refresh_needed_ = true;
+        continue;
+      }
+      if (job->counts.done >= job->counts.total) {
+        store_.set_state(job->id, JobState::kCompleted, unix_ms_now());
+        obs::info("batch_job_completed", {{"job", job->id},
+                                          {"partner", job->partner_id},
+                                          {"records", job->counts.total},
+                                          {"matched", job->counts.matched},
+                                          {"invalid", job->counts.invalid}});
+        it = active_.erase(it);
+        refresh_needed_ = true;
+        continue;
+      }
+      if (Clock::now() >= a.resweep_at) {
+        a.cursor = 0;
+        a.exhausted = false;
+        asio::post(ioc_, [this] { pass(); });
+      }
+      ++it;
+    }
+  } catch (const std::exception& e) {
+    // The store failed (disk full, I/O error): nothing is lost, the next tick tries again.
+    obs::error("batch_store_failed", {{"error", e.what()}});
+  }
+}
+
+void BatchEngine::dispatch(Active& a, std::vector<batch::PendingRecord> rows) {
+  const auto now = Clock::now();
+  const std::int64_t deadline_ms =
+      unix_ms_now() +
+      std::chrono::duration_cast<std::chrono::milliseconds>(options_.chunk_timeout).count();
+  v1::Request chunk;
+  Chunk info;
+  info.id = a.job.id + "-" + epoch_ + "-" + std::to_string(++next_chunk_);
+  info.registry = a.job.registry;
+  info.sent = now;
+  chunk.set_request_id(info.id);
+  chunk.set_registry(a.tmpl.registry());
+  chunk.set_operation(a.tmpl.operation());
+  chunk.set_partner_id(a.tmpl.partner_id());
+  chunk.set_purpose(a.tmpl.purpose());
+  chunk.set_deadline_unix_ms(deadline_ms);
+  info.lines.reserve(rows.size());
+  info.subjects.reserve(rows.size());
+  for (const auto& row : rows) {
+    v1::Request* item = chunk.add_batch();
+    *item = a.tmpl;
+    if (!item->MergeFromString(row.request)) {
+      // Stored by this code at upload; unreadable means the store is damaged.
+      chunk.mutable_batch()->RemoveLast();
+      obs::error("batch_record_unreadable", {{"job", a.job.id}, {"line", row.line}});
+      continue;
+    }
+    item->set_request_id(std::to_string(row.line));
+    item->set_deadline_unix_ms(deadline_ms);
+    info.lines.push_back(row.line);
+    info.subjects.push_back(item->has_citizen_id() ? item->citizen_id() : std::string());
+  }
+  if (info.lines.empty()) return;
+  ++in_flight_;
+  ++a.in_flight;
+  in_flight_count_ = in_flight_;
+  chunks_in_flight_.Set(static_cast<double>(in_flight_));
+  bus_.async_call(std::move(chunk), std::string(), now + options_.chunk_timeout,
+                  asio::bind_executor(ioc_, [this, job_id = a.job.id, info = std::move(info)](
+                                                boost::system::error_code ec, v1::Reply reply) {
+                    on_reply(job_id, info, ec, reply);
+                  }));
+}
+
+void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
+                           boost::system::error_code ec, const v1::Reply& reply) {
+  --in_flight_;
+  in_flight_count_ = in_flight_;
+  chunks_in_flight_.Set(static_cast<double>(in_flight_));
+  const auto it = active_.find(job_id);
+  if (it != active_.end()) --it->second.in_flight;
+  const auto count_chunk = [&](const char* result) {
+    chunks_.Add({{"registry", chunk.registry}, {"result", result}}).Increment();
+  };
+  if (ec) {
+    count_chunk(ec == CallErrc::kTimeout ? "timeout" : "failed");
+    if (ec != CallErrc::kStopped) {
+      obs::warn("batch_chunk_failed",
+                {{"job", job_id}, {"chunk", chunk.id}, {"error", ec.message()}});
+    }
+    return pass();
+  }
+  if (it == active_.end() || it->second.retired) return pass();  // cancelled meanwhile
+  if (reply.status() != v1::STATUS_OK ||
+      static_cast<std::size_t>(reply.batch_size()) != chunk.lines.size()) {
+    count_chunk("failed");
+    obs::warn("batch_chunk_unusable", {{"job", job_id},
+                                       {"chunk", chunk.id},
+                                       {"items", reply.batch_size()},
+                                       {"detail", reply.detail()}});
+    return pass();
+  }
+  Active& a = it->second;
+  std::vector<batch::RecordResult> results;
+  std::vector<std::string> subjects;
+  results.reserve(chunk.lines.size());
+  std::map<Outcome, double> outcomes;
+  for (int i = 0; i < reply.batch_size(); ++i) {
+    const auto& item = reply.batch(i);
+    const std::size_t k = static_cast<std::size_t>(i);
+    if (item.request_id() != std::to_string(chunk.lines[k])) {
+      count_chunk("failed");
+      obs::warn("batch_chunk_unusable", {{"job", job_id}, {"chunk", chunk.id}});
+      return pass();
+    }
+    auto verdict = verdict_of(chunk.lines[k], item);
+    if (!verdict) {
+      // A backend error: asked again, up to kMaxBackendErrors times; then the record fails
+      // alone rather than holding its job until it stalls.
+      if (++a.backend_errors[chunk.lines[k]] < kMaxBackendErrors) continue;
+      a.backend_errors.erase(chunk.lines[k]);
+      verdict = RecordVerdict{
+          Outcome::kFailed,
+          json::serialize(json::object{
+              {"line", chunk.lines[k]},
+              {"status", "failed"},
+              {"errors",
+               json::array{json::object{{"field", "body"},
+                                        {"detail", "the registry could not answer this record (" +
+                                                       std::to_string(kMaxBackendErrors) +
+                                                       " attempts); submit it again later"}}}}})};
+    }
+    outcomes[verdict->outcome] += 1;
+    results.push_back({chunk.lines[k], verdict->outcome, std::move(verdict->line)});
+    if (!chunk.subjects[k].empty()) subjects.push_back(chunk.subjects[k]);
+    for (const auto& id : item.subject_citizen_ids()) subjects.push_back(id);
+  }
+  try {
+    if (!results.empty() && audit_ != nullptr && hasher_ != nullptr) {
+      // The accesses this chunk made, before its results become downloadable.
+      v1::AuditEvent e;
+      e.set_event_id(chunk.id);
+      e.set_time_unix_ms(unix_ms_now());
+      e.set_request_id(chunk.id);
+      e.set_partner_id(a.job.partner_id);
+      e.set_operation(a.job.registry + ".batch-verify");
+      std::vector<std::string> hashes;
+      hashes.reserve(subjects.size());
+      for (const auto& s : subjects) hashes.push_back(hasher_->hash(s));
+      std::sort(hashes.begin(), hashes.end());
+      hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+      for (auto& h : hashes) e.add_subject_hashes(std::move(h));
+      e.set_purpose(a.job.purpose);
+      e.set_procedure_code(a.job.procedure_code);
+      e.set_outcome("ok");
+      e.set_http_status(200);
+      e.set_latency_us(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - chunk.sent).count());
+      e.set_batch_id(a.job.id);
+      e.set_subject_count(static_cast<std::int64_t>(results.size()));
+      if (!audit_->publish(e)) {
+        // Not recorded, so asked again later: no result exists without its audit event.
+        count_chunk("audit_failed");
+        return pass();
+      }
+    }
+    store_.record_results(job_id, results, unix_ms_now());
+    count_chunk("ok");
+    for (const auto& [outcome, n] : outcomes) {
+      records_
+          .Add({{"registry", chunk.registry}, {"outcome", std::string(batch::to_string(outcome))}})
+          .Increment(n);
+    }
+  } catch (const std::exception& e) {
+    obs::error("batch_store_failed", {{"job", job_id}, {"error", e.what()}});
+  }
+  pass();
+}
+
+}  // namespace lgsp::gateway

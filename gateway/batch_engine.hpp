@@ -1,0 +1,112 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "batch/store.hpp"
+#include "bus/envelope.hpp"
+#include "gateway/audit_publisher.hpp"
+#include "gateway/bus_client.hpp"
+#include "http/problem.hpp"
+#include "observability/metrics.hpp"
+
+namespace lgsp::gateway {
+
+struct BatchEngineOptions {
+  std::size_t chunk_records = 200;
+  std::size_t max_chunks_in_flight = 16;
+  std::size_t max_running = 4;
+  std::chrono::milliseconds chunk_timeout{30000};
+  std::chrono::seconds stall_timeout{3600};
+  std::chrono::hours retention{168};
+};
+
+/// The result line of one record, from the registry's answer to it (verify), and how it
+/// counts. nullopt: the registry could not answer (backend error); the record is sent again.
+struct RecordVerdict {
+  batch::Outcome outcome;
+  std::string line;
+};
+std::optional<RecordVerdict> verdict_of(std::int64_t line, const bus::v1::Reply& item);
+/// The result line of a record that did not validate.
+std::string invalid_line(std::int64_t line, const std::vector<http::FieldError>& errors);
+
+/// Runs bulk jobs: takes queued jobs as slots free up (max_running), sends their records to
+/// the registry's batch topic in chunks (at most max_chunks_in_flight at once over all
+/// jobs, round robin between jobs), records each chunk's results in the store, and
+/// completes jobs whose every record is answered. The store is the source of truth: a
+/// chunk that times out, fails, or was in flight when the process died is simply sent
+/// again (the store keeps the first result of a record, so each record ends with exactly
+/// one). Each answered chunk produces an audit event with its subjects' hashes, so a
+/// citizen's access log lists bulk accesses too.
+///
+/// Threads: its own thread and io_context; the store is thread-safe and the bus client
+/// posts completions to that io_context. wake() is thread-safe.
+class BatchEngine {
+ public:
+  BatchEngine(BatchEngineOptions options, batch::BatchStore& store, BusClient& bus,
+              AuditPublisher* audit, const SubjectHasher* hasher, obs::Metrics& metrics);
+  ~BatchEngine();
+  BatchEngine(const BatchEngine&) = delete;
+  BatchEngine& operator=(const BatchEngine&) = delete;
+
+  /// Discards uploads a previous process left unfinished (never acknowledged), resumes
+  /// queued and running jobs, and starts the thread. Call before the API accepts uploads.
+  void start();
+  /// Stops dispatching, lets chunks in flight land for up to 2 s; those still out are sent
+  /// again after a restart.
+  void stop();
+  /// A job was queued or cancelled: look again now rather than at the next tick.
+  void wake();
+
+ private:
+  struct Active;
+  struct Chunk;
+  void pass();
+  void refresh();
+  void housekeeping();
+  void dispatch(Active& a, std::vector<batch::PendingRecord> rows);
+  void on_reply(const std::string& job_id, const Chunk& chunk, boost::system::error_code ec,
+                const bus::v1::Reply& reply);
+  void schedule_tick();
+
+  BatchEngineOptions options_;
+  batch::BatchStore& store_;
+  BusClient& bus_;
+  AuditPublisher* audit_;
+  const SubjectHasher* hasher_;
+  obs::Metrics& metrics_;
+  prometheus::Family<prometheus::Counter>& records_;
+  prometheus::Family<prometheus::Counter>& chunks_;
+  prometheus::Gauge& chunks_in_flight_;
+  int jobs_collector_ = -1;
+
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  /// Part of every chunk id: a reply to a chunk of an earlier process (still on its way
+  /// when this one started) can never be taken for one of ours.
+  std::string epoch_;
+  boost::asio::steady_timer tick_;
+  std::thread thread_;
+  // Engine thread only.
+  std::map<std::string, Active, std::less<>> active_;
+  std::size_t in_flight_ = 0;
+  std::atomic<std::size_t> in_flight_count_{0};  // in_flight_, for stop()
+  std::uint64_t next_chunk_ = 0;
+  std::chrono::steady_clock::time_point next_housekeeping_{};
+  bool refresh_needed_ = true;
+  bool stopping_ = false;
+};
+
+}  // namespace lgsp::gateway
