@@ -7,7 +7,8 @@
 # peak RSS of each process (lgsp dev runs gateway, connectors, broker and audit writer in one
 # process; the CLI is the other), and interactive verify latency at a fixed 200 req/s
 # (hey, 10 workers) while idle and while the job runs.
-# Usage: bench/batch.sh [RECORDS]   (build first: scripts/dev.sh, or cmake --build build)
+# Usage: bench/batch.sh [RECORDS [MAX_CHUNKS_IN_FLIGHT [CHUNK_RECORDS]]]
+#   (defaults 1000000, and config/dev.yaml's batches settings; build first: scripts/dev.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --bench > /dev/null
@@ -27,7 +28,10 @@ cd "$work"
 sed -e 's/127.0.0.1:8080/127.0.0.1:58080/; s/127.0.0.1:9464/127.0.0.1:59464/' \
     -e 's/127.0.0.1:9465/127.0.0.1:59465/; s/127.0.0.1:9466/127.0.0.1:59466/' \
     "$OLDPWD/config/dev.yaml" > dev.yaml
-"$lgsp" keys secret run/audit-subject.key > /dev/null
+[ -n "${2:-}" ] && sed -i "s/^  max_chunks_in_flight: .*/  max_chunks_in_flight: $2/" dev.yaml
+[ -n "${3:-}" ] && sed -i "s/^  chunk_records: .*/  chunk_records: $3/" dev.yaml
+grep -E '^  (max_chunks_in_flight|chunk_records):' dev.yaml | tr -d ' ' | tr '\n' ' '; echo
+"$lgsp" keys secret run/audit-subject.key > /dev/null 2>&1
 "$lgsp" dev --config dev.yaml > dev.log 2>&1 &
 dev_pid=$!
 for _ in $(seq 1 600); do
@@ -101,7 +105,8 @@ s = json.load(sys.stdin)
 c = s["counts"]
 t = lambda k: datetime.fromisoformat(s[k].replace("Z", "+00:00")).timestamp()
 print("job counts:", ", ".join(f"{k} {v:,}" for k, v in c.items()))
-print(f"job: created → finished {t(\"finished_at\") - t(\"created_at\"):.1f} s (running {t(\"finished_at\") - t(\"started_at\"):.1f} s)")'
+created, started, finished = t("created_at"), t("started_at"), t("finished_at")
+print(f"job: created → finished {finished - created:.1f} s (running {finished - started:.1f} s)")'
 awk -v n="$records" -v mib="$size_mib" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" \
     -v dev="$dev_hwm" -v cli="$(cat cli-rss.txt)" -v res="$(cat results-rss.txt)" \
     -v ir="$idle_rps" -v i50="$idle_p50" -v i99="$idle_p99" -v ie="$idle_err" \
