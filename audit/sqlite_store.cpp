@@ -16,6 +16,7 @@ namespace lgsp::audit {
 namespace {
 
 namespace sq = connectors::sqlite;
+using sq::ResetGuard;
 
 // STRICT: a hand edit cannot slip text into an integer column (SQLite would otherwise keep it
 // and read it back as 0). audit_subject's primary key is the (subject_hash, seq) index the
@@ -45,19 +46,6 @@ constexpr AddedColumn kAddedColumns[] = {
 };
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-
-/// Resets a statement on scope exit so it never holds a read transaction open (which would
-/// stop WAL checkpoints) and its bound text is released before the caller's strings die.
-class ResetGuard {
- public:
-  explicit ResetGuard(sqlite3_stmt* s) : s_(s) {}
-  ~ResetGuard() { sqlite3_reset(s_); }
-  ResetGuard(const ResetGuard&) = delete;
-  ResetGuard& operator=(const ResetGuard&) = delete;
-
- private:
-  sqlite3_stmt* s_;
-};
 
 /// Rolls back unless committed, so an exception mid-append leaves the chain as it was.
 class WriteTransaction {

@@ -16,6 +16,7 @@ namespace lgsp::batch {
 namespace {
 
 namespace sq = connectors::sqlite;
+using sq::ResetGuard;
 
 // STRICT: a hand edit cannot slip text into a counter. records is keyed (job_id, line) without
 // a rowid, so pending() and results() are range scans of the primary key and a job's records
@@ -49,19 +50,6 @@ constexpr const char* kJobColumns =
 constexpr const char* kTerminal = "('completed', 'failed', 'cancelled')";
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-
-/// Resets a statement on scope exit so it never holds a read transaction open (which would
-/// stop WAL checkpoints) and its bound text is released before the caller's strings die.
-class ResetGuard {
- public:
-  explicit ResetGuard(sqlite3_stmt* s) : s_(s) {}
-  ~ResetGuard() { sqlite3_reset(s_); }
-  ResetGuard(const ResetGuard&) = delete;
-  ResetGuard& operator=(const ResetGuard&) = delete;
-
- private:
-  sqlite3_stmt* s_;
-};
 
 /// Binds bytes without copying (as sq::bind_text); empty binds NULL when `empty_is_null`,
 /// else a zero-length blob (a NULL data pointer would bind NULL).

@@ -1,5 +1,6 @@
 #include "bus/client_properties.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <stdexcept>
 
@@ -58,6 +59,21 @@ Properties at_least_once_consumer(Properties p) {
                  {"enable.auto.commit", "true"},
                  {"auto.offset.reset", "earliest"}};
   out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+Properties with_fetch_wait_at_least(const Properties& p, int ms) {
+  Properties out = p;
+  for (auto it = out.rbegin(); it != out.rend(); ++it) {
+    if (it->first != "fetch.wait.max.ms") continue;
+    int set = 0;
+    const auto [end, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), set);
+    if (ec != std::errc{} || end != it->second.data() + it->second.size() || set < ms) {
+      out.emplace_back("fetch.wait.max.ms", std::to_string(ms));  // later entries win
+    }
+    break;
+  }
   return out;
 }
 

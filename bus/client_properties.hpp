@@ -34,4 +34,11 @@ Properties at_least_once_consumer(Properties p);
 /// sets statistics.interval.ms itself.
 Properties with_statistics(const Properties& p);
 
+/// `p` with fetch.wait.max.ms raised to at least `ms` where it sets a lower value (the
+/// embedded profile's 1 ms). For consumers whose latency matters less than the CPU an idle
+/// fetch loop burns: on the embedded broker every empty fetch is held for exactly that long,
+/// so 1 ms means a thousand fetches a second per idle consumer. librdkafka's default (500 ms,
+/// answered early when data arrives on a real broker) is left alone.
+Properties with_fetch_wait_at_least(const Properties& p, int ms);
+
 }  // namespace lgsp::bus

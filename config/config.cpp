@@ -289,8 +289,8 @@ void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
   r.get(n, path, "chunk_records", b.chunk_records, 1, 5000);
   r.get(n, path, "max_chunks_in_flight", b.max_chunks_in_flight, 1, 10000);
   r.get(n, path, "chunk_timeout_ms", b.chunk_timeout_ms, 100, 3600000);
-  r.get(n, path, "stall_timeout_s", b.stall_timeout_s, 1, 30 * 86400);
-  r.get(n, path, "retention_hours", b.retention_hours, 1, 24 * 3650);
+  r.get(n, path, "stall_timeout_s", b.stall_timeout_s, 1, 30LL * 86400);
+  r.get(n, path, "retention_hours", b.retention_hours, 1, 24LL * 3650);
   if (b.enabled && b.sqlite_path.empty()) {
     r.error(n, path + ".sqlite_path", "required: where bulk jobs and their results are kept");
   }

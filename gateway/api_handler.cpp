@@ -279,10 +279,15 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
     status = static_cast<int>(res.result_int());
   }
   res.set("traceparent", ex.traceparent);
+  conclude(ex, status, seconds);
+  co_return res;
+}
+
+void ApiHandler::conclude(const Exchange& ex, int status, double seconds) {
   const std::string_view partner =
       ex.partner != nullptr ? std::string_view(ex.partner->id) : "anonymous";
-  probe.in_flight().Decrement();
-  probe.request_done(partner, ex.route, status, seconds);
+  services_.probe.in_flight().Decrement();
+  services_.probe.request_done(partner, ex.route, status, seconds);
   // The access line: who asked what, never about whom (no subject, no personal data).
   obs::info("http_request", {{"request_id", ex.request_id},
                              {"partner", partner},
@@ -290,7 +295,6 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
                              {"status", status},
                              {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
                              {"trace_id", obs::trace_id_of(ex.traceparent)}});
-  co_return res;
 }
 
 bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) {
@@ -400,16 +404,7 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
     status = static_cast<int>(res.head.result_int());
   }
   res.head.set("traceparent", ex.traceparent);
-  const std::string_view partner =
-      ex.partner != nullptr ? std::string_view(ex.partner->id) : "anonymous";
-  probe.in_flight().Decrement();
-  probe.request_done(partner, ex.route, status, seconds);
-  obs::info("http_request", {{"request_id", ex.request_id},
-                             {"partner", partner},
-                             {"route", ex.route},
-                             {"status", status},
-                             {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
-                             {"trace_id", obs::trace_id_of(ex.traceparent)}});
+  conclude(ex, status, seconds);
   co_return res;
 }
 

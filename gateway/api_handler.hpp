@@ -64,6 +64,8 @@ class ApiHandler final : public http::Handler {
   /// Fills partner identity, matching policy and deadline; lookups get their field scope
   /// (nullopt = allowed, else the problem to answer).
   std::optional<http::Problem> complete_envelope(const Exchange& ex, ParsedRequest& parsed) const;
+  /// The end of every answer: in-flight gauge, request metrics, the access log line.
+  void conclude(const Exchange& ex, int status, double seconds);
   /// Queues the exchange's audit event; false when it could not be.
   bool audit(const Exchange& ex, int status, std::int64_t latency_us);
 

@@ -196,7 +196,7 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
                                                    AuditSubmission audit_submission) {
   const unsigned version = head.version();
   BatchCall call;
-  const auto refuse = [&](Problem p) {
+  const auto refuse = [&](const Problem& p) {
     call.res = whole(http::make_problem_response(p, request_id, version, true));
     return std::move(call);
   };
@@ -341,7 +341,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                                                    const AuditSubmission& audit_submission) {
   const unsigned version = head.version();
   BatchCall call;
-  const auto refuse = [&](Problem p) {
+  const auto refuse = [&](const Problem& p) {
     call.res = whole(http::make_problem_response(p, request_id, version, true));
     return std::move(call);
   };
@@ -539,10 +539,10 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
       pending.clear();
     }
   };
-  const auto discard = [&](Problem p) {
+  const auto discard = [&](const Problem& p) {
     store_.discard(job.id);
     call.batch_id.clear();
-    return refuse(std::move(p));
+    return refuse(p);
   };
   try {
     for (;;) {

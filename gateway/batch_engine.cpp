@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "gateway/responses.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
 
@@ -33,19 +34,6 @@ constexpr auto kTick = 250ms;
 constexpr auto kHousekeeping = 30s;
 /// Backend errors for one record before it is answered `failed`.
 constexpr int kMaxBackendErrors = 3;
-
-std::string_view grade_name(v1::Grade g) {
-  switch (g) {
-    case v1::GRADE_EXACT:
-      return "exact";
-    case v1::GRADE_PARTIAL:
-      return "partial";
-    case v1::GRADE_MISMATCH:
-      return "mismatch";
-    default:
-      return "unknown";
-  }
-}
 
 }  // namespace
 
@@ -285,7 +273,7 @@ void BatchEngine::pass() {
           continue;
         }
         a.cursor = rows.back().line;
-        dispatch(a, std::move(rows));
+        dispatch(a, rows);
         sent = true;
       }
     }
@@ -327,7 +315,7 @@ void BatchEngine::pass() {
   }
 }
 
-void BatchEngine::dispatch(Active& a, std::vector<batch::PendingRecord> rows) {
+void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& rows) {
   const auto now = Clock::now();
   const std::int64_t deadline_ms =
       unix_ms_now() +
@@ -364,11 +352,12 @@ void BatchEngine::dispatch(Active& a, std::vector<batch::PendingRecord> rows) {
   ++a.in_flight;
   in_flight_count_ = in_flight_;
   chunks_in_flight_.Set(static_cast<double>(in_flight_));
-  bus_.async_call(std::move(chunk), std::string(), now + options_.chunk_timeout,
-                  asio::bind_executor(ioc_, [this, job_id = a.job.id, info = std::move(info)](
-                                                boost::system::error_code ec, v1::Reply reply) {
-                    on_reply(job_id, info, ec, reply);
-                  }));
+  bus_.async_call(
+      std::move(chunk), std::string(), now + options_.chunk_timeout,
+      asio::bind_executor(ioc_, [this, job_id = a.job.id, info = std::move(info)](
+                                    boost::system::error_code ec, const v1::Reply& reply) {
+        on_reply(job_id, info, ec, reply);
+      }));
 }
 
 void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,

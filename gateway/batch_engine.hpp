@@ -76,7 +76,7 @@ class BatchEngine {
   void pass();
   void refresh();
   void housekeeping();
-  void dispatch(Active& a, std::vector<batch::PendingRecord> rows);
+  void dispatch(Active& a, const std::vector<batch::PendingRecord>& rows);
   void on_reply(const std::string& job_id, const Chunk& chunk, boost::system::error_code ec,
                 const bus::v1::Reply& reply);
   void schedule_tick();

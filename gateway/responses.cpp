@@ -11,17 +11,6 @@ namespace {
 namespace json = boost::json;
 namespace v1 = bus::v1;
 
-std::string_view grade_name(v1::Grade g) {
-  switch (g) {
-    case v1::GRADE_EXACT:
-      return "exact";
-    case v1::GRADE_PARTIAL:
-      return "partial";
-    default:
-      return "mismatch";
-  }
-}
-
 json::object source(const v1::Reply& r) {
   return {{"registry", r.source().registry()}, {"as_of", format_utc(r.source().as_of_unix_ms())}};
 }
@@ -74,6 +63,17 @@ json::object vehicle_json(const v1::VehicleRecord& v) {
 }
 
 }  // namespace
+
+std::string_view grade_name(v1::Grade g) {
+  switch (g) {
+    case v1::GRADE_EXACT:
+      return "exact";
+    case v1::GRADE_PARTIAL:
+      return "partial";
+    default:
+      return "mismatch";
+  }
+}
 
 std::string format_utc(std::int64_t unix_ms) {
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);

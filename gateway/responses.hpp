@@ -3,10 +3,14 @@
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "bus/envelope.hpp"
 
 namespace lgsp::gateway {
+
+/// A verify grade as the API names it: exact, partial or mismatch.
+std::string_view grade_name(bus::v1::Grade g);
 
 /// unix ms → "2026-11-23T08:00:00.123Z".
 std::string format_utc(std::int64_t unix_ms);

@@ -33,6 +33,19 @@ std::string column_text(sqlite3_stmt* s, int index);
 /// The error category for SQLite result codes, so store errors travel in result<T>.
 const boost::system::error_category& sqlite_category();
 
+/// Resets a statement on scope exit so it never holds a read transaction open (which would
+/// stop WAL checkpoints) and its bound text is released before the caller's strings die.
+class ResetGuard {
+ public:
+  explicit ResetGuard(sqlite3_stmt* s) : s_(s) {}
+  ~ResetGuard() { sqlite3_reset(s_); }
+  ResetGuard(const ResetGuard&) = delete;
+  ResetGuard& operator=(const ResetGuard&) = delete;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
 }  // namespace lgsp::connectors::sqlite
 
 namespace lgsp::connectors::sqlite {

@@ -51,6 +51,28 @@ TEST(Config, EveryErrorIsReportedAtOnce) {
   EXPECT_TRUE(any_contains(errors, "test.yaml:6:1: bogus: unknown key"));
 }
 
+TEST(Config, BulkJobsAreOffWithoutTheirSectionAndTakeDefaultsWithIt) {
+  EXPECT_FALSE(parse_config("logging: {level: info}\n", "t.yaml").batches.enabled);
+  const Config c =
+      parse_config("batches:\n  sqlite_path: run/b.db\n  chunk_records: 50\n", "t.yaml");
+  EXPECT_TRUE(c.batches.enabled);
+  EXPECT_EQ(c.batches.sqlite_path, "run/b.db");
+  EXPECT_EQ(c.batches.chunk_records, 50);
+  EXPECT_EQ(c.batches.max_chunks_in_flight, 16);
+  EXPECT_EQ(c.batches.max_active_jobs_per_partner, 2);
+  EXPECT_FALSE(parse_config("batches: {enabled: false}\n", "t.yaml").batches.enabled);
+}
+
+TEST(Config, BulkJobErrorsNameLineAndKey) {
+  const auto errors = errors_of("batches:\n  chunk_records: 0\n  max_jobs: 3\n");
+  EXPECT_TRUE(any_contains(errors, "test.yaml:2:18: batches.chunk_records: must be between"));
+  EXPECT_TRUE(any_contains(errors, "test.yaml:3:3: batches.max_jobs: unknown key"));
+  EXPECT_TRUE(any_contains(errors, "batches.sqlite_path: required"));
+  // The bulk operations are grantable like any other.
+  EXPECT_TRUE(
+      errors_of("partners:\n  - id: bank\n    operations: [population.batch-verify]\n").empty());
+}
+
 // Found by fuzz_config (tests/fuzz/corpus/fuzz_config): each used to escape as a yaml-cpp
 // exception without the file name.
 TEST(Config, KeyThatIsNotAPlainNameIsAConfigError) {
