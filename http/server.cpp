@@ -452,7 +452,8 @@ asio::awaitable<void> linger(Stream& stream, beast::flat_buffer& buffer) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (drained < (8U << 20) && std::chrono::steady_clock::now() < until) {
     lowest.expires_after(std::chrono::milliseconds(500));
-    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(64 * 1024), kNoThrow);
+    auto [ec, n] =
+        co_await stream.async_read_some(buffer.prepare(std::size_t{64} * 1024), kNoThrow);
     if (ec) break;
     drained += n;
     buffer.consume(buffer.size());
