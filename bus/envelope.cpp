@@ -38,6 +38,8 @@ std::string subject_key(std::string_view citizen_id) { return domain::sha256_hex
 std::string encode(const v1::Request& r) { return r.SerializeAsString(); }
 std::string encode(const v1::Reply& r) { return r.SerializeAsString(); }
 std::string encode(const v1::AuditEvent& e) { return e.SerializeAsString(); }
+std::string encode(const v1::RequestBundle& b) { return b.SerializeAsString(); }
+std::string encode(const v1::ReplyBundle& b) { return b.SerializeAsString(); }
 
 namespace {
 template <class Message>
@@ -54,6 +56,12 @@ std::optional<v1::Request> decode_request(std::string_view bytes) {
 std::optional<v1::Reply> decode_reply(std::string_view bytes) { return decode<v1::Reply>(bytes); }
 std::optional<v1::AuditEvent> decode_audit_event(std::string_view bytes) {
   return decode<v1::AuditEvent>(bytes);
+}
+std::optional<v1::RequestBundle> decode_request_bundle(std::string_view bytes) {
+  return decode<v1::RequestBundle>(bytes);
+}
+std::optional<v1::ReplyBundle> decode_reply_bundle(std::string_view bytes) {
+  return decode<v1::ReplyBundle>(bytes);
 }
 
 }  // namespace lgsp::bus

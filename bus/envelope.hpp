@@ -15,6 +15,9 @@ namespace lgsp::bus {
 inline constexpr std::string_view kHeaderReplyTo = "lgsp-reply-to";
 inline constexpr std::string_view kHeaderRequestId = "lgsp-request-id";
 inline constexpr std::string_view kHeaderTraceparent = "traceparent";
+/// On a RequestBundle or ReplyBundle: how many envelopes it holds. Its absence means the
+/// value is a single Request or Reply.
+inline constexpr std::string_view kHeaderBundle = "lgsp-bundle";
 
 /// Topic names derived from one prefix, so several platforms can share a cluster.
 struct Topics {
@@ -50,8 +53,12 @@ std::string subject_key(std::string_view citizen_id);
 std::string encode(const v1::Request& r);
 std::string encode(const v1::Reply& r);
 std::string encode(const v1::AuditEvent& e);
+std::string encode(const v1::RequestBundle& b);
+std::string encode(const v1::ReplyBundle& b);
 std::optional<v1::Request> decode_request(std::string_view bytes);
 std::optional<v1::Reply> decode_reply(std::string_view bytes);
 std::optional<v1::AuditEvent> decode_audit_event(std::string_view bytes);
+std::optional<v1::RequestBundle> decode_request_bundle(std::string_view bytes);
+std::optional<v1::ReplyBundle> decode_reply_bundle(std::string_view bytes);
 
 }  // namespace lgsp::bus

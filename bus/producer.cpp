@@ -1,8 +1,16 @@
 #include "bus/producer.hpp"
 
+#include <zlib.h>
+
 #include <memory>
 
 namespace lgsp::bus {
+
+std::int32_t partition_for_key(std::string_view key, std::int32_t partitions) {
+  const auto crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(key.data()), static_cast<uInt>(key.size()));
+  return static_cast<std::int32_t>(crc % static_cast<std::uint32_t>(partitions));
+}
 
 Producer::Producer(const Properties& props, Polling polling) {
   ConfPtr conf = make_conf(props);
@@ -66,11 +74,17 @@ boost::system::error_code Producer::produce(const std::string& topic, std::int32
   return {};
 }
 
-boost::system::error_code Producer::learn_topic(const std::string& topic) {
+boost::system::error_code Producer::learn_topic(const std::string& topic,
+                                                std::int32_t* partitions) {
   const std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
       rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
   const rd_kafka_metadata_t* md = nullptr;
   const auto err = rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, 5000);
+  if (partitions != nullptr) {
+    *partitions = 0;
+    if (md != nullptr && md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+      *partitions = md->topics[0].partition_cnt;
+  }
   if (md != nullptr) rd_kafka_metadata_destroy(md);
   return err == RD_KAFKA_RESP_ERR_NO_ERROR ? boost::system::error_code{} : make_error_code(err);
 }

@@ -12,6 +12,11 @@
 
 namespace lgsp::bus {
 
+/// The partition librdkafka's default partitioner (consistent_random) gives a non-empty
+/// `key` among `partitions` (> 0): CRC-32 of the key modulo the count. Lets a producer that
+/// groups messages by partition place them where keyed messages would have gone.
+std::int32_t partition_for_key(std::string_view key, std::int32_t partitions);
+
 /// A Kafka producer with per-message delivery callbacks.
 ///
 /// Lifecycle: constructed connected-lazily (librdkafka connects in the background); the
@@ -38,8 +43,10 @@ class Producer {
                                     const Headers& headers, OnDelivery on_delivery);
 
   /// Fetches `topic`'s metadata now: a producer's first message to a topic otherwise waits
-  /// for it (about a second on the embedded cluster). Blocks up to 5 s.
-  boost::system::error_code learn_topic(const std::string& topic);
+  /// for it (about a second on the embedded cluster). Blocks up to 5 s. `partitions`, when
+  /// given, receives the topic's partition count (0 if the metadata did not say).
+  boost::system::error_code learn_topic(const std::string& topic,
+                                        std::int32_t* partitions = nullptr);
 
   /// Serves delivery callbacks; returns how many were served.
   int poll(std::chrono::milliseconds timeout);

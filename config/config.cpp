@@ -131,7 +131,7 @@ void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   if (!r.check_map(n, path,
                    {"listen", "admin_listen", "threads", "instance", "body_limit_bytes",
                     "header_limit_bytes", "read_timeout_ms", "idle_timeout_ms",
-                    "request_deadline_ms", "max_pending", "tls"})) {
+                    "request_deadline_ms", "max_pending", "max_bundle", "tls"})) {
     return;
   }
   read_endpoint(r, n, path, "listen", g.listen);
@@ -145,6 +145,7 @@ void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   r.get(n, path, "idle_timeout_ms", g.idle_timeout_ms, 10, 3600000);
   r.get(n, path, "request_deadline_ms", g.request_deadline_ms, 10, 600000);
   r.get(n, path, "max_pending", g.max_pending, 1, 10000000);
+  r.get(n, path, "max_bundle", g.max_bundle, 1, 1024);
 }
 
 void read_connector(YamlReader& r, const YAML::Node& n, ConnectorConfig& c) {

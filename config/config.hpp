@@ -111,6 +111,8 @@ struct GatewayConfig {
   std::int64_t idle_timeout_ms = 60000;
   std::int64_t request_deadline_ms = 3000;
   std::int64_t max_pending = 10000;
+  /// Most interactive requests published together as one Kafka message (1: no bundling).
+  std::int64_t max_bundle = 64;
 };
 
 struct RegistryConfig {

@@ -134,6 +134,16 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
 
   const auto reply_to_header = bus::find_header(msg, bus::kHeaderReplyTo);
   const auto reply_to = reply_to_header ? bus::parse_reply_to(*reply_to_header) : std::nullopt;
+  if (!lane.chunks && bus::find_header(msg, bus::kHeaderBundle)) {
+    const auto bundle = reply_to ? bus::decode_request_bundle(std::string_view(
+                                       static_cast<const char*>(msg->payload), msg->len))
+                                 : std::nullopt;
+    if (bundle) return process_bundle(lane, msg, *reply_to, *bundle);
+    probe_.request("undecodable");
+    obs::warn("connector_undecodable_request",
+              {{"topic", lane.topic}, {"partition", partition}, {"offset", offset}});
+    return finish(lane, partition, offset);
+  }
   auto request =
       bus::decode_request(std::string_view(static_cast<const char*>(msg->payload), msg->len));
   if (!reply_to || !request) {
@@ -160,7 +170,33 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
   }
   const v1::Reply reply =
       lane.chunks ? answer_chunk(*request, trace_id) : answer(*request, trace_id);
-  send_reply(lane, msg, *reply_to, request->request_id(), trace_id, reply);
+  bus::Headers headers{{std::string(bus::kHeaderRequestId), request->request_id()}};
+  if (traceparent)
+    headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*traceparent)});
+  send_reply(lane, msg, *reply_to, request->request_id(), bus::encode(reply), headers,
+             {request->request_id(), trace_id});
+}
+
+void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
+                                      const bus::ReplyTo& to, const v1::RequestBundle& bundle) {
+  const std::int64_t now = now_unix_ms();
+  v1::ReplyBundle replies;
+  for (const auto& request : bundle.requests()) {
+    const std::string trace_id(obs::trace_id_of(request.traceparent()));
+    if (request.deadline_unix_ms() > 0 && request.deadline_unix_ms() < now) {
+      probe_.request("expired");
+      obs::debug("connector_request_expired", {{"request_id", request.request_id()},
+                                               {"trace_id", trace_id},
+                                               {"partner", request.partner_id()}});
+      continue;
+    }
+    *replies.add_replies() = answer(request, trace_id);
+  }
+  if (replies.replies_size() == 0) return finish(lane, msg->partition, msg->offset);
+  const bus::Headers headers{
+      {std::string(bus::kHeaderBundle), std::to_string(replies.replies_size())}};
+  send_reply(lane, msg, to, {}, bus::encode(replies), headers,
+             {"bundle of " + std::to_string(replies.replies_size()), {}});
 }
 
 v1::Reply ConnectorRuntime::answer(const v1::Request& request, const std::string& trace_id) {
@@ -224,22 +260,19 @@ v1::Reply ConnectorRuntime::answer_chunk(const v1::Request& chunk, const std::st
 }
 
 void ConnectorRuntime::send_reply(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,
-                                  const std::string& request_id, const std::string& trace_id,
-                                  const v1::Reply& reply) {
+                                  std::string_view key, const std::string& value,
+                                  const bus::Headers& headers, LogIds ids) {
   const std::int32_t partition = msg->partition;
   const std::int64_t offset = msg->offset;
-  bus::Headers headers{{std::string(bus::kHeaderRequestId), request_id}};
-  if (const auto traceparent = bus::find_header(msg, bus::kHeaderTraceparent))
-    headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*traceparent)});
-  const std::string value = bus::encode(reply);
+  const std::string& request_id = ids.request_id;
   for (;;) {
     const auto ec = producer_.produce(
-        to.topic, to.partition, request_id, value, headers,
-        [this, &lane, partition, offset, request_id, trace_id](rd_kafka_resp_err_t err) {
+        to.topic, to.partition, key, value, headers,
+        [this, &lane, partition, offset, ids](rd_kafka_resp_err_t err) {
           if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             probe_.request("reply_failed");
-            obs::error("connector_reply_failed", {{"request_id", request_id},
-                                                  {"trace_id", trace_id},
+            obs::error("connector_reply_failed", {{"request_id", ids.request_id},
+                                                  {"trace_id", ids.trace_id},
                                                   {"error", rd_kafka_err2str(err)}});
           }
           finish(lane, partition, offset);

@@ -57,11 +57,20 @@ class ConnectorRuntime {
   void process(Lane& lane, const rd_kafka_message_t* msg);
   bus::v1::Reply answer(const bus::v1::Request& request, const std::string& trace_id);
   bus::v1::Reply answer_chunk(const bus::v1::Request& chunk, const std::string& trace_id);
-  /// Produces `reply` to `to` (waiting while the producer's queue is full); the message's
-  /// offset is finished once the reply is delivered or failed for good.
+  /// A RequestBundle: each request answered (or dropped if expired) on its own, the answers
+  /// sent back together as one ReplyBundle.
+  void process_bundle(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,
+                      const bus::v1::RequestBundle& bundle);
+  /// What names a reply in log lines.
+  struct LogIds {
+    std::string request_id;
+    std::string trace_id;
+  };
+  /// Produces the encoded reply `value` to `to` (waiting while the producer's queue is
+  /// full); the message's offset is finished once it is delivered or failed for good.
   void send_reply(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,
-                  const std::string& request_id, const std::string& trace_id,
-                  const bus::v1::Reply& reply);
+                  std::string_view key, const std::string& value, const bus::Headers& headers,
+                  LogIds ids);
   void finish(Lane& lane, std::int32_t partition, std::int64_t offset);
 
   RuntimeOptions options_;

@@ -40,6 +40,23 @@ bus::Properties reply_consumer_properties(const BusClientOptions& o) {
   return p;
 }
 
+/// The identifier a request is about, whichever kind it is.
+std::string_view subject_of(const bus::v1::Request& r) {
+  switch (r.subject_case()) {
+    case bus::v1::Request::kCitizenId:
+      return r.citizen_id();
+    case bus::v1::Request::kLegacyIdNumber:
+      return r.legacy_id_number();
+    case bus::v1::Request::kSocialInsuranceNumber:
+      return r.social_insurance_number();
+    case bus::v1::Request::kPlateNumber:
+      return r.plate_number();
+    case bus::v1::Request::SUBJECT_NOT_SET:
+      break;
+  }
+  return {};
+}
+
 }  // namespace
 
 const boost::system::error_category& call_category() {
@@ -81,8 +98,11 @@ void BusClient::start() {
   for (const auto& registry : options_.registries) {
     for (const auto& name :
          {options_.topics.requests(registry), options_.topics.batch_requests(registry)}) {
-      if (const auto ec = producer_.learn_topic(name)) {
+      std::int32_t partitions = 0;
+      if (const auto ec = producer_.learn_topic(name, &partitions)) {
         obs::warn("bus_topic_metadata_failed", {{"topic", name}, {"error", ec.message()}});
+      } else if (partitions > 0 && name == options_.topics.requests(registry)) {
+        partitions_[name] = partitions;
       }
     }
   }
@@ -91,7 +111,7 @@ void BusClient::start() {
   positioned_ = true;
   bus_reachable_ = true;
   reply_thread_ = std::jthread([this](const std::stop_token& st) { reply_loop(st); });
-  deadline_thread_ = std::jthread([this](const std::stop_token& st) { deadline_loop(st); });
+  send_thread_ = std::jthread([this](const std::stop_token& st) { send_loop(st); });
   obs::info("bus_client_started", {{"reply_to", reply_to_}, {"reply_offset", high}});
 }
 
@@ -101,15 +121,16 @@ void BusClient::stop() {
   {
     std::lock_guard lock(mu_);
     left = table_.take_all();
+    outbox_.clear();
   }
   for (auto& [id, c] : left) complete(std::move(c), CallErrc::kStopped, {});
   if (reply_thread_.joinable()) {
     reply_thread_.request_stop();
     reply_thread_.join();
   }
-  if (deadline_thread_.joinable()) {
-    deadline_thread_.request_stop();
-    deadline_thread_.join();
+  if (send_thread_.joinable()) {
+    send_thread_.request_stop();
+    send_thread_.join();
   }
   producer_.flush(5s);
   consumer_.close();
@@ -145,36 +166,103 @@ void BusClient::fail(const std::string& request_id, CallErrc why) {
   if (c) complete(std::move(*c), why, {});
 }
 
-void BusClient::initiate(const bus::v1::Request& request, std::string traceparent,
+void BusClient::initiate(bus::v1::Request request, std::string traceparent,
                          Clock::time_point deadline, Completion completion) {
-  const std::string& id = request.request_id();
   const auto started = Clock::now();
   completion.started = started;
   if (const auto it = exchange_duration_.find(request.registry());
       it != exchange_duration_.end() && request.batch_size() == 0)
     completion.exchange_duration = it->second;
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return complete(std::move(completion), CallErrc::kStopped, {});
     // add() moves from `completion` only when it succeeds.
-    if (!table_.add(id, std::move(completion), deadline)) {
+    if (!table_.add(request.request_id(), std::move(completion), deadline)) {
       return complete(std::move(completion),  // NOLINT(bugprone-use-after-move)
                       CallErrc::kOverloaded, {});
     }
     probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+    wake = outbox_.empty();
+    outbox_.push_back({std::move(request), std::move(traceparent), started, {}});
   }
+  // The sender is either asleep on an empty outbox (wake it) or publishing (it will find
+  // this request when it comes back).
+  if (wake) wake_sender_.notify_one();
+}
+
+void BusClient::send_loop(const std::stop_token& stop) {
+  std::vector<Outgoing> outgoing;
+  std::unique_lock lock(mu_);
+  while (!stop.stop_requested()) {
+    if (outbox_.empty()) {
+      const auto has_work = [this] { return !outbox_.empty(); };
+      if (const auto next = table_.next_deadline()) {
+        wake_sender_.wait_until(lock, stop, *next, has_work);
+      } else {
+        wake_sender_.wait(lock, stop, has_work);
+      }
+    }
+    outgoing.swap(outbox_);
+    auto expired = table_.take_expired(Clock::now());
+    if (!expired.empty()) probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+    lock.unlock();
+    for (auto& [id, c] : expired) {
+      probe_.reply_timeout();
+      complete(std::move(c), CallErrc::kTimeout, {});
+    }
+    if (!outgoing.empty()) publish(outgoing);
+    outgoing.clear();
+    lock.lock();
+  }
+}
+
+void BusClient::publish(std::vector<Outgoing>& outgoing) {
+  // Interactive requests are grouped by the partition their subject's key maps to; bulk
+  // chunks (already a batch, on their own topic, keyed by chunk id) and requests to a topic
+  // of unknown partition count go alone, placed by the partitioner.
+  std::map<std::pair<std::string_view, std::int32_t>, std::vector<Outgoing*>> groups;
+  for (auto& o : outgoing) {
+    const auto& r = o.request;
+    if (r.batch_size() > 0) {
+      o.key = bus::subject_key(r.request_id());
+      publish_one(o, options_.topics.batch_requests(r.registry()), -1);
+      continue;
+    }
+    o.key = bus::subject_key(subject_of(r));
+    const std::string topic = options_.topics.requests(r.registry());
+    const auto known = partitions_.find(topic);
+    if (known == partitions_.end() || options_.max_bundle <= 1) {
+      publish_one(o, topic, -1);
+      continue;
+    }
+    groups[{known->first, bus::partition_for_key(o.key, known->second)}].push_back(&o);
+  }
+  for (const auto& [where, group] : groups) {
+    const std::string topic(where.first);
+    for (auto first = group.begin(); first != group.end();) {
+      const auto n =
+          std::min<std::size_t>(options_.max_bundle, static_cast<std::size_t>(group.end() - first));
+      const auto last = first + static_cast<std::ptrdiff_t>(n);
+      if (n == 1) {
+        publish_one(**first, topic, where.second);
+      } else {
+        publish_bundle(first, last, topic, where.second);
+      }
+      first = last;
+    }
+  }
+}
+
+void BusClient::publish_one(Outgoing& o, const std::string& topic, std::int32_t partition) {
+  const std::string id = o.request.request_id();
   bus::Headers headers{{std::string(bus::kHeaderReplyTo), reply_to_},
                        {std::string(bus::kHeaderRequestId), id}};
-  if (!traceparent.empty())
-    headers.push_back({std::string(bus::kHeaderTraceparent), std::move(traceparent)});
-  // A bulk job's micro-batch goes to the registry's batch topic, keyed by its chunk id (it
-  // has many subjects); an interactive request to the request topic, keyed by its subject.
-  const bool chunk = request.batch_size() > 0;
+  if (!o.traceparent.empty())
+    headers.push_back({std::string(bus::kHeaderTraceparent), std::move(o.traceparent)});
   const auto ec = producer_.produce(
-      chunk ? options_.topics.batch_requests(request.registry())
-            : options_.topics.requests(request.registry()),
-      -1, chunk ? bus::subject_key(id) : bus::subject_key(request.citizen_id()),
-      bus::encode(request), headers, [this, id, started](rd_kafka_resp_err_t err) {
+      topic, partition, o.key, bus::encode(o.request), headers,
+      [this, id, started = o.started](rd_kafka_resp_err_t err) {
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           probe_.delivered(std::chrono::duration<double>(Clock::now() - started).count());
           return;
@@ -188,7 +276,51 @@ void BusClient::initiate(const bus::v1::Request& request, std::string traceparen
     obs::warn("bus_produce_refused", {{"request_id", id}, {"error", ec.message()}});
     fail(id, ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL ? CallErrc::kOverloaded
                                                          : CallErrc::kPublishFailed);
+    return;
   }
+  if (o.request.batch_size() == 0) probe_.published(1);
+}
+
+void BusClient::publish_bundle(std::vector<Outgoing*>::const_iterator first,
+                               std::vector<Outgoing*>::const_iterator last,
+                               const std::string& topic, std::int32_t partition) {
+  bus::v1::RequestBundle bundle;
+  std::vector<std::pair<std::string, Clock::time_point>> sent;  // id, when initiated
+  sent.reserve(static_cast<std::size_t>(last - first));
+  for (auto it = first; it != last; ++it) {
+    Outgoing& o = **it;
+    sent.emplace_back(o.request.request_id(), o.started);
+    o.request.set_traceparent(std::move(o.traceparent));
+    *bundle.add_requests() = std::move(o.request);
+  }
+  const bus::Headers headers{{std::string(bus::kHeaderReplyTo), reply_to_},
+                             {std::string(bus::kHeaderBundle), std::to_string(sent.size())}};
+  const std::size_t count = sent.size();
+  auto on_delivery = [this, sent](rd_kafka_resp_err_t err) {
+    const auto now = Clock::now();
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (const auto& [id, started] : sent)
+        probe_.delivered(std::chrono::duration<double>(now - started).count());
+      return;
+    }
+    obs::warn("bus_delivery_failed", {{"requests", sent.size()}, {"error", rd_kafka_err2str(err)}});
+    for (const auto& [id, started] : sent) {
+      probe_.produce_error();
+      fail(id, CallErrc::kPublishFailed);
+    }
+  };
+  const auto ec =
+      producer_.produce(topic, partition, {}, bus::encode(bundle), headers, std::move(on_delivery));
+  if (ec) {
+    obs::warn("bus_produce_refused", {{"requests", count}, {"error", ec.message()}});
+    for (const auto& [id, started] : sent) {
+      probe_.produce_error();
+      fail(id, ec.value() == RD_KAFKA_RESP_ERR__QUEUE_FULL ? CallErrc::kOverloaded
+                                                           : CallErrc::kPublishFailed);
+    }
+    return;
+  }
+  probe_.published(count);
 }
 
 void BusClient::reply_loop(const std::stop_token& stop) {
@@ -206,33 +338,43 @@ void BusClient::reply_loop(const std::stop_token& stop) {
       }
       continue;
     }
-    auto reply =
-        bus::decode_reply(std::string_view(static_cast<const char*>(msg->payload), msg->len));
-    if (!reply) {
-      probe_.unknown_reply();
-      continue;
-    }
-    std::optional<Completion> c;
-    CorrelationTable<Completion>::Unmatched why{};
-    {
-      std::lock_guard lock(mu_);
-      c = table_.take(reply->request_id());
-      if (!c) why = table_.classify(reply->request_id());
-      probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
-    }
-    if (c) {
-      if (c->exchange_duration != nullptr) {
-        c->exchange_duration->Observe(
-            std::chrono::duration<double>(Clock::now() - c->started).count());
+    const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
+    if (bus::find_header(msg.get(), bus::kHeaderBundle)) {
+      auto bundle = bus::decode_reply_bundle(value);
+      if (!bundle) {
+        probe_.unknown_reply();
+        continue;
       }
-      complete(std::move(*c), {}, std::move(*reply));
-    } else if (why == CorrelationTable<Completion>::Unmatched::kLate) {
-      probe_.late_reply();
-    } else if (why == CorrelationTable<Completion>::Unmatched::kDuplicate) {
-      probe_.duplicate_reply();
+      for (auto& reply : *bundle->mutable_replies()) deliver(std::move(reply));
+    } else if (auto reply = bus::decode_reply(value)) {
+      deliver(std::move(*reply));
     } else {
       probe_.unknown_reply();
     }
+  }
+}
+
+void BusClient::deliver(bus::v1::Reply reply) {
+  std::optional<Completion> c;
+  CorrelationTable<Completion>::Unmatched why{};
+  {
+    std::lock_guard lock(mu_);
+    c = table_.take(reply.request_id());
+    if (!c) why = table_.classify(reply.request_id());
+    probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
+  }
+  if (c) {
+    if (c->exchange_duration != nullptr) {
+      c->exchange_duration->Observe(
+          std::chrono::duration<double>(Clock::now() - c->started).count());
+    }
+    complete(std::move(*c), {}, std::move(reply));
+  } else if (why == CorrelationTable<Completion>::Unmatched::kLate) {
+    probe_.late_reply();
+  } else if (why == CorrelationTable<Completion>::Unmatched::kDuplicate) {
+    probe_.duplicate_reply();
+  } else {
+    probe_.unknown_reply();
   }
 }
 
@@ -245,22 +387,6 @@ void BusClient::check_bus() {
   if (ok != bus_reachable_.exchange(ok)) {
     obs::log(ok ? spdlog::level::info : spdlog::level::warn,
              ok ? "bus_reachable" : "bus_unreachable", {{"error", rd_kafka_err2str(err)}});
-  }
-}
-
-void BusClient::deadline_loop(const std::stop_token& stop) {
-  while (!stop.stop_requested()) {
-    std::this_thread::sleep_for(2ms);
-    std::vector<std::pair<std::string, Completion>> expired;
-    {
-      std::lock_guard lock(mu_);
-      expired = table_.take_expired(Clock::now());
-      if (!expired.empty()) probe_.pending_exchanges().Set(static_cast<double>(table_.size()));
-    }
-    for (auto& [id, c] : expired) {
-      probe_.reply_timeout();
-      complete(std::move(c), CallErrc::kTimeout, {});
-    }
   }
 }
 

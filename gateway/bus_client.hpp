@@ -7,6 +7,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -42,16 +43,27 @@ struct BusClientOptions {
   /// Registries whose request and batch topics the producer learns at start, so the first request
   /// does not wait for a metadata round trip.
   std::vector<std::string> registries;
+  /// Most interactive requests carried by one Kafka message (a RequestBundle); 1 publishes
+  /// every request as its own message.
+  std::size_t max_bundle = 64;
 };
 
-/// Request/reply over Kafka for one gateway instance: publishes request envelopes keyed by
-/// subject, consumes the instance's own partition of the reply topic (manual assignment, no
-/// group), and completes each caller when its reply arrives or its deadline passes.
+/// Request/reply over Kafka for one gateway instance: publishes request envelopes to the
+/// partition of their subject's key, consumes the instance's own partition of the reply
+/// topic (manual assignment, no group), and completes each caller when its reply arrives or
+/// its deadline passes.
 ///
-/// Threads: a reply thread (consume → correlate) and a deadline thread (2 ms sweeps); the
-/// producer polls on its own thread. Completions are posted to the caller's executor, so a
-/// coroutine resumes on its own strand. Lifecycle: start() before calls; stop() completes
-/// what is pending with kStopped, flushes and joins. Not copyable.
+/// Publishing is batched without waiting: callers put requests in an outbox and a sender
+/// thread publishes whatever is there whenever it is free. Interactive requests found there
+/// together for the same partition go as one RequestBundle message (up to max_bundle), so
+/// under load the bus carries a message per bundle instead of per request, and when idle a
+/// request is published at once, alone.
+///
+/// Threads: the sender (outbox → Kafka; it also times out exchanges, sleeping until the next
+/// deadline), a reply thread (consume → correlate), and the producer's polling thread.
+/// Completions are posted to the caller's executor, so a coroutine resumes on its own
+/// strand. Lifecycle: start() before calls; stop() completes what is pending with kStopped,
+/// flushes and joins. Not copyable.
 class BusClient {
  public:
   /// A caller awaiting its reply: where to resume it, and how.
@@ -84,7 +96,7 @@ class BusClient {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, bus::v1::Reply)>(
         [this](auto handler, bus::v1::Request r, std::string tp, Clock::time_point d) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
-          initiate(r, std::move(tp), d, Completion{std::move(ex), std::move(handler)});
+          initiate(std::move(r), std::move(tp), d, Completion{std::move(ex), std::move(handler)});
         },
         token, std::move(request), std::move(traceparent), deadline);
   }
@@ -98,12 +110,26 @@ class BusClient {
   std::size_t pending() const;
 
  private:
-  void initiate(const bus::v1::Request& request, std::string traceparent,
-                Clock::time_point deadline, Completion completion);
+  /// A request waiting in the outbox for the sender.
+  struct Outgoing {
+    bus::v1::Request request;
+    std::string traceparent;
+    Clock::time_point started;
+    std::string key;  // the Kafka message key, set by the sender
+  };
+
+  void initiate(bus::v1::Request request, std::string traceparent, Clock::time_point deadline,
+                Completion completion);
   void fail(const std::string& request_id, CallErrc why);
   static void complete(Completion c, boost::system::error_code ec, bus::v1::Reply reply);
+  void send_loop(const std::stop_token& stop);
+  void publish(std::vector<Outgoing>& outgoing);
+  void publish_one(Outgoing& o, const std::string& topic, std::int32_t partition);
+  void publish_bundle(std::vector<Outgoing*>::const_iterator first,
+                      std::vector<Outgoing*>::const_iterator last, const std::string& topic,
+                      std::int32_t partition);
   void reply_loop(const std::stop_token& stop);
-  void deadline_loop(const std::stop_token& stop);
+  void deliver(bus::v1::Reply reply);
   void check_bus();
 
   BusClientOptions options_;
@@ -111,15 +137,20 @@ class BusClient {
   std::string reply_to_;
   bus::Producer producer_;
   bus::Consumer consumer_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards table_ and outbox_
   CorrelationTable<Completion> table_;
+  std::vector<Outgoing> outbox_;
+  std::condition_variable_any wake_sender_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> bus_reachable_{false};
   std::atomic<bool> positioned_{false};
   std::jthread reply_thread_;
-  std::jthread deadline_thread_;
+  std::jthread send_thread_;
   /// Per registry, resolved at construction (read-only afterwards).
   std::map<std::string, prometheus::Histogram*, std::less<>> exchange_duration_;
+  /// Partition count of each request topic, learnt in start() (read-only afterwards). A
+  /// topic missing here (metadata unknown) gets unbundled messages the partitioner places.
+  std::map<std::string, std::int32_t, std::less<>> partitions_;
 };
 
 }  // namespace lgsp::gateway

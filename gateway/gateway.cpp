@@ -28,7 +28,8 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
                           std::move(producer),
                           bus::consumer_properties(cfg.kafka, bootstrap, client_id),
                           static_cast<std::size_t>(cfg.gateway.max_pending),
-                          std::move(registries)};
+                          std::move(registries),
+                          static_cast<std::size_t>(cfg.gateway.max_bundle)};
 }
 
 http::ServerLimits limits(const config::GatewayConfig& g) {

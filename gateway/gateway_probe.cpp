@@ -41,6 +41,13 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                     .Help("Time from producing a request to the broker's acknowledgement")
                     .Register(m.registry())
                     .Add({}, kBusBuckets)),
+      bundle_(
+          prometheus::BuildHistogram()
+              .Name("lgsp_gateway_bus_requests_per_message")
+              .Help("Requests per Kafka message published to the request topics (requests "
+                    "published together to one partition travel as one bundle)")
+              .Register(m.registry())
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
       exchange_(prometheus::BuildHistogram()
                     .Name("lgsp_gateway_bus_exchange_duration_seconds")
                     .Help("Time from publishing a request to its reply, by registry")

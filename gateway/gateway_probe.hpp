@@ -30,6 +30,9 @@ class GatewayProbe {
   void produce_error() { produce_errors_.Increment(); }
   /// Time from producing a request to the broker's acknowledgement.
   void delivered(double seconds) { delivery_.Observe(seconds); }
+  /// One Kafka message published to a request topic, carrying `requests` requests (a bundle
+  /// when more than one).
+  void published(std::size_t requests) { bundle_.Observe(static_cast<double>(requests)); }
   /// The bus round trip of one registry (publish → matching reply), resolved once per
   /// registry by the bus client.
   prometheus::Histogram& exchange_duration(const std::string& registry);
@@ -52,6 +55,7 @@ class GatewayProbe {
   prometheus::Counter& unknown_;
   prometheus::Counter& produce_errors_;
   prometheus::Histogram& delivery_;
+  prometheus::Histogram& bundle_;
   prometheus::Family<prometheus::Histogram>& exchange_;
   prometheus::Family<prometheus::Counter>& audit_events_;
   prometheus::Counter& audit_queued_;

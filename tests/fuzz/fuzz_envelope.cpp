@@ -1,5 +1,6 @@
-// Bytes from Kafka into bus::decode_request / decode_reply / decode_audit_event, the only
-// path by which another process's bytes reach a connector or the gateway's reply handling.
+// Bytes from Kafka into bus::decode_request / decode_reply / decode_audit_event and the
+// bundle decoders: the only path by which another process's bytes reach a connector or the
+// gateway's reply handling.
 // Whatever decodes must re-encode to bytes that decode to an equal message.
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -46,6 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip<bus::v1::Request>(bytes, bus::decode_request, "Request");
   round_trip<bus::v1::Reply>(bytes, bus::decode_reply, "Reply");
   round_trip<bus::v1::AuditEvent>(bytes, bus::decode_audit_event, "AuditEvent");
+  round_trip<bus::v1::RequestBundle>(bytes, bus::decode_request_bundle, "RequestBundle");
+  round_trip<bus::v1::ReplyBundle>(bytes, bus::decode_reply_bundle, "ReplyBundle");
   // The reply-to header travels beside the envelope and is parsed on every request.
   if (const auto r = bus::parse_reply_to(bytes)) {
     const auto again = bus::parse_reply_to(bus::format_reply_to(*r));

@@ -122,6 +122,18 @@ event_id: "e1" time_unix_ms: 1767225600000 request_id: "r1" partner_id: "demo-mi
 operation: "population.verify" subject_hashes: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 purpose: "telecom" fields_released: "population.full_name" outcome: "ok" http_status: 200 latency_us: 1234
 P
+enc RequestBundle request-bundle <<'P'
+requests { request_id: "b1" registry: "population" operation: OPERATION_VERIFY citizen_id: "001300000313"
+  purpose: "telecom" partner_id: "demo-telecom" deadline_unix_ms: 1767225600000
+  claims { full_name: "Vu Thi Chi" } traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
+requests { request_id: "b2" registry: "population" operation: OPERATION_LOOKUP citizen_id: "001300000314"
+  fields: "full_name" purpose: "residence" partner_id: "demo-ministry" }
+P
+enc ReplyBundle reply-bundle <<'P'
+replies { request_id: "b2" status: STATUS_NOT_FOUND }
+replies { request_id: "b1" status: STATUS_OK verify { subject_found: true match: true
+  fields { field: "full_name" grade: GRADE_PARTIAL } } }
+P
 printf 'lgsp.replies:3' > "$corpus/fuzz_envelope/seed-reply-to"
 
 # --- config: the shipped dev profile, and sections dev.yaml does not use.

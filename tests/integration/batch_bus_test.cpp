@@ -66,14 +66,8 @@ void add_verify(v1::Request& chunk, const std::string& id, const std::string& ci
   item.mutable_claims()->set_date_of_birth(date_of_birth);
 }
 
-/// The value of one series on the stack's /metrics (0 when absent).
 double metric(const TestStack& stack, const std::string& series) {
-  const auto m = http_call(stack.admin_port(), "GET", "/metrics");
-  std::istringstream lines(m.body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return 0;
+  return metric_value(stack.admin_port(), series);
 }
 
 std::string batch_records(const std::string& outcome) {

@@ -10,6 +10,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <sstream>
 
 namespace lgsp::testing {
 
@@ -100,6 +101,15 @@ HttpResult post_json(std::uint16_t port, const std::string& target, const std::s
   std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};
   if (!api_key.empty()) headers["Authorization"] = "Bearer " + api_key;
   return http_call(port, "POST", target, body, headers);
+}
+
+double metric_value(std::uint16_t admin_port, const std::string& series) {
+  const auto m = http_call(admin_port, "GET", "/metrics");
+  std::istringstream lines(m.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return 0;
 }
 
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,

@@ -40,6 +40,10 @@ HttpResult https_call(std::uint16_t port, const TlsClient& tls, const std::strin
 HttpResult post_json(std::uint16_t port, const std::string& target, const std::string& body,
                      const std::string& api_key);
 
+/// The value of one series (its name and labels exactly as exposed, e.g.
+/// `lgsp_x_total{registry="population"}`) on the admin port's /metrics; 0 when absent.
+double metric_value(std::uint16_t admin_port, const std::string& series);
+
 /// Sends raw bytes and returns everything read until the peer closes or `wait` passes.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds wait = std::chrono::milliseconds(3000));

@@ -37,7 +37,37 @@ TEST(Envelope, ReplyRoundTripsRecordPresence) {
   EXPECT_FALSE(back->citizen().has_date_of_birth());
 }
 
-TEST(Envelope, GarbageIsNotAnEnvelope) { EXPECT_FALSE(decode_request("\xff\xff\xff\xff")); }
+TEST(Envelope, BundlesRoundTripEachRequestAndReply) {
+  v1::RequestBundle requests;
+  for (const char* id : {"r1", "r2", "r3"}) {
+    v1::Request& r = *requests.add_requests();
+    r.set_request_id(id);
+    r.set_registry("population");
+    r.set_citizen_id("001099012345");
+    r.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  }
+  const auto back = decode_request_bundle(encode(requests));
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->requests_size(), 3);
+  EXPECT_EQ(back->requests(2).request_id(), "r3");
+  EXPECT_EQ(back->requests(0).traceparent(), requests.requests(0).traceparent());
+
+  v1::ReplyBundle replies;
+  replies.add_replies()->set_request_id("r2");
+  replies.add_replies()->set_request_id("r1");
+  replies.mutable_replies(1)->mutable_verify()->set_match(true);
+  const auto answered = decode_reply_bundle(encode(replies));
+  ASSERT_TRUE(answered);
+  ASSERT_EQ(answered->replies_size(), 2);
+  EXPECT_EQ(answered->replies(1).request_id(), "r1");
+  EXPECT_TRUE(answered->replies(1).verify().match());
+}
+
+TEST(Envelope, GarbageIsNotAnEnvelope) {
+  EXPECT_FALSE(decode_request("\xff\xff\xff\xff"));
+  EXPECT_FALSE(decode_request_bundle("\xff\xff\xff\xff"));
+  EXPECT_FALSE(decode_reply_bundle("\xff\xff\xff\xff"));
+}
 
 TEST(ReplyTo, RoundTripsAndRejectsMalformed) {
   const auto r = parse_reply_to(format_reply_to({"lgsp.replies", 3}));

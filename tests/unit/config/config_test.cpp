@@ -51,6 +51,16 @@ TEST(Config, EveryErrorIsReportedAtOnce) {
   EXPECT_TRUE(any_contains(errors, "test.yaml:6:1: bogus: unknown key"));
 }
 
+TEST(Config, BundleSizeDefaultsTo64AndIsBounded) {
+  EXPECT_EQ(parse_config("logging: {level: info}\n", "t.yaml").gateway.max_bundle, 64);
+  EXPECT_EQ(parse_config("gateway:\n  max_bundle: 1\n", "t.yaml").gateway.max_bundle, 1);
+  const auto errors = errors_of("gateway:\n  max_bundle: 0\n");
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].rfind("test.yaml:2:15: gateway.max_bundle: must be between 1 and 1024", 0),
+            0U)
+      << errors[0];
+}
+
 TEST(Config, BulkJobsAreOffWithoutTheirSectionAndTakeDefaultsWithIt) {
   EXPECT_FALSE(parse_config("logging: {level: info}\n", "t.yaml").batches.enabled);
   const Config c =
