@@ -4,9 +4,10 @@
 # own Release build in build/), check formatting and clang-tidy (LGSP_TIDY=0 skips it
 # locally), run every test with ctest under the sanitizers (unit, integration with fault
 # tests, the `lgsp dev` smoke test, the OpenAPI contract, metrics on a real Prometheus, the
-# offline Helm/Dockerfile checks), then replay the committed fuzz corpus through the
-# libFuzzer targets (clang, build-fuzz/).
-# LGSP_EXTENDED=1 also fuzzes each target for 60 s (tests/fuzz/run.sh 60).
+# offline Helm/Dockerfile checks, the committed fuzz corpus replayed through each fuzz
+# target linked with a plain main()).
+# LGSP_EXTENDED=1 also fuzzes each target for 60 s with libFuzzer (tests/fuzz/run.sh 60:
+# a clang build in build-fuzz/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -24,9 +25,7 @@ fi
 echo "== ctest (AddressSanitizer + UndefinedBehaviorSanitizer)"
 ctest --test-dir build-asan --output-on-failure
 
-echo "== fuzz corpus replay"
 if [ "${LGSP_EXTENDED:-0}" = "1" ]; then
+  echo "== fuzzing, 60 s per target"
   tests/fuzz/run.sh 60
-else
-  tests/fuzz/run.sh --replay
 fi
