@@ -23,6 +23,7 @@
 #include "http/admin_handler.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "observability/thread_name.hpp"
 #include "seed/seeder.hpp"
 
 namespace lgsp::app {
@@ -94,7 +95,10 @@ class AdminPort {
       : server_(ioc_, at, http::ServerLimits{},
                 std::make_shared<http::AdminHandler>(metrics, std::move(ready))) {
     server_.start();
-    thread_ = std::thread([this] { ioc_.run(); });
+    thread_ = std::thread([this] {
+      obs::name_this_thread("lgsp-admin");
+      ioc_.run();
+    });
     obs::info("admin_listening", {{"admin", at.host + ":" + std::to_string(server_.port())}});
   }
   ~AdminPort() {

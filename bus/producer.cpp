@@ -1,4 +1,5 @@
 #include "bus/producer.hpp"
+#include "observability/thread_name.hpp"
 
 #include <zlib.h>
 
@@ -18,6 +19,7 @@ Producer::Producer(const Properties& props, Polling polling) {
   rk_ = make_client(RD_KAFKA_PRODUCER, std::move(conf));
   if (polling == Polling::kBackground) {
     poller_ = std::thread([this] {
+      obs::name_this_thread("lgsp-produce");
       while (!stop_.load(std::memory_order_relaxed)) rd_kafka_poll(rk_.get(), 50);
     });
   }

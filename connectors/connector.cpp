@@ -9,6 +9,7 @@
 #include "connectors/insurance/insurance_service.hpp"
 #include "connectors/population/population_service.hpp"
 #include "connectors/vehicle/vehicle_service.hpp"
+#include "observability/thread_name.hpp"
 
 namespace lgsp::connectors {
 
@@ -68,7 +69,10 @@ Connector::Connector(const config::Config& cfg, const std::string& registry,
 Connector::~Connector() { stop(); }
 
 void Connector::start() {
-  thread_ = std::jthread([this](const std::stop_token& st) { runtime_->run(st); });
+  thread_ = std::jthread([this](const std::stop_token& st) {
+    obs::name_this_thread("lgsp-" + std::string(backend_->service->registry()));
+    runtime_->run(st);
+  });
 }
 
 void Connector::stop() {

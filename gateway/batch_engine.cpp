@@ -8,6 +8,7 @@
 #include "gateway/responses.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
+#include "observability/thread_name.hpp"
 
 namespace lgsp::gateway {
 
@@ -158,6 +159,7 @@ void BatchEngine::start() {
     obs::info("batch_upload_discarded", {{"job", job.id}, {"partner", job.partner_id}});
   }
   thread_ = std::thread([this] {
+    obs::name_this_thread("lgsp-batch");
     schedule_tick();
     asio::post(ioc_, [this] { pass(); });
     ioc_.run();

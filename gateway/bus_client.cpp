@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "observability/log.hpp"
+#include "observability/thread_name.hpp"
 
 namespace lgsp::gateway {
 
@@ -110,8 +111,14 @@ void BusClient::start() {
   consumer_.assign(topic, options_.reply_partition, high);
   positioned_ = true;
   bus_reachable_ = true;
-  reply_thread_ = std::jthread([this](const std::stop_token& st) { reply_loop(st); });
-  send_thread_ = std::jthread([this](const std::stop_token& st) { send_loop(st); });
+  reply_thread_ = std::jthread([this](const std::stop_token& st) {
+    obs::name_this_thread("lgsp-bus-reply");
+    reply_loop(st);
+  });
+  send_thread_ = std::jthread([this](const std::stop_token& st) {
+    obs::name_this_thread("lgsp-bus-send");
+    send_loop(st);
+  });
   obs::info("bus_client_started", {{"reply_to", reply_to_}, {"reply_offset", high}});
 }
 

@@ -7,6 +7,7 @@
 #include "audit/store.hpp"
 #include "bus/client_properties.hpp"
 #include "observability/log.hpp"
+#include "observability/thread_name.hpp"
 
 namespace lgsp::gateway {
 
@@ -156,7 +157,12 @@ void Gateway::start() {
   admin_->start();
   const unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads)
                                       : std::max(1U, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (unsigned i = 0; i < n; ++i) {
+    threads_.emplace_back([this] {
+      obs::name_this_thread("lgsp-http");
+      ioc_.run();
+    });
+  }
   obs::info("gateway_started",
             {{"listen", cfg_.listen.host + ":" + std::to_string(api_->port())},
              {"admin", cfg_.admin_listen.host + ":" + std::to_string(admin_->port())},
