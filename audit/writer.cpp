@@ -2,12 +2,15 @@
 
 #include <prometheus/histogram.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "bus/client_properties.hpp"
 #include "bus/statistics.hpp"
 #include "observability/log.hpp"
+#include "observability/thread_name.hpp"
 
 namespace lgsp::audit {
 
@@ -76,7 +79,10 @@ AuditWriter::~AuditWriter() { stop(); }
 
 void AuditWriter::start() {
   consumer_.subscribe({options_.topic});
-  thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
+  thread_ = std::jthread([this](const std::stop_token& st) {
+    obs::name_this_thread("lgsp-audit");
+    run(st);
+  });
   obs::info("audit_writer_started", {{"topic", options_.topic}, {"group", options_.group_id}});
 }
 
@@ -105,10 +111,18 @@ void AuditWriter::run(const std::stop_token& stop) {
   std::vector<AuditRecord> batch;
   std::map<std::int32_t, std::int64_t> next_offsets;
   while (!stop.stop_requested()) {
-    // Gather what is waiting, up to max_batch: one transaction for many events.
+    // Gather up to max_batch events, for at most max_batch_wait after the first: one
+    // transaction for many events.
     bool got = false;
-    for (bus::MessagePtr msg = consumer_.poll(50ms); msg; msg = consumer_.poll(0ms)) {
+    std::optional<std::chrono::steady_clock::time_point> close_at;
+    const auto wait = [&] {
+      if (!close_at) return std::chrono::milliseconds(50);
+      return std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(
+                               *close_at - std::chrono::steady_clock::now()));
+    };
+    for (bus::MessagePtr msg = consumer_.poll(wait()); msg; msg = consumer_.poll(wait())) {
       got = true;
+      if (!close_at) close_at = std::chrono::steady_clock::now() + options_.max_batch_wait;
       if (msg->err) {
         if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
           obs::warn("audit_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
@@ -125,7 +139,7 @@ void AuditWriter::run(const std::stop_token& stop) {
       } else {
         batch.push_back(to_record(*event));
       }
-      if (batch.size() >= options_.max_batch) break;
+      if (batch.size() >= options_.max_batch || wait() == 0ms) break;
     }
     if (!got && draining_) break;
     if (batch.empty() && next_offsets.empty()) continue;
