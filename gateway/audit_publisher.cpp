@@ -1,19 +1,12 @@
 #include "gateway/audit_publisher.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
-#include "domain/hashing.hpp"
 #include "observability/log.hpp"
 
 namespace lgsp::gateway {
 
 std::string SubjectHasher::hash(std::string_view citizen_id) const {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(citizen_id.data()), citizen_id.size(), md, &len);
-  return domain::to_hex(md, len);
+  const auto md = hmac_.digest(citizen_id);
+  return domain::to_hex(md.data(), md.size());
 }
 
 AuditPublisher::AuditPublisher(bus::Producer& producer, std::string topic, GatewayProbe& probe)

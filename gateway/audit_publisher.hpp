@@ -6,6 +6,7 @@
 
 #include "bus/envelope.hpp"
 #include "bus/producer.hpp"
+#include "domain/hashing.hpp"
 #include "gateway/gateway_probe.hpp"
 
 namespace lgsp::gateway {
@@ -15,11 +16,11 @@ namespace lgsp::gateway {
 /// whoever holds the audit key can link a hash back to a person. Immutable; thread-safe.
 class SubjectHasher {
  public:
-  explicit SubjectHasher(std::string key) : key_(std::move(key)) {}
+  explicit SubjectHasher(std::string_view key) : hmac_(key) {}
   std::string hash(std::string_view citizen_id) const;
 
  private:
-  std::string key_;
+  domain::HmacSha256 hmac_;
 };
 
 /// Sends one audit event per request to the audit topic, keyed by request id, through the

@@ -1,9 +1,10 @@
 #include "gateway/auth.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <cctype>
+
+#include "domain/hashing.hpp"
 
 namespace lgsp::gateway {
 namespace {
@@ -98,13 +99,12 @@ AuthResult PartnerDirectory::authenticate(std::string_view header, const PeerIde
 
 AuthResult PartnerDirectory::by_api_key(std::string_view key) const {
   if (key.size() > 512) return fail(AuthFailure::kMalformed, "api_key");
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  const auto digest = domain::sha256(key);
   const Partner* found = nullptr;
   // Compare against every key without stopping early: the time taken says nothing about
   // which key (or how much of one) matched.
   for (const auto& k : keys_) {
-    if (CRYPTO_memcmp(k.digest, digest, sizeof digest) == 0) found = k.partner;
+    if (CRYPTO_memcmp(k.digest, digest.data(), digest.size()) == 0) found = k.partner;
   }
   return found != nullptr ? AuthResult{found, AuthFailure::kNone, "api_key"}
                           : fail(AuthFailure::kInvalidKey, "api_key");
