@@ -27,6 +27,13 @@ cpu_ticks() {  # total user+system ticks of the given pids
   for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
   echo "$t"
 }
+# thread_ticks PID -> "name ticks" per thread name (our threads are named: lgsp-http,
+# lgsp-bus-send, lgsp-population, lgsp-audit, ...; rdk:broker* are librdkafka's client I/O
+# threads, rdk:mock the embedded broker)
+thread_ticks() {
+  for t in /proc/"$1"/task/*; do echo "$(tr ' ' '_' < "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done |
+    awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+}
 hwm_mib() { awk '/VmHWM/{printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 rss_mib() { awk '/VmRSS/{printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
@@ -120,8 +127,12 @@ export SUBJECTS_FILE="$work/subjects.jsonl"
 LGSP_ROUTE=verify wrk -t1 -c8 -d3s -s bench/request.lua http://127.0.0.1:38080 > /dev/null  # warm-up
 for route in verify lookup profile; do
   export LGSP_ROUTE=$route
+  [ "$route" = verify ] && thread_ticks "$dev" > "$work/threads.0"
   wrk_row "ours: $route (lgsp dev)" http://127.0.0.1:38080 bench/request.lua "$dev"
-  [ "$route" = verify ] && verify_rps=$rps
+  if [ "$route" = verify ]; then
+    verify_rps=$rps
+    thread_ticks "$dev" > "$work/threads.1"
+  fi
 done
 unset LGSP_ROUTE
 body=$(head -1 "$work/subjects.jsonl" | jq -c '{citizen_id, full_name, date_of_birth, purpose:"benchmark"}')
@@ -130,6 +141,14 @@ for pct in 25 50 90; do
 done
 hey_row "ours: verify at 5,000 req/s" 5000 "$body"
 
+echo
+echo "where a verify's CPU goes at saturation (µs per request, by thread of lgsp dev):"
+join "$work/threads.0" "$work/threads.1" |
+  awk -v rps="$verify_rps" -v s="$secs" -v hz="$(getconf CLK_TCK)" '
+    { us = ($3 - $2) / hz * 1e6 / (rps * s); if (us >= 0.5) { printf "  %-16s %6.1f\n", $1, us; t += us } }
+    $1 ~ /^rdk:mock/ { b += ($3 - $2) / hz * 1e6 / (rps * s) }
+    $1 ~ /^rdk:/ { k += ($3 - $2) / hz * 1e6 / (rps * s) }
+    END { printf "  %-16s %6.1f  (the embedded broker %.0f%%, all of librdkafka %.0f%%)\n", "total", t, 100 * b / t, 100 * k / t }'
 echo
 echo "ours / ceiling (verify req/s): $(awk -v a="$verify_rps" -v b="$nginx_rps" 'BEGIN{printf "%.1f%%", 100 * a / b}') of nginx (target ≥ 25%)"
 echo

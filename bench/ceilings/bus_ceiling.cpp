@@ -41,6 +41,20 @@ int main(int argc, char** argv) {
                                    {"session.timeout.ms", "6000"},
                                    {"heartbeat.interval.ms", "1000"}});
 
+  // Extra client settings to try, e.g. CEILING_PRODUCER="linger.ms=0;acks=1" (later wins).
+  const auto extra = [](const char* env, bus::Properties& into) {
+    const char* v = std::getenv(env);
+    for (std::string rest = v != nullptr ? v : ""; !rest.empty();) {
+      const auto end = rest.find(';');
+      const std::string kv = rest.substr(0, end);
+      if (const auto eq = kv.find('='); eq != std::string::npos)
+        into.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+      rest = end == std::string::npos ? "" : rest.substr(end + 1);
+    }
+  };
+  extra("CEILING_PRODUCER", producer);
+  extra("CEILING_CONSUMER", consumer);
+
   std::atomic<bool> stop{false};
   std::atomic<bool> responder_ready{false};
   std::thread responder([&] {
