@@ -259,6 +259,13 @@ class SqliteBatchStore final : public BatchStore {
                               std::int64_t now_ms) override {
     std::lock_guard lock(mu_);
     Transaction tx(*this, "record results");
+    {
+      // A finished job takes no more results: a reply that was on its way when the job was
+      // cancelled (or failed) must not change what its owner was already told.
+      ResetGuard reset(is_open_.get());
+      sq::bind_text(is_open_.get(), 1, job_id);
+      if (!step_row(is_open_.get(), "record results")) return 0;
+    }
     std::array<std::int64_t, 5> added{};  // by Outcome
     std::int64_t total = 0;
     sqlite3_stmt* s = set_result_.get();
@@ -401,6 +408,9 @@ class SqliteBatchStore final : public BatchStore {
     pending_ = sq::prepare(db,
                            "SELECT line, request FROM records WHERE job_id = ?1 AND line > ?2"
                            " AND result IS NULL AND request IS NOT NULL ORDER BY line LIMIT ?3");
+    is_open_ = sq::prepare(db,
+                           "SELECT 1 FROM jobs WHERE id = ?1"
+                           " AND state NOT IN ('completed', 'failed', 'cancelled')");
     set_result_ = sq::prepare(db,
                               "UPDATE records SET result = ?1 WHERE job_id = ?2 AND line = ?3"
                               " AND result IS NULL");
@@ -503,6 +513,7 @@ class SqliteBatchStore final : public BatchStore {
   sq::Stmt jobs_in_state_;
   sq::Stmt active_jobs_;
   sq::Stmt pending_;
+  sq::Stmt is_open_;
   sq::Stmt set_result_;
   sq::Stmt add_results_;
   sq::Stmt results_;

@@ -117,6 +117,7 @@ class BatchStore {
                                              std::size_t limit) = 0;
   /// Records results in one transaction; a record that already has one keeps it. Adds the
   /// newly recorded ones to the counts, sets last_progress_ms. Returns how many were new.
+  /// A finished job (completed, failed, cancelled) takes none: it records nothing.
   virtual std::int64_t record_results(std::string_view job_id,
                                       const std::vector<RecordResult>& results,
                                       std::int64_t now_ms) = 0;

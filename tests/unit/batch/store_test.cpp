@@ -286,6 +286,26 @@ TEST_F(BatchStoreTest, RecordResultsKeepsTheFirstResultOfALine) {
   EXPECT_EQ(rows[1].result, "a");
 }
 
+TEST_F(BatchStoreTest, AFinishedJobTakesNoMoreResults) {
+  // A chunk's reply can arrive after its job was cancelled: its owner was already told the
+  // counts and may have read the results, which must not change under it.
+  for (const JobState end : {JobState::kCancelled, JobState::kFailed}) {
+    const std::string id = std::string("j-") + std::string(to_string(end));
+    ASSERT_TRUE(store_->create_job(make_job(id)));
+    store_->append(id, make_records(1, 3));
+    ASSERT_TRUE(store_->set_state(id, JobState::kRunning, kNow));
+    ASSERT_EQ(store_->record_results(id, {answer(1)}, kNow + 1), 1);
+    ASSERT_TRUE(store_->set_state(id, end, kNow + 2));
+    EXPECT_EQ(store_->record_results(id, {answer(2), answer(3)}, kNow + 3), 0);
+    EXPECT_EQ(job(id).counts.done, 1);
+    EXPECT_EQ(job(id).last_progress_ms, kNow + 1);
+    const auto rows = store_->results(id, 0, 10);
+    ASSERT_EQ(rows.size(), 3U);
+    EXPECT_FALSE(rows[1].result);
+    EXPECT_FALSE(rows[2].result);
+  }
+}
+
 TEST_F(BatchStoreTest, RecordResultsWithNothingNewLeavesProgressTimeAlone) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 2, {2}));
