@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
 
   // Extra client settings to try, e.g. CEILING_PRODUCER="linger.ms=0;acks=1" (later wins).
   const auto extra = [](const char* env, bus::Properties& into) {
-    const char* v = std::getenv(env);
+    const char* v = std::getenv(env);  // NOLINT(concurrency-mt-unsafe): no thread runs yet
     for (std::string rest = v != nullptr ? v : ""; !rest.empty();) {
       const auto end = rest.find(';');
       const std::string kv = rest.substr(0, end);

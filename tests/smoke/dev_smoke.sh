@@ -29,7 +29,7 @@ echo "$answer"
 
 bootstrap=$(cat "$work/kafka-bootstrap.txt")
 topics=$(kcat -b "$bootstrap" -L -m 5)
-echo "$topics" | grep -q 'topic "lgsp.population.requests" with 4 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
+echo "$topics" | grep -q 'topic "lgsp.population.requests" with 2 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
 echo "$topics" | grep -q 'topic "lgsp.replies" with 4 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
 echo "$topics" | grep -q 'topic "lgsp.audit" with 1 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
 
