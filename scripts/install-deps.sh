@@ -7,8 +7,9 @@ set -euo pipefail
 
 # One list, grouped by need; see ../shared/LIBRARIES.md for why each one.
 packages=(
-  # toolchain
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  # toolchain (ccache: a rebuild after a small change recompiles only what changed, in any
+  # clone on the machine)
+  build-essential cmake ninja-build pkg-config git ca-certificates ccache
   # HTTP, JSON, TLS
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev
   # Kafka (librdkafka + its mock cluster), config, metrics, envelope
