@@ -53,6 +53,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build_dir, files = sys.argv[1], sys.argv[2:]
+    root = os.getcwd()
     commands = compile_commands(build_dir)
     cache = pathlib.Path(os.environ.get("LGSP_TIDY_CACHE",
                                         pathlib.Path.home() / ".cache" / "lgsp-tidy"))
@@ -70,7 +71,10 @@ def main():
         key = None
         if pre.returncode == 0:
             h = hashlib.sha256(salt.encode())
-            h.update(" ".join(entry.get("arguments") or [entry["command"]]).encode())
+            # Relative to the checkout, so another clone on the machine (CI's) shares the
+            # cache; the preprocessed text (-P) carries no paths.
+            command = " ".join(entry.get("arguments") or [entry["command"]])
+            h.update(command.replace(root, "<root>").encode())
             h.update(pre.stdout)
             key = cache / h.hexdigest()
             if key.exists():
