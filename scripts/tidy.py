@@ -72,10 +72,10 @@ def main():
         if pre.returncode == 0:
             h = hashlib.sha256(salt.encode())
             # Relative to the checkout, so another clone on the machine (CI's) shares the
-            # cache; the preprocessed text (-P) carries no paths.
+            # cache (__FILE__ puts the checkout's path into the preprocessed text too).
             command = " ".join(entry.get("arguments") or [entry["command"]])
             h.update(command.replace(root, "<root>").encode())
-            h.update(pre.stdout)
+            h.update(pre.stdout.replace(root.encode(), b"<root>"))
             key = cache / h.hexdigest()
             if key.exists():
                 return path, True, None
