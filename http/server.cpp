@@ -35,18 +35,18 @@ namespace {
 /// A request's read deadline. When it passes, it cancels the socket's pending operations
 /// (the read returns operation_aborted) but leaves the socket open, so a 408 can still be
 /// written. Runs on the connection's strand; the shared state lets a late timer handler find
-/// the read already finished instead of touching a stream that may be gone.
+/// the read already finished instead of touching a stream (or timer) that may be gone.
+///
+/// Once passed, it cancels again every 10 ms until finish(): a read whose data had already
+/// arrived when the socket was cancelled completes normally, and the composed read then
+/// starts another one, which a single cancel would never reach; under a slowloris client
+/// that read waited for ever.
 class ReadDeadline {
  public:
   ReadDeadline(beast::tcp_stream& stream, std::chrono::milliseconds after)
-      : state_(std::make_shared<State>(State{&stream})), timer_(stream.get_executor()) {
+      : state_(std::make_shared<State>(State{&stream, &timer_})), timer_(stream.get_executor()) {
     timer_.expires_after(after);
-    timer_.async_wait([state = state_](boost::system::error_code ec) {
-      if (ec || state->stream == nullptr) return;
-      state->fired = true;
-      boost::system::error_code ignored;
-      state->stream->socket().cancel(ignored);
-    });
+    wait(state_);
   }
   ~ReadDeadline() { finish(); }
   ReadDeadline(const ReadDeadline&) = delete;
@@ -55,6 +55,7 @@ class ReadDeadline {
   /// Stops the clock; true when the deadline had passed.
   bool finish() {
     state_->stream = nullptr;
+    state_->timer = nullptr;
     timer_.cancel();
     return state_->fired;
   }
@@ -62,8 +63,22 @@ class ReadDeadline {
  private:
   struct State {
     beast::tcp_stream* stream;
+    asio::steady_timer* timer;
     bool fired = false;
   };
+
+  static void wait(const std::shared_ptr<State>& state) {
+    state->timer->async_wait([state](boost::system::error_code ec) {
+      // stream and timer are null once finish() ran (the deadline may be gone).
+      if (ec || state->stream == nullptr) return;
+      state->fired = true;
+      boost::system::error_code ignored;
+      state->stream->socket().cancel(ignored);
+      state->timer->expires_after(std::chrono::milliseconds(10));
+      wait(state);
+    });
+  }
+
   std::shared_ptr<State> state_;
   asio::steady_timer timer_;
 };
