@@ -8,7 +8,7 @@
 # Saturation: wrk 4.1, 2 threads, 64 connections, 10 s. Fixed offered loads (25/50/90% of
 # our verify maximum, and 5,000 req/s): hey, 64 workers with a per-worker rate limit.
 # CPU per request from /proc/PID/stat; peak RSS from VmHWM; memory over a 60 s run.
-# Usage: bench/compare.sh [--quick]   (build first: scripts/test.sh or scripts/dev.sh)
+# Usage: bench/compare.sh [--quick]   (build first: scripts/dev.sh, then cmake --build build -j2 for the bench targets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --bench > /dev/null

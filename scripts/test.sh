@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command (2): install what is missing, build with AddressSanitizer + UBSan and
 # warnings as errors (the `asan` preset, in build-asan/; the README's run command keeps its
-# own Release build in build/), check formatting and clang-tidy (LGSP_TIDY=0 skips it
+# own RelWithDebInfo build in build/), check formatting and clang-tidy (LGSP_TIDY=0 skips it
 # locally), run every test with ctest under the sanitizers (unit, integration with fault
 # tests, the `lgsp dev` smoke test, the OpenAPI contract, metrics on a real Prometheus, the
 # offline Helm/Dockerfile checks, the committed fuzz corpus replayed through each fuzz
