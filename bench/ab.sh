@@ -10,6 +10,8 @@
 #       -e 's#127.0.0.1:9465#127.0.0.1:39465#; s#127.0.0.1:9466#127.0.0.1:39466#' \
 #       -e "s#run/#$DIR/run/#g" -e 's#level: info#level: warn#' config/dev.yaml > $DIR/dev.yaml
 #   $DIR/lgsp keys secret $DIR/run/audit-subject.key
+# DIR/lgsp may be a wrapper that execs a build with other settings, e.g. another allocator:
+#   exec env LD_PRELOAD=libjemalloc.so.2 /path/to/build/lgsp "$@"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=${1:?usage: bench/ab.sh DIR_A DIR_B [ROUNDS]}
@@ -42,16 +44,18 @@ one() {
         -H "Authorization: Bearer demo-key-for-local-use-only" -d "$body" \
         http://127.0.0.1:38080/v1/population/verify 2>&1)
   i0=$(awk '{print $14 + $15}' /proc/$dev/stat); sleep 5; i1=$(awk '{print $14 + $15}' /proc/$dev/stat)
-  printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s%% |\n" "$dir" "$seq" \
+  local rss
+  rss=$(awk '/^VmHWM:/{printf "%.0f", $2 / 1024}' /proc/$dev/status)
+  printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s%% | %s |\n" "$dir" "$seq" \
     "$(echo "$out" | awk '/Requests\/sec/{print $2}')" "$(echo "$out" | awk '/^p50:/{print $2}')" \
     "$(echo "$out" | awk '/^p99:/{print $2}')" "$cpu" \
     "$(echo "$hey" | awk '/Requests\/sec/{printf "%.0f", $2}')" \
     "$(echo "$hey" | awk '/ 50% in /{printf "%.2f", $3 * 1000}')" \
     "$(echo "$hey" | awk '/ 99% in /{printf "%.2f", $3 * 1000}')" \
-    "$(( (i1 - i0) * 100 / (5 * $(getconf CLK_TCK)) ))"
+    "$(( (i1 - i0) * 100 / (5 * $(getconf CLK_TCK)) ))" "$rss"
   kill "$dev"; wait "$dev" 2> /dev/null || true
 }
 
-echo "| build | sequential p50 ms | verify req/s (wrk -c64) | p50 ms | p99 ms | CPU µs/req | hey 3,000/s offered: got | p50 ms | p99 ms | idle CPU |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| build | sequential p50 ms | verify req/s (wrk -c64) | p50 ms | p99 ms | CPU µs/req | hey 3,000/s offered: got | p50 ms | p99 ms | idle CPU | peak RSS MiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for _ in $(seq 1 "$rounds"); do one "$a"; one "$b"; done

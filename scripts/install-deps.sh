@@ -35,8 +35,9 @@ packages=(
 # already there (the machine's own, newer one must not be swapped for Debian's).
 if ! command -v node > /dev/null; then packages+=(nodejs npm); fi
 # --bench: what bench/compare.sh adds (nginx as the HTTP ceiling, hey for fixed offered
-# loads, perf for the profile). Not needed to build, run or test.
-if [ "${1:-}" = "--bench" ]; then packages+=(nginx-light hey linux-perf); fi
+# loads, perf for the profile, jemalloc and tcmalloc to compare allocators by LD_PRELOAD).
+# Not needed to build, run or test.
+if [ "${1:-}" = "--bench" ]; then packages+=(nginx-light hey linux-perf libjemalloc2 libtcmalloc-minimal4); fi
 
 missing=()
 for p in "${packages[@]}"; do
