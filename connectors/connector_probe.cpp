@@ -56,6 +56,12 @@ void ConnectorProbe::request(std::string_view outcome) {
   requests_.Add({{"registry", registry_}, {"outcome", std::string(outcome)}}).Increment();
 }
 
+void ConnectorProbe::reply_failed(std::int64_t n, bool chunk) {
+  if (chunk) return batch_records("reply_failed", n);
+  requests_.Add({{"registry", registry_}, {"outcome", "reply_failed"}})
+      .Increment(static_cast<double>(n));
+}
+
 void ConnectorProbe::batch_records(std::string_view outcome, std::int64_t n) {
   if (n <= 0) return;
   for (std::size_t i = 0; i < kBatchOutcomes.size(); ++i) {

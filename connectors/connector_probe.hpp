@@ -19,12 +19,16 @@ namespace lgsp::connectors {
 /// expired (dropped: deadline passed). Any message's (request or chunk): undecodable (dropped:
 /// not an envelope or no reply-to), reply_failed (reply could not be produced).
 /// Bulk jobs' records (the items of a chunk): ok, not_found, bad_request, backend_error
-/// (replied), expired (dropped with their chunk).
+/// (replied), expired (dropped with their chunk), reply_failed (their chunk's reply could
+/// not be produced).
 class ConnectorProbe {
  public:
   ConnectorProbe(obs::Metrics& metrics, const std::string& registry);
 
   void request(std::string_view outcome);
+  /// A reply could not be produced: counts each of the `n` requests of its bundle, or with
+  /// `chunk` each of the `n` records of its chunk, as reply_failed.
+  void reply_failed(std::int64_t n, bool chunk);
   /// `n` records of a chunk ended with `outcome` (one of the record outcomes above).
   void batch_records(std::string_view outcome, std::int64_t n);
   /// One backend call: an interactive request, or a whole chunk.

@@ -173,8 +173,9 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
   bus::Headers headers{{std::string(bus::kHeaderRequestId), request->request_id()}};
   if (traceparent)
     headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*traceparent)});
-  send_reply(lane, msg, *reply_to, request->request_id(), bus::encode(reply), headers,
-             {request->request_id(), trace_id});
+  send_reply(
+      lane, msg, *reply_to, request->request_id(), bus::encode(reply), headers,
+      {request->request_id(), trace_id, lane.chunks ? request->batch_size() : 1, lane.chunks});
 }
 
 void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
@@ -196,7 +197,7 @@ void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
   const bus::Headers headers{
       {std::string(bus::kHeaderBundle), std::to_string(replies.replies_size())}};
   send_reply(lane, msg, to, {}, bus::encode(replies), headers,
-             {"bundle of " + std::to_string(replies.replies_size()), {}});
+             {"bundle of " + std::to_string(replies.replies_size()), {}, replies.replies_size()});
 }
 
 v1::Reply ConnectorRuntime::answer(const v1::Request& request, const std::string& trace_id) {
@@ -270,7 +271,7 @@ void ConnectorRuntime::send_reply(Lane& lane, const rd_kafka_message_t* msg, con
         to.topic, to.partition, key, value, headers,
         [this, &lane, partition, offset, ids](rd_kafka_resp_err_t err) {
           if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            probe_.request("reply_failed");
+            probe_.reply_failed(ids.requests, ids.chunk);
             obs::error("connector_reply_failed", {{"request_id", ids.request_id},
                                                   {"trace_id", ids.trace_id},
                                                   {"error", rd_kafka_err2str(err)}});
@@ -282,7 +283,7 @@ void ConnectorRuntime::send_reply(Lane& lane, const rd_kafka_message_t* msg, con
       producer_.poll(10ms);  // back-pressure: let deliveries drain, then retry
       continue;
     }
-    probe_.request("reply_failed");
+    probe_.reply_failed(ids.requests, ids.chunk);
     if (ec.value() == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
       obs::error("connector_reply_failed",
                  {{"request_id", request_id},

@@ -65,6 +65,10 @@ class ConnectorRuntime {
   struct LogIds {
     std::string request_id;
     std::string trace_id;
+    /// What the reply answers, for the counters when it cannot be delivered: a bundle's
+    /// requests, or a bulk chunk's records (`chunk`).
+    std::int64_t requests = 1;
+    bool chunk = false;
   };
   /// Produces the encoded reply `value` to `to` (waiting while the producer's queue is
   /// full); the message's offset is finished once it is delivered or failed for good.

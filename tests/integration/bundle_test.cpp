@@ -31,6 +31,41 @@ using namespace std::chrono_literals;
 
 enum class Expect { kMatch, kMismatch, kUnknown };
 
+/// Unix milliseconds `d` from now: a request's deadline.
+std::int64_t unix_ms_in(std::chrono::milliseconds d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             (std::chrono::system_clock::now() + d).time_since_epoch())
+      .count();
+}
+
+/// Adds a population verify of `subject` under the claimed `name` to `bundle`.
+void add_verify(v1::RequestBundle& bundle, const std::string& id,
+                const domain::CitizenRecord& subject, const std::string& name,
+                std::int64_t deadline_unix_ms) {
+  v1::Request& r = *bundle.add_requests();
+  r.set_request_id(id);
+  r.set_registry("population");
+  r.set_operation(v1::OPERATION_VERIFY);
+  r.set_partner_id("ministry");
+  r.set_purpose("bundle-test");
+  r.set_deadline_unix_ms(deadline_unix_ms);
+  r.set_citizen_id(subject.citizen_id);
+  r.mutable_claims()->set_full_name(name);
+}
+
+/// Publishes `bundle` to the population connector as the gateway would, asking for the
+/// reply on partition `reply_partition` of the replies topic.
+void publish_bundle(bus::Producer& producer, const bus::Topics& topics,
+                    const v1::RequestBundle& bundle, std::int32_t reply_partition) {
+  const auto ec =
+      producer.produce(topics.requests("population"), 0, {}, bus::encode(bundle),
+                       {{std::string(bus::kHeaderReplyTo),
+                         bus::format_reply_to({topics.replies(), reply_partition})},
+                        {std::string(bus::kHeaderBundle), std::to_string(bundle.requests_size())}},
+                       [](rd_kafka_resp_err_t) {});
+  ASSERT_FALSE(ec) << ec.message();
+}
+
 TEST(Bundles, ConcurrentVerifiesShareMessagesAndEachGetsItsOwnAnswer) {
   TestStack stack;
   constexpr int kClients = 48;
@@ -99,37 +134,15 @@ TEST(Bundles, ConnectorAnswersABundleInOneMessageAndLeavesOutExpiredRequests) {
                          bus::Producer::Polling::kBackground);
 
   const auto subjects = stack.subjects(2);
-  const auto in = [](std::chrono::milliseconds d) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               (std::chrono::system_clock::now() + d).time_since_epoch())
-        .count();
-  };
   v1::RequestBundle bundle;
-  const auto add = [&](const std::string& id, const domain::CitizenRecord& s,
-                       const std::string& name, std::int64_t deadline) {
-    v1::Request& r = *bundle.add_requests();
-    r.set_request_id(id);
-    r.set_registry("population");
-    r.set_operation(v1::OPERATION_VERIFY);
-    r.set_partner_id("ministry");
-    r.set_purpose("bundle-test");
-    r.set_deadline_unix_ms(deadline);
-    r.set_citizen_id(s.citizen_id);
-    r.mutable_claims()->set_full_name(name);
-  };
-  add("b-match", subjects[0], subjects[0].full_name, in(30s));
-  add("b-expired", subjects[1], subjects[1].full_name, in(-1s));
-  add("b-mismatch", subjects[1], "Không Phải Tên Này", in(30s));
+  add_verify(bundle, "b-match", subjects[0], subjects[0].full_name, unix_ms_in(30s));
+  add_verify(bundle, "b-expired", subjects[1], subjects[1].full_name, unix_ms_in(-1s));
+  add_verify(bundle, "b-mismatch", subjects[1], "Không Phải Tên Này", unix_ms_in(30s));
 
   // A consumer assigned at "end" reads from the end as of its first fetch: let it settle.
   const auto settle = Clock::now() + 1s;
   while (Clock::now() < settle) replies.poll(50ms);
-  const auto ec = producer.produce(
-      topics.requests("population"), 0, {}, bus::encode(bundle),
-      {{std::string(bus::kHeaderReplyTo), bus::format_reply_to({topics.replies(), 0})},
-       {std::string(bus::kHeaderBundle), "3"}},
-      [](rd_kafka_resp_err_t) {});
-  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_NO_FATAL_FAILURE(publish_bundle(producer, topics, bundle, 0));
 
   std::optional<v1::ReplyBundle> answered;
   const auto until = Clock::now() + 20s;
@@ -159,6 +172,35 @@ TEST(Bundles, ConnectorAnswersABundleInOneMessageAndLeavesOutExpiredRequests) {
   while (metric_value(stack.admin_port(), expired) < 1 && Clock::now() < counted)
     std::this_thread::sleep_for(20ms);
   EXPECT_EQ(metric_value(stack.admin_port(), expired), 1);
+}
+
+TEST(Bundles, AReplyThatCannotBeProducedCountsEveryRequestOfItsBundle) {
+  TestStack stack;
+  const bus::Topics topics{stack.cfg.kafka.topic_prefix};
+  bus::Producer producer(bus::producer_properties(stack.cfg.kafka, stack.bootstrap, "it-bundle"),
+                         bus::Producer::Polling::kBackground);
+  const auto subjects = stack.subjects(3);
+  v1::RequestBundle bundle;
+  for (std::size_t i = 0; i < 3; ++i)
+    add_verify(bundle, "lost-" + std::to_string(i), subjects[i], subjects[i].full_name,
+               unix_ms_in(30s));
+  // The replies topic has no partition 999: the connector answers, and cannot deliver it.
+  ASSERT_NO_FATAL_FAILURE(publish_bundle(producer, topics, bundle, 999));
+
+  const std::string failed =
+      R"(lgsp_connector_requests_total{outcome="reply_failed",registry="population"})";
+  const auto until = Clock::now() + 20s;
+  while (metric_value(stack.admin_port(), failed) < 3 && Clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(metric_value(stack.admin_port(), failed), 3)
+      << "one count per request, not per message";
+  // The connector goes on: a verify through the gateway still gets its answer.
+  const auto r = post_json(stack.api_port(), "/v1/population/verify",
+                           json::serialize(json::object{{"purpose", "bundle-test"},
+                                                        {"citizen_id", subjects[0].citizen_id},
+                                                        {"full_name", subjects[0].full_name}}),
+                           kMinistryKey);
+  EXPECT_EQ(r.status, 200) << r.body;
 }
 
 }  // namespace
