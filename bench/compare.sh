@@ -8,13 +8,20 @@
 # Saturation: wrk 4.1, 2 threads, 64 connections, 10 s. Fixed offered loads (25/50/90% of
 # our verify maximum, and 5,000 req/s): hey, 64 workers with a per-worker rate limit.
 # CPU per request from /proc/PID/stat; peak RSS from VmHWM; memory over a 60 s run.
-# Usage: bench/compare.sh [--quick]   (build first: scripts/dev.sh, then cmake --build build -j2 for the bench targets)
+# Usage: bench/compare.sh [--quick]   (build first: scripts/dev.sh; the ceilings' targets are
+# built here, in the same build/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --bench > /dev/null
 lgsp=./build/lgsp
 bare=./build/bench/lgsp_bare_beast
 ceiling=./build/bench/lgsp_bus_ceiling
+if [ ! -f build/CMakeCache.txt ]; then
+  echo "bench/compare.sh: no build/ yet: run scripts/dev.sh once (it configures and builds it)" >&2
+  exit 2
+fi
+source scripts/ccache-env.sh
+cmake --build build -j2 --target lgsp lgsp_bare_beast lgsp_bus_ceiling > /dev/null
 secs=10; soak=60
 [ "${1:-}" = "--quick" ] && { secs=5; soak=20; }
 work=$(mktemp -d)
