@@ -4,7 +4,7 @@
 # and while Debian's Prometheus scrapes the admin port every second (15 s to 60 s is usual in
 # production: this is the heavy end). Three runs each, interleaved so drift hits both alike.
 # Also prints what one scrape costs: size and time of GET /metrics under load.
-# Usage: bench/metrics.sh   (build first: scripts/dev.sh, then cmake --build build -j2 for the bench targets)
+# Usage: bench/metrics.sh   (build first: scripts/dev.sh, which builds build/lgsp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lgsp=./build/lgsp

@@ -4,7 +4,7 @@
 #     sequential (wrk, 1 connection): p50/p99;
 #   - verify throughput with the SQLite backend vs the PostgreSQL backend (wrk, 64
 #     connections), PostgreSQL being a throwaway server on loopback (tests/support/with_postgres.sh).
-# Usage: bench/registries.sh   (build first: scripts/dev.sh, then cmake --build build -j2)
+# Usage: bench/registries.sh   (build first: scripts/dev.sh, which builds build/lgsp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lgsp=$PWD/build/lgsp

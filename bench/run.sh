@@ -3,7 +3,7 @@
 #   - seeding time for 1 M (and with --big, 10 M) citizens;
 #   - verify through the whole path (HTTP -> Kafka protocol -> connector -> SQLite -> back)
 #     sequentially (wrk, 1 connection) and under load (wrk, 2 threads, 64 connections).
-# Usage: bench/run.sh [--big]   (build first: scripts/dev.sh, then cmake --build build -j2 for the bench targets)
+# Usage: bench/run.sh [--big]   (build first: scripts/dev.sh, which builds build/lgsp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lgsp=./build/lgsp

@@ -3,7 +3,7 @@
 # with the audit trail on (every request an event on Kafka, appended to the hash chain) and
 # off. Same machine, same profile (config/dev.yaml on bench ports), wrk 4.1 as the load
 # generator, 64 connections (three runs) and 1 connection per configuration.
-# Usage: bench/security.sh   (build first: scripts/dev.sh, then cmake --build build -j2 for the bench targets)
+# Usage: bench/security.sh   (build first: scripts/dev.sh, which builds build/lgsp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lgsp=./build/lgsp
