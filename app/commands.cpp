@@ -16,7 +16,6 @@
 #include "audit/writer.hpp"
 #include "bus/client_properties.hpp"
 #include "config/config.hpp"
-#include "connectors/backends/factory.hpp"
 #include "connectors/connector.hpp"
 #include "domain/hashing.hpp"
 #include "gateway/gateway.hpp"
@@ -24,6 +23,7 @@
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "observability/thread_name.hpp"
+#include "registries/table.hpp"
 #include "seed/seeder.hpp"
 
 namespace lgsp::app {
@@ -178,48 +178,29 @@ int run_connector(const std::string& config_path, const std::string& registry) {
 
 /// N subjects per configured registry, as flat JSON lines a script (or a person) can use.
 void print_samples(const seed::SeedTargets& t, std::int64_t n) {
-  namespace json = boost::json;
-  if (t.population) {
-    for (const auto& r : connectors::open_population_store(*t.population)->samples(n)) {
-      json::object o{{"registry", "population"}, {"citizen_id", r.citizen_id},
-                     {"full_name", r.full_name}, {"date_of_birth", r.date_of_birth},
-                     {"gender", r.gender},       {"place_of_origin", r.place_of_origin},
-                     {"province", r.province},   {"id_card_issue_date", r.id_card_issue_date}};
-      if (!r.legacy_id_number.empty()) o["legacy_id_number"] = r.legacy_id_number;
-      std::cout << json::serialize(o) << "\n";
-    }
+  for (const registries::Module* module : registries::modules()) {
+    const auto it = t.find(std::string(module->catalogue().name));
+    if (it == t.end()) continue;
+    for (const auto& o : module->samples(it->second, n))
+      std::cout << boost::json::serialize(o) << "\n";
   }
-  if (t.insurance) {
-    for (const auto& r : connectors::open_insurance_store(*t.insurance)->samples(n)) {
-      std::cout << json::serialize(
-                       json::object{{"registry", "insurance"},
-                                    {"citizen_id", r.citizen_id},
-                                    {"social_insurance_number", r.social_insurance_number},
-                                    {"health_insurance_card", r.health_insurance_card},
-                                    {"status", r.status},
-                                    {"coverage_end", r.coverage_end}})
-                << "\n";
-    }
-  }
-  if (t.vehicle) {
-    for (const auto& r : connectors::open_vehicle_store(*t.vehicle)->samples(n)) {
-      std::cout << json::serialize(json::object{{"registry", "vehicle"},
-                                                {"plate_number", r.plate_number},
-                                                {"citizen_id", r.owner_citizen_id},
-                                                {"vehicle_type", r.vehicle_type},
-                                                {"status", r.status}})
-                << "\n";
-    }
-  }
+}
+
+/// "100000 population, 93012 insurance, ..." rows.
+std::string describe_rows(const seed::SeedReport& report) {
+  std::string out;
+  for (const auto& [name, rows] : report.rows)
+    out += (out.empty() ? "" : ", ") + std::to_string(rows) + " " + name;
+  return out;
 }
 
 int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t samples,
              bool force) {
   const auto cfg = load(config_path);
   const seed::SeedTargets targets = seed::targets_from(cfg);
-  if (!targets.population) {
-    std::cerr << config_path
-              << ": registries.population is not configured (every registry holds its citizens)\n";
+  if (targets.empty()) {
+    std::cerr << config_path << ": no registries are configured (registries: "
+              << "known " << registries::known_names() << ")\n";
     return 2;
   }
   // --samples alone reads the existing registries; seeding happens when asked or needed.
@@ -231,9 +212,8 @@ int run_seed(const std::string& config_path, std::int64_t citizens, std::int64_t
                                                 if (done % 1000000 == 0)
                                                   std::cerr << "  " << done << " citizens\n";
                                               });
-    std::cerr << "seeded " << report.citizens << " citizens, " << report.insured
-              << " insurance records, " << report.vehicles << " vehicles in " << report.seconds
-              << " s ("
+    std::cerr << "seeded " << report.citizens << " citizens (rows: " << describe_rows(report)
+              << ") in " << report.seconds << " s ("
               << static_cast<std::int64_t>(static_cast<double>(report.citizens) / report.seconds)
               << " citizens/s)\n";
   }
@@ -271,6 +251,13 @@ std::string random_key() {
   return key;
 }
 
+/// The registry table's names, for --registry.
+std::vector<std::string> registry_names() {
+  std::vector<std::string> names;
+  for (const registries::Module* m : registries::modules()) names.emplace_back(m->catalogue().name);
+  return names;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -288,7 +275,7 @@ int run_cli(int argc, char** argv) {
   conn->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
   conn->add_option("-r,--registry", registry, "Registry to serve")
       ->required()
-      ->check(CLI::IsMember({"population", "insurance", "vehicle"}));
+      ->check(CLI::IsMember(registry_names()));
 
   std::int64_t citizens = 0, samples = 0;
   bool force = false;

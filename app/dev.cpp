@@ -4,8 +4,10 @@
 #include <memory>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include "app/commands.hpp"
 #include "bus/embedded_cluster.hpp"
+
 #include "bus/envelope.hpp"
 #include "config/config.hpp"
 #include "connectors/connector.hpp"
@@ -47,10 +49,10 @@ int run_dev(const char* config_path) {
     obs::info("seeding_registries", {{"citizens", cfg.seed.citizens}});
     const auto report = seed::seed_registries(targets, cfg.seed.citizens,
                                               static_cast<std::uint64_t>(cfg.seed.seed));
-    obs::info("registries_seeded", {{"citizens", report.citizens},
-                                    {"insurance_records", report.insured},
-                                    {"vehicles", report.vehicles},
-                                    {"seconds", report.seconds}});
+    boost::json::object rows;
+    for (const auto& [name, n] : report.rows) rows[name] = n;
+    obs::info("registries_seeded",
+              {{"citizens", report.citizens}, {"rows", rows}, {"seconds", report.seconds}});
   }
 
   // 3. The audit writer, connectors, then the gateway, all sharing one metric registry and

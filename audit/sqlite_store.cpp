@@ -10,12 +10,12 @@
 #include "audit/chain.hpp"
 #include "audit/columns.hpp"
 #include "audit/store.hpp"
-#include "connectors/backends/sqlite.hpp"
+#include "util/sqlite.hpp"
 
 namespace lgsp::audit {
 namespace {
 
-namespace sq = connectors::sqlite;
+namespace sq = sqlite;
 using sq::ResetGuard;
 
 // STRICT: a hand edit cannot slip text into an integer column (SQLite would otherwise keep it

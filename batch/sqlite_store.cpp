@@ -10,12 +10,12 @@
 #include <utility>
 
 #include "batch/store.hpp"
-#include "connectors/backends/sqlite.hpp"
+#include "util/sqlite.hpp"
 
 namespace lgsp::batch {
 namespace {
 
-namespace sq = connectors::sqlite;
+namespace sq = sqlite;
 using sq::ResetGuard;
 
 // STRICT: a hand edit cannot slip text into a counter. records is keyed (job_id, line) without

@@ -10,7 +10,7 @@
 
 #include "config/partners.hpp"
 #include "config/yaml_reader.hpp"
-#include "domain/catalog.hpp"
+#include "registries/table.hpp"
 
 namespace lgsp::config {
 namespace {
@@ -196,8 +196,8 @@ void read_registries(YamlReader& r, const YAML::Node& n,
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string name = it->first.Scalar();
     const std::string path = "registries." + name;
-    if (!domain::is_registry(name)) {
-      r.error(it->first, path, "unknown registry (known: population, insurance, vehicle)");
+    if (registries::find(name) == nullptr) {
+      r.error(it->first, path, "unknown registry (known: " + registries::known_names() + ")");
       continue;
     }
     RegistryConfig rc;
@@ -369,13 +369,6 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
 }
 
 }  // namespace
-
-std::string RegistryConfig::dsn() const {
-  if (!postgres_dsn_env.empty()) {
-    if (const char* v = env(postgres_dsn_env)) return v;
-  }
-  return postgres_dsn;
-}
 
 bool Endpoint::is_loopback() const {
   if (host == "localhost") return true;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -125,7 +126,14 @@ struct RegistryConfig {
   std::string postgres_dsn_env;
   std::int64_t pool_size = 4;
   /// The connection string to use: postgres_dsn_env's value if set, else postgres_dsn.
-  std::string dsn() const;
+  /// Inline: the registry modules read it without linking the config reader.
+  std::string dsn() const {
+    if (!postgres_dsn_env.empty()) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): read at start, before threads run
+      if (const char* v = std::getenv(postgres_dsn_env.c_str())) return v;
+    }
+    return postgres_dsn;
+  }
 };
 
 struct AuditConfig {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <set>
 
-#include "domain/catalog.hpp"
+#include "registries/table.hpp"
 
 namespace lgsp::config {
 namespace {
@@ -34,11 +34,12 @@ void read_rate_limit(YamlReader& r, const YAML::Node& n, const std::string& path
   out.burst = static_cast<double>(burst > 0 ? burst : rps);
 }
 
-/// "registry.operation" known to the catalog (including citizen.profile, audit.access-log).
+/// "registry.operation" known to the registry table (including citizen.profile, audit.access-log).
 bool is_operation(const std::string& op) {
   const auto dot = op.find('.');
-  const auto* reg = dot == std::string::npos ? nullptr : domain::find_registry(op.substr(0, dot));
-  return reg != nullptr && domain::has_operation(*reg, op.substr(dot + 1));
+  const auto* reg =
+      dot == std::string::npos ? nullptr : registries::find_catalogue(op.substr(0, dot));
+  return reg != nullptr && registries::has_operation(*reg, op.substr(dot + 1));
 }
 
 /// API key hashes from a file (a mounted Secret): one per line, '#' comments allowed.
@@ -160,9 +161,9 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
         std::set<std::string> seen;
         for (auto it = f.begin(); it != f.end(); ++it) {
           const std::string reg_name = it->first.Scalar();
-          const auto* reg = domain::find_registry(reg_name);
+          const registries::Module* module = registries::find(reg_name);
           const std::string fpath = path + ".fields." += reg_name;
-          if (!domain::is_registry(reg_name)) {
+          if (module == nullptr) {
             r.error(it->first, fpath, "unknown registry");
             continue;
           }
@@ -176,7 +177,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
           std::vector<YAML::Node> nodes;
           r.strings(it->second, fpath, names, nodes);
           for (std::size_t k = 0; k < names.size(); ++k) {
-            if (!domain::has_field(*reg, names[k])) {
+            if (!registries::has_field(module->catalogue(), names[k])) {
               r.error(nodes[k], fpath + "[" + std::to_string(k) + "]",
                       "unknown field \"" + names[k] + "\" of registry " + reg_name);
               continue;

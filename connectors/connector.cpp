@@ -5,46 +5,16 @@
 #include <stdexcept>
 
 #include "bus/client_properties.hpp"
-#include "connectors/backends/factory.hpp"
-#include "connectors/insurance/insurance_service.hpp"
-#include "connectors/population/population_service.hpp"
-#include "connectors/vehicle/vehicle_service.hpp"
 #include "observability/thread_name.hpp"
+#include "registries/table.hpp"
 
 namespace lgsp::connectors {
-
-struct Connector::Backend {
-  // The store the service reads; exactly one is set.
-  std::unique_ptr<PopulationStore> population;
-  std::unique_ptr<InsuranceStore> insurance;
-  std::unique_ptr<VehicleStore> vehicle;
-  std::unique_ptr<RegistryService> service;
-};
-
 namespace {
 
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::unique_ptr<Connector::Backend> make_backend(const std::string& registry,
-                                                 const config::RegistryConfig& rc) {
-  auto b = std::make_unique<Connector::Backend>();
-  if (registry == "population") {
-    b->population = open_population_store(rc);
-    b->service = std::make_unique<population::PopulationService>(*b->population, now_unix_ms);
-  } else if (registry == "insurance") {
-    b->insurance = open_insurance_store(rc);
-    b->service = std::make_unique<insurance::InsuranceService>(*b->insurance, now_unix_ms);
-  } else if (registry == "vehicle") {
-    b->vehicle = open_vehicle_store(rc);
-    b->service = std::make_unique<vehicle::VehicleService>(*b->vehicle, now_unix_ms);
-  } else {
-    throw std::runtime_error("no connector for registry \"" + registry + "\"");
-  }
-  return b;
 }
 
 }  // namespace
@@ -57,20 +27,25 @@ Connector::Connector(const config::Config& cfg, const std::string& registry,
     throw std::runtime_error(cfg.path + ": registries." + registry +
                              " is not configured; add its backend settings");
   }
-  backend_ = make_backend(registry, it->second);
+  const registries::Module* module = registries::find(registry);
+  if (module == nullptr) {
+    throw std::runtime_error("no registry module named \"" + registry +
+                             "\" (known: " + registries::known_names() + ")");
+  }
+  service_ = module->open(it->second, now_unix_ms);
   const std::string client_id = "lgsp-connector-" + registry + "-" + std::to_string(::getpid());
   RuntimeOptions options{bus::Topics{cfg.kafka.topic_prefix},
                          cfg.connector.group_id_prefix + "-" + registry,
                          bus::consumer_properties(cfg.kafka, bootstrap, client_id),
                          bus::producer_properties(cfg.kafka, bootstrap, client_id)};
-  runtime_ = std::make_unique<ConnectorRuntime>(std::move(options), *backend_->service, probe_);
+  runtime_ = std::make_unique<ConnectorRuntime>(std::move(options), *service_, probe_);
 }
 
 Connector::~Connector() { stop(); }
 
 void Connector::start() {
   thread_ = std::jthread([this](const std::stop_token& st) {
-    obs::name_this_thread("lgsp-" + std::string(backend_->service->registry()));
+    obs::name_this_thread("lgsp-" + std::string(service_->registry()));
     runtime_->run(st);
   });
 }

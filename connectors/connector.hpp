@@ -12,8 +12,8 @@
 
 namespace lgsp::connectors {
 
-/// One running connector for one registry: backend from config, the registry's service, the
-/// runtime on its own thread, and its probe.
+/// One running connector for one registry: the registry module's service over the backend its
+/// config names, the runtime on its own thread, and its probe.
 ///
 /// Lifecycle: the constructor opens the backend (throws with a hint if it cannot);
 /// start() launches the poll thread; stop() (and the destructor) ends it after flushing
@@ -31,11 +31,9 @@ class Connector {
   /// "" when ready (joined its consumer group), else why not.
   std::string readiness() const;
 
-  /// The registry's store(s) and service (defined in connector.cpp).
-  struct Backend;
-
  private:
-  std::unique_ptr<Backend> backend_;
+  /// The registry module's service, owning its backend.
+  std::unique_ptr<RegistryService> service_;
   ConnectorProbe probe_;
   std::unique_ptr<ConnectorRuntime> runtime_;
   std::jthread thread_;

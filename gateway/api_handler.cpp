@@ -11,12 +11,12 @@
 #include <tuple>
 #include <variant>
 
-#include "domain/catalog.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/routes.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
 #include "observability/trace_context.hpp"
+#include "registries/table.hpp"
 
 namespace lgsp::gateway {
 
@@ -92,6 +92,14 @@ Problem reply_problem(const v1::Reply& reply) {
   }
 }
 
+/// A registry's OK answer that the gateway will not release (malformed, or fields beyond
+/// those asked): nothing of it reaches the partner.
+Problem answer_refused(const v1::Reply& reply) {
+  return problem(Status::bad_gateway, "registry-error", "The registry failed to answer",
+                 "the " + reply.source().registry() +
+                     " registry's answer did not pass the gateway's checks; it was logged");
+}
+
 /// The outcome recorded in the audit trail, from the HTTP status answered.
 std::string_view outcome_of(int status) {
   if (status >= 200 && status < 300) return "ok";
@@ -116,7 +124,7 @@ std::string_view outcome_of(int status) {
 /// What a parsed request says for the audit trail, even when it is then refused.
 void note_accountability(const bus::v1::Request& env, std::vector<std::string>& subjects,
                          std::string& purpose, std::string& on_behalf_of, std::string& procedure) {
-  if (env.has_citizen_id()) subjects.push_back(env.citizen_id());
+  if (env.subject_key() == "citizen_id") subjects.push_back(env.subject());
   purpose = env.purpose();
   on_behalf_of = env.on_behalf_of();
   procedure = env.procedure_code();
@@ -158,7 +166,7 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
   // travels in URLs).
   std::string_view target = ex.req.target();
   target = target.substr(0, target.find('?'));
-  for (const auto& r : kRoutes) {
+  for (const auto& r : routes()) {
     if (target == r.path) {
       ex.route = r.path;
       ex.registry = r.registry;
@@ -464,9 +472,18 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
   if (reply.status() != v1::STATUS_OK) {
     co_return http::make_problem_response(reply_problem(reply), ex.request_id, version, keep_alive);
   }
+  if (verify) {
+    co_return http::make_json_response(Status::ok, verify_body(reply), ex.request_id, version,
+                                       keep_alive);
+  }
+  auto body = lookup_body(reply, asked);
+  if (!body) {
+    co_return http::make_problem_response(answer_refused(reply), ex.request_id, version,
+                                          keep_alive);
+  }
   for (const auto& f : asked) ex.released.push_back(std::string(ex.registry) + "." + f);
-  co_return http::make_json_response(Status::ok, verify ? verify_body(reply) : lookup_body(reply),
-                                     ex.request_id, version, keep_alive);
+  co_return http::make_json_response(Status::ok, std::move(*body), ex.request_id, version,
+                                     keep_alive);
 }
 
 asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, ParsedRequest parsed) {
@@ -476,8 +493,8 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
 
   // The registries this partner may look up and has fields in (or those it asked for).
   std::vector<std::string> registries;
-  for (const auto& reg : domain::registries()) {
-    const std::string name(reg.name);
+  for (const registries::Module* module : registries::modules()) {
+    const std::string name(module->catalogue().name);
     const bool asked = parsed.registries.empty() ||
                        std::find(parsed.registries.begin(), parsed.registries.end(), name) !=
                            parsed.registries.end();
@@ -534,8 +551,16 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
       part["status"] = "unavailable";
       part["detail"] = p.ec.message();
     } else if (p.reply.status() == v1::STATUS_OK) {
+      auto members = lookup_members(p.reply, asked[i]);
+      if (!members) {
+        partial = true;
+        part["status"] = "unavailable";
+        part["detail"] = "the registry's answer did not pass the gateway's checks";
+        sources[registries[i]] = std::move(part);
+        continue;
+      }
       part["status"] = "ok";
-      for (auto& kv : lookup_members(p.reply)) part[kv.key()] = kv.value();
+      for (auto& kv : *members) part[kv.key()] = std::move(kv.value());
       for (const auto& f : asked[i]) ex.released.push_back(registries[i] + "." + f);
     } else if (p.reply.status() == v1::STATUS_NOT_FOUND) {
       part["status"] = "not_found";
@@ -563,7 +588,7 @@ asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedReque
         ex.request_id, version, keep_alive);
   }
   auto result = co_await services_.access_log->page(
-      services_.hasher->hash(parsed.envelope.citizen_id()), parsed.before_seq,
+      services_.hasher->hash(parsed.envelope.subject()), parsed.before_seq,
       static_cast<std::size_t>(parsed.page_size));
   if (const auto* error = std::get_if<std::string>(&result)) {
     obs::error("access_log_query_failed", {{"request_id", ex.request_id}, {"error", *error}});

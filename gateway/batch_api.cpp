@@ -8,12 +8,12 @@
 #include <cctype>
 #include <charconv>
 
-#include "domain/catalog.hpp"
 #include "domain/hashing.hpp"
 #include "gateway/batch_input.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/validation.hpp"
 #include "observability/log.hpp"
+#include "registries/table.hpp"
 
 namespace lgsp::gateway {
 
@@ -364,9 +364,10 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
     }
   }
   if (registry.empty()) {
-    errors.push_back({"registry", "is required: population, insurance or vehicle"});
-  } else if (!domain::is_registry(registry)) {
-    errors.push_back({"registry", "must be population, insurance or vehicle"});
+    errors.push_back({"registry", "is required: one of " + registries::known_names()});
+  } else if (const registries::Module* module = registries::find(registry);
+             module == nullptr || !registries::has_operation(module->catalogue(), "batch-verify")) {
+    errors.push_back({"registry", "must be one of " + registries::known_names()});
   }
   if (operation.empty()) {
     errors.push_back({"operation", "is required: verify"});

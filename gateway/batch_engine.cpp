@@ -347,7 +347,7 @@ void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& r
     item->set_request_id(std::to_string(row.line));
     item->set_deadline_unix_ms(deadline_ms);
     info.lines.push_back(row.line);
-    info.subjects.push_back(item->has_citizen_id() ? item->citizen_id() : std::string());
+    info.subjects.push_back(item->subject_key() == "citizen_id" ? item->subject() : std::string());
   }
   if (info.lines.empty()) return;
   ++in_flight_;

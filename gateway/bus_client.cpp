@@ -41,23 +41,6 @@ bus::Properties reply_consumer_properties(const BusClientOptions& o) {
   return p;
 }
 
-/// The identifier a request is about, whichever kind it is.
-std::string_view subject_of(const bus::v1::Request& r) {
-  switch (r.subject_case()) {
-    case bus::v1::Request::kCitizenId:
-      return r.citizen_id();
-    case bus::v1::Request::kLegacyIdNumber:
-      return r.legacy_id_number();
-    case bus::v1::Request::kSocialInsuranceNumber:
-      return r.social_insurance_number();
-    case bus::v1::Request::kPlateNumber:
-      return r.plate_number();
-    case bus::v1::Request::SUBJECT_NOT_SET:
-      break;
-  }
-  return {};
-}
-
 }  // namespace
 
 const boost::system::error_category& call_category() {
@@ -236,7 +219,7 @@ void BusClient::publish(std::vector<Outgoing>& outgoing) {
       publish_one(o, options_.topics.batch_requests(r.registry()), -1);
       continue;
     }
-    o.key = bus::subject_key(subject_of(r));
+    o.key = bus::subject_key(r.subject());
     const std::string topic = options_.topics.requests(r.registry());
     const auto known = partitions_.find(topic);
     if (known == partitions_.end() || options_.max_bundle <= 1) {

@@ -1,9 +1,12 @@
 #include "gateway/responses.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "observability/log.hpp"
 
 namespace lgsp::gateway {
 namespace {
@@ -15,51 +18,27 @@ json::object source(const v1::Reply& r) {
   return {{"registry", r.source().registry()}, {"as_of", format_utc(r.source().as_of_unix_ms())}};
 }
 
-json::object citizen_json(const v1::CitizenRecord& c) {
-  json::object rec;
-  if (c.has_full_name()) rec["full_name"] = c.full_name();
-  if (c.has_date_of_birth()) rec["date_of_birth"] = c.date_of_birth();
-  if (c.has_gender()) rec["gender"] = c.gender();
-  if (c.has_place_of_origin()) rec["place_of_origin"] = c.place_of_origin();
-  if (c.has_permanent_address()) {
-    rec["permanent_address"] = json::object{{"province", c.permanent_address().province()},
-                                            {"district", c.permanent_address().district()},
-                                            {"commune", c.permanent_address().commune()}};
+/// True when `record` is an object whose members are all in `asked`.
+bool only_asked(const json::value& record, const std::vector<std::string>& asked) {
+  if (!record.is_object()) return false;
+  for (const auto& kv : record.get_object()) {
+    if (std::find(asked.begin(), asked.end(), kv.key()) == asked.end()) return false;
   }
-  if (c.has_id_card_issue_date()) rec["id_card_issue_date"] = c.id_card_issue_date();
-  return rec;
+  return true;
 }
 
-json::object insurance_json(const v1::InsuranceRecord& i) {
-  json::object rec;
-  if (i.has_social_insurance_number()) rec["social_insurance_number"] = i.social_insurance_number();
-  if (i.has_health_insurance_card()) rec["health_insurance_card"] = i.health_insurance_card();
-  if (i.has_citizen_id()) rec["citizen_id"] = i.citizen_id();
-  if (i.has_status()) rec["status"] = i.status();
-  if (i.has_coverage_start()) rec["coverage_start"] = i.coverage_start();
-  if (i.has_coverage_end()) rec["coverage_end"] = i.coverage_end();
-  if (i.has_registered_hospital()) {
-    rec["registered_hospital"] =
-        json::object{{"province", i.registered_hospital().province()},
-                     {"facility_code", i.registered_hospital().facility_code()}};
+/// Every data member is a record, or a list of records, of asked fields only.
+bool within(const json::object& members, const std::vector<std::string>& asked) {
+  for (const auto& kv : members) {
+    if (kv.value().is_array()) {
+      for (const auto& item : kv.value().get_array()) {
+        if (!only_asked(item, asked)) return false;
+      }
+    } else if (!only_asked(kv.value(), asked)) {
+      return false;
+    }
   }
-  if (i.has_benefit_level()) rec["benefit_level"] = i.benefit_level();
-  return rec;
-}
-
-json::object vehicle_json(const v1::VehicleRecord& v) {
-  json::object rec;
-  if (v.has_plate_number()) rec["plate_number"] = v.plate_number();
-  if (v.has_owner_citizen_id()) rec["owner_citizen_id"] = v.owner_citizen_id();
-  if (v.has_vehicle_type()) rec["vehicle_type"] = v.vehicle_type();
-  if (v.has_brand()) rec["brand"] = v.brand();
-  if (v.has_model()) rec["model"] = v.model();
-  if (v.has_colour()) rec["colour"] = v.colour();
-  if (v.has_engine_number()) rec["engine_number"] = v.engine_number();
-  if (v.has_chassis_number()) rec["chassis_number"] = v.chassis_number();
-  if (v.has_registration_date()) rec["registration_date"] = v.registration_date();
-  if (v.has_status()) rec["status"] = v.status();
-  return rec;
+  return true;
 }
 
 }  // namespace
@@ -98,31 +77,26 @@ std::string verify_body(const v1::Reply& r) {
   return json::serialize(o);
 }
 
-json::object lookup_members(const v1::Reply& r) {
-  json::object o;
-  switch (r.record_case()) {
-    case v1::Reply::kCitizen:
-      o["record"] = citizen_json(r.citizen());
-      break;
-    case v1::Reply::kInsurance:
-      o["record"] = insurance_json(r.insurance());
-      break;
-    case v1::Reply::kVehicles: {
-      json::array list;
-      for (const auto& v : r.vehicles().vehicles()) list.push_back(vehicle_json(v));
-      o["vehicles"] = std::move(list);
-      break;
-    }
-    default:
-      o["record"] = json::object{};
+std::optional<json::object> lookup_members(const v1::Reply& r,
+                                           const std::vector<std::string>& asked) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.answer_json(), ec);
+  if (ec || !v.is_object() || v.get_object().contains("source") || !within(v.get_object(), asked)) {
+    obs::error("registry_answer_refused",
+               {{"registry", r.source().registry()},
+                {"reason", ec ? "not JSON" : "shape or fields beyond those asked"}});
+    return std::nullopt;
   }
+  json::object o = std::move(v.get_object());
   o["source"] = source(r);
   return o;
 }
 
-std::string lookup_body(const v1::Reply& r) {
+std::optional<std::string> lookup_body(const v1::Reply& r, const std::vector<std::string>& asked) {
+  auto members = lookup_members(r, asked);
+  if (!members) return std::nullopt;
   json::object o{{"request_id", r.request_id()}};
-  for (auto& kv : lookup_members(r)) o[kv.key()] = kv.value();
+  for (auto& kv : *members) o[kv.key()] = std::move(kv.value());
   return json::serialize(o);
 }
 

@@ -24,7 +24,6 @@ namespace {
 namespace bhttp = boost::beast::http;
 namespace gw = lgsp::gateway;
 
-using gw::kRoutes;
 using gw::Route;
 
 void check(bool ok, const char* what) {
@@ -44,7 +43,7 @@ void handle(const lgsp::http::Request& req) {
   std::string_view target = req.target();
   target = target.substr(0, target.find('?'));
   const Route* route = nullptr;
-  for (const auto& r : kRoutes) {
+  for (const auto& r : gw::routes()) {
     if (target == r.path) route = &r;
   }
   if (route == nullptr || req.method() != bhttp::verb::post) return;

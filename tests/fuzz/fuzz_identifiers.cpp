@@ -7,12 +7,12 @@
 #include <string>
 #include <string_view>
 
-#include "domain/catalog.hpp"
 #include "domain/citizen_id.hpp"
 #include "domain/dates.hpp"
 #include "domain/identifiers.hpp"
 #include "domain/names.hpp"
 #include "domain/provinces.hpp"
+#include "registries/table.hpp"
 
 namespace {
 
@@ -123,12 +123,13 @@ void name(std::string_view s) {
 
 void catalog(std::string_view s) {
   if (const auto* p = d::find_province(s)) check(p->code == s, "find_province finds its code");
-  if (const auto* r = d::find_registry(s)) {
-    check(r->name == s, "find_registry finds its name");
-    for (auto op : r->operations) check(d::has_operation(*r, op), "has_operation of its own");
-    for (auto f : r->fields) check(d::has_field(*r, f), "has_field of its own");
+  namespace reg = lgsp::registries;
+  if (const auto* r = reg::find_catalogue(s)) {
+    check(r->name == s, "find_catalogue finds its name");
+    for (auto op : r->operations) check(reg::has_operation(*r, op), "has_operation of its own");
+    for (auto f : r->fields) check(reg::has_field(*r, f), "has_field of its own");
   }
-  if (d::is_registry(s)) check(d::find_registry(s) != nullptr, "a registry is found");
+  if (reg::find(s) != nullptr) check(reg::find_catalogue(s) != nullptr, "a module is catalogued");
 }
 
 }  // namespace

@@ -38,25 +38,20 @@ void check_accepted(const Route& r, const gw::ParsedRequest& p) {
   const auto& env = p.envelope;
   check(env.registry() == r.registry, "envelope carries the route's registry");
   check(!env.purpose().empty(), "an accepted request states a purpose");
-  switch (env.subject_case()) {
-    case lgsp::bus::v1::Request::kCitizenId:
-      check(lgsp::domain::check_citizen_id(env.citizen_id()).info.has_value(),
-            "subject citizen_id is a valid citizen ID");
-      break;
-    case lgsp::bus::v1::Request::kPlateNumber: {
-      const auto again = lgsp::domain::normalize_plate(env.plate_number());
-      check(again && *again == env.plate_number(), "subject plate is canonical");
-      break;
-    }
-    case lgsp::bus::v1::Request::kSocialInsuranceNumber:
-      check(lgsp::domain::is_social_insurance_number(env.social_insurance_number()),
-            "subject SIN is 10 digits");
-      break;
-    case lgsp::bus::v1::Request::kLegacyIdNumber:
-      check(lgsp::domain::is_legacy_id_number(env.legacy_id_number()), "subject CMND is 9 digits");
-      break;
-    case lgsp::bus::v1::Request::SUBJECT_NOT_SET:
-      check(false, "an accepted request names its subject");
+  const std::string& key = env.subject_key();
+  const std::string& subject = env.subject();
+  if (key == "citizen_id") {
+    check(lgsp::domain::check_citizen_id(subject).info.has_value(),
+          "subject citizen_id is a valid citizen ID");
+  } else if (key == "plate_number") {
+    const auto again = lgsp::domain::normalize_plate(subject);
+    check(again && *again == subject, "subject plate is canonical");
+  } else if (key == "social_insurance_number") {
+    check(lgsp::domain::is_social_insurance_number(subject), "subject SIN is 10 digits");
+  } else if (key == "legacy_id_number") {
+    check(lgsp::domain::is_legacy_id_number(subject), "subject CMND is 9 digits");
+  } else {
+    check(false, "an accepted request names its subject by a known key");
   }
   if (p.fields) check(!p.fields->empty(), "fields, when given, are not empty");
   check(p.page_size >= 1 && p.page_size <= 100, "page size within 1-100");

@@ -61,9 +61,10 @@ void add_verify(v1::Request& chunk, const std::string& id, const std::string& ci
   item.set_partner_id(chunk.partner_id());
   item.set_purpose(chunk.purpose());
   item.set_deadline_unix_ms(chunk.deadline_unix_ms());
-  item.set_citizen_id(citizen_id);
-  item.mutable_claims()->set_full_name(full_name);
-  item.mutable_claims()->set_date_of_birth(date_of_birth);
+  item.set_subject_key("citizen_id");
+  item.set_subject(citizen_id);
+  (*item.mutable_claims())["full_name"] = full_name;
+  (*item.mutable_claims())["date_of_birth"] = date_of_birth;
 }
 
 double metric(const TestStack& stack, const std::string& series) {

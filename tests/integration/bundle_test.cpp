@@ -49,8 +49,9 @@ void add_verify(v1::RequestBundle& bundle, const std::string& id,
   r.set_partner_id("ministry");
   r.set_purpose("bundle-test");
   r.set_deadline_unix_ms(deadline_unix_ms);
-  r.set_citizen_id(subject.citizen_id);
-  r.mutable_claims()->set_full_name(name);
+  r.set_subject_key("citizen_id");
+  r.set_subject(subject.citizen_id);
+  (*r.mutable_claims())["full_name"] = name;
 }
 
 /// Publishes `bundle` to the population connector as the gateway would, asking for the

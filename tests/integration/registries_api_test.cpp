@@ -12,8 +12,10 @@
 
 #include "app/commands.hpp"
 #include "audit/chain.hpp"
-#include "connectors/backends/factory.hpp"
 #include "domain/names.hpp"
+#include "registries/insurance/store.hpp"
+#include "registries/population/store.hpp"
+#include "registries/vehicle/store.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
 
@@ -45,21 +47,21 @@ class RegistriesApi : public ::testing::TestWithParam<std::string> {
     return stack_->cfg.registries.at(name);
   }
   domain::InsuranceRow insured(const std::string& status) const {
-    for (const auto& r : connectors::open_insurance_store(registry("insurance"))->samples(500)) {
+    for (const auto& r : registries::insurance::open_store(registry("insurance"))->samples(500)) {
       if (r.status == status) return r;
     }
     ADD_FAILURE() << "no insurance record with status " << status;
     return {};
   }
   domain::VehicleRow vehicle(const std::string& status) const {
-    for (const auto& r : connectors::open_vehicle_store(registry("vehicle"))->samples(1000)) {
+    for (const auto& r : registries::vehicle::open_store(registry("vehicle"))->samples(1000)) {
       if (r.status == status) return r;
     }
     ADD_FAILURE() << "no vehicle with status " << status;
     return {};
   }
   std::vector<domain::CitizenRecord> citizens(std::int64_t n) const {
-    return connectors::open_population_store(registry("population"))->samples(n);
+    return registries::population::open_store(registry("population"))->samples(n);
   }
 
   static inline std::map<std::string, std::unique_ptr<TestStack>> stacks_;
@@ -125,7 +127,7 @@ TEST_P(RegistriesApi, InsuranceVerifyOutsideCoverageOrEndedIsNotValid) {
 
 TEST_P(RegistriesApi, InsuranceVerifyOfSomeoneElsesCardIsMismatch) {
   const auto a = insured("active");
-  const auto b = connectors::open_insurance_store(registry("insurance"))->samples(50).back();
+  const auto b = registries::insurance::open_store(registry("insurance"))->samples(50).back();
   ASSERT_NE(a.citizen_id, b.citizen_id);
   const auto r =
       post("/v1/insurance/verify",
@@ -153,7 +155,7 @@ TEST_P(RegistriesApi, VehicleLookupByPlateAcceptsCompactSpelling) {
 
 TEST_P(RegistriesApi, VehicleLookupByCitizenListsAllTheirVehicles) {
   const auto v = vehicle("registered");
-  const auto expected = connectors::open_vehicle_store(registry("vehicle"))
+  const auto expected = registries::vehicle::open_store(registry("vehicle"))
                             ->find_by_owner(v.owner_citizen_id)
                             .value()
                             .size();
@@ -230,7 +232,7 @@ TEST_P(RegistriesApi, PopulationByLegacyIdNumber) {
 TEST_P(RegistriesApi, PopulationStoreReadsManyCitizensInOneQuery) {
   // What a bulk job's chunk costs the backend: one query for all its citizen IDs, unknown
   // and repeated ones included, each known record once and as the single lookup reads it.
-  const auto store = connectors::open_population_store(registry("population"));
+  const auto store = registries::population::open_store(registry("population"));
   const auto known = citizens(300);
   std::vector<std::string> ids{"096399999999", "0990\"quoted\\", ""};
   for (const auto& c : known) ids.push_back(c.citizen_id);

@@ -15,7 +15,6 @@
 #include "app/commands.hpp"
 #include "audit/chain.hpp"
 #include "audit/store.hpp"
-#include "connectors/backends/factory.hpp"
 #include "domain/hashing.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jwt_signer.hpp"

@@ -11,9 +11,9 @@
 #include "app/commands.hpp"
 #include "bus/client_properties.hpp"
 #include "bus/envelope.hpp"
-#include "connectors/backends/factory.hpp"
 #include "domain/hashing.hpp"
 #include "observability/log.hpp"
+#include "registries/population/store.hpp"
 #include "seed/seeder.hpp"
 
 namespace lgsp::testing {
@@ -189,7 +189,7 @@ void TestStack::stop_connector(const std::string& registry) {
 }
 
 std::vector<domain::CitizenRecord> TestStack::subjects(std::int64_t n) const {
-  return connectors::open_population_store(cfg.registries.at("population"))->samples(n);
+  return registries::population::open_store(cfg.registries.at("population"))->samples(n);
 }
 
 std::filesystem::path TestStack::write_process_config() const {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "audit/store.hpp"
-#include "connectors/backends/sqlite.hpp"
+#include "util/sqlite.hpp"
 
 // The audit chain against SQLite always, and against PostgreSQL when LGSP_TEST_PG_DSN is set
 // (tests/support/with_postgres.sh starts a throwaway server). Each test gets its own SQLite
@@ -163,8 +163,8 @@ class AuditFixture : public ::testing::Test {
   /// SQL run behind the store's back.
   void raw(const std::string& sql) const {
     if (backend_ == Backend::kSqlite) {
-      const auto db = connectors::sqlite::open(path_, SQLITE_OPEN_READWRITE);
-      connectors::sqlite::exec(db.get(), sql.c_str());
+      const auto db = sqlite::open(path_, SQLITE_OPEN_READWRITE);
+      sqlite::exec(db.get(), sql.c_str());
     } else {
       pqxx::connection conn(dsn_);
       pqxx::nontransaction(conn).exec(sql);
@@ -175,11 +175,10 @@ class AuditFixture : public ::testing::Test {
   std::vector<std::string> log_columns() const {
     std::vector<std::string> out;
     if (backend_ == Backend::kSqlite) {
-      const auto db = connectors::sqlite::open(path_, SQLITE_OPEN_READONLY);
-      const auto s =
-          connectors::sqlite::prepare(db.get(), "SELECT name FROM pragma_table_info('audit_log')");
+      const auto db = sqlite::open(path_, SQLITE_OPEN_READONLY);
+      const auto s = sqlite::prepare(db.get(), "SELECT name FROM pragma_table_info('audit_log')");
       while (sqlite3_step(s.get()) == SQLITE_ROW) {
-        out.push_back(connectors::sqlite::column_text(s.get(), 0));
+        out.push_back(sqlite::column_text(s.get(), 0));
       }
     } else {
       pqxx::connection conn(dsn_);
@@ -607,9 +606,9 @@ class AuditMigrationTest : public AuditFixture, public ::testing::WithParamInter
     prepare(GetParam());
     if (IsSkipped()) return;
     if (backend_ == Backend::kSqlite) {
-      const auto db = connectors::sqlite::open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-      connectors::sqlite::exec(db.get(), "PRAGMA journal_mode=WAL");
-      connectors::sqlite::exec(db.get(), kSqliteSchemaV1);
+      const auto db = sqlite::open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+      sqlite::exec(db.get(), "PRAGMA journal_mode=WAL");
+      sqlite::exec(db.get(), kSqliteSchemaV1);
     } else {
       raw(kPostgresSchemaV1);
     }

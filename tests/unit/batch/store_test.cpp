@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "connectors/backends/sqlite.hpp"
+#include "util/sqlite.hpp"
 
 // The SQLite batch store on a real file in a temp dir of its own per test.
 
@@ -557,8 +557,8 @@ TEST_F(BatchStoreTest, StorageErrorsNameTheStoreButNoRecordContents) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   {
     // What a broken file looks like from the store's side.
-    const auto db = connectors::sqlite::open(path_, SQLITE_OPEN_READWRITE);
-    connectors::sqlite::exec(db.get(), "DROP TABLE records");
+    const auto db = sqlite::open(path_, SQLITE_OPEN_READWRITE);
+    sqlite::exec(db.get(), "DROP TABLE records");
   }
   try {
     store_->append("j1", make_records(1, 2));

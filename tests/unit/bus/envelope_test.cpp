@@ -10,31 +10,31 @@ TEST(Envelope, RequestRoundTripsEveryField) {
   r.set_request_id("abc");
   r.set_registry("population");
   r.set_operation(v1::OPERATION_VERIFY);
-  r.set_citizen_id("001099012345");
+  r.set_subject_key("citizen_id");
+  r.set_subject("001099012345");
   r.add_fields("full_name");
   r.set_purpose("telecom-subscriber-registration");
   r.set_partner_id("viettel");
   r.set_deadline_unix_ms(1234567890123);
-  r.mutable_claims()->set_full_name("Nguyễn Văn An");
+  (*r.mutable_claims())["full_name"] = "Nguyễn Văn An";
   r.set_on_behalf_of("officer-7");
   r.set_procedure_code("1.001234");
   const auto back = decode_request(encode(r));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->SerializeAsString(), r.SerializeAsString());
-  EXPECT_TRUE(back->claims().has_full_name());
-  EXPECT_FALSE(back->claims().has_gender());
+  EXPECT_EQ(back->claims().at("full_name"), "Nguyễn Văn An");
+  EXPECT_FALSE(back->claims().contains("gender"));
+  EXPECT_EQ(back->subject_key(), "citizen_id");
 }
 
-TEST(Envelope, ReplyRoundTripsRecordPresence) {
+TEST(Envelope, ReplyRoundTripsTheModulesAnswer) {
   v1::Reply r;
   r.set_request_id("x");
   r.set_status(v1::STATUS_OK);
-  r.mutable_citizen()->set_full_name("Trần Thị B");
+  r.set_answer_json(R"({"record":{"full_name":"Trần Thị B"}})");
   const auto back = decode_reply(encode(r));
   ASSERT_TRUE(back);
-  EXPECT_TRUE(back->has_citizen());
-  EXPECT_TRUE(back->citizen().has_full_name());
-  EXPECT_FALSE(back->citizen().has_date_of_birth());
+  EXPECT_EQ(back->answer_json(), r.answer_json());
 }
 
 TEST(Envelope, BundlesRoundTripEachRequestAndReply) {
@@ -43,7 +43,8 @@ TEST(Envelope, BundlesRoundTripEachRequestAndReply) {
     v1::Request& r = *requests.add_requests();
     r.set_request_id(id);
     r.set_registry("population");
-    r.set_citizen_id("001099012345");
+    r.set_subject_key("citizen_id");
+    r.set_subject("001099012345");
     r.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   }
   const auto back = decode_request_bundle(encode(requests));

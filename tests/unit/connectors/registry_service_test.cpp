@@ -18,11 +18,11 @@ class EchoService final : public RegistryService {
     asked.push_back(request.request_id());
     v1::Reply reply;
     reply.set_request_id(request.request_id());
-    if (request.citizen_id().empty()) {
+    if (request.subject().empty()) {
       fail(reply, v1::STATUS_BAD_REQUEST, "no subject");
     } else {
       reply.set_status(v1::STATUS_OK);
-      reply.set_detail(request.citizen_id());
+      reply.set_detail(request.subject());
     }
     return reply;
   }
@@ -35,7 +35,7 @@ TEST(RegistryService, DefaultBatchAnswersItemByItemInOrder) {
   for (const char* id : {"001", "", "003"}) {
     auto* item = chunk.add_batch();
     item->set_request_id(std::string("r") + id);
-    if (*id != '\0') item->set_citizen_id(id);
+    if (*id != '\0') item->set_subject(id);
   }
   EchoService service;
   v1::Reply out;

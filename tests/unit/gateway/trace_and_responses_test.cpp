@@ -45,11 +45,34 @@ TEST(Responses, VerifyBodyCarriesGradesNotValues) {
 
 TEST(Responses, LookupBodyHasOnlyReleasedFields) {
   bus::v1::Reply r;
-  r.mutable_citizen()->set_full_name("Lê Thị Hoa");
-  const auto v = boost::json::parse(lookup_body(r)).as_object();
+  r.set_answer_json(R"({"record":{"full_name":"Lê Thị Hoa"}})");
+  const auto body = lookup_body(r, {"full_name", "gender"});
+  ASSERT_TRUE(body);
+  const auto v = boost::json::parse(*body).as_object();
   const auto& rec = v.at("record").as_object();
   EXPECT_EQ(rec.size(), 1U);
   EXPECT_EQ(rec.at("full_name").as_string(), "Lê Thị Hoa");
+  EXPECT_TRUE(v.contains("source"));
+}
+
+TEST(Responses, LookupRefusesARegistryAnswerWithAFieldNotAsked) {
+  bus::v1::Reply r;
+  r.set_answer_json(R"({"record":{"full_name":"Lê Thị Hoa","date_of_birth":"1990-01-01"}})");
+  EXPECT_FALSE(lookup_body(r, {"full_name"}).has_value());
+  // The same in a list of records (a citizen's vehicles).
+  r.set_answer_json(R"({"vehicles":[{"plate_number":"29A-123.45"},{"engine_number":"X"}]})");
+  EXPECT_FALSE(lookup_members(r, {"plate_number"}).has_value());
+  EXPECT_TRUE(lookup_members(r, {"plate_number", "engine_number"}).has_value());
+}
+
+TEST(Responses, LookupRefusesAMalformedOrMisshapenRegistryAnswer) {
+  bus::v1::Reply r;
+  for (const char* answer :
+       {"", "not json", "[]", R"({"record":"Lê Thị Hoa"})",
+        R"({"record":{"full_name":"x"},"source":{}})", R"({"vehicles":["29A-123.45"]})"}) {
+    r.set_answer_json(answer);
+    EXPECT_FALSE(lookup_members(r, {"full_name"}).has_value()) << answer;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+#include "registries/matching.hpp"
+
+#include "domain/names.hpp"
+
+namespace lgsp::registries {
+
+Grade grade_name(std::string_view claimed, std::string_view recorded, bus::v1::NameMatching mode) {
+  const auto a = domain::normalize_name(claimed);
+  const auto b = domain::normalize_name(recorded);
+  if (!a || !b || a->empty()) return bus::v1::GRADE_MISMATCH;
+  if (*a == *b) return bus::v1::GRADE_EXACT;
+  if (mode == bus::v1::NAME_MATCHING_DIACRITIC_INSENSITIVE &&
+      domain::fold_diacritics(*a) == domain::fold_diacritics(*b)) {
+    return bus::v1::GRADE_PARTIAL;
+  }
+  return bus::v1::GRADE_MISMATCH;
+}
+
+Grade grade_date(std::string_view claimed, std::string_view recorded) {
+  if (claimed == recorded) return bus::v1::GRADE_EXACT;
+  if (claimed.size() == 4 && recorded.substr(0, 4) == claimed) return bus::v1::GRADE_PARTIAL;
+  return bus::v1::GRADE_MISMATCH;
+}
+
+Grade grade_gender(std::string_view claimed, std::string_view recorded) {
+  return claimed == recorded ? bus::v1::GRADE_EXACT : bus::v1::GRADE_MISMATCH;
+}
+
+bool meets(Grade g, Grade required) {
+  // Enum order is EXACT(1) < PARTIAL(2) < MISMATCH(3): lower is stronger.
+  return g != bus::v1::GRADE_UNSPECIFIED && g <= required;
+}
+
+}  // namespace lgsp::registries

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "domain/citizen.hpp"
+#include "registries/registry.hpp"
+
+namespace lgsp::registries::population {
+
+template <class T>
+using StoreResult = boost::system::result<T>;
+
+/// Read access to the population registry. Implementations: SQLite (embedded default) and
+/// PostgreSQL. An instance is used by one thread (the connector's poll loop).
+/// "Not found" is an empty optional/vector; an error means the store could not answer.
+class PopulationStore {
+ public:
+  virtual ~PopulationStore() = default;
+  virtual StoreResult<std::optional<domain::CitizenRecord>> find_citizen(
+      std::string_view citizen_id) = 0;
+  /// By the old 9-digit identity card number the registry links to the citizen.
+  virtual StoreResult<std::optional<domain::CitizenRecord>> find_by_legacy_id(
+      std::string_view legacy_id) = 0;
+  /// The records of those of `citizen_ids` that exist, in one query (a bulk job's chunk), in no
+  /// particular order and each once (ids may repeat or be unknown).
+  virtual StoreResult<std::vector<domain::CitizenRecord>> find_citizens(
+      const std::vector<std::string>& citizen_ids) = 0;
+  /// n records spread evenly over the registry (for `lgsp seed --samples` and tests).
+  virtual std::vector<domain::CitizenRecord> samples(std::int64_t n) = 0;
+};
+
+/// Bulk writer for `lgsp seed`: replaces the registry with what was added, atomically at
+/// finish(). Not thread-safe.
+class PopulationWriter {
+ public:
+  virtual ~PopulationWriter() = default;
+  virtual void add(const domain::CitizenRecord& row) = 0;
+  virtual void finish(const Meta& meta) = 0;
+};
+
+/// The store (or writer) of the backend `rc` names. Throws with the reason (missing file,
+/// unreachable database) so a misconfigured connector stops at start.
+std::unique_ptr<PopulationStore> open_store(const config::RegistryConfig& rc);
+std::unique_ptr<PopulationWriter> open_writer(const config::RegistryConfig& rc);
+
+std::unique_ptr<PopulationStore> open_postgres_store(const std::string& dsn, std::size_t pool);
+std::unique_ptr<PopulationWriter> open_postgres_writer(const std::string& dsn);
+
+}  // namespace lgsp::registries::population
