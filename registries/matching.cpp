@@ -1,16 +1,14 @@
 #include "registries/matching.hpp"
 
-#include "domain/names.hpp"
+#include "domain/name_variants.hpp"
 
 namespace lgsp::registries {
 
 Grade grade_name(std::string_view claimed, std::string_view recorded, bus::v1::NameMatching mode) {
-  const auto a = domain::normalize_name(claimed);
-  const auto b = domain::normalize_name(recorded);
-  if (!a || !b || a->empty()) return bus::v1::GRADE_MISMATCH;
-  if (*a == *b) return bus::v1::GRADE_EXACT;
-  if (mode == bus::v1::NAME_MATCHING_DIACRITIC_INSENSITIVE &&
-      domain::fold_diacritics(*a) == domain::fold_diacritics(*b)) {
+  // The rules and their sources: docs/names.md.
+  const auto c = domain::compare_names(claimed, recorded);
+  if (c.same_orthographic_variant) return bus::v1::GRADE_EXACT;
+  if (c.same_without_diacritics && mode == bus::v1::NAME_MATCHING_DIACRITIC_INSENSITIVE) {
     return bus::v1::GRADE_PARTIAL;
   }
   return bus::v1::GRADE_MISMATCH;

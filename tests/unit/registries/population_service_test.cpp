@@ -335,6 +335,20 @@ TEST(Matching, NameGradesIgnoreFormButNotDiacritics) {
   EXPECT_EQ(grade_name("", "Nguyễn Văn An"), v1::GRADE_MISMATCH);
 }
 
+// The grader applies docs/names.md: accepted orthographic variants are EXACT under every
+// policy, and a diacritic-insensitive partner gets PARTIAL only where one side lost its
+// marks, never where both carry different ones.
+TEST(Matching, NameGradesFollowRegistrarsVariants) {
+  constexpr auto kLoose = v1::NAME_MATCHING_DIACRITIC_INSENSITIVE;
+  EXPECT_EQ(grade_name("Nguyễn Thị Hòa", "Nguyễn Thị Hoà"), v1::GRADE_EXACT);
+  EXPECT_EQ(grade_name("Trần Văn Thủy", "Trần Văn Thuỷ", kLoose), v1::GRADE_EXACT);
+  EXPECT_EQ(grade_name("\xC3\x90\xE1\xBA\xB7ng V\xC4\x83n An", "Đặng Văn An"), v1::GRADE_EXACT);
+  EXPECT_EQ(grade_name("Nguyen Thi Hoa", "Nguyễn Thị Hòa", kLoose), v1::GRADE_PARTIAL);
+  EXPECT_EQ(grade_name("Doãn Văn An", "Đoàn Văn An", kLoose), v1::GRADE_MISMATCH);
+  EXPECT_EQ(grade_name("Nguyễn Thị Vi", "Nguyễn Thị Vy", kLoose), v1::GRADE_MISMATCH);
+  EXPECT_EQ(grade_name("Nguyễn An", "Nguyễn Văn An", kLoose), v1::GRADE_MISMATCH);
+}
+
 TEST(Matching, MeetsComparesStrength) {
   EXPECT_TRUE(meets(v1::GRADE_EXACT, v1::GRADE_EXACT));
   EXPECT_FALSE(meets(v1::GRADE_PARTIAL, v1::GRADE_EXACT));
