@@ -258,6 +258,43 @@ std::vector<std::string> registry_names() {
   return names;
 }
 
+/// `lgsp registries`: the registry table, for operators, the docs and the Helm chart's check
+/// (which compares the chart's schema with it).
+int print_registries(bool as_json) {
+  namespace json = boost::json;
+  json::array out;
+  for (const registries::Module* m : registries::modules()) {
+    const auto& c = m->catalogue();
+    const auto list = [](std::span<const std::string_view> items) {
+      json::array a;
+      for (auto s : items) a.emplace_back(s);
+      return a;
+    };
+    out.push_back(json::object{{"name", c.name},
+                               {"title", c.title},
+                               {"operations", list(c.operations)},
+                               {"subject_keys", list(c.subject_keys)},
+                               {"claims", list(c.claims)},
+                               {"fields", list(c.fields)}});
+  }
+  if (as_json) {
+    std::cout << json::serialize(out) << "\n";
+    return 0;
+  }
+  for (const auto& v : out) {
+    const auto& o = v.as_object();
+    std::cout << std::string_view(o.at("name").as_string()) << ": "
+              << std::string_view(o.at("title").as_string()) << "\n";
+    for (const char* key : {"operations", "subject_keys", "claims", "fields"}) {
+      std::cout << "  " << key << ":";
+      for (const auto& item : o.at(key).as_array())
+        std::cout << " " << std::string_view(item.as_string());
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -295,6 +332,11 @@ int run_cli(int argc, char** argv) {
   dev->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
 
   std::string partner;
+  bool registries_json = false;
+  auto* regs = app.add_subcommand(
+      "registries", "Print the registry table: operations, subject keys, claims and fields");
+  regs->add_flag("--json", registries_json, "One JSON array, for scripts");
+
   auto* keys = app.add_subcommand("keys", "API key tools");
   keys->require_subcommand(1);
   auto* keys_new = keys->add_subcommand(
@@ -328,8 +370,8 @@ int run_cli(int argc, char** argv) {
 
   BatchCommands batch(app);  // `lgsp batch submit|watch|results|cancel`
 
-  for (CLI::App* sub : {gw, conn, seed_cmd, dev, keys, keys_new, keys_hash, keys_secret, audit_cmd,
-                        audit_writer, audit_verify}) {
+  for (CLI::App* sub : {gw, conn, seed_cmd, dev, regs, keys, keys_new, keys_hash, keys_secret,
+                        audit_cmd, audit_writer, audit_verify}) {
     sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
   }
   CLI11_PARSE(app, argc, argv);
@@ -339,6 +381,7 @@ int run_cli(int argc, char** argv) {
     if (*conn) return run_connector(config_path, registry);
     if (*seed_cmd) return run_seed(config_path, citizens, samples, force);
     if (*dev) return run_dev(config_path.c_str());
+    if (*regs) return print_registries(registries_json);
     if (*keys_new) {
       const std::string key = random_key();
       std::cout << "API key for partner " << partner << " (shown once; give it to the partner):\n  "

@@ -545,6 +545,8 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
   json::object sources;
   for (std::size_t i = 0; i < registries.size(); ++i) {
     const Part& p = parts[i];
+    // Other citizens a part touched (a marriage's spouse): the audit names them too.
+    for (const auto& id : p.reply.subject_citizen_ids()) ex.subjects.push_back(id);
     json::object part;
     if (p.ec) {
       partial = true;

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "domain/citizen_id.hpp"
+#include "domain/dates.hpp"
 #include "domain/identifiers.hpp"
 #include "registries/table.hpp"
 
@@ -83,6 +84,30 @@ std::optional<std::string> RequestReader::citizen_id(std::string_view key, bool 
     return std::nullopt;
   }
   return id;
+}
+
+std::optional<std::string> RequestReader::date_or_year(std::string_view key, bool required) {
+  auto d = str(key, required, 32);
+  if (!d) return std::nullopt;
+  const bool year_only = d->size() == 4 && d->find_first_not_of("0123456789") == std::string::npos;
+  if (!year_only && !domain::parse_iso_date(*d)) {
+    error(key, "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01), or a year, YYYY");
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<std::string> RequestReader::boolean(std::string_view key, bool required) {
+  const auto* v = raw(key);
+  if (v == nullptr || v->is_null()) {
+    if (required) error(key, "is required");
+    return std::nullopt;
+  }
+  if (!v->is_bool()) {
+    error(key, "must be true or false");
+    return std::nullopt;
+  }
+  return std::string(v->get_bool() ? "true" : "false");
 }
 
 std::optional<std::vector<std::string>> RequestReader::fields(const Catalogue& catalogue) {

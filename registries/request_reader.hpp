@@ -39,6 +39,11 @@ class RequestReader {
   bool citizen_subject(bus::v1::Request& env, bool required, bool allow_legacy);
   /// A 12-digit citizen ID that is a claim or a parameter rather than the subject.
   std::optional<std::string> citizen_id(std::string_view key, bool required);
+  /// A claimed date: an ISO 8601 calendar date, YYYY-MM-DD, or a year alone, YYYY (graded
+  /// partial when it agrees).
+  std::optional<std::string> date_or_year(std::string_view key, bool required);
+  /// A JSON boolean, as the claim text "true" or "false".
+  std::optional<std::string> boolean(std::string_view key, bool required);
   /// The optional "fields" list of a lookup, checked against the catalogue.
   std::optional<std::vector<std::string>> fields(const Catalogue& catalogue);
   /// "give exactly one of a, b": true when exactly one is present (else reports it).

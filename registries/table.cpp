@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "registries/civil_status/module.hpp"
 #include "registries/insurance/module.hpp"
 #include "registries/population/module.hpp"
 #include "registries/vehicle/module.hpp"
@@ -27,10 +28,11 @@ bool contains(std::span<const std::string_view> s, std::string_view v) {
 
 std::span<const Module* const> modules() {
   // The registry table: one line per registry module.
-  static const std::array<const Module*, 3> kModules{
+  static const std::array<const Module*, 4> kModules{
       &population::module(),
       &insurance::module(),
       &vehicle::module(),
+      &civil_status::module(),
   };
   return kModules;
 }

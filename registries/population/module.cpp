@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "domain/dates.hpp"
 #include "domain/names.hpp"
 #include "registries/population/service.hpp"
 #include "registries/population/store.hpp"
@@ -32,15 +31,8 @@ void parse_name(RequestReader& in, bus::v1::Request& env) {
 }
 
 void parse_birth_date(RequestReader& in, bus::v1::Request& env) {
-  auto dob = in.str("date_of_birth", false, 32);
-  if (!dob) return;
-  const bool year_only =
-      dob->size() == 4 && dob->find_first_not_of("0123456789") == std::string::npos;
-  if (!year_only && !domain::parse_iso_date(*dob)) {
-    in.error("date_of_birth",
-             "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01), or a year, YYYY");
-  }
-  (*env.mutable_claims())["date_of_birth"] = std::move(*dob);
+  if (auto dob = in.date_or_year("date_of_birth", false))
+    (*env.mutable_claims())["date_of_birth"] = std::move(*dob);
 }
 
 void parse_gender(RequestReader& in, bus::v1::Request& env) {

@@ -11,7 +11,9 @@
 //          --samples samples.jsonl [--spec ../../docs/openapi.yaml] [--config dev.yaml]
 //          [--ministry-key K] [--telecom-key K] [--citizen-app-key K]
 //          [--rate-key K] [--quota-key K]
-// --samples: the output of `lgsp seed --config F --samples 1` (one subject per registry).
+// --samples: the output of `lgsp seed --config F --samples 1` (one subject per registry; the
+//   civil-status one is an event: a death when the sampled events hold one, else usually a
+//   marriage, with its spouse).
 // --config: the running stack's config file; when given, POST /admin/reload is also driven
 //   into its 422 answer by appending a bad key to the file for a moment (then restored), and
 //   its `batches` limits are read (a bulk job over `max_records` is provoked when it is set).
@@ -340,16 +342,46 @@ async function exercise(entry) {
 const samples = Object.fromEntries(
   fs.readFileSync(args.samples, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).map((s) => [s.registry, s]),
 );
-for (const r of ['population', 'insurance', 'vehicle']) if (!samples[r]) throw new Error(`--samples has no ${r} subject`);
+for (const r of ['population', 'insurance', 'vehicle', 'civil-status']) if (!samples[r]) throw new Error(`--samples has no ${r} subject`);
 const P = samples.population;
 const I = samples.insurance;
 const V = samples.vehicle;
+const C = samples['civil-status'];
 const UNKNOWN_ID = '096399999999';  // well-formed (province 096, born 2099), never seeded
 const auth = (key) => ({ Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' });
 const ministry = auth(args['ministry-key']);
 const telecom = auth(args['telecom-key']);
 const citizenApp = auth(args['citizen-app-key']);
 const purpose = 'contract-test';
+
+// The civil-status claims the sample allows: its death, else `deceased: false` (whose grade
+// the sample cannot tell: it comes from a few events, the citizen may have died); its
+// marriage, else `deceased: false` again. Only the claims made may be graded.
+const civilDied = C.kind === 'death';
+const civilDeath = civilDied ? { deceased: true, date_of_death: C.event_date } : { deceased: false };
+const civilMarriage = C.spouse_citizen_id ? { spouse_citizen_id: C.spouse_citizen_id, marriage_date: C.event_date } : { deceased: false };
+const civilYearOnly = civilDied ? { date_of_death: C.event_date.slice(0, 4) }
+  : C.spouse_citizen_id ? { spouse_citizen_id: C.spouse_citizen_id, marriage_date: C.event_date.slice(0, 4) } : null;
+const sameKeys = (o, keys) => JSON.stringify(Object.keys(o || {}).sort()) === JSON.stringify([...keys].sort());
+const civilGrades = (what, claims, expected) => (_res, b) => {
+  check(`${what}: fields grades the claims made, no more (${Object.keys(claims).join(', ')})`, sameKeys(b.fields, Object.keys(claims)), JSON.stringify(b.fields));
+  check(`${what}: no facts members`, sameKeys(b, ['request_id', 'match', 'subject_found', 'fields', 'source']), Object.keys(b).join());
+  if (expected) {
+    check(`${what}: subject_found, match ${expected.match}, grades ${JSON.stringify(expected.fields)}`,
+      b.subject_found === true && b.match === expected.match && sameKeys(b.fields, Object.keys(expected.fields))
+        && Object.entries(expected.fields).every(([k, g]) => b.fields[k] === g), JSON.stringify(b));
+  }
+};
+const civilEvents = (what, fields) => (_res, b) => {
+  const evs = b.events || [];
+  const always = fields.filter((f) => f !== 'spouse_citizen_id');
+  check(`${what}: each event has exactly the fields asked, spouse_citizen_id on marriages only`,
+    evs.length > 0 && evs.every((e) => sameKeys(e, e.kind === 'marriage' && fields.includes('spouse_citizen_id') ? fields : always)), JSON.stringify(evs).slice(0, 400));
+  check(`${what}: oldest first`, evs.every((e, i) => i === 0 || evs[i - 1].event_date <= e.event_date), evs.map((e) => e.event_date).join());
+  check(`${what}: the sample's ${C.kind} is listed`, evs.some((e) => e.kind === C.kind && e.event_date === C.event_date
+    && (C.kind !== 'marriage' || e.spouse_citizen_id === C.spouse_citizen_id)), JSON.stringify(evs).slice(0, 400));
+};
+const civilFields = ['kind', 'event_date', 'registration_number', 'place_of_registration', 'registered_on', 'spouse_citizen_id', 'status'];
 
 // The interactive (POST, JSON) partner paths; bulk jobs have their own checks below.
 const apiPaths = Object.keys(spec.paths).filter((p) => p.startsWith('/v1/') && !p.startsWith('/v1/batches'));
@@ -390,12 +422,37 @@ const catalogue = [
     body: { citizen_id: V.citizen_id, purpose } },
   { name: 'vehicle.lookup owner with no vehicles', target: '/v1/vehicle/lookup', headers: ministry, expect: 200,
     body: { citizen_id: UNKNOWN_ID, fields: ['plate_number'], purpose } },
+  { name: `civil-status.verify deceased (${C.kind} sample)`, target: '/v1/civil-status/verify', headers: ministry, expect: 200,
+    body: { citizen_id: C.citizen_id, ...civilDeath, purpose, on_behalf_of: 'officer-1', procedure_code: '1.0001' },
+    extra: civilGrades('civil-status.verify deceased', civilDeath, civilDied ? { match: true, fields: { deceased: 'exact', date_of_death: 'exact' } } : null) },
+  { name: `civil-status.verify marriage (${C.kind} sample)`, target: '/v1/civil-status/verify', headers: ministry, expect: 200,
+    body: { citizen_id: C.citizen_id, ...civilMarriage, purpose },
+    extra: civilGrades('civil-status.verify marriage', civilMarriage, C.spouse_citizen_id ? { match: true, fields: { spouse_citizen_id: 'exact', marriage_date: 'exact' } }
+      : civilDied ? { match: false, fields: { deceased: 'mismatch' } } : null) },
+  ...(civilYearOnly ? [{ name: 'civil-status.verify year only (partial)', target: '/v1/civil-status/verify', headers: ministry, expect: 200,
+    body: { citizen_id: C.citizen_id, ...civilYearOnly, purpose },
+    extra: civilGrades('civil-status.verify year only', civilYearOnly, { match: false, fields: civilDied ? { date_of_death: 'partial' } : { spouse_citizen_id: 'exact', marriage_date: 'partial' } }) }] : []),
+  { name: 'civil-status.verify unknown subject', target: '/v1/civil-status/verify', headers: ministry, expect: 200,
+    body: { citizen_id: UNKNOWN_ID, deceased: false, purpose },
+    extra: (_res, b) => {
+      check('civil-status.verify unknown subject: subject_found and match false', b.subject_found === false && b.match === false, JSON.stringify(b));
+      check('civil-status.verify unknown subject: nothing graded', Object.keys(b.fields || {}).length === 0, JSON.stringify(b.fields));
+    } },
+  { name: 'civil-status.lookup all granted fields', target: '/v1/civil-status/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: C.citizen_id, purpose }, extra: civilEvents('civil-status.lookup all granted fields', civilFields) },
+  { name: 'civil-status.lookup named fields', target: '/v1/civil-status/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: C.citizen_id, fields: ['kind', 'event_date', 'spouse_citizen_id'], purpose },
+    extra: civilEvents('civil-status.lookup named fields', ['kind', 'event_date', 'spouse_citizen_id']) },
   { name: 'citizen.profile every registry', target: '/v1/citizen-profile', headers: ministry, expect: 200,
     body: { citizen_id: P.citizen_id, purpose } },
   { name: 'citizen.profile some registries', target: '/v1/citizen-profile', headers: ministry, expect: 200,
     body: { citizen_id: I.citizen_id, registries: ['insurance', 'vehicle'], purpose } },
   { name: 'citizen.profile unknown citizen', target: '/v1/citizen-profile', headers: ministry, expect: 200,
     body: { citizen_id: UNKNOWN_ID, purpose } },
+  { name: 'citizen.profile civil-status', target: '/v1/citizen-profile', headers: ministry, expect: 200,
+    body: { citizen_id: C.citizen_id, registries: ['civil-status'], purpose },
+    extra: (_res, b) => check('citizen.profile civil-status: the one part asked, ok, with events',
+      sameKeys(b.parts, ['civil-status']) && b.parts['civil-status'].status === 'ok' && (b.parts['civil-status'].events || []).length > 0, JSON.stringify(b).slice(0, 400)) },
 
   // 400 validation, one per kind of invalid input, on every operation.
   ...[
@@ -434,7 +491,17 @@ const catalogue = [
     ['neither plate_number nor citizen_id', '/v1/vehicle/lookup', { purpose }],
     ['registries unknown name', '/v1/citizen-profile', { citizen_id: P.citizen_id, registries: ['tax'], purpose }],
     ['registries empty', '/v1/citizen-profile', { citizen_id: P.citizen_id, registries: [], purpose }],
-  ].map(([what, target, body]) => ({ name: `400 ${what}`, target, headers: ministry, body: typeof body === 'string' ? body : body, expect: 400, problemType: 'validation' })),
+    ['civil-status no claim to verify', '/v1/civil-status/verify', { citizen_id: C.citizen_id, purpose }, { field: 'deceased' }],
+    ['civil-status deceased not a boolean', '/v1/civil-status/verify', { citizen_id: C.citizen_id, deceased: 'true', purpose }, { field: 'deceased' }],
+    ['civil-status spouse_citizen_id equal to citizen_id', '/v1/civil-status/verify', { citizen_id: C.citizen_id, spouse_citizen_id: C.citizen_id, purpose },
+      { field: 'spouse_citizen_id', cannotTell: 'JSON Schema cannot compare two members (spouse_citizen_id must differ from citizen_id)' }],
+    ['civil-status date_of_death not ISO', '/v1/civil-status/verify', { citizen_id: C.citizen_id, date_of_death: '14/03/2021', purpose }, { field: 'date_of_death' }],
+    ['civil-status marriage_date impossible date', '/v1/civil-status/verify', { citizen_id: C.citizen_id, marriage_date: '1999-02-30', purpose }, { field: 'marriage_date' }],
+    ['civil-status legacy 9-digit id', '/v1/civil-status/lookup', { citizen_id: '012345678', purpose }, { field: 'citizen_id' }],
+    ['civil-status fields unknown name', '/v1/civil-status/lookup', { citizen_id: C.citizen_id, fields: ['kind', 'cause_of_death'], purpose }, { field: 'fields' }],
+  ].map(([what, target, body, { field, cannotTell } = {}]) => ({ name: `400 ${what}`, target, headers: ministry, body: typeof body === 'string' ? body : body, expect: 400, problemType: 'validation',
+    requestSchemaCannotTell: cannotTell,
+    extra: field ? (_res, b) => check(`400 ${what}: errors name ${field}, and only it`, b && Array.isArray(b.errors) && b.errors.length > 0 && b.errors.every((e) => e.field === field), JSON.stringify(b && b.errors)) : undefined })),
   ...[
     ['page_size 0', { citizen_id: P.citizen_id, purpose, page_size: 0 }],
     ['page_size 101', { citizen_id: P.citizen_id, purpose, page_size: 101 }],
@@ -456,6 +523,7 @@ const catalogue = [
   { name: '403 operation (ministry reads an access log)', target: '/v1/audit/access-log', headers: ministry, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed' },
   { name: '403 operation (telecom asks for a profile)', target: '/v1/citizen-profile', headers: telecom, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed' },
   { name: '403 operation (verify-only partner on vehicles)', target: '/v1/vehicle/verify', headers: telecom, body: {}, expect: 403, problemType: 'operation-not-allowed' },
+  { name: '403 operation (verify-only partner on civil status)', target: '/v1/civil-status/verify', headers: telecom, body: {}, expect: 403, problemType: 'operation-not-allowed' },
   { name: '403 field not granted (vehicle engine_number)', target: '/v1/vehicle/lookup', headers: ministry, body: { plate_number: V.plate_number, fields: ['engine_number', 'chassis_number'], purpose }, expect: 403, problemType: 'field-not-allowed' },
   { name: '403 field not granted (insurance citizen_id)', target: '/v1/insurance/lookup', headers: ministry, body: { social_insurance_number: I.social_insurance_number, fields: ['citizen_id'], purpose }, expect: 403, problemType: 'field-not-allowed' },
   { name: '403 purpose not registered', target: '/v1/population/verify', headers: telecom, body: { citizen_id: P.citizen_id, full_name: 'A', purpose: 'marketing' }, expect: 403, problemType: 'purpose-not-allowed' },
@@ -469,6 +537,7 @@ const catalogue = [
   { name: '404 population.lookup unknown legacy id', target: '/v1/population/lookup', headers: ministry, body: { citizen_id: '999999999', purpose }, expect: 404, problemType: 'subject-not-found' },
   { name: '404 insurance.lookup unknown number', target: '/v1/insurance/lookup', headers: ministry, body: { social_insurance_number: '9999999999', purpose }, expect: 404, problemType: 'subject-not-found' },
   { name: '404 vehicle.lookup unknown plate', target: '/v1/vehicle/lookup', headers: ministry, body: { plate_number: '99Z-999.99', purpose }, expect: 404, problemType: 'subject-not-found' },
+  { name: '404 civil-status.lookup unknown citizen', target: '/v1/civil-status/lookup', headers: ministry, body: { citizen_id: UNKNOWN_ID, purpose }, expect: 404, problemType: 'subject-not-found' },
 
   // 405 on every partner path.
   ...apiPaths.map((p, i) => ({ name: `405 ${['GET', 'PUT', 'DELETE', 'PATCH'][i % 4]} ${p}`, method: ['GET', 'PUT', 'DELETE', 'PATCH'][i % 4], target: p, headers: ministry, expect: 405, problemType: 'method-not-allowed' })),

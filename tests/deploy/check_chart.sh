@@ -159,6 +159,14 @@ else
 fi
 echo "$out"
 
+"$work/bin/lgsp" registries --json > "$work/registries.json"
+if out=$("${validate[@]}" registry-table "$schema" "$chart/values.yaml" "$work/registries.json" 2>&1); then
+  pass "values.schema.json and values.yaml name exactly the registries and operations of \`lgsp registries\`"
+else
+  fail "the chart and the registry table differ:"
+fi
+echo "$out"
+
 if out=$("${validate[@]}" doc-values "$chart/values.yaml" "$root/docs/deploy.md" 2>&1); then
   pass "docs/deploy.md's values table has a row for each value of values.yaml, and no other"
 else

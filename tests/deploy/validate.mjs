@@ -309,7 +309,7 @@ function checkDocValues(valuesFile, docFile) {
   const leaves = new Set();
   const walk = (o, p) => {
     for (const [k, v] of Object.entries(o)) {
-      const key = (p ? `${p}.${k}` : k).replace(/^connectors\.(population|insurance|vehicle)\./, "connectors.<registry>.");
+      const key = (p ? `${p}.${k}` : k).replace(/^connectors\.[a-z][a-z0-9-]*\./, "connectors.<registry>.");
       if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length && !opaque.test(key)) walk(v, key);
       else leaves.add(key);
     }
@@ -323,13 +323,51 @@ function checkDocValues(valuesFile, docFile) {
   if (!problems.length) console.log(`  ${leaves.size} values, each with its row`);
 }
 
+// The chart knows the registries only through values.schema.json (connector blocks, partners'
+// operations and field scopes) and the connector blocks of values.yaml; each list must be
+// exactly the binary's registry table (`lgsp registries --json`), so a registry added to the
+// table and not to the chart (or removed from one) fails here.
+function checkRegistryTable(schemaFile, valuesFile, tableFile) {
+  const schema = JSON.parse(fs.readFileSync(schemaFile, "utf8"));
+  const values = YAML.parse(fs.readFileSync(valuesFile, "utf8"));
+  const table = JSON.parse(fs.readFileSync(tableFile, "utf8"));
+  const names = table.map((r) => r.name).sort();
+  const own = ["citizen.profile", "audit.access-log"];
+  const ops = (batch) => [...own, ...table.flatMap((r) => r.operations
+    .filter((o) => batch || o !== "batch-verify").map((o) => `${r.name}.${o}`))].sort();
+  const same = (what, got, want) => {
+    const a = [...got].sort(), b = [...want].sort();
+    if (JSON.stringify(a) !== JSON.stringify(b)) fail(schemaFile, `${what}: ${JSON.stringify(a)}, the registry table: ${JSON.stringify(b)}`);
+  };
+  const conn = schema.properties.connectors.properties;
+  same("schema connectors", Object.keys(conn).filter((k) => conn[k].type === "object"), names);
+  same("values.yaml connectors", Object.keys(values.connectors).filter((k) => typeof values.connectors[k] === "object"), names);
+  const enums = [];
+  const walk = (o) => {
+    if (Array.isArray(o)) o.forEach(walk);
+    else if (o && typeof o === "object") {
+      if (Array.isArray(o.enum) && o.enum.includes("citizen.profile")) enums.push(o.enum);
+      if (Array.isArray(o.enum) && o.enum.includes("population") && !o.enum.includes("citizen.profile")) enums.push(o.enum);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(schema);
+  if (enums.length < 3) fail(schemaFile, `expected the operations, operation_limits and fields enums, found ${enums.length}`);
+  for (const e of enums) {
+    if (e.includes("citizen.profile")) same("an operations enum", e, ops(e.some((o) => o.endsWith(".batch-verify"))));
+    else same("a registry-name enum", e, names);
+  }
+  if (!problems.length) console.log(`  ${names.length} registries (${names.join(", ")}), ${enums.length} enums`);
+}
+
 const [mode, ...args] = process.argv.slice(2);
 if (mode === "values") checkValues(args[0], args.slice(1), true);
 else if (mode === "values-invalid") checkValues(args[0], args.slice(1), false);
 else if (mode === "manifests") await checkManifests(args[0], args[1]);
 else if (mode === "doc-values") checkDocValues(args[0], args[1]);
+else if (mode === "registry-table") checkRegistryTable(args[0], args[1], args[2]);
 else {
-  console.error("usage: validate.mjs values|values-invalid SCHEMA FILE... | manifests MANIFESTS OUTDIR | doc-values VALUES DOC");
+  console.error("usage: validate.mjs values|values-invalid SCHEMA FILE... | manifests MANIFESTS OUTDIR | doc-values VALUES DOC | registry-table SCHEMA VALUES TABLE_JSON");
   process.exit(2);
 }
 for (const p of problems) console.log(`  problem: ${p}`);

@@ -13,6 +13,7 @@
 #include "app/commands.hpp"
 #include "audit/chain.hpp"
 #include "domain/names.hpp"
+#include "registries/civil_status/store.hpp"
 #include "registries/insurance/store.hpp"
 #include "registries/population/store.hpp"
 #include "registries/vehicle/store.hpp"
@@ -58,6 +59,14 @@ class RegistriesApi : public ::testing::TestWithParam<std::string> {
       if (r.status == status) return r;
     }
     ADD_FAILURE() << "no vehicle with status " << status;
+    return {};
+  }
+  registries::civil_status::CivilEvent civil_event(const std::string& kind) const {
+    for (const auto& e :
+         registries::civil_status::open_store(registry("civil-status"))->samples(2000)) {
+      if (e.kind == kind) return e;
+    }
+    ADD_FAILURE() << "no civil-status event of kind " << kind;
     return {};
   }
   std::vector<domain::CitizenRecord> citizens(std::int64_t n) const {
@@ -185,6 +194,112 @@ TEST_P(RegistriesApi, VehicleVerifyOwnerAndStanding) {
   EXPECT_EQ(no.json().at("fields").at("owner_citizen_id").as_string(), "mismatch");
   EXPECT_EQ(no.body.find(v.owner_citizen_id), std::string::npos)
       << "verify must not reveal the owner";
+}
+
+TEST_P(RegistriesApi, CivilStatusVerifiesADeathAndOnlyWhatWasAsked) {
+  const auto death = civil_event("death");
+  const auto r = post(
+      "/v1/civil-status/verify",
+      {{"citizen_id", death.citizen_id}, {"deceased", true}, {"date_of_death", death.event_date}},
+      kRegistrarKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(r.json().at("match").as_bool()) << r.body;
+  EXPECT_EQ(r.json().at("fields").at("deceased").as_string(), "exact");
+  EXPECT_EQ(r.json().at("fields").at("date_of_death").as_string(), "exact");
+  EXPECT_EQ(r.json().at("fields").as_object().size(), 2U) << r.body;
+  EXPECT_EQ(r.json().at("source").at("registry").as_string(), "civil-status");
+
+  // A living citizen (a birth registered, no death): "not deceased" is exact.
+  const auto store = registries::civil_status::open_store(registry("civil-status"));
+  std::string living;
+  for (const auto& e : store->samples(100)) {
+    const auto events = store->find_by_citizen(e.citizen_id);
+    ASSERT_TRUE(events);
+    if (std::none_of(events->begin(), events->end(),
+                     [](const auto& x) { return x.kind == "death"; })) {
+      living = e.citizen_id;
+      break;
+    }
+  }
+  ASSERT_FALSE(living.empty());
+  const auto alive =
+      post("/v1/civil-status/verify", {{"citizen_id", living}, {"deceased", false}}, kRegistrarKey);
+  ASSERT_EQ(alive.status, 200) << alive.body;
+  EXPECT_TRUE(alive.json().at("match").as_bool()) << alive.body;
+  const auto dead_as_alive =
+      post("/v1/civil-status/verify", {{"citizen_id", living}, {"deceased", true}}, kRegistrarKey);
+  ASSERT_EQ(dead_as_alive.status, 200) << dead_as_alive.body;
+  EXPECT_EQ(dead_as_alive.json().at("fields").at("deceased").as_string(), "mismatch");
+
+  const auto death_of_sample =
+      post("/v1/civil-status/verify", {{"citizen_id", death.citizen_id}, {"deceased", false}},
+           kRegistrarKey);
+  ASSERT_EQ(death_of_sample.status, 200) << death_of_sample.body;
+  EXPECT_FALSE(death_of_sample.json().at("match").as_bool());
+  EXPECT_EQ(death_of_sample.json().at("fields").at("deceased").as_string(), "mismatch");
+}
+
+TEST_P(RegistriesApi, CivilStatusVerifiesAMarriageOnItsDate) {
+  const auto m = civil_event("marriage");
+  const auto ask = [&](const std::string& spouse, const std::string& date) {
+    return post(
+        "/v1/civil-status/verify",
+        {{"citizen_id", m.citizen_id}, {"spouse_citizen_id", spouse}, {"marriage_date", date}},
+        kRegistrarKey);
+  };
+  const auto yes = ask(m.spouse_citizen_id, m.event_date);
+  ASSERT_EQ(yes.status, 200) << yes.body;
+  EXPECT_TRUE(yes.json().at("match").as_bool()) << yes.body;
+  EXPECT_EQ(yes.json().at("fields").at("marriage_date").as_string(), "exact");
+
+  const auto year = ask(m.spouse_citizen_id, m.event_date.substr(0, 4));
+  ASSERT_EQ(year.status, 200) << year.body;
+  EXPECT_EQ(year.json().at("fields").at("marriage_date").as_string(), "partial");
+  EXPECT_FALSE(year.json().at("match").as_bool()) << "the registrar partner requires exact";
+
+  const auto other = civil_event("birth");
+  const auto no =
+      ask(other.citizen_id == m.citizen_id ? "001099012345" : other.citizen_id, m.event_date);
+  ASSERT_EQ(no.status, 200) << no.body;
+  EXPECT_EQ(no.json().at("fields").at("spouse_citizen_id").as_string(), "mismatch");
+  EXPECT_FALSE(no.json().at("match").as_bool());
+}
+
+TEST_P(RegistriesApi, CivilStatusLookupListsEventsWithGrantedFieldsOnly) {
+  const auto m = civil_event("marriage");
+  const auto r = post("/v1/civil-status/lookup", {{"citizen_id", m.citizen_id}}, kRegistrarKey);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto body = r.json();
+  const auto& events = body.at("events").as_array();
+  ASSERT_GE(events.size(), 2U) << r.body;
+  EXPECT_EQ(events.at(0).at("kind").as_string(), "birth") << "oldest first";
+  bool married = false;
+  for (const auto& e : events) {
+    for (const auto& [key, _] : e.as_object()) {
+      EXPECT_TRUE(key == "kind" || key == "event_date" || key == "spouse_citizen_id" ||
+                  key == "status")
+          << "field not granted: " << key;
+    }
+    if (e.at("kind").as_string() == "marriage") {
+      married = married || e.at("spouse_citizen_id").as_string() == m.spouse_citizen_id;
+    }
+  }
+  EXPECT_TRUE(married) << r.body;
+  EXPECT_EQ(r.body.find(m.registration_number), std::string::npos);
+}
+
+TEST_P(RegistriesApi, CivilStatusRefusesOtherPartnersAndEmptyQuestions) {
+  const auto m = civil_event("marriage");
+  EXPECT_EQ(post("/v1/civil-status/lookup", {{"citizen_id", m.citizen_id}}, kMinistryKey).status,
+            403);
+  const auto none = post("/v1/civil-status/verify", {{"citizen_id", m.citizen_id}}, kRegistrarKey);
+  ASSERT_EQ(none.status, 400) << none.body;
+  EXPECT_NE(none.body.find(R"("field":"deceased")"), std::string::npos) << none.body;
+  const auto self =
+      post("/v1/civil-status/verify",
+           {{"citizen_id", m.citizen_id}, {"spouse_citizen_id", m.citizen_id}}, kRegistrarKey);
+  ASSERT_EQ(self.status, 400) << self.body;
+  EXPECT_NE(self.body.find(R"("field":"spouse_citizen_id")"), std::string::npos) << self.body;
 }
 
 TEST_P(RegistriesApi, PartnerWithoutVehicleScopeGetsNoVehicleData) {

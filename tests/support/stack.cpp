@@ -52,6 +52,7 @@ registries:
   population: {@BACKEND@, sqlite_path: @DIR@/population.db}
   insurance: {@BACKEND@, sqlite_path: @DIR@/insurance.db}
   vehicle: {@BACKEND@, sqlite_path: @DIR@/vehicle.db}
+  civil-status: {@BACKEND@, sqlite_path: @DIR@/civil-status.db}
 logging: {level: warn}
 audit:
   subject_key_file: @DIR@/audit-subject.key
@@ -78,6 +79,10 @@ partners:
     operations: [population.verify]
     name_matching: diacritic-insensitive
     required_grade: partial
+  - id: registrar
+    api_key_sha256: [@REGISTRAR@]
+    operations: [civil-status.verify, civil-status.lookup]
+    fields: {civil-status: [kind, event_date, spouse_citizen_id, status]}
   - id: citizen-app
     name: Citizen app
     api_key_sha256: [@CITIZEN_APP@]
@@ -118,6 +123,7 @@ batches:
   put("@HEALTH@", domain::sha256_hex(kHealthKey));
   put("@POLICE@", domain::sha256_hex(kPoliceKey));
   put("@TELECOM@", domain::sha256_hex(kTelecomKey));
+  put("@REGISTRAR@", domain::sha256_hex(kRegistrarKey));
   put("@CITIZEN_APP@", domain::sha256_hex(kCitizenAppKey));
   std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
   std::ofstream(config_path()) << yaml;
@@ -127,7 +133,7 @@ batches:
   seed::seed_registries(seed::targets_from(cfg), options.citizens, 11);
   cluster = std::make_unique<bus::EmbeddedCluster>(1);
   const bus::Topics topics{prefix};
-  for (const char* r : {"population", "insurance", "vehicle"}) {
+  for (const auto& [r, _] : cfg.registries) {
     cluster->create_topic(topics.requests(r), 4);
     cluster->create_topic(topics.batch_requests(r), 4);
   }

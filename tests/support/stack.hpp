@@ -26,6 +26,8 @@ inline constexpr const char* kMinistryKey = "test-ministry-key";
 inline constexpr const char* kHealthKey = "test-health-key";
 inline constexpr const char* kPoliceKey = "test-police-key";
 inline constexpr const char* kTelecomKey = "test-telecom-key";
+/// registrar: civil-status verify + lookup (kind, event_date, spouse_citizen_id, status).
+inline constexpr const char* kRegistrarKey = "test-registrar-key";
 /// citizen-app: the citizen access log only.
 inline constexpr const char* kCitizenAppKey = "test-citizen-app-key";
 /// bulk: batch-verify in every registry (stacks with `batches` on).

@@ -1,0 +1,81 @@
+// The civil-status registry in a SQLite file (the embedded default).
+#include "registries/backends/sqlite_rows.hpp"
+#include "registries/civil_status/store.hpp"
+
+namespace lgsp::registries::civil_status {
+namespace {
+
+namespace rows = sqlite_rows;
+using sqlite::column_text;
+
+constexpr std::string_view kColumns =
+    "registration_number, kind, citizen_id, spouse_citizen_id, event_date, "
+    "place_of_registration, registered_on, status";
+
+CivilEvent read_event(sqlite3_stmt* s) {
+  return {column_text(s, 0), column_text(s, 1), column_text(s, 2), column_text(s, 3),
+          column_text(s, 4), column_text(s, 5), column_text(s, 6), column_text(s, 7)};
+}
+
+class SqliteStore final : public CivilStatusStore {
+ public:
+  explicit SqliteStore(const std::string& path)
+      : db_(rows::open_registry(path, "civil-status")),
+        by_citizen_(rows::select(db_.get(), kColumns, "civil_events",
+                                 "citizen_id = ?1 ORDER BY event_date, registration_number")) {}
+
+  StoreResult<std::vector<CivilEvent>> find_by_citizen(std::string_view id) override {
+    return rows::query<CivilEvent>(by_citizen_.get(), id, read_event);
+  }
+  std::vector<CivilEvent> samples(std::int64_t n) override {
+    return rows::spread<CivilEvent>(db_.get(), kColumns, "civil_events", n, read_event);
+  }
+
+ private:
+  sqlite::Db db_;
+  sqlite::Stmt by_citizen_;
+};
+
+class SqliteWriter final : public CivilStatusWriter {
+ public:
+  explicit SqliteWriter(std::string path)
+      : w_(std::move(path),
+           "CREATE TABLE civil_events (registration_number TEXT NOT NULL, kind TEXT NOT NULL,"
+           " citizen_id TEXT NOT NULL, spouse_citizen_id TEXT NOT NULL,"
+           " event_date TEXT NOT NULL, place_of_registration TEXT NOT NULL,"
+           " registered_on TEXT NOT NULL, status TEXT NOT NULL);",
+           "INSERT INTO civil_events VALUES (?1,?2,?3,?4,?5,?6,?7,?8)") {}
+  void add(const CivilEvent& r) override {
+    rows::bind_all(w_.insert(), {r.registration_number, r.kind, r.citizen_id, r.spouse_citizen_id,
+                                 r.event_date, r.place_of_registration, r.registered_on, r.status});
+    w_.step_insert();
+  }
+  void finish(const Meta& meta) override {
+    w_.finish("CREATE INDEX civil_events_by_citizen ON civil_events(citizen_id, event_date);",
+              meta);
+  }
+
+ private:
+  sqlite::BulkWriter w_;
+};
+
+}  // namespace
+
+std::unique_ptr<CivilStatusStore> open_sqlite_store(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+std::unique_ptr<CivilStatusWriter> open_sqlite_writer(const std::string& path) {
+  return std::make_unique<SqliteWriter>(path);
+}
+
+std::unique_ptr<CivilStatusStore> open_store(const config::RegistryConfig& rc) {
+  if (rc.backend == "postgres")
+    return open_postgres_store(rc.dsn(), static_cast<std::size_t>(rc.pool_size));
+  return open_sqlite_store(rc.sqlite_path);
+}
+std::unique_ptr<CivilStatusWriter> open_writer(const config::RegistryConfig& rc) {
+  if (rc.backend == "postgres") return open_postgres_writer(rc.dsn());
+  return open_sqlite_writer(rc.sqlite_path);
+}
+
+}  // namespace lgsp::registries::civil_status

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <boost/system/result.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "registries/registry.hpp"
+
+namespace lgsp::registries::civil_status {
+
+template <class T>
+using StoreResult = boost::system::result<T>;
+
+/// One civil-status registration as it concerns one citizen: their birth, their death, or a
+/// marriage they are party to. A marriage is two rows, one per spouse, with the same
+/// registration number, so every question is asked by one citizen ID.
+struct CivilEvent {
+  std::string registration_number;    // "KS.1990.0000123" (birth), "KT." death, "KH." marriage
+  std::string kind;                   // birth | death | marriage
+  std::string citizen_id;             // whose event
+  std::string spouse_citizen_id;      // marriage only: the other spouse, else ""
+  std::string event_date;             // YYYY-MM-DD: born, died, married
+  std::string place_of_registration;  // the commune's People's Committee
+  std::string registered_on;          // YYYY-MM-DD, the registration's own date
+  std::string status;                 // registered | dissolved (a marriage ended by divorce)
+};
+
+/// Read access to the civil-status registry. Implementations: SQLite (embedded default) and
+/// PostgreSQL; one instance per thread.
+class CivilStatusStore {
+ public:
+  virtual ~CivilStatusStore() = default;
+  /// The citizen's events, oldest first; empty when the registry holds nothing of theirs.
+  virtual StoreResult<std::vector<CivilEvent>> find_by_citizen(std::string_view citizen_id) = 0;
+  virtual std::vector<CivilEvent> samples(std::int64_t n) = 0;
+};
+
+/// Bulk writer for `lgsp seed`, atomic at finish(). Not thread-safe.
+class CivilStatusWriter {
+ public:
+  virtual ~CivilStatusWriter() = default;
+  virtual void add(const CivilEvent& row) = 0;
+  virtual void finish(const Meta& meta) = 0;
+};
+
+/// The store (or writer) of the backend `rc` names; throws with the reason.
+std::unique_ptr<CivilStatusStore> open_store(const config::RegistryConfig& rc);
+std::unique_ptr<CivilStatusWriter> open_writer(const config::RegistryConfig& rc);
+
+std::unique_ptr<CivilStatusStore> open_sqlite_store(const std::string& path);
+std::unique_ptr<CivilStatusWriter> open_sqlite_writer(const std::string& path);
+std::unique_ptr<CivilStatusStore> open_postgres_store(const std::string& dsn, std::size_t pool);
+std::unique_ptr<CivilStatusWriter> open_postgres_writer(const std::string& dsn);
+
+}  // namespace lgsp::registries::civil_status
