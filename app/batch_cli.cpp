@@ -15,12 +15,16 @@
 #include <thread>
 
 #include "app/batch_status.hpp"
-#include "app/http_client.hpp"
 #include "observability/metrics.hpp"
+#include "util/http_client.hpp"
 
 namespace lgsp::app {
 
 namespace fs = std::filesystem;
+using util::HttpAnswer;
+using util::HttpClient;
+using util::query_escape;
+using util::TransportError;
 
 std::string UploadKind::content_type() const {
   return format == "csv" ? "text/csv" : "application/x-ndjson";
@@ -121,7 +125,8 @@ struct Api {
 };
 
 std::optional<Api> open_api(const BatchConnection& c, std::ostream& err) {
-  auto url = parse_gateway_url(c.gateway);
+  auto url = util::parse_http_url(c.gateway, "the gateway URL",
+                                  "pass the API key with --key-file or LGSP_API_KEY");
   if (const auto* e = std::get_if<std::string>(&url)) {
     err << "error: " << *e << " (--gateway " << c.gateway << ")\n";
     return std::nullopt;
@@ -138,8 +143,11 @@ std::optional<Api> open_api(const BatchConnection& c, std::ostream& err) {
       err << "warning: " << c.key_file << " can be read by other users; chmod 600 it\n";
     }
   }
+  util::HttpClientOptions options;
+  options.ca_file = c.cacert;
+  options.user_agent = "lgsp/" + std::string(obs::version());
   Api api;
-  api.client = std::make_unique<HttpClient>(std::get<GatewayUrl>(url), c.cacert);
+  api.client = std::make_unique<HttpClient>(std::get<util::HttpUrl>(url), options);
   api.key = std::get<0>(std::move(key));
   return api;
 }

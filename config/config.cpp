@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 
 #include "config/partners.hpp"
 #include "config/yaml_reader.hpp"
+#include "registries/backends/upstream_record.hpp"
 #include "registries/table.hpp"
 
 namespace lgsp::config {
@@ -155,11 +157,128 @@ void read_connector(YamlReader& r, const YAML::Node& n, ConnectorConfig& c) {
   r.get(n, path, "group_id_prefix", c.group_id_prefix);
 }
 
+/// One column of an upstream answer: a JSON Pointer, or {from, date_format, values}.
+void read_upstream_field(YamlReader& r, const YAML::Node& v, const std::string& path,
+                         UpstreamField& f) {
+  if (v.IsScalar()) {
+    f.from = v.Scalar();
+  } else if (r.check_map(v, path, {"from", "date_format", "values"})) {
+    r.get(v, path, "from", f.from);
+    r.get(v, path, "date_format", f.date_format);
+    if (const YAML::Node values = v["values"]) {
+      if (!values.IsMap()) return r.error(values, path + ".values", "expected a mapping");
+      for (auto it = values.begin(); it != values.end(); ++it) {
+        if (!it->second.IsScalar()) {
+          r.error(it->second, path + ".values." + it->first.Scalar(), "expected a string");
+          continue;
+        }
+        f.values[it->first.Scalar()] = it->second.Scalar();
+      }
+    }
+  } else {
+    return;
+  }
+  if (f.from.empty() || f.from.front() != '/')
+    r.error(v, path, "expected a JSON Pointer such as /data/hoVaTen (or {from: ...})");
+  if (!f.date_format.empty() && f.date_format != "DD/MM/YYYY" && f.date_format != "YYYY-MM-DD" &&
+      f.date_format != "YYYYMMDD") {
+    r.error(v["date_format"], path + ".date_format", "expected DD/MM/YYYY, YYYY-MM-DD or YYYYMMDD");
+  }
+}
+
+/// A named list's items must be among `allowed`.
+bool among(std::span<const std::string_view> allowed, const std::string& name) {
+  return std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+}
+
+std::string listed(std::span<const std::string_view> items) {
+  std::string out;
+  for (auto s : items) out += (out.empty() ? "" : ", ") + std::string(s);
+  return out;
+}
+
+/// paths and fields of an upstream block, against what the module can take.
+void read_upstream_shape(YamlReader& r, const YAML::Node& v, const std::string& path,
+                         const registries::UpstreamShape& shape, UpstreamConfig& u) {
+  const YAML::Node paths = v["paths"];
+  if (!paths || !paths.IsMap() || paths.size() == 0) {
+    r.error(paths ? paths : v, path + ".paths",
+            "required: subject key → path with {value}, e.g. citizen_id: /api/v2/cong-dan/{value}");
+  } else {
+    for (auto it = paths.begin(); it != paths.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      const std::string at = YamlReader::join(path + ".paths", key);
+      if (!among(shape.subject_keys, key)) {
+        r.error(it->first, at,
+                "unknown subject key (expected one of " + listed(shape.subject_keys) + ")");
+      } else if (!it->second.IsScalar() || it->second.Scalar().front() != '/' ||
+                 it->second.Scalar().find("{value}") == std::string::npos) {
+        r.error(it->second, at, "expected a path starting with / and holding {value}");
+      } else {
+        u.paths[key] = it->second.Scalar();
+      }
+    }
+  }
+  const YAML::Node fields = v["fields"];
+  if (!fields || !fields.IsMap()) {
+    return r.error(fields ? fields : v, path + ".fields",
+                   "required: column → JSON Pointer into the upstream's answer");
+  }
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    const std::string column = it->first.Scalar();
+    const std::string at = YamlReader::join(path + ".fields", column);
+    if (!among(shape.columns, column)) {
+      r.error(it->first, at, "unknown column (expected one of " + listed(shape.columns) + ")");
+      continue;
+    }
+    read_upstream_field(r, it->second, at, u.fields[column]);
+  }
+  for (auto column : shape.required) {
+    if (!u.fields.contains(std::string(column)))
+      r.error(fields, path + ".fields." + std::string(column), "required");
+  }
+}
+
+/// registries.<name>.upstream: how to reach the ministry's system and read its answers.
+void read_upstream(YamlReader& r, const YAML::Node& v, const std::string& path,
+                   const registries::UpstreamShape& shape, UpstreamConfig& u) {
+  if (!r.check_map(v, path,
+                   {"base_url", "ca_file", "cert_file", "key_file", "bearer_token_env",
+                    "timeout_ms", "max_attempts", "retry_budget_percent", "breaker_failures",
+                    "breaker_open_ms", "paths", "fields"})) {
+    return;
+  }
+  for (const auto& [key, out] : {std::pair<const char*, std::string*>{"base_url", &u.base_url},
+                                 {"ca_file", &u.ca_file},
+                                 {"cert_file", &u.cert_file},
+                                 {"key_file", &u.key_file},
+                                 {"bearer_token_env", &u.bearer_token_env}}) {
+    r.get(v, path, key, *out);
+  }
+  r.get(v, path, "timeout_ms", u.timeout_ms, 1, 600000);
+  r.get(v, path, "max_attempts", u.max_attempts, 1, 10);
+  r.get(v, path, "retry_budget_percent", u.retry_budget_percent, 0, 100);
+  r.get(v, path, "breaker_failures", u.breaker_failures, 1, 1000);
+  r.get(v, path, "breaker_open_ms", u.breaker_open_ms, 100, 3600000);
+  if (u.base_url.empty()) r.error(v, path + ".base_url", "required");
+  if (!u.bearer_token_env.empty() && env(u.bearer_token_env) == nullptr) {
+    r.error(v["bearer_token_env"], path + ".bearer_token_env",
+            "environment variable " + u.bearer_token_env + " is not set");
+  }
+  for (const auto& p : registries::upstream::problems(registries::upstream::options_of(u))) {
+    if (p.key == "bearer_token_env" || (p.key == "base_url" && u.base_url.empty())) continue;
+    r.error(v, path + "." + std::string(p.key), p.message);
+  }
+  read_upstream_shape(r, v, path, shape, u);
+}
+
 /// A store's settings (a registry, or the audit chain). False when the map is unusable.
-bool read_store(YamlReader& r, const YAML::Node& v, const std::string& path, RegistryConfig& rc) {
+/// `shape`: the registry module's upstream backend, when it has one.
+bool read_store(YamlReader& r, const YAML::Node& v, const std::string& path, RegistryConfig& rc,
+                const registries::UpstreamShape& shape = {}) {
   if (!r.check_map(v, path,
                    {"backend", "sqlite_path", "postgres_dsn", "postgres_dsn_env",
-                    "postgres_dsn_file", "pool_size"})) {
+                    "postgres_dsn_file", "pool_size", "upstream"})) {
     return false;
   }
   r.get(v, path, "backend", rc.backend);
@@ -182,10 +301,19 @@ bool read_store(YamlReader& r, const YAML::Node& v, const std::string& path, Reg
       r.error(v["postgres_dsn_env"], path + ".postgres_dsn_env",
               "environment variable " + rc.postgres_dsn_env + " is not set");
     }
+  } else if (rc.backend == "upstream" && !shape.columns.empty()) {
+    if (v["upstream"]) {
+      read_upstream(r, v["upstream"], path + ".upstream", shape, rc.upstream);
+    } else {
+      r.error(v, path + ".upstream", "required when backend is upstream");
+    }
   } else {
     r.error(v["backend"], path + ".backend",
-            "unsupported backend \"" + rc.backend + "\" (supported: sqlite, postgres)");
+            "unsupported backend \"" + rc.backend + "\" (supported: sqlite, postgres" +
+                (shape.columns.empty() ? "" : ", upstream") + ")");
   }
+  if (v["upstream"] && rc.backend != "upstream")
+    r.error(v["upstream"], path + ".upstream", "only with backend: upstream");
   return true;
 }
 
@@ -201,7 +329,8 @@ void read_registries(YamlReader& r, const YAML::Node& n,
       continue;
     }
     RegistryConfig rc;
-    if (read_store(r, it->second, path, rc)) out[name] = rc;
+    if (read_store(r, it->second, path, rc, registries::find(name)->upstream_shape()))
+      out[name] = rc;
   }
 }
 

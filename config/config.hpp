@@ -116,8 +116,35 @@ struct GatewayConfig {
   std::int64_t max_bundle = 64;
 };
 
+/// How one column of a registry's record is read from an upstream system's JSON answer.
+struct UpstreamField {
+  std::string from;  // a JSON Pointer (RFC 6901) into the answer, e.g. /data/hoVaTen
+  /// "DD/MM/YYYY", "YYYY-MM-DD" or "YYYYMMDD": the upstream's date form, converted to ISO.
+  std::string date_format;
+  /// Upstream value → ours (e.g. Nam → male); when given, any other value is malformed.
+  std::map<std::string, std::string> values;
+};
+
+/// backend: upstream — a ministry's running system behind its REST API
+/// (registries/backends/upstream.hpp has the meaning of each setting).
+struct UpstreamConfig {
+  std::string base_url;
+  std::string ca_file, cert_file, key_file;
+  std::string bearer_token_env;
+  std::int64_t timeout_ms = 800;
+  std::int64_t max_attempts = 3;
+  std::int64_t retry_budget_percent = 20;
+  std::int64_t breaker_failures = 5;
+  std::int64_t breaker_open_ms = 5000;
+  /// Subject key → path template under base_url, with {value} for the subject
+  /// (percent-encoded), e.g. citizen_id: /api/v2/cong-dan/{value}.
+  std::map<std::string, std::string> paths;
+  /// Column of the module's record → where the upstream's answer holds it.
+  std::map<std::string, UpstreamField> fields;
+};
+
 struct RegistryConfig {
-  std::string backend = "sqlite";  // sqlite | postgres
+  std::string backend = "sqlite";  // sqlite | postgres | upstream (modules that offer it)
   std::string sqlite_path;
   /// libpq connection string, e.g. "host=db port=5432 dbname=population user=lgsp";
   /// keep passwords out of it (use postgres_dsn_env, or PGPASSWORD / ~/.pgpass).
@@ -125,6 +152,7 @@ struct RegistryConfig {
   /// Name of an environment variable holding the connection string (Kubernetes Secrets).
   std::string postgres_dsn_env;
   std::int64_t pool_size = 4;
+  UpstreamConfig upstream;
   /// The connection string to use: postgres_dsn_env's value if set, else postgres_dsn.
   /// Inline: the registry modules read it without linking the config reader.
   std::string dsn() const {

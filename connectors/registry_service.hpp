@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,16 @@ class RegistryService {
 inline void fail(bus::v1::Reply& reply, bus::v1::Status status, std::string detail) {
   reply.set_status(status);
   reply.set_detail(std::move(detail));
+}
+
+/// Marks `reply` as failed because the registry's store could not answer: unavailable (try
+/// again later) when the error is transient (an upstream system's timeout, outage or open
+/// breaker), else a backend error. The detail names the registry and the error, never data.
+inline void fail_store(bus::v1::Reply& reply, std::string_view registry,
+                       const boost::system::error_code& ec) {
+  const bool transient = ec == boost::system::errc::resource_unavailable_try_again;
+  fail(reply, transient ? bus::v1::STATUS_UNAVAILABLE : bus::v1::STATUS_BACKEND_ERROR,
+       std::string(registry) + " store: " + ec.message());
 }
 
 /// Starts an OK verify answer. For an unknown subject it is already complete (not found,

@@ -85,6 +85,11 @@ Problem reply_problem(const v1::Reply& reply) {
     case v1::STATUS_BAD_REQUEST:
       return problem(Status::bad_request, "registry-rejected", "The registry rejected the request",
                      reply.detail());
+    case v1::STATUS_UNAVAILABLE:
+      return problem(Status::service_unavailable, "registry-unavailable",
+                     "The registry is unavailable",
+                     "the " + reply.source().registry() +
+                         " registry's system of record did not answer now; retry later");
     default:
       return problem(Status::bad_gateway, "registry-error", "The registry failed to answer",
                      "the " + reply.source().registry() +

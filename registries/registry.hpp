@@ -55,6 +55,16 @@ class SeedWriter {
   virtual void finish(const Meta& meta) = 0;
 };
 
+/// What the "upstream" backend (a ministry's own system behind its REST API) can give this
+/// module: the columns of its record an answer may fill (config `upstream.fields`), those it
+/// must, and the subject keys it can be asked by (config `upstream.paths`). No columns: the
+/// module has no upstream backend.
+struct UpstreamShape {
+  std::span<const std::string_view> columns;
+  std::span<const std::string_view> required;
+  std::span<const std::string_view> subject_keys;
+};
+
 /// One registry of record, as the platform sees it. A module lives in registries/<name>/ and
 /// owns everything specific to it; the rest of the code reaches it only through this
 /// interface and the table in table.hpp. Modules are stateless singletons: every method is
@@ -77,6 +87,9 @@ class Module {
   /// `lgsp seed`: a writer of this registry's synthetic rows into the backend `rc` names.
   virtual std::unique_ptr<SeedWriter> seed(const config::RegistryConfig& rc,
                                            std::uint64_t seed) const = 0;
+
+  /// Backend "upstream": see UpstreamShape. Default: none.
+  virtual UpstreamShape upstream_shape() const { return {}; }
 
   /// `lgsp seed --samples`: n subjects spread over the registry, as flat JSON objects that
   /// name the registry and the values a person needs to try the API.

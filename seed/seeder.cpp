@@ -12,7 +12,12 @@
 namespace lgsp::seed {
 
 SeedTargets targets_from(const config::Config& cfg) {
-  return SeedTargets(cfg.registries.begin(), cfg.registries.end());
+  SeedTargets t;
+  // A registry served by its ministry's own system (backend upstream) is not ours to write.
+  for (const auto& [name, rc] : cfg.registries) {
+    if (rc.backend != "upstream") t.emplace(name, rc);
+  }
+  return t;
 }
 
 SeedTargets sqlite_targets(std::initializer_list<std::pair<std::string, std::string>> paths) {

@@ -25,7 +25,7 @@ struct SeedReport {
   double seconds = 0;
 };
 
-/// The registries `cfg` configures.
+/// The registries `cfg` configures, except those served by an upstream system.
 SeedTargets targets_from(const config::Config& cfg);
 /// True when a configured SQLite registry file does not exist yet (PostgreSQL registries
 /// are seeded only when asked: `lgsp seed --force`).

@@ -113,7 +113,7 @@ v1::Reply CivilStatusService::handle(const v1::Request& req) {
   reply.mutable_source()->set_as_of_unix_ms(now_ms_());
   const auto events = store_.find_by_citizen(req.subject());
   if (!events) {
-    fail(reply, v1::STATUS_BACKEND_ERROR, "civil-status store: " + events.error().message());
+    connectors::fail_store(reply, "civil-status", events.error());
     return reply;
   }
   switch (req.operation()) {

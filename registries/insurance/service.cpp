@@ -62,7 +62,7 @@ v1::Reply InsuranceService::handle(const v1::Request& req) {
   const auto found =
       by_sin ? store_.find_by_sin(req.subject()) : store_.find_by_citizen(req.subject());
   if (!found) {
-    fail(reply, v1::STATUS_BACKEND_ERROR, "insurance store: " + found.error().message());
+    connectors::fail_store(reply, "insurance", found.error());
     return reply;
   }
   const auto& row = *found;

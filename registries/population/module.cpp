@@ -88,6 +88,10 @@ class PopulationModule final : public Module {
                                                                        std::move(now_ms));
   }
 
+  UpstreamShape upstream_shape() const override {
+    return {kUpstreamColumns, kUpstreamRequired, kUpstreamSubjects};
+  }
+
   std::unique_ptr<SeedWriter> seed(const config::RegistryConfig& rc,
                                    std::uint64_t /*seed*/) const override {
     return std::make_unique<PopulationSeeder>(open_writer(rc));

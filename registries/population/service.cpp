@@ -75,7 +75,7 @@ void PopulationService::answer(const v1::Request& req, const Found& found, std::
   reply.mutable_source()->set_registry("population");
   reply.mutable_source()->set_as_of_unix_ms(as_of);
   if (!found) {
-    fail(reply, v1::STATUS_BACKEND_ERROR, "population store: " + found.error().message());
+    connectors::fail_store(reply, "population", found.error());
     return;
   }
   const domain::CitizenRecord* rec = *found;

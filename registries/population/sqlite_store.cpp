@@ -100,12 +100,15 @@ void SqlitePopulationWriter::finish(const Meta& meta) {
 }
 
 std::unique_ptr<PopulationStore> open_store(const config::RegistryConfig& rc) {
+  if (rc.backend == "upstream") return open_upstream_store(rc.upstream);
   if (rc.backend == "postgres")
     return open_postgres_store(rc.dsn(), static_cast<std::size_t>(rc.pool_size));
   return std::make_unique<SqlitePopulationStore>(rc.sqlite_path);
 }
 
 std::unique_ptr<PopulationWriter> open_writer(const config::RegistryConfig& rc) {
+  if (rc.backend == "upstream")
+    throw std::runtime_error("the population registry is served by an upstream system: not seeded");
   if (rc.backend == "postgres") return open_postgres_writer(rc.dsn());
   return std::make_unique<SqlitePopulationWriter>(rc.sqlite_path);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <boost/system/result.hpp>
 #include <cstdint>
 #include <memory>
@@ -51,6 +52,19 @@ std::unique_ptr<PopulationStore> open_store(const config::RegistryConfig& rc);
 std::unique_ptr<PopulationWriter> open_writer(const config::RegistryConfig& rc);
 
 std::unique_ptr<PopulationStore> open_postgres_store(const std::string& dsn, std::size_t pool);
+/// The ministry's own system behind its REST API (backend: upstream); read-only, no samples.
+std::unique_ptr<PopulationStore> open_upstream_store(const config::UpstreamConfig& c);
+
+/// The columns an upstream's answer may fill (config upstream.fields), those it must, and
+/// the subjects it can be asked by (config upstream.paths).
+inline constexpr std::array<std::string_view, 10> kUpstreamColumns{
+    "citizen_id",         "full_name",       "date_of_birth", "gender",
+    "place_of_origin",    "province",        "district",      "commune",
+    "id_card_issue_date", "legacy_id_number"};
+inline constexpr std::array<std::string_view, 4> kUpstreamRequired{"citizen_id", "full_name",
+                                                                   "date_of_birth", "gender"};
+inline constexpr std::array<std::string_view, 2> kUpstreamSubjects{"citizen_id",
+                                                                   "legacy_id_number"};
 std::unique_ptr<PopulationWriter> open_postgres_writer(const std::string& dsn);
 
 }  // namespace lgsp::registries::population

@@ -48,7 +48,7 @@ v1::Reply VehicleService::handle(const v1::Request& req) {
   reply.mutable_source()->set_registry("vehicle");
   reply.mutable_source()->set_as_of_unix_ms(now_ms_());
   const auto backend_error = [&](const boost::system::error_code& ec) {
-    fail(reply, v1::STATUS_BACKEND_ERROR, "vehicle store: " + ec.message());
+    connectors::fail_store(reply, "vehicle", ec);
     return reply;
   };
 

@@ -94,6 +94,11 @@ partners:
       yaml.replace(pos, key.size(), value);
   };
   // First, so the extra text may use the placeholders too.
+  for (const auto& [name, settings] : options.registries) {
+    const std::string line = "\n  " + name + ": ";
+    const auto at = yaml.find(line);
+    yaml.replace(at + line.size(), yaml.find('\n', at + 1) - at - line.size(), settings);
+  }
   put("@GATEWAY_EXTRA@", options.gateway_yaml);
   put("@EXTRA_YAML@", options.extra_yaml + (options.batches ? R"(
 batches:

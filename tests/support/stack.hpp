@@ -54,6 +54,9 @@ struct StackOptions {
   /// With batches: records per chunk and seconds without an answer before a chunk is re-sent.
   std::int64_t chunk_records = 200;
   std::int64_t chunk_timeout_ms = 30000;
+  /// Registry name → its settings as a YAML flow mapping, replacing the stack's default for
+  /// that registry (e.g. population served by an upstream system).
+  std::map<std::string, std::string> registries{};
 };
 
 /// True when a PostgreSQL server for tests is available (LGSP_TEST_PG_DSN is set).

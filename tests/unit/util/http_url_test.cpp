@@ -1,26 +1,26 @@
-#include "app/http_client.hpp"
+#include "util/http_url.hpp"
 
 #include <gtest/gtest.h>
 
-namespace lgsp::app {
+namespace lgsp::util {
 namespace {
 
-GatewayUrl ok(std::string_view text) {
-  auto parsed = parse_gateway_url(text);
+HttpUrl ok(std::string_view text) {
+  auto parsed = parse_http_url(text, "the gateway URL");
   if (const auto* e = std::get_if<std::string>(&parsed)) {
     ADD_FAILURE() << text << ": " << *e;
     return {};
   }
-  return std::get<GatewayUrl>(parsed);
+  return std::get<HttpUrl>(parsed);
 }
 
 std::string error(std::string_view text) {
-  auto parsed = parse_gateway_url(text);
+  auto parsed = parse_http_url(text, "the gateway URL", "pass the API key another way");
   const auto* e = std::get_if<std::string>(&parsed);
   return e != nullptr ? *e : "(parsed)";
 }
 
-TEST(GatewayUrl, SchemeSetsTlsAndTheDefaultPort) {
+TEST(HttpUrl, SchemeSetsTlsAndTheDefaultPort) {
   const auto plain = ok("http://127.0.0.1:8080");
   EXPECT_FALSE(plain.tls);
   EXPECT_EQ(plain.host, "127.0.0.1");
@@ -38,14 +38,14 @@ TEST(GatewayUrl, SchemeSetsTlsAndTheDefaultPort) {
   EXPECT_EQ(ok("http://gw").port, 80);
 }
 
-TEST(GatewayUrl, KeepsABasePathWithoutTrailingSlash) {
+TEST(HttpUrl, KeepsABasePathWithoutTrailingSlash) {
   const auto u = ok("https://gw.example:8443/lgsp/api//");
   EXPECT_EQ(u.port, 8443);
   EXPECT_EQ(u.base_path, "/lgsp/api");
   EXPECT_EQ(u.host_header(), "gw.example:8443");
 }
 
-TEST(GatewayUrl, Ipv6LiteralsInBrackets) {
+TEST(HttpUrl, Ipv6LiteralsInBrackets) {
   const auto u = ok("http://[::1]:9000/x");
   EXPECT_EQ(u.host, "::1");
   EXPECT_EQ(u.port, 9000);
@@ -53,7 +53,7 @@ TEST(GatewayUrl, Ipv6LiteralsInBrackets) {
   EXPECT_EQ(ok("https://[2001:db8::2]").host_header(), "[2001:db8::2]");
 }
 
-TEST(GatewayUrl, RejectsWhatItCannotUseAndSaysWhy) {
+TEST(HttpUrl, RejectsWhatItCannotUseAndSaysWhy) {
   EXPECT_EQ(error("127.0.0.1:8080"), "the gateway URL must start with http:// or https://");
   EXPECT_EQ(error("ftp://x"), "the gateway URL must start with http:// or https://");
   EXPECT_EQ(error("http://"), "the gateway URL has no host");
@@ -65,7 +65,16 @@ TEST(GatewayUrl, RejectsWhatItCannotUseAndSaysWhy) {
   EXPECT_EQ(error("http://gw/x?y=1"), "the gateway URL must not have a query or fragment");
   EXPECT_EQ(error("http://gw?y=1"), "the gateway URL must not have a query or fragment");
   EXPECT_EQ(error("http://[::1"), "the gateway URL has an unclosed [");
-  EXPECT_NE(error("https://user:secret@gw").find("must not hold credentials"), std::string::npos);
+  EXPECT_EQ(error("https://user:secret@gw"),
+            "the gateway URL must not hold credentials; pass the API key another way");
+}
+
+TEST(HttpUrl, LoopbackIsOnlyTheMachineItself) {
+  EXPECT_TRUE(ok("http://127.0.0.1:8080").loopback());
+  EXPECT_TRUE(ok("http://[::1]:8080").loopback());
+  EXPECT_TRUE(ok("http://LocalHost").loopback());
+  EXPECT_FALSE(ok("http://localhost.example.gov.vn").loopback());
+  EXPECT_FALSE(ok("http://10.0.0.1").loopback());
 }
 
 TEST(QueryEscape, EncodesAllButUnreservedCharacters) {
@@ -77,4 +86,4 @@ TEST(QueryEscape, EncodesAllButUnreservedCharacters) {
 }
 
 }  // namespace
-}  // namespace lgsp::app
+}  // namespace lgsp::util

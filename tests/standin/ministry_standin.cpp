@@ -1,0 +1,441 @@
+// lgsp-ministry-standin: a ministry's population system as the upstream REST backend sees
+// it, for tests and the dev stack. NOT part of the product: it plays the other side, with the
+// ministry's own field names, and fails on request so tests can drive every failure.
+//
+//   GET /api/v2/cong-dan/{so_dinh_danh}   200 {"data":{…}} or 404
+//   GET /api/v2/cong-dan/cmnd/{so_cmnd}   the same, by the old 9-digit card number
+//   GET /__stats                          {"requests":N,"connections":M,"open":K}: API
+//                                         requests received, connections accepted, still open
+//
+// Faults, per request by header `X-Standin-Fault: SPEC`, by a path prefix `/__fault/SPEC/…`
+// (for clients that cannot add a header, such as the gateway's connector: put it in
+// base_url), or for every request by `--fault SPEC`. SPEC is a comma-separated list of
+// slow=<ms> | status=<code> | malformed | truncated | wrong-type | reset | oversize.
+// `--fail-first N` answers the first N API requests 503.
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "util/sqlite.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// ------------------------------------------------------------------------------- the data
+
+/// "YYYY-MM-DD" → "DD/MM/YYYY", the ministry's way; anything else as it is.
+std::string ministry_date(const std::string& iso) {
+  if (iso.size() != 10 || iso[4] != '-' || iso[7] != '-') return iso;
+  return iso.substr(8, 2) + "/" + iso.substr(5, 2) + "/" + iso.substr(0, 4);
+}
+
+/// The gateway's seeded population file, read-only, answering in the ministry's shape.
+class Population {
+ public:
+  explicit Population(const std::string& path)
+      : db_(lgsp::sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)),
+        by_id_(select("citizen_id")),
+        by_legacy_(select("legacy_id_number")) {}
+
+  std::optional<json::object> by_id(std::string_view id) { return find(by_id_.get(), id); }
+  std::optional<json::object> by_legacy(std::string_view id) { return find(by_legacy_.get(), id); }
+
+ private:
+  lgsp::sqlite::Stmt select(const char* key) {
+    return lgsp::sqlite::prepare(
+        db_.get(),
+        "SELECT citizen_id, full_name, date_of_birth, gender, place_of_origin, province, "
+        "district, commune, id_card_issue_date, legacy_id_number FROM citizens WHERE " +
+            std::string(key) + " = ?1");
+  }
+
+  static std::optional<json::object> find(sqlite3_stmt* s, std::string_view id) {
+    const lgsp::sqlite::ResetGuard reset(s);
+    lgsp::sqlite::bind_text(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_ROW) return std::nullopt;
+    const auto col = [s](int i) { return lgsp::sqlite::column_text(s, i); };
+    json::object data;
+    data["soDinhDanh"] = col(0);
+    data["hoVaTen"] = col(1);
+    data["ngaySinh"] = ministry_date(col(2));
+    data["gioiTinh"] = col(3) == "male" ? "Nam" : "Nữ";
+    data["queQuan"] = col(4);
+    data["noiThuongTru"] = {{"tinh", col(5)}, {"huyen", col(6)}, {"xa", col(7)}};
+    data["ngayCapCccd"] = ministry_date(col(8));
+    const std::string legacy = col(9);
+    data["soCmnd"] = legacy.empty() ? json::value(nullptr) : json::value(legacy);
+    return data;
+  }
+
+  lgsp::sqlite::Db db_;
+  lgsp::sqlite::Stmt by_id_;
+  lgsp::sqlite::Stmt by_legacy_;
+};
+
+// ----------------------------------------------------------------------------------- faults
+
+struct Fault {
+  int slow_ms = 0;
+  int status = 0;
+  bool malformed = false;
+  bool truncated = false;
+  bool wrong_type = false;
+  bool reset = false;
+  bool oversize = false;
+};
+
+bool parse_int(std::string_view text, int& out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+/// Adds one fault to `f`; false when it names something unknown.
+bool add_fault(std::string_view item, Fault& f) {
+  if (item.starts_with("slow=")) return parse_int(item.substr(5), f.slow_ms) && f.slow_ms >= 0;
+  if (item.starts_with("status=")) {
+    return parse_int(item.substr(7), f.status) && f.status >= 100 && f.status <= 599;
+  }
+  bool* flag = item == "malformed"    ? &f.malformed
+               : item == "truncated"  ? &f.truncated
+               : item == "wrong-type" ? &f.wrong_type
+               : item == "reset"      ? &f.reset
+               : item == "oversize"   ? &f.oversize
+                                      : nullptr;
+  if (flag == nullptr) return false;
+  *flag = true;
+  return true;
+}
+
+/// Adds the faults of a comma-separated `spec` to `f`; false when one is unknown.
+bool add_faults(std::string_view spec, Fault& f) {
+  while (!spec.empty()) {
+    const auto comma = spec.find(',');
+    const std::string_view item = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? "" : spec.substr(comma + 1);
+    if (!item.empty() && !add_fault(item, f)) return false;
+  }
+  return true;
+}
+
+// ----------------------------------------------------------------------------------- server
+
+struct Flags {
+  std::uint16_t port = 0;
+  std::string population_db;
+  std::string token_env;
+  int fail_first = 0;
+  std::string fault;
+  int keep_alive_ms = 60000;
+  std::string tls_cert, tls_key, client_ca;
+};
+
+/// What to do with one request: answer (after `delay`), send `raw` bytes and close, or reset.
+struct Plan {
+  Response response;
+  int delay_ms = 0;
+  bool reset = false;
+  std::optional<std::string> raw;
+};
+
+Response json_answer(http::status status, const json::value& body, unsigned version) {
+  Response r{status, version};
+  r.set(http::field::content_type, "application/json; charset=utf-8");
+  r.body() = json::serialize(body);
+  return r;
+}
+
+json::object error_body(std::string_view code, std::string_view message) {
+  return {{"error", {{"ma", code}, {"thongDiep", message}}}};
+}
+
+class Standin {
+ public:
+  Standin(const Flags& flags, std::string token)
+      : population_(flags.population_db),
+        token_(std::move(token)),
+        fail_left_(flags.fail_first),
+        global_fault_(flags.fault),
+        keep_alive_(flags.keep_alive_ms) {}
+
+  /// Counts a connection while it is open.
+  struct Open {
+    explicit Open(Standin& s) : s_(s) {
+      ++s_.connections_;
+      ++s_.open_;
+    }
+    ~Open() { --s_.open_; }
+    Open(const Open&) = delete;
+    Open& operator=(const Open&) = delete;
+    Standin& s_;
+  };
+  std::chrono::milliseconds keep_alive() const { return keep_alive_; }
+  Plan handle(const Request& req);
+
+ private:
+  /// An API request: the token, --fail-first, the faults, then the lookup.
+  void answer(const Request& req, std::string_view path, Plan& plan);
+  Response lookup(std::string_view path, unsigned version);
+  void apply(const Fault& f, Plan& plan);
+
+  Population population_;
+  std::string token_;
+  int fail_left_;
+  std::string global_fault_;
+  std::chrono::milliseconds keep_alive_;
+  std::int64_t requests_ = 0;
+  std::int64_t connections_ = 0;
+  std::int64_t open_ = 0;
+};
+
+Plan Standin::handle(const Request& req) {
+  std::string_view path = req.target();
+  path = path.substr(0, path.find('?'));
+  Plan plan;
+  if (path == "/__stats") {
+    plan.response = json_answer(
+        http::status::ok, {{"requests", requests_}, {"connections", connections_}, {"open", open_}},
+        req.version());
+  } else {
+    ++requests_;
+    answer(req, path, plan);
+  }
+  plan.response.keep_alive(req.keep_alive());
+  plan.response.prepare_payload();
+  return plan;
+}
+
+void Standin::answer(const Request& req, std::string_view path, Plan& plan) {
+  const unsigned v = req.version();
+  Fault fault;
+  bool faults_ok = add_faults(global_fault_, fault) &&
+                   add_faults(std::string_view(req["X-Standin-Fault"]), fault);
+  if (path.starts_with("/__fault/")) {
+    path.remove_prefix(9);
+    const auto slash = path.find('/');
+    faults_ok = faults_ok && add_faults(path.substr(0, slash), fault);
+    path = slash == std::string_view::npos ? "" : path.substr(slash);
+  }
+  if (!token_.empty() && req[http::field::authorization] != "Bearer " + token_) {
+    plan.response =
+        json_answer(http::status::unauthorized, error_body("CHUA_XAC_THUC", "Sai mã truy cập"), v);
+    plan.response.set(http::field::www_authenticate, "Bearer");
+  } else if (fail_left_ > 0) {
+    --fail_left_;
+    plan.response = json_answer(http::status::service_unavailable,
+                                error_body("TAM_NGUNG", "Hệ thống tạm ngừng"), v);
+  } else if (!faults_ok) {
+    plan.response = json_answer(http::status::bad_request,
+                                error_body("LOI_KIEM_THU", "unknown X-Standin-Fault"), v);
+  } else if (req.method() != http::verb::get) {
+    plan.response = json_answer(http::status::method_not_allowed,
+                                error_body("SAI_PHUONG_THUC", "Chỉ hỗ trợ GET"), v);
+  } else {
+    plan.response = lookup(path, v);
+    apply(fault, plan);
+  }
+}
+
+Response Standin::lookup(std::string_view path, unsigned version) {
+  constexpr std::string_view kById = "/api/v2/cong-dan/";
+  constexpr std::string_view kByCard = "/api/v2/cong-dan/cmnd/";
+  std::optional<json::object> data;
+  if (path.starts_with(kByCard)) {
+    data = population_.by_legacy(path.substr(kByCard.size()));
+  } else if (path.starts_with(kById)) {
+    data = population_.by_id(path.substr(kById.size()));
+  } else {
+    return json_answer(http::status::not_found,
+                       error_body("KHONG_CO_DICH_VU", "Không có dịch vụ này"), version);
+  }
+  if (!data) {
+    return json_answer(http::status::not_found,
+                       error_body("KHONG_TIM_THAY", "Không tìm thấy công dân"), version);
+  }
+  return json_answer(http::status::ok, json::object{{"data", std::move(*data)}}, version);
+}
+
+void Standin::apply(const Fault& f, Plan& plan) {
+  Response& r = plan.response;
+  plan.delay_ms = f.slow_ms;
+  plan.reset = f.reset;
+  if (f.status != 0) {
+    r.result(static_cast<unsigned>(f.status));
+    r.body() = json::serialize(error_body("LOI_KIEM_THU", "status chosen by the test"));
+  }
+  if (f.oversize) {
+    // Valid JSON, just too much of it: 2 MiB of padding.
+    r.body() = json::serialize(json::object{{"padding", std::string(std::size_t{2} << 20, 'x')}});
+  }
+  if (f.malformed) r.body() = R"({"data":{"soDinhDanh": oops})";
+  if (f.wrong_type) {
+    r.set(http::field::content_type, "text/html");
+    r.body() = "<html><body>Bảo trì hệ thống</body></html>";
+  }
+  if (f.truncated) {
+    // The whole answer's Content-Length, then half its body, then the connection closes.
+    r.prepare_payload();
+    std::ostringstream whole;
+    whole << r;
+    const std::string text = whole.str();
+    plan.raw = text.substr(0, text.size() - r.body().size() / 2);
+  }
+}
+
+// ------------------------------------------------------------------------------ connections
+
+/// Answers requests on one connection until the client closes it or a fault ends it.
+template <class Stream>
+asio::awaitable<void> serve(Stream& stream, Standin& standin) {
+  beast::error_code ec;
+  auto tok = asio::redirect_error(asio::use_awaitable, ec);
+  auto& socket = beast::get_lowest_layer(stream);
+  beast::flat_buffer buffer;
+  for (;;) {
+    Request req;
+    // An idle kept-alive connection is closed after --keep-alive-ms, as servers do.
+    socket.expires_after(standin.keep_alive());
+    co_await http::async_read(stream, buffer, req, tok);
+    if (ec) co_return;
+    Plan plan = standin.handle(req);
+    if (plan.delay_ms > 0) {
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(std::chrono::milliseconds(plan.delay_ms));
+      co_await timer.async_wait(tok);
+    }
+    if (plan.reset) {
+      // SO_LINGER 0: close() sends a RST instead of a FIN.
+      socket.socket().set_option(tcp::socket::linger(true, 0), ec);
+      socket.socket().close(ec);
+      co_return;
+    }
+    socket.expires_after(std::chrono::seconds(60));
+    if (plan.raw) {
+      co_await asio::async_write(stream, asio::buffer(*plan.raw), tok);
+      co_return;  // closing now leaves the body short
+    }
+    co_await http::async_write(stream, plan.response, tok);
+    if (ec || !plan.response.keep_alive()) break;
+  }
+  socket.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> session(tcp::socket socket, Standin& standin, asio::ssl::context* tls) {
+  const Standin::Open open(standin);
+  if (tls == nullptr) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await serve(stream, standin);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls);
+  beast::error_code ec;
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+  co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;  // e.g. a client without the certificate --client-ca asks for
+  co_await serve(stream, standin);
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+  co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> listen(tcp::acceptor& acceptor, Standin& standin, asio::ssl::context* tls) {
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket), standin, tls),
+                   asio::detached);
+  }
+}
+
+std::optional<asio::ssl::context> tls_context(const Flags& f) {
+  if (f.tls_cert.empty()) return std::nullopt;
+  std::optional<asio::ssl::context> ctx(std::in_place, asio::ssl::context::tls_server);
+  ctx->use_certificate_chain_file(f.tls_cert);
+  ctx->use_private_key_file(f.tls_key, asio::ssl::context::pem);
+  if (!f.client_ca.empty()) {
+    ctx->load_verify_file(f.client_ca);
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  return ctx;
+}
+
+std::string token_from(const std::string& env) {
+  if (env.empty()) return {};
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read at start, before anything runs.
+  const char* value = std::getenv(env.c_str());
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error("--token-env " + env + ": the variable is not set or empty");
+  }
+  return value;
+}
+
+int run(const Flags& flags) {
+  Fault probe;
+  if (!add_faults(flags.fault, probe)) throw std::runtime_error("--fault: unknown fault spec");
+  Standin standin(flags, token_from(flags.token_env));
+  auto tls = tls_context(flags);
+  asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), flags.port});
+  std::cout << "listening on 127.0.0.1:" << acceptor.local_endpoint().port() << std::endl;
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const beast::error_code&, int) { ioc.stop(); });
+  asio::co_spawn(ioc, listen(acceptor, standin, tls ? &*tls : nullptr), asio::detached);
+  ioc.run();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lgsp-ministry-standin: a ministry's population REST API, for tests and dev"};
+  Flags f;
+  app.add_option("--port", f.port, "Port on 127.0.0.1 (0: any free one, printed)");
+  app.add_option("--population-db", f.population_db, "The seeded population SQLite file")
+      ->required();
+  app.add_option("--token-env", f.token_env,
+                 "Require Authorization: Bearer <the value of this environment variable>");
+  app.add_option("--fail-first", f.fail_first, "Answer the first N API requests 503");
+  app.add_option("--fault", f.fault, "Faults for every request (see X-Standin-Fault)");
+  app.add_option("--keep-alive-ms", f.keep_alive_ms,
+                 "Close a kept-alive connection idle this long (default 60000)");
+  app.add_option("--tls-cert", f.tls_cert, "Serve HTTPS with this certificate (PEM)");
+  app.add_option("--tls-key", f.tls_key, "The certificate's private key (PEM)");
+  app.add_option("--client-ca", f.client_ca, "Require client certificates issued by this CA");
+  CLI11_PARSE(app, argc, argv);
+  if (f.tls_cert.empty() != f.tls_key.empty() || (!f.client_ca.empty() && f.tls_cert.empty())) {
+    std::cerr << "error: --tls-cert and --tls-key go together; --client-ca needs them\n";
+    return 2;
+  }
+  try {
+    return run(f);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
