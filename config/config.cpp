@@ -178,7 +178,7 @@ void read_upstream_field(YamlReader& r, const YAML::Node& v, const std::string& 
   } else {
     return;
   }
-  if (f.from.empty() || f.from.front() != '/')
+  if (!f.from.starts_with('/'))
     r.error(v, path, "expected a JSON Pointer such as /data/hoVaTen (or {from: ...})");
   if (!f.date_format.empty() && f.date_format != "DD/MM/YYYY" && f.date_format != "YYYY-MM-DD" &&
       f.date_format != "YYYYMMDD") {
@@ -211,7 +211,7 @@ void read_upstream_shape(YamlReader& r, const YAML::Node& v, const std::string& 
       if (!among(shape.subject_keys, key)) {
         r.error(it->first, at,
                 "unknown subject key (expected one of " + listed(shape.subject_keys) + ")");
-      } else if (!it->second.IsScalar() || it->second.Scalar().front() != '/' ||
+      } else if (!it->second.IsScalar() || !it->second.Scalar().starts_with('/') ||
                  it->second.Scalar().find("{value}") == std::string::npos) {
         r.error(it->second, at, "expected a path starting with / and holding {value}");
       } else {
@@ -261,13 +261,21 @@ void read_upstream(YamlReader& r, const YAML::Node& v, const std::string& path,
   r.get(v, path, "breaker_failures", u.breaker_failures, 1, 1000);
   r.get(v, path, "breaker_open_ms", u.breaker_open_ms, 100, 3600000);
   if (u.base_url.empty()) r.error(v, path + ".base_url", "required");
-  if (!u.bearer_token_env.empty() && env(u.bearer_token_env) == nullptr) {
+  bool token_name_ok = true;
+  for (const auto& p : registries::upstream::problems(registries::upstream::options_of(u))) {
+    if (p.key == "base_url" && u.base_url.empty()) continue;
+    // A token pasted where its variable's name belongs is never echoed back.
+    if (p.key == "bearer_token_env") token_name_ok = false;
+    // The client's option names, as this block spells them.
+    std::string key(p.key);
+    if (key == "timeout") key = "timeout_ms";
+    if (key == "retry_budget") key = "retry_budget_percent";
+    if (key == "breaker_open_for") key = "breaker_open_ms";
+    r.error(v[key] ? v[key] : v, YamlReader::join(path, key), p.message);
+  }
+  if (token_name_ok && !u.bearer_token_env.empty() && env(u.bearer_token_env) == nullptr) {
     r.error(v["bearer_token_env"], path + ".bearer_token_env",
             "environment variable " + u.bearer_token_env + " is not set");
-  }
-  for (const auto& p : registries::upstream::problems(registries::upstream::options_of(u))) {
-    if (p.key == "bearer_token_env" || (p.key == "base_url" && u.base_url.empty())) continue;
-    r.error(v, path + "." + std::string(p.key), p.message);
   }
   read_upstream_shape(r, v, path, shape, u);
 }

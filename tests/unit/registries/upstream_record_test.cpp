@@ -129,6 +129,12 @@ TEST(UpstreamConfig, EachMistakeNamesItsKey) {
   EXPECT_TRUE(has(bad, "upstream.fields.shoe_size: unknown column"));
   EXPECT_TRUE(has(bad, "upstream.fields.date_of_birth.date_format"));
   EXPECT_TRUE(has(bad, "upstream.fields.citizen_id: required"));
+  const auto pasted = config_errors(
+      "    upstream: {base_url: \"http://127.0.0.1:1\", bearer_token_env: \"eyJ.secret-token\","
+      " paths: {citizen_id: \"/c/{value}\"}, fields: {citizen_id: /a, full_name: /b,"
+      " date_of_birth: /c, gender: /d}}\n");
+  EXPECT_TRUE(has(pasted, "upstream.bearer_token_env")) << "a token is not a variable name";
+  for (const auto& e : pasted) EXPECT_EQ(e.find("secret-token"), std::string::npos) << e;
   for (const auto& e : bad) EXPECT_EQ(e.rfind("t.yaml:", 0), 0U) << "file:line first: " << e;
   const auto other = config::parse_config(
       "registries:\n  vehicle: {backend: sqlite, sqlite_path: v.db}\n", "t.yaml");
