@@ -1,7 +1,8 @@
 -- wrk script: POST to the population verify or lookup route, or the citizen profile, for
 -- real seeded subjects. SUBJECTS_FILE holds population JSON lines from
 -- `lgsp seed --samples N`; each request takes the next subject.
--- LGSP_ROUTE: verify (default) | lookup | profile.
+-- LGSP_ROUTE: verify (default) | lookup | profile (the three registries measured since the
+-- first runs; civil status is left out so figures stay comparable).
 local route = os.getenv("LGSP_ROUTE") or "verify"
 local paths = {verify = "/v1/population/verify", lookup = "/v1/population/lookup",
                profile = "/v1/citizen-profile"}
@@ -22,6 +23,9 @@ function init(args)
     if route == "verify" then
       bodies[#bodies + 1] = string.format(
         '{"citizen_id":"%s","full_name":"%s","date_of_birth":"%s","purpose":"benchmark"}', id, name, dob)
+    elseif route == "profile" then
+      bodies[#bodies + 1] = string.format(
+        '{"citizen_id":"%s","purpose":"benchmark","registries":["population","insurance","vehicle"]}', id)
     else
       bodies[#bodies + 1] = string.format('{"citizen_id":"%s","purpose":"benchmark"}', id)
     end

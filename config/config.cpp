@@ -219,6 +219,17 @@ void read_upstream_shape(YamlReader& r, const YAML::Node& v, const std::string& 
       }
     }
   }
+  r.get(v, path, "records", u.records);
+  if (shape.many && u.records.empty()) {
+    r.error(v, path + ".records",
+            "required: this registry holds several records per subject; the JSON Pointer to "
+            "the answer's array of them, e.g. /data/items");
+  } else if (!shape.many && !u.records.empty()) {
+    r.error(v["records"], path + ".records",
+            "this registry holds one record per subject: remove records");
+  } else if (!u.records.empty() && !u.records.starts_with('/')) {
+    r.error(v["records"], path + ".records", "expected a JSON Pointer, starting with /");
+  }
   const YAML::Node fields = v["fields"];
   if (!fields || !fields.IsMap()) {
     return r.error(fields ? fields : v, path + ".fields",
@@ -245,7 +256,7 @@ void read_upstream(YamlReader& r, const YAML::Node& v, const std::string& path,
   if (!r.check_map(v, path,
                    {"base_url", "ca_file", "cert_file", "key_file", "bearer_token_env",
                     "timeout_ms", "max_attempts", "retry_budget_percent", "breaker_failures",
-                    "breaker_open_ms", "paths", "fields"})) {
+                    "breaker_open_ms", "paths", "records", "fields"})) {
     return;
   }
   for (const auto& [key, out] : {std::pair<const char*, std::string*>{"base_url", &u.base_url},

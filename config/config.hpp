@@ -139,6 +139,9 @@ struct UpstreamConfig {
   /// Subject key → path template under base_url, with {value} for the subject
   /// (percent-encoded), e.g. citizen_id: /api/v2/cong-dan/{value}.
   std::map<std::string, std::string> paths;
+  /// Registries with several records per subject: the JSON Pointer to the answer's array
+  /// of records, e.g. /data/suKien; `fields` then point into each element.
+  std::string records;
   /// Column of the module's record → where the upstream's answer holds it.
   std::map<std::string, UpstreamField> fields;
 };

@@ -58,11 +58,13 @@ class SeedWriter {
 /// What the "upstream" backend (a ministry's own system behind its REST API) can give this
 /// module: the columns of its record an answer may fill (config `upstream.fields`), those it
 /// must, and the subject keys it can be asked by (config `upstream.paths`). No columns: the
-/// module has no upstream backend.
+/// module has no upstream backend. `many`: a subject has a list of records (config
+/// `upstream.records` says where the answer holds it).
 struct UpstreamShape {
   std::span<const std::string_view> columns;
   std::span<const std::string_view> required;
   std::span<const std::string_view> subject_keys;
+  bool many = false;
 };
 
 /// One registry of record, as the platform sees it. A module lives in registries/<name>/ and

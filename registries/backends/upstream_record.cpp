@@ -149,27 +149,58 @@ RecordSource::RecordSource(const config::UpstreamConfig& c,
                            std::span<const std::string_view> required)
     : config_(c), required_(required), client_(options_of(c)) {}
 
-boost::system::result<std::optional<Record>> RecordSource::fetch(std::string_view subject_key,
-                                                                 std::string_view value) {
+boost::system::result<std::optional<boost::json::value>> RecordSource::call(
+    std::string_view subject_key, std::string_view value) {
   const auto path = config_.paths.find(std::string(subject_key));
   if (path == config_.paths.end()) return make_error_code(Error::kUnsupported);
   std::string target = path->second;
   const auto at = target.find("{value}");
   if (at != std::string::npos) target.replace(at, 7, util::query_escape(value));
-  const Outcome outcome = client_.get_json(target);
+  Outcome outcome = client_.get_json(target);
   if (!outcome.ok()) {
     obs::warn("upstream_call_failed",
               {{"kind", std::string(to_string(*outcome.failure))}, {"detail", outcome.message}});
     return make_error_code(error_of(*outcome.failure));
   }
-  if (outcome.not_found()) return std::optional<Record>{};
+  if (outcome.not_found()) return std::optional<boost::json::value>{};
+  return std::optional<boost::json::value>(std::move(outcome.json));
+}
+
+boost::system::result<Record> RecordSource::map(const boost::json::value& answer) const {
   std::string why;
-  auto record = map_answer(outcome.json, config_.fields, required_, &why);
-  if (!record) {
-    obs::warn("upstream_answer_malformed", {{"detail", why}});
-    return record.error();
-  }
+  auto record = map_answer(answer, config_.fields, required_, &why);
+  if (!record) obs::warn("upstream_answer_malformed", {{"detail", why}});
+  return record;
+}
+
+boost::system::result<std::optional<Record>> RecordSource::fetch(std::string_view subject_key,
+                                                                 std::string_view value) {
+  auto answer = call(subject_key, value);
+  if (!answer) return answer.error();
+  if (!*answer) return std::optional<Record>{};
+  auto record = map(**answer);
+  if (!record) return record.error();
   return std::optional<Record>(std::move(*record));
+}
+
+boost::system::result<std::vector<Record>> RecordSource::fetch_all(std::string_view subject_key,
+                                                                   std::string_view value) {
+  auto answer = call(subject_key, value);
+  if (!answer) return answer.error();
+  std::vector<Record> out;
+  if (!*answer) return out;
+  boost::system::error_code ec;
+  const auto* list = (*answer)->find_pointer(config_.records, ec);
+  if (list == nullptr || !list->is_array()) {
+    obs::warn("upstream_answer_malformed", {{"detail", "records: not an array"}});
+    return make_error_code(Error::kMalformed);
+  }
+  for (const auto& element : list->get_array()) {
+    auto record = map(element);
+    if (!record) return record.error();
+    out.push_back(std::move(*record));
+  }
+  return out;
 }
 
 }  // namespace lgsp::registries::upstream

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "registries/backends/upstream.hpp"
@@ -60,9 +61,20 @@ class RecordSource {
   /// The record for `subject_key` = `value`: found, not found (nullopt), or an Error.
   boost::system::result<std::optional<Record>> fetch(std::string_view subject_key,
                                                      std::string_view value);
+  /// Every record for `subject_key` = `value`, for registries that hold several per subject
+  /// (config `records`: where the answer's array is; `fields` point into each element). A
+  /// 404 is no record; an answer without the array, or with an element that does not map,
+  /// is kMalformed: never a partial list.
+  boost::system::result<std::vector<Record>> fetch_all(std::string_view subject_key,
+                                                       std::string_view value);
   Stats stats() const { return client_.stats(); }
 
  private:
+  /// The GET for one subject: its JSON, nullopt on 404, or an Error.
+  boost::system::result<std::optional<boost::json::value>> call(std::string_view subject_key,
+                                                                std::string_view value);
+  boost::system::result<Record> map(const boost::json::value& answer) const;
+
   config::UpstreamConfig config_;
   std::span<const std::string_view> required_;
   Client client_;

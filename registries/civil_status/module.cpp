@@ -93,6 +93,10 @@ class CivilStatusModule final : public Module {
                                                                          std::move(now_ms));
   }
 
+  UpstreamShape upstream_shape() const override {
+    return {kUpstreamColumns, kUpstreamRequired, kUpstreamSubjects, /*many=*/true};
+  }
+
   std::unique_ptr<SeedWriter> seed(const config::RegistryConfig& rc,
                                    std::uint64_t seed) const override {
     return std::make_unique<CivilStatusSeeder>(open_writer(rc), seed);

@@ -1,4 +1,6 @@
 // The civil-status registry in a SQLite file (the embedded default).
+#include <stdexcept>
+
 #include "registries/backends/sqlite_rows.hpp"
 #include "registries/civil_status/store.hpp"
 
@@ -69,11 +71,15 @@ std::unique_ptr<CivilStatusWriter> open_sqlite_writer(const std::string& path) {
 }
 
 std::unique_ptr<CivilStatusStore> open_store(const config::RegistryConfig& rc) {
+  if (rc.backend == "upstream") return open_upstream_store(rc.upstream);
   if (rc.backend == "postgres")
     return open_postgres_store(rc.dsn(), static_cast<std::size_t>(rc.pool_size));
   return open_sqlite_store(rc.sqlite_path);
 }
 std::unique_ptr<CivilStatusWriter> open_writer(const config::RegistryConfig& rc) {
+  if (rc.backend == "upstream")
+    throw std::runtime_error(
+        "the civil-status registry is served by an upstream system: not seeded");
   if (rc.backend == "postgres") return open_postgres_writer(rc.dsn());
   return open_sqlite_writer(rc.sqlite_path);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <boost/system/result.hpp>
 #include <cstdint>
 #include <memory>
@@ -55,5 +56,18 @@ std::unique_ptr<CivilStatusStore> open_sqlite_store(const std::string& path);
 std::unique_ptr<CivilStatusWriter> open_sqlite_writer(const std::string& path);
 std::unique_ptr<CivilStatusStore> open_postgres_store(const std::string& dsn, std::size_t pool);
 std::unique_ptr<CivilStatusWriter> open_postgres_writer(const std::string& dsn);
+/// The Ministry of Justice's own system behind its REST API (backend: upstream); read-only,
+/// no samples.
+std::unique_ptr<CivilStatusStore> open_upstream_store(const config::UpstreamConfig& c);
+
+/// The columns an upstream's registration may fill (config upstream.fields), those it must,
+/// and the subjects it can be asked by (config upstream.paths). A missing citizen_id is the
+/// subject's; a missing status is "registered".
+inline constexpr std::array<std::string_view, 8> kUpstreamColumns{
+    "registration_number",   "kind",          "citizen_id", "spouse_citizen_id", "event_date",
+    "place_of_registration", "registered_on", "status"};
+inline constexpr std::array<std::string_view, 3> kUpstreamRequired{"registration_number", "kind",
+                                                                   "event_date"};
+inline constexpr std::array<std::string_view, 1> kUpstreamSubjects{"citizen_id"};
 
 }  // namespace lgsp::registries::civil_status

@@ -49,6 +49,7 @@ for port in 28080 29464; do
     echo "FAIL: something already listens on 127.0.0.1:$port (another contract test?)"; exit 1
   fi
 done
+start_standin 2  # civil status, through the upstream backend as in scripts/dev.sh
 "$lgsp" keys secret "$work/audit-subject.key" > /dev/null 2>&1
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
@@ -56,6 +57,8 @@ pids+=("$pid")
 wait_ready http://127.0.0.1:29464/readyz "$work/dev.log"
 
 "$lgsp" seed --config "$work/dev.yaml" --samples 1 > "$work/samples.jsonl"
+# Civil status is the stand-in ministry's (upstream backend): its samples come from its copy.
+"$lgsp" seed --config "$work/standin.yaml" --samples 1 >> "$work/samples.jsonl"
 
 echo "== validate-responses.mjs"
 status=0

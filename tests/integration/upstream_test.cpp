@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "registries/civil_status/store.hpp"
 #include "registries/population/sqlite_store.hpp"
 #include "seed/seeder.hpp"
 #include "tests/support/http_client.hpp"
@@ -118,6 +119,80 @@ TEST_F(UpstreamRegistry, AMalformedAnswerIsARegistryErrorNeverAGuess) {
     EXPECT_EQ(r.json().at("type").as_string(), "urn:lgsp:problem:registry-error") << r.body;
     EXPECT_EQ(r.body.find(c.full_name), std::string::npos) << fault;
   }
+}
+
+// Civil status from the Ministry of Justice's system: a list of registrations per citizen,
+// mapped element by element (its kinds and states translated, its dates converted).
+std::string civil_yaml(const std::string& base_url) {
+  return "{backend: upstream, upstream: {base_url: \"" + base_url +
+         "\", timeout_ms: 2000, max_attempts: 2,"
+         " paths: {citizen_id: \"/api/v1/ho-tich/{value}\"}, records: /data/dangKy,"
+         " fields: {registration_number: /soDangKy,"
+         " kind: {from: /loaiViec, values: {KHAI_SINH: birth, KHAI_TU: death, KET_HON: marriage}},"
+         " spouse_citizen_id: /soDinhDanhVoChong,"
+         " event_date: {from: /ngaySuKien, date_format: DD/MM/YYYY}, place_of_registration: "
+         "/noiDangKy,"
+         " registered_on: {from: /ngayDangKy, date_format: DD/MM/YYYY},"
+         " status: {from: /tinhTrang, values: {DA_DANG_KY: registered, DA_LY_HON: dissolved}}}}}";
+}
+
+TEST_F(UpstreamRegistry, CivilStatusListsComeFromTheMinistryOfJusticeAsFromOurOwnCopy) {
+  const std::string db = (dir_ / "justice.db").string();
+  seed::seed_registries(seed::sqlite_targets({{"civil-status", db}}), 2000, 11);
+  const Standin justice(dir_, "", {"--civil-status-db", db});
+  const auto copy = registries::civil_status::open_sqlite_store(db);
+  const auto s = std::make_unique<TestStack>(StackOptions{
+      .audit_writer = false, .registries = {{"civil-status", civil_yaml(justice.url())}}});
+
+  // A married citizen and a deceased one, as our own copy of the same data has them.
+  std::string married, deceased;
+  for (const auto& e : copy->samples(400)) {
+    if (e.kind == "marriage" && married.empty()) married = e.citizen_id;
+    if (e.kind == "death" && deceased.empty()) deceased = e.citizen_id;
+  }
+  ASSERT_FALSE(married.empty());
+  ASSERT_FALSE(deceased.empty());
+  // The registrar partner: civil status only, without registration numbers.
+  const auto ask = [](const TestStack& st, const std::string& path, json::object body) {
+    body["purpose"] = "integration-test";
+    return post_json(st.api_port(), path, json::serialize(body), kRegistrarKey);
+  };
+  const auto l = ask(*s, "/v1/civil-status/lookup", {{"citizen_id", married}});
+  ASSERT_EQ(l.status, 200) << l.body;
+  const auto expected = copy->find_by_citizen(married).value();
+  const json::value answer = l.json();
+  const auto& events = answer.at("events").as_array();
+  ASSERT_EQ(events.size(), expected.size()) << l.body;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& e = events[i].as_object();
+    EXPECT_EQ(e.at("kind").as_string(), expected[i].kind) << "oldest first, kinds translated";
+    EXPECT_EQ(e.at("event_date").as_string(), expected[i].event_date) << "DD/MM/YYYY → ISO";
+    EXPECT_FALSE(e.contains("registration_number")) << "not granted";
+    EXPECT_EQ(e.at("status").as_string(), expected[i].status);
+    if (expected[i].kind == "marriage") {
+      EXPECT_EQ(e.at("spouse_citizen_id").as_string(), expected[i].spouse_citizen_id);
+    }
+  }
+  std::string died_on;
+  for (const auto& e : copy->find_by_citizen(deceased).value()) {
+    if (e.kind == "death") died_on = e.event_date;
+  }
+  const auto v = ask(*s, "/v1/civil-status/verify",
+                     {{"citizen_id", deceased}, {"deceased", true}, {"date_of_death", died_on}});
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_TRUE(v.json().at("match").as_bool()) << v.body;
+
+  // Nothing registered: the ministry answers an empty list, the partner a 404.
+  const auto none = ask(*s, "/v1/civil-status/lookup", {{"citizen_id", "096399999999"}});
+  EXPECT_EQ(none.status, 404) << none.body;
+
+  // One registration the mapping cannot read fails the whole answer: no partial list.
+  const auto bad = std::make_unique<TestStack>(
+      StackOptions{.audit_writer = false,
+                   .registries = {{"civil-status", civil_yaml(justice.url("malformed"))}}});
+  const auto m = ask(*bad, "/v1/civil-status/lookup", {{"citizen_id", married}});
+  EXPECT_EQ(m.status, 502) << m.body;
+  EXPECT_EQ(m.body.find(married), std::string::npos);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#" \
   's#^\(    fetch.wait.max.ms: "1"\)$#\1\n    statistics.interval.ms: "1000"#'
 grep -q 'statistics.interval.ms: "1000"' "$work/dev.yaml" || fail "could not set statistics.interval.ms"
 
+start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
 "$lgsp" keys secret "$work/audit-subject.key" > /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pids+=($!)

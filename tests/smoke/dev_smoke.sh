@@ -10,6 +10,7 @@ lgsp=${1:?usage: dev_smoke.sh path/to/lgsp}
 # The shipped profile on ports 1xxxx, in a temp dir, logging at debug level.
 dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#"
 
+start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
 "$lgsp" keys secret "$work/audit-subject.key"
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
@@ -42,6 +43,17 @@ key=demo-key-for-local-use-only
 lookup=$(jq -nc --arg id "$id" '{citizen_id:$id, purpose:"smoke-test"}')
 [ "$(post $key /v1/population/lookup "$lookup")" = 200 ] || { echo "FAIL: lookup"; exit 1; }
 [ "$(post $key /v1/citizen-profile "$lookup")" = 200 ] || { echo "FAIL: profile"; exit 1; }
+# Civil status is answered by the stand-in ministry's system through the upstream backend:
+# a registration from its copy comes back, and the stand-in saw the call.
+civil=$("$lgsp" seed --config "$work/standin.yaml" --samples 1 | grep '"registry":"civil-status"' | head -1)
+civil_body=$(echo "$civil" | jq -c '{citizen_id, purpose:"smoke-test"}')
+events=$(curl -fsS -X POST http://127.0.0.1:18080/v1/civil-status/lookup \
+  -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d "$civil_body")
+kind=$(echo "$civil" | jq -r .kind) on=$(echo "$civil" | jq -r .event_date)
+[ "$(echo "$events" | jq --arg k "$kind" --arg d "$on" '[.events[] | select(.kind == $k and .event_date == $d)] | length')" -ge 1 ] \
+  || { echo "FAIL: civil-status lookup through the upstream: $events"; exit 1; }
+[ "$(curl -fsS http://127.0.0.1:18091/__stats | jq .requests)" -ge 1 ] \
+  || { echo "FAIL: the stand-in ministry saw no request"; exit 1; }
 [ "$(post wrong-key /v1/population/lookup "$lookup")" = 401 ] || { echo "FAIL: 401"; exit 1; }
 bad=$(jq -nc --arg id "$id" --arg n "$name" '{citizen_id:$id, full_name:$n, date_of_birth:$n, purpose:"smoke-test"}')
 [ "$(post $key /v1/population/verify "$bad")" = 400 ] || { echo "FAIL: 400"; exit 1; }

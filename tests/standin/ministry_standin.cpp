@@ -1,9 +1,13 @@
-// lgsp-ministry-standin: a ministry's population system as the upstream REST backend sees
-// it, for tests and the dev stack. NOT part of the product: it plays the other side, with the
-// ministry's own field names, and fails on request so tests can drive every failure.
+// lgsp-ministry-standin: ministries' systems as the upstream REST backend sees them, for
+// tests and the dev stack. NOT part of the product: it plays the other side, with the
+// ministries' own field names, and fails on request so tests can drive every failure.
 //
+// With --population-db (a Ministry of Public Security population system):
 //   GET /api/v2/cong-dan/{so_dinh_danh}   200 {"data":{…}} or 404
 //   GET /api/v2/cong-dan/cmnd/{so_cmnd}   the same, by the old 9-digit card number
+// With --civil-status-db (a Ministry of Justice civil-status system):
+//   GET /api/v1/ho-tich/{so_dinh_danh}    200 {"data":{"soDinhDanh":…,"dangKy":[…]}}, the
+//                                         citizen's registrations (an empty list when none)
 //   GET /__stats                          {"requests":N,"connections":M,"open":K}: API
 //                                         requests received, connections accepted, still open
 //
@@ -97,6 +101,44 @@ class Population {
   lgsp::sqlite::Stmt by_legacy_;
 };
 
+/// The gateway's seeded civil-status file, read-only, answering as the Ministry of Justice's
+/// system would: its own names for kinds and states, dates as DD/MM/YYYY.
+class CivilStatus {
+ public:
+  explicit CivilStatus(const std::string& path)
+      : db_(lgsp::sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)),
+        by_citizen_(lgsp::sqlite::prepare(
+            db_.get(),
+            "SELECT registration_number, kind, spouse_citizen_id, event_date, "
+            "place_of_registration, registered_on, status FROM civil_events "
+            "WHERE citizen_id = ?1 ORDER BY registration_number")) {}
+
+  json::object by_id(std::string_view id) {
+    sqlite3_stmt* s = by_citizen_.get();
+    const lgsp::sqlite::ResetGuard reset(s);
+    lgsp::sqlite::bind_text(s, 1, id);
+    json::array list;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const auto col = [s](int i) { return lgsp::sqlite::column_text(s, i); };
+      const std::string kind = col(1);
+      json::object e;
+      e["soDangKy"] = col(0);
+      e["loaiViec"] = kind == "birth" ? "KHAI_SINH" : kind == "death" ? "KHAI_TU" : "KET_HON";
+      if (kind == "marriage") e["soDinhDanhVoChong"] = col(2);
+      e["ngaySuKien"] = ministry_date(col(3));
+      e["noiDangKy"] = col(4);
+      e["ngayDangKy"] = ministry_date(col(5));
+      e["tinhTrang"] = col(6) == "dissolved" ? "DA_LY_HON" : "DA_DANG_KY";
+      list.push_back(std::move(e));
+    }
+    return {{"soDinhDanh", id}, {"dangKy", std::move(list)}};
+  }
+
+ private:
+  lgsp::sqlite::Db db_;
+  lgsp::sqlite::Stmt by_citizen_;
+};
+
 // ----------------------------------------------------------------------------------- faults
 
 struct Fault {
@@ -147,6 +189,7 @@ bool add_faults(std::string_view spec, Fault& f) {
 struct Flags {
   std::uint16_t port = 0;
   std::string population_db;
+  std::string civil_status_db;
   std::string token_env;
   int fail_first = 0;
   std::string fault;
@@ -176,7 +219,12 @@ json::object error_body(std::string_view code, std::string_view message) {
 class Standin {
  public:
   Standin(const Flags& flags, std::string token)
-      : population_(flags.population_db),
+      : population_(flags.population_db.empty()
+                        ? std::nullopt
+                        : std::make_optional<Population>(flags.population_db)),
+        civil_status_(flags.civil_status_db.empty()
+                          ? std::nullopt
+                          : std::make_optional<CivilStatus>(flags.civil_status_db)),
         token_(std::move(token)),
         fail_left_(flags.fail_first),
         global_fault_(flags.fault),
@@ -202,7 +250,8 @@ class Standin {
   Response lookup(std::string_view path, unsigned version);
   void apply(const Fault& f, Plan& plan);
 
-  Population population_;
+  std::optional<Population> population_;
+  std::optional<CivilStatus> civil_status_;
   std::string token_;
   int fail_left_;
   std::string global_fault_;
@@ -263,11 +312,14 @@ void Standin::answer(const Request& req, std::string_view path, Plan& plan) {
 Response Standin::lookup(std::string_view path, unsigned version) {
   constexpr std::string_view kById = "/api/v2/cong-dan/";
   constexpr std::string_view kByCard = "/api/v2/cong-dan/cmnd/";
+  constexpr std::string_view kCivil = "/api/v1/ho-tich/";
   std::optional<json::object> data;
-  if (path.starts_with(kByCard)) {
-    data = population_.by_legacy(path.substr(kByCard.size()));
-  } else if (path.starts_with(kById)) {
-    data = population_.by_id(path.substr(kById.size()));
+  if (population_ && path.starts_with(kByCard)) {
+    data = population_->by_legacy(path.substr(kByCard.size()));
+  } else if (population_ && path.starts_with(kById)) {
+    data = population_->by_id(path.substr(kById.size()));
+  } else if (civil_status_ && path.starts_with(kCivil)) {
+    data = civil_status_->by_id(path.substr(kCivil.size()));
   } else {
     return json_answer(http::status::not_found,
                        error_body("KHONG_CO_DICH_VU", "Không có dịch vụ này"), version);
@@ -413,11 +465,13 @@ int run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"lgsp-ministry-standin: a ministry's population REST API, for tests and dev"};
+  CLI::App app{"lgsp-ministry-standin: ministries' REST APIs, for tests and dev"};
   Flags f;
   app.add_option("--port", f.port, "Port on 127.0.0.1 (0: any free one, printed)");
-  app.add_option("--population-db", f.population_db, "The seeded population SQLite file")
-      ->required();
+  app.add_option("--population-db", f.population_db,
+                 "Serve the population API from this seeded SQLite file");
+  app.add_option("--civil-status-db", f.civil_status_db,
+                 "Serve the civil-status API from this seeded SQLite file");
   app.add_option("--token-env", f.token_env,
                  "Require Authorization: Bearer <the value of this environment variable>");
   app.add_option("--fail-first", f.fail_first, "Answer the first N API requests 503");
@@ -428,6 +482,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", f.tls_key, "The certificate's private key (PEM)");
   app.add_option("--client-ca", f.client_ca, "Require client certificates issued by this CA");
   CLI11_PARSE(app, argc, argv);
+  if (f.population_db.empty() && f.civil_status_db.empty()) {
+    std::cerr << "error: --population-db, --civil-status-db or both\n";
+    return 2;
+  }
   if (f.tls_cert.empty() != f.tls_key.empty() || (!f.client_ca.empty() && f.tls_cert.empty())) {
     std::cerr << "error: --tls-cert and --tls-key go together; --client-ca needs them\n";
     return 2;

@@ -1,33 +1,45 @@
 # Sourced (not run) by the tests that run `lgsp dev` as a real process on private ports: the
 # smoke test, the OpenAPI contract test and the Prometheus test.
 # After sourcing: $work is a fresh temp dir, removed on exit together with every process
-# listed in $pids (SIGKILL; a test that checks a graceful stop stops them itself first and
-# takes them out of $pids).
+# listed in $pids and the stand-in (SIGKILL; a test that checks a graceful stop stops them
+# itself first and takes them out of $pids).
 
 dev_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d)
 pids=()
+standin_pid=
 dev_cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null || true; done
+  for p in "${pids[@]}" $standin_pid; do kill -9 "$p" 2> /dev/null || true; done
   rm -rf "$work"
 }
 trap dev_cleanup EXIT
 
 # dev_profile D OUT [SED_EXPR...]: config/dev.yaml with its four listeners moved from
-# 127.0.0.1:8080, 9464, 9465 and 9466 to 127.0.0.1:D8080, D9464, D9465 and D9466, its files
-# in $work, 2,000 citizens; then the extra sed expressions.
+# 127.0.0.1:8080, 9464, 9465 and 9466 to 127.0.0.1:D8080, D9464, D9465 and D9466 and its
+# civil-status upstream from 127.0.0.1:8091 to D8091 (start_standin), its files in $work,
+# 2,000 citizens; then the extra sed expressions.
 dev_profile() {
   local d=$1 out=$2
   shift 2
-  local args=(-e "s#127\.0\.0\.1:\(8080\|9464\|9465\|9466\)\b#127.0.0.1:$d\1#"
+  local args=(-e "s#127\.0\.0\.1:\(8080\|9464\|9465\|9466\|8091\)\b#127.0.0.1:$d\1#"
               -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 2000#")
   local e
   for e in "$@"; do args+=(-e "$e"); done
   sed "${args[@]}" "$dev_root/config/dev.yaml" > "$out"
   local port
-  for port in 8080 9464 9465 9466; do
+  for port in 8080 9464 9465 9466 8091; do
     grep -q "127.0.0.1:$d$port" "$out" || { echo "FAIL: config/dev.yaml no longer listens on $port"; exit 1; }
   done
+}
+
+# start_standin D: the Ministry of Justice stand-in as scripts/dev.sh runs it, on
+# 127.0.0.1:D8091 over its own copy of civil status in $work (the profile's 2,000 citizens),
+# killed on exit ($standin_pid, not in $pids). Needs $lgsp (the stand-in is built beside it).
+start_standin() {
+  sed -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 2000#" \
+    "$dev_root/config/ministry-standin.yaml" > "$work/standin.yaml"
+  standin_pid=$("$dev_root/scripts/start-standin.sh" "$(dirname "$lgsp")" "$work/standin.yaml" \
+    "${1}8091" "$work/standin.log")
 }
 
 # wait_ready URL LOG: waits up to 20 s for URL to answer 2xx; otherwise shows the end of LOG

@@ -12,7 +12,8 @@ namespace lgsp::testing {
 Standin::Standin(const std::filesystem::path& dir, const std::string& db,
                  std::vector<std::string> args) {
   static int n = 0;
-  args.insert(args.begin(), {"--population-db", db, "--port", "0"});
+  args.insert(args.begin(), {"--port", "0"});
+  if (!db.empty()) args.insert(args.begin(), {"--population-db", db});
   const auto log = dir / ("standin-" + std::to_string(++n) + ".log");
   child_ = std::make_unique<ChildProcess>(LGSP_STANDIN_BINARY, args, log);
   // Generous: an ASan binary on a busy 2-core machine.

@@ -16,7 +16,8 @@ namespace lgsp::testing {
 /// of its choosing, serving a seeded population file; killed at the end.
 class Standin {
  public:
-  /// `args` are added to its command line (e.g. --token-env NAME, --fail-first N).
+  /// `db`: the population file ("" for none). `args` are added to its command line (e.g.
+  /// --civil-status-db FILE, --token-env NAME, --fail-first N).
   Standin(const std::filesystem::path& dir, const std::string& db,
           std::vector<std::string> args = {});
 

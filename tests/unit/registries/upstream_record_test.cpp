@@ -152,5 +152,53 @@ TEST(UpstreamConfig, EachMistakeNamesItsKey) {
       << "a module without an upstream backend does not offer it";
 }
 
+TEST(UpstreamConfig, AListRegistryNamesWhereItsListIs) {
+  const std::string civil = R"(registries:
+  civil-status:
+    backend: upstream
+    upstream:
+      base_url: http://127.0.0.1:18091
+      paths: {citizen_id: "/api/v1/ho-tich/{value}"}
+RECORDS      fields:
+        registration_number: /soDangKy
+        kind: {from: /loaiViec, values: {KHAI_SINH: birth, KHAI_TU: death, KET_HON: marriage}}
+        event_date: {from: /ngaySuKien, date_format: DD/MM/YYYY}
+)";
+  const auto with = [&](const std::string& records) {
+    std::string text = civil;
+    text.replace(text.find("RECORDS"), 7, records);
+    return text;
+  };
+  const auto c = config::parse_config(with("      records: /data/dangKy\n"), "t.yaml");
+  EXPECT_EQ(c.registries.at("civil-status").upstream.records, "/data/dangKy");
+  EXPECT_EQ(c.registries.at("civil-status").upstream.fields.at("kind").values.at("KET_HON"),
+            "marriage");
+  const auto errors = [&](const std::string& text) {
+    try {
+      config::parse_config(text, "t.yaml");
+    } catch (const config::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(errors(with("")).find("civil-status.upstream.records: required"), std::string::npos)
+      << errors(with(""));
+  EXPECT_NE(errors(with("      records: data\n")).find("records: expected a JSON Pointer"),
+            std::string::npos);
+  // Population holds one record per citizen: a list there is a mistake, named.
+  const auto one = errors(R"(registries:
+  population:
+    backend: upstream
+    upstream:
+      base_url: http://127.0.0.1:18090
+      paths: {citizen_id: "/c/{value}"}
+      records: /data
+      fields: {citizen_id: /a, full_name: /b, date_of_birth: /c, gender: /d}
+)");
+  EXPECT_NE(one.find("population.upstream.records: this registry holds one record"),
+            std::string::npos)
+      << one;
+}
+
 }  // namespace
 }  // namespace lgsp::registries::upstream
