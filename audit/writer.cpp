@@ -11,6 +11,7 @@
 #include "bus/statistics.hpp"
 #include "observability/log.hpp"
 #include "observability/thread_name.hpp"
+#include "util/clock.hpp"
 
 namespace lgsp::audit {
 
@@ -150,8 +151,7 @@ void AuditWriter::run(const std::stop_token& stop) {
       try {
         const std::size_t size = batch.size();
         const std::size_t added = store_->append(batch);
-        batch_seconds_.Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        batch_seconds_.Observe(util::seconds_since(started));
         appended_.Increment(static_cast<double>(added));
         duplicates_.Increment(static_cast<double>(size - added));
         appended_total_ += static_cast<std::int64_t>(added);

@@ -7,17 +7,9 @@
 #include "bus/client_properties.hpp"
 #include "observability/thread_name.hpp"
 #include "registries/table.hpp"
+#include "util/clock.hpp"
 
 namespace lgsp::connectors {
-namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Connector::Connector(const config::Config& cfg, const std::string& registry,
                      const std::string& bootstrap, obs::Metrics& metrics)
@@ -32,7 +24,7 @@ Connector::Connector(const config::Config& cfg, const std::string& registry,
     throw std::runtime_error("no registry module named \"" + registry +
                              "\" (known: " + registries::known_names() + ")");
   }
-  service_ = module->open(it->second, now_unix_ms);
+  service_ = module->open(it->second, util::unix_ms_now);
   const std::string client_id = "lgsp-connector-" + registry + "-" + std::to_string(::getpid());
   RuntimeOptions options{bus::Topics{cfg.kafka.topic_prefix},
                          cfg.connector.group_id_prefix + "-" + registry,

@@ -8,6 +8,7 @@
 #include "bus/statistics.hpp"
 #include "observability/log.hpp"
 #include "observability/trace_context.hpp"
+#include "util/clock.hpp"
 
 namespace lgsp::connectors {
 
@@ -15,16 +16,6 @@ namespace v1 = bus::v1;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 /// The outcome label of an answered request or record (the probe's bounded set).
 constexpr std::array<std::string_view, 4> kOutcomes{"ok", "not_found", "bad_request",
@@ -156,7 +147,7 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
   // The gateway's W3C trace context, so these log lines join the partner's trace.
   const auto traceparent = bus::find_header(msg, bus::kHeaderTraceparent);
   const std::string trace_id(traceparent ? obs::trace_id_of(*traceparent) : std::string_view{});
-  if (request->deadline_unix_ms() > 0 && request->deadline_unix_ms() < now_unix_ms()) {
+  if (request->deadline_unix_ms() > 0 && request->deadline_unix_ms() < util::unix_ms_now()) {
     if (lane.chunks) {
       probe_.batch_records("expired", request->batch_size());
     } else {
@@ -180,7 +171,7 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
 
 void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
                                       const bus::ReplyTo& to, const v1::RequestBundle& bundle) {
-  const std::int64_t now = now_unix_ms();
+  const std::int64_t now = util::unix_ms_now();
   v1::ReplyBundle replies;
   for (const auto& request : bundle.requests()) {
     const std::string trace_id(obs::trace_id_of(request.traceparent()));
@@ -203,7 +194,7 @@ void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
 v1::Reply ConnectorRuntime::answer(const v1::Request& request, const std::string& trace_id) {
   const auto started = std::chrono::steady_clock::now();
   v1::Reply reply = service_.handle(request);
-  const double seconds = seconds_since(started);
+  const double seconds = util::seconds_since(started);
   probe_.backend_latency(seconds);
   const std::size_t outcome = outcome_of(reply.status());
   if (outcome == kBackendError) {
@@ -225,7 +216,7 @@ v1::Reply ConnectorRuntime::answer_chunk(const v1::Request& chunk, const std::st
   const auto started = std::chrono::steady_clock::now();
   v1::Reply reply;
   service_.handle_batch(chunk, reply);
-  const double seconds = seconds_since(started);
+  const double seconds = util::seconds_since(started);
   probe_.backend_latency(seconds);  // one observation per chunk: one backend call
 
   std::array<std::int64_t, kOutcomes.size()> records{};

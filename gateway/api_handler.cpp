@@ -17,6 +17,8 @@
 #include "observability/log.hpp"
 #include "observability/trace_context.hpp"
 #include "registries/table.hpp"
+#include "util/clock.hpp"
+#include "util/media_type.hpp"
 
 namespace lgsp::gateway {
 
@@ -25,6 +27,7 @@ namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 namespace v1 = bus::v1;
 using http::Problem;
+using http::problem;
 using http::Status;
 
 /// Everything one request carries through the pipeline.
@@ -51,10 +54,6 @@ struct ApiHandler::Exchange {
 };
 
 namespace {
-
-Problem problem(Status status, std::string type, std::string title, std::string detail) {
-  return Problem{status, std::move(type), std::move(title), std::move(detail), {}};
-}
 
 /// The one place where bus-call errors become HTTP.
 Problem call_problem(boost::system::error_code ec) {
@@ -135,12 +134,6 @@ void note_accountability(const bus::v1::Request& env, std::vector<std::string>& 
   procedure = env.procedure_code();
 }
 
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 ApiHandler::ApiHandler(std::shared_ptr<const PartnerDirectory> partners, ApiServices services)
@@ -156,144 +149,104 @@ std::shared_ptr<const PartnerDirectory> ApiHandler::partners() const {
   return partners_;
 }
 
-asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http::PeerInfo& peer) {
-  const auto started = std::chrono::steady_clock::now();
-  GatewayProbe& probe = services_.probe;
+ApiHandler::Exchange ApiHandler::open_exchange(std::string_view traceparent) {
   Exchange ex;
-  ex.req = std::move(req);
   ex.request_id = http::new_request_id();
   ex.directory = partners();
-  ex.time_unix_ms = unix_ms_now();
-  ex.traceparent = obs::continue_trace(ex.req[std::string_view("traceparent")]);
-  probe.in_flight().Increment();
+  ex.time_unix_ms = util::unix_ms_now();
+  ex.traceparent = obs::continue_trace(traceparent);
+  services_.probe.in_flight().Increment();
+  return ex;
+}
 
+asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http::PeerInfo& peer) {
+  const auto started = std::chrono::steady_clock::now();
+  Exchange ex = open_exchange(req[std::string_view("traceparent")]);
+  ex.req = std::move(req);
   // A query string does not change the route (nothing is read from it: personal data never
   // travels in URLs).
   std::string_view target = ex.req.target();
   target = target.substr(0, target.find('?'));
   for (const auto& r : routes()) {
-    if (target == r.path) {
-      ex.route = r.path;
-      ex.registry = r.registry;
-      ex.operation = r.operation;
-    }
+    if (target != r.path) continue;
+    ex.route = r.path;
+    ex.registry = r.registry;
+    ex.operation = r.operation;
   }
 
-  std::optional<RateLimiter::Decision> admission;
-  // Admission, authentication, authorisation, limits and validation: the parsed request,
-  // or the problem to answer.
-  const auto admit = [&]() -> std::variant<ParsedRequest, Problem> {
-    if (draining_) {
-      probe.rejected("draining");
-      return problem(Status::service_unavailable, "shutting-down", "The gateway is shutting down",
-                     "retry against another instance");
-    }
-    if (ex.operation.empty()) {
-      return problem(Status::not_found, "not-found", "No such endpoint",
-                     "see docs/api.md for the endpoints");
-    }
-    if (ex.req.method() != bhttp::verb::post) {
-      return problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
-                     "use POST: personal data never travels in URLs");
-    }
-    const AuthResult auth = ex.directory->authenticate(ex.req[bhttp::field::authorization], peer,
-                                                       std::chrono::system_clock::now());
-    if (auth.partner == nullptr) {
-      probe.rejected("auth");
-      return problem(Status::unauthorized, "unauthenticated", "Authentication required",
-                     auth_detail(auth));
-    }
-    ex.partner = auth.partner;
-    auto body = parse_request(ex.registry, ex.operation, ex.req.body());
-    // Noted even when the request is refused below: the audit trail says who asked about
-    // whom and why, whatever the answer.
-    if (const auto* p = std::get_if<ParsedRequest>(&body)) {
-      note_accountability(p->envelope, ex.subjects, ex.purpose, ex.on_behalf_of, ex.procedure_code);
-    }
-    const std::string operation = std::string(ex.registry) + "." + std::string(ex.operation);
-    if (!ex.partner->may(ex.registry, ex.operation)) {
-      probe.rejected("forbidden");
-      return problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
-                     "partner '" + ex.partner->id + "' may not call " + operation);
-    }
-    // Before the limits: a request the gateway cannot read spends no rate or quota.
-    if (!is_json_media_type(ex.req[bhttp::field::content_type])) {
-      probe.rejected("validation");
-      return problem(Status::unsupported_media_type, "unsupported-media-type",
-                     "Unsupported media type", "send the body as Content-Type: application/json");
-    }
-    const auto op_limit = ex.partner->operation_limits.find(operation);
-    admission =
-        limiter_.admit(ex.partner->id, operation, ex.partner->rate_limit,
-                       op_limit == ex.partner->operation_limits.end() ? nullptr : &op_limit->second,
-                       ex.partner->daily_quota, std::chrono::steady_clock::now(),
-                       std::chrono::system_clock::now());
-    if (admission->verdict == RateLimiter::Decision::Verdict::kRateLimited) {
-      probe.rejected("rate");
-      return problem(Status::too_many_requests, "rate-limited", "Too many requests",
-                     "partner '" + ex.partner->id + "' is over its rate limit; retry after " +
-                         std::to_string(admission->retry_after.count()) + " ms");
-    }
-    if (admission->verdict == RateLimiter::Decision::Verdict::kQuotaExhausted) {
-      probe.rejected("quota");
-      return problem(Status::too_many_requests, "quota-exhausted", "Daily quota exhausted",
-                     "partner '" + ex.partner->id + "' has used its daily quota of " +
-                         std::to_string(admission->quota_limit) +
-                         " requests; it renews at 00:00 UTC");
-    }
-    if (auto* errors = std::get_if<std::vector<http::FieldError>>(&body)) {
-      probe.rejected("validation");
-      return http::validation_problem(std::move(*errors));
-    }
-    if (!ex.partner->may_state(ex.purpose)) {
-      probe.rejected("purpose");
-      Problem p = problem(Status::forbidden, "purpose-not-allowed", "Purpose not allowed",
-                          "partner '" + ex.partner->id + "' is not registered for this purpose");
-      p.errors.push_back({"purpose", "not one of the purposes registered for this partner"});
-      return p;
-    }
-    return std::move(std::get<ParsedRequest>(body));
-  };
-
-  auto admitted = admit();
+  std::optional<RateLimiter::Decision> limits;
+  auto admitted = admit(ex, peer, limits);
   http::Response res;
   if (auto* refused = std::get_if<Problem>(&admitted)) {
     res =
         http::make_problem_response(*refused, ex.request_id, ex.req.version(), ex.req.keep_alive());
-    if (refused->status == Status::unauthorized)
-      res.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
     if (refused->status == Status::method_not_allowed) res.set(bhttp::field::allow, "POST");
-  } else if (ex.registry == "citizen") {
-    res = co_await citizen_profile(ex, std::move(std::get<ParsedRequest>(admitted)));
-  } else if (ex.registry == "audit") {
-    res = co_await access_log(ex, std::move(std::get<ParsedRequest>(admitted)));
   } else {
-    res = co_await registry_call(ex, std::move(std::get<ParsedRequest>(admitted)));
+    res = co_await dispatch(ex, std::move(std::get<ParsedRequest>(admitted)));
   }
-  if (admission && admission->quota_limit > 0) {
-    res.set("X-Quota-Limit", std::to_string(admission->quota_limit));
-    res.set("X-Quota-Remaining", std::to_string(admission->quota_remaining));
-  }
-  if (admission && !admission->allowed()) {
-    const auto seconds = (admission->retry_after.count() + 999) / 1000;
-    res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, seconds)));
-  }
+  Admission::decorate(res, limits ? &*limits : nullptr);
 
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  int status = static_cast<int>(res.result_int());
-  // Nothing is released that the audit trail cannot account for.
-  if (!audit(ex, status, static_cast<std::int64_t>(seconds * 1e6)) && status < 300) {
-    res = http::make_problem_response(
-        problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
-                "the request could not be recorded in the audit trail, so no data is released; "
-                "retry later"),
-        ex.request_id, ex.req.version(), ex.req.keep_alive());
-    status = static_cast<int>(res.result_int());
+  const double seconds = util::seconds_since(started);
+  if (auto unaccounted = account(ex, static_cast<int>(res.result_int()), seconds)) {
+    res = http::make_problem_response(*unaccounted, ex.request_id, ex.req.version(),
+                                      ex.req.keep_alive());
   }
   res.set("traceparent", ex.traceparent);
-  conclude(ex, status, seconds);
+  conclude(ex, static_cast<int>(res.result_int()), seconds);
   co_return res;
+}
+
+std::variant<ParsedRequest, Problem> ApiHandler::admit(
+    Exchange& ex, const http::PeerInfo& peer, std::optional<RateLimiter::Decision>& limits) {
+  if (auto closed = admission_.open(draining_)) return std::move(*closed);
+  if (ex.operation.empty()) {
+    return problem(Status::not_found, "not-found", "No such endpoint",
+                   "see docs/api.md for the endpoints");
+  }
+  if (ex.req.method() != bhttp::verb::post) {
+    return problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
+                   "use POST: personal data never travels in URLs");
+  }
+  auto who = admission_.authenticate(*ex.directory, ex.req[bhttp::field::authorization], peer);
+  if (auto* refused = std::get_if<Problem>(&who)) return std::move(*refused);
+  ex.partner = std::get<const Partner*>(who);
+  auto body = parse_request(ex.registry, ex.operation, ex.req.body());
+  // Noted even when the request is refused below: the audit trail says who asked about whom
+  // and why, whatever the answer.
+  if (const auto* p = std::get_if<ParsedRequest>(&body)) {
+    note_accountability(p->envelope, ex.subjects, ex.purpose, ex.on_behalf_of, ex.procedure_code);
+  }
+  if (auto refused = admission_.authorise(*ex.partner, ex.registry, ex.operation))
+    return std::move(*refused);
+  // Before the limits: a request the gateway cannot read spends no rate or quota.
+  if (!util::is_json(util::media_type(ex.req[bhttp::field::content_type]))) {
+    services_.probe.rejected("validation");
+    return problem(Status::unsupported_media_type, "unsupported-media-type",
+                   "Unsupported media type", "send the body as Content-Type: application/json");
+  }
+  if (auto refused = admission_.limit(*ex.partner, ex.registry, ex.operation, limits.emplace()))
+    return std::move(*refused);
+  if (auto* errors = std::get_if<std::vector<http::FieldError>>(&body)) {
+    services_.probe.rejected("validation");
+    return http::validation_problem(std::move(*errors));
+  }
+  if (auto refused = admission_.purpose(*ex.partner, ex.purpose)) return std::move(*refused);
+  return std::move(std::get<ParsedRequest>(body));
+}
+
+asio::awaitable<http::Response> ApiHandler::dispatch(Exchange& ex, ParsedRequest parsed) {
+  if (ex.registry == "citizen") co_return co_await citizen_profile(ex, std::move(parsed));
+  if (ex.registry == "audit") co_return co_await access_log(ex, std::move(parsed));
+  co_return co_await registry_call(ex, std::move(parsed));
+}
+
+std::optional<Problem> ApiHandler::account(const Exchange& ex, int status, double seconds) {
+  // Nothing is released that the audit trail cannot account for.
+  if (audit(ex, status, static_cast<std::int64_t>(seconds * 1e6)) || status >= 300)
+    return std::nullopt;
+  return problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
+                 "the request could not be recorded in the audit trail, so no data is released; "
+                 "retry later");
 }
 
 void ApiHandler::conclude(const Exchange& ex, int status, double seconds) {
@@ -352,73 +305,60 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
                                                                   http::BodyReader& body,
                                                                   const http::PeerInfo& peer) {
   const auto started = std::chrono::steady_clock::now();
-  GatewayProbe& probe = services_.probe;
-  Exchange ex;
-  ex.request_id = http::new_request_id();
-  ex.directory = partners();
-  ex.time_unix_ms = unix_ms_now();
-  ex.traceparent = obs::continue_trace(head[std::string_view("traceparent")]);
+  Exchange ex = open_exchange(head[std::string_view("traceparent")]);
   ex.registry = "batch";
   std::tie(ex.route, ex.operation) = BatchApi::classify(head);
-  probe.in_flight().Increment();
   const unsigned version = head.version();
   const auto refuse = [&](const Problem& p) {
-    return http::StreamedResponse{http::make_problem_response(p, ex.request_id, version, true), {}};
+    http::StreamedResponse r{http::make_problem_response(p, ex.request_id, version, true), {}};
+    Admission::decorate(r.head, nullptr);
+    return r;
   };
 
   http::StreamedResponse res;
   BatchCall call;
-  if (draining_) {
-    probe.rejected("draining");
-    res = refuse(problem(Status::service_unavailable, "shutting-down",
-                         "The gateway is shutting down", "retry against another instance"));
+  if (auto closed = admission_.open(draining_)) {
+    res = refuse(*closed);
   } else if (services_.batches == nullptr) {
     res = refuse(problem(Status::service_unavailable, "batches-unavailable",
                          "Bulk jobs are not available",
                          "this gateway has no job store configured (batches.sqlite_path)"));
+  } else if (auto who =
+                 admission_.authenticate(*ex.directory, head[bhttp::field::authorization], peer);
+             std::holds_alternative<Problem>(who)) {
+    res = refuse(std::get<Problem>(who));
   } else {
-    const AuthResult auth = ex.directory->authenticate(head[bhttp::field::authorization], peer,
-                                                       std::chrono::system_clock::now());
-    if (auth.partner == nullptr) {
-      probe.rejected("auth");
-      res = refuse(problem(Status::unauthorized, "unauthenticated", "Authentication required",
-                           auth_detail(auth)));
-      res.head.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
-    } else {
-      ex.partner = auth.partner;
-      const auto audit_submission = [&](const batch::Job& job, std::int64_t subjects) {
-        Exchange sub = ex;
-        sub.operation = "submit";
-        sub.batch_id = job.id;
-        sub.subject_count = subjects;
-        sub.purpose = job.purpose;
-        sub.procedure_code = job.procedure_code;
-        return audit(sub, 202, 0);
-      };
-      call = co_await services_.batches->handle(head, body, *ex.partner, ex.request_id,
-                                                audit_submission);
-      res = std::move(call.res);
-      ex.batch_id = call.batch_id;
-      ex.subject_count = call.subject_count;
-      ex.purpose = call.purpose;
-      ex.procedure_code = call.procedure_code;
-    }
+    ex.partner = std::get<const Partner*>(who);
+    call = co_await services_.batches->handle(head, body, *ex.partner, ex.request_id, admission_,
+                                              submission_auditor(ex));
+    res = std::move(call.res);
+    ex.batch_id = call.batch_id;
+    ex.subject_count = call.subject_count;
+    ex.purpose = call.purpose;
+    ex.procedure_code = call.procedure_code;
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  int status = static_cast<int>(res.head.result_int());
-  if (!call.audited && !audit(ex, status, static_cast<std::int64_t>(seconds * 1e6)) &&
-      status < 300) {
-    // A status or results read that the trail cannot record releases nothing.
-    res =
-        refuse(problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
-                       "the request could not be recorded in the audit trail, so no data is "
-                       "released; retry later"));
-    status = static_cast<int>(res.head.result_int());
+  const double seconds = util::seconds_since(started);
+  // A status or results read that the trail cannot record releases nothing.
+  if (auto unaccounted = call.audited
+                             ? std::nullopt
+                             : account(ex, static_cast<int>(res.head.result_int()), seconds)) {
+    res = refuse(*unaccounted);
   }
   res.head.set("traceparent", ex.traceparent);
-  conclude(ex, status, seconds);
+  conclude(ex, static_cast<int>(res.head.result_int()), seconds);
   co_return res;
+}
+
+BatchApi::AuditSubmission ApiHandler::submission_auditor(const Exchange& ex) {
+  return [this, &ex](const batch::Job& job, std::int64_t subjects) {
+    Exchange sub = ex;
+    sub.operation = "submit";
+    sub.batch_id = job.id;
+    sub.subject_count = subjects;
+    sub.purpose = job.purpose;
+    sub.procedure_code = job.procedure_code;
+    return audit(sub, 202, 0);
+  };
 }
 
 std::optional<Problem> ApiHandler::complete_envelope(const Exchange& ex,

@@ -4,8 +4,12 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
+#include <variant>
 
 #include "gateway/access_log.hpp"
+#include "gateway/admission.hpp"
 #include "gateway/audit_publisher.hpp"
 #include "gateway/auth.hpp"
 #include "gateway/batch_api.hpp"
@@ -58,6 +62,14 @@ class ApiHandler final : public http::Handler {
 
  private:
   struct Exchange;
+  /// A new exchange: request id, the partners now, the clock, the trace; counted in flight.
+  Exchange open_exchange(std::string_view traceparent);
+  /// The interactive pipeline's admission (Admission's steps, plus route, method, media
+  /// type and validation): the parsed request, or the problem to answer. `limits` is set
+  /// once the limits were consulted.
+  std::variant<ParsedRequest, http::Problem> admit(Exchange& ex, const http::PeerInfo& peer,
+                                                   std::optional<RateLimiter::Decision>& limits);
+  boost::asio::awaitable<http::Response> dispatch(Exchange& ex, ParsedRequest parsed);
   boost::asio::awaitable<http::Response> registry_call(Exchange& ex, ParsedRequest parsed);
   boost::asio::awaitable<http::Response> citizen_profile(Exchange& ex, ParsedRequest parsed);
   boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
@@ -68,6 +80,11 @@ class ApiHandler final : public http::Handler {
   void conclude(const Exchange& ex, int status, double seconds);
   /// Queues the exchange's audit event; false when it could not be.
   bool audit(const Exchange& ex, int status, std::int64_t latency_us);
+  /// The audit event of an answer about to go: nullopt when it may go, else the problem that
+  /// replaces it (a data-bearing answer whose event could not be queued releases nothing).
+  std::optional<http::Problem> account(const Exchange& ex, int status, double seconds);
+  /// Records a bulk submission's own audit event, before its job is queued.
+  BatchApi::AuditSubmission submission_auditor(const Exchange& ex);
 
   std::shared_ptr<const PartnerDirectory> partners() const;
 
@@ -77,6 +94,7 @@ class ApiHandler final : public http::Handler {
   std::shared_ptr<const PartnerDirectory> partners_;
   ApiServices services_;
   RateLimiter limiter_;
+  Admission admission_{services_.probe, limiter_};
   std::atomic<bool> draining_{false};
 };
 

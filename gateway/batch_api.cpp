@@ -14,6 +14,8 @@
 #include "gateway/validation.hpp"
 #include "observability/log.hpp"
 #include "registries/table.hpp"
+#include "util/clock.hpp"
+#include "util/media_type.hpp"
 
 namespace lgsp::gateway {
 
@@ -22,6 +24,7 @@ namespace json = boost::json;
 namespace v1 = bus::v1;
 using batch::JobState;
 using http::Problem;
+using http::problem;
 using http::Status;
 
 namespace {
@@ -31,32 +34,6 @@ constexpr std::string_view kPrefix = "/v1/batches";
 constexpr std::size_t kAppendBatch = 500;
 /// Result rows read per store query while streaming results.
 constexpr std::size_t kResultPage = 1000;
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Problem problem(Status status, std::string type, std::string title, std::string detail,
-                std::vector<http::FieldError> errors = {}) {
-  return Problem{status, std::move(type), std::move(title), std::move(detail), std::move(errors)};
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-/// The media type of a header value, without parameters, trimmed and in lower case.
-std::string media_type(std::string_view value) {
-  value = value.substr(0, value.find(';'));
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  return lower(value);
-}
 
 std::string new_job_id() {
   unsigned char bytes[16];
@@ -88,7 +65,7 @@ std::string job_json(const batch::Job& job, const std::string& request_id) {
   std::int64_t rate = 0;  // records per second
   json::value eta = nullptr;
   if (job.started_ms > 0) {
-    const std::int64_t end = job.finished_ms > 0 ? job.finished_ms : unix_ms_now();
+    const std::int64_t end = job.finished_ms > 0 ? job.finished_ms : util::unix_ms_now();
     const std::int64_t ms = std::max<std::int64_t>(end - job.started_ms, 1);
     rate = std::max<std::int64_t>(c.done - c.invalid, 0) * 1000 / ms;
   }
@@ -193,6 +170,7 @@ std::pair<std::string_view, std::string_view> BatchApi::classify(const http::Req
 boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head,
                                                    http::BodyReader& body, const Partner& partner,
                                                    const std::string& request_id,
+                                                   Admission& admission,
                                                    AuditSubmission audit_submission) {
   const unsigned version = head.version();
   BatchCall call;
@@ -215,7 +193,7 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
       call.res.head.set(bhttp::field::allow, "POST");
       co_return std::move(call);
     }
-    co_return co_await submit(head, body, partner, request_id, audit_submission);
+    co_return co_await submit(head, body, partner, request_id, admission, audit_submission);
   }
 
   // /v1/batches/{id} or /v1/batches/{id}/results
@@ -258,7 +236,7 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
   }
   if (action == "cancel") {
     if (batch::is_terminal(job->state) ||
-        !store_.set_state(job->id, JobState::kCancelled, unix_ms_now())) {
+        !store_.set_state(job->id, JobState::kCancelled, util::unix_ms_now())) {
       co_return refuse(problem(Status::conflict, "batch-finished", "The job has finished",
                                "job " + job->id + " is " +
                                    std::string(batch::to_string(job->state)) +
@@ -338,6 +316,7 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
 boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head,
                                                    http::BodyReader& body, const Partner& partner,
                                                    const std::string& request_id,
+                                                   Admission& admission,
                                                    const AuditSubmission& audit_submission) {
   const unsigned version = head.version();
   BatchCall call;
@@ -385,17 +364,11 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   call.procedure_code = procedure_code;
   if (!errors.empty()) co_return refuse(http::validation_problem(std::move(errors)));
 
-  if (!partner.may(registry, "batch-verify")) {
-    co_return refuse(
-        problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
-                "partner '" + partner.id + "' may not call " + registry + ".batch-verify"));
+  if (auto refused = admission.authorise(partner, registry, "batch-verify")) {
+    co_return refuse(*refused);
   }
-  if (!partner.may_state(purpose)) {
-    co_return refuse(problem(Status::forbidden, "purpose-not-allowed", "Purpose not allowed",
-                             "partner '" + partner.id + "' is not registered for this purpose",
-                             {{"purpose", "not one of the purposes registered for this partner"}}));
-  }
-  const std::string type = media_type(head[bhttp::field::content_type]);
+  if (auto refused = admission.purpose(partner, purpose)) co_return refuse(*refused);
+  const std::string type = util::media_type(head[bhttp::field::content_type]);
   BatchFormat format;
   if (type == "application/x-ndjson" || type == "application/ndjson" ||
       type == "application/jsonl") {
@@ -408,8 +381,9 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                              "send the records as Content-Type: application/x-ndjson (one JSON "
                              "object per line) or text/csv (a header row naming the members)"));
   }
-  const std::string encoding = media_type(head[bhttp::field::content_encoding]);
-  if (!encoding.empty() && encoding != "identity" && encoding != "gzip") {
+  const std::string_view encoding_header = head[bhttp::field::content_encoding];
+  const std::string encoding = util::media_type(encoding_header);
+  if (!encoding_header.empty() && encoding != "identity" && encoding != "gzip") {
     co_return refuse(problem(Status::unsupported_media_type, "unsupported-media-type",
                              "Unsupported media type",
                              "the body may be sent as is or with Content-Encoding: gzip"));
@@ -447,6 +421,14 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                                "an upload with this Idempotency-Key is in progress; retry once "
                                "it has ended"));
     }
+  }
+  // A new submission is one request against the partner's limits, as an interactive one is
+  // (a replay above costs nothing: it creates nothing).
+  RateLimiter::Decision limits;
+  if (auto refused = admission.limit(partner, registry, "batch-verify", limits)) {
+    call.res = whole(http::make_problem_response(*refused, request_id, version, true));
+    Admission::decorate(call.res.head, &limits);
+    co_return std::move(call);
   }
   if (store_.active_jobs(partner.id) >= limits_.max_active_jobs_per_partner) {
     auto p = problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
@@ -490,7 +472,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                                                        : v1::NAME_MATCHING_STRICT);
   tmpl.set_required_grade(partner.partial_is_enough ? v1::GRADE_PARTIAL : v1::GRADE_EXACT);
   job.template_request = tmpl.SerializeAsString();
-  job.created_ms = unix_ms_now();
+  job.created_ms = util::unix_ms_now();
   job.last_progress_ms = job.created_ms;
   if (!store_.create_job(job)) {
     co_return refuse(problem(Status::conflict, "batch-upload-in-progress",
@@ -613,7 +595,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                               "accepted; retry later"));
   }
   call.audited = true;
-  store_.set_state(job.id, JobState::kQueued, unix_ms_now());
+  store_.set_state(job.id, JobState::kQueued, util::unix_ms_now());
   engine_.wake();
   obs::info("batch_job_accepted", {{"request_id", request_id},
                                    {"job", job.id},

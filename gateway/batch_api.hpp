@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "batch/store.hpp"
+#include "gateway/admission.hpp"
 #include "gateway/auth.hpp"
 #include "gateway/batch_engine.hpp"
 #include "http/server.hpp"
@@ -56,13 +57,17 @@ class BatchApi {
   /// cancel, or "other") of a request.
   static std::pair<std::string_view, std::string_view> classify(const http::RequestHead& head);
 
+  /// One call of an authenticated partner. A submission passes `admission`'s authorisation,
+  /// purpose and limits (one request of `<registry>.batch-verify` against the rate limit and
+  /// the daily quota) before its body is read.
   boost::asio::awaitable<BatchCall> handle(const http::RequestHead& head, http::BodyReader& body,
                                            const Partner& partner, const std::string& request_id,
-                                           AuditSubmission audit_submission);
+                                           Admission& admission, AuditSubmission audit_submission);
 
  private:
   boost::asio::awaitable<BatchCall> submit(const http::RequestHead& head, http::BodyReader& body,
                                            const Partner& partner, const std::string& request_id,
+                                           Admission& admission,
                                            const AuditSubmission& audit_submission);
 
   BatchLimits limits_;

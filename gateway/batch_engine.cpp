@@ -9,6 +9,7 @@
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
 #include "observability/thread_name.hpp"
+#include "util/clock.hpp"
 
 namespace lgsp::gateway {
 
@@ -21,12 +22,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// How long an exhausted job waits before its unanswered records (those of failed chunks)
 /// are swept up and sent again.
@@ -210,7 +205,7 @@ void BatchEngine::refresh() {
     Active a;
     a.job = job;
     if (!a.tmpl.ParseFromString(job.template_request)) {
-      store_.set_state(job.id, JobState::kFailed, unix_ms_now(),
+      store_.set_state(job.id, JobState::kFailed, util::unix_ms_now(),
                        "the job's stored request template is unreadable");
       obs::error("batch_template_unreadable", {{"job", job.id}});
       return;
@@ -226,7 +221,7 @@ void BatchEngine::refresh() {
   if (live < options_.max_running) {
     for (const auto& job : store_.jobs_in({JobState::kQueued})) {
       if (live >= options_.max_running) break;
-      if (!store_.set_state(job.id, JobState::kRunning, unix_ms_now())) continue;
+      if (!store_.set_state(job.id, JobState::kRunning, util::unix_ms_now())) continue;
       if (auto fresh = store_.find_job(job.id)) adopt(*fresh);
       ++live;
     }
@@ -235,7 +230,7 @@ void BatchEngine::refresh() {
 
 void BatchEngine::housekeeping() {
   next_housekeeping_ = Clock::now() + kHousekeeping;
-  const std::int64_t now_ms = unix_ms_now();
+  const std::int64_t now_ms = util::unix_ms_now();
   const auto retention_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
   if (const auto purged = store_.purge_finished(now_ms - retention_ms); purged > 0) {
@@ -294,7 +289,7 @@ void BatchEngine::pass() {
         continue;
       }
       if (job->counts.done >= job->counts.total) {
-        store_.set_state(job->id, JobState::kCompleted, unix_ms_now());
+        store_.set_state(job->id, JobState::kCompleted, util::unix_ms_now());
         obs::info("batch_job_completed", {{"job", job->id},
                                           {"partner", job->partner_id},
                                           {"records", job->counts.total},
@@ -320,7 +315,7 @@ void BatchEngine::pass() {
 void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& rows) {
   const auto now = Clock::now();
   const std::int64_t deadline_ms =
-      unix_ms_now() +
+      util::unix_ms_now() +
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.chunk_timeout).count();
   v1::Request chunk;
   Chunk info;
@@ -430,7 +425,7 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
       // The accesses this chunk made, before its results become downloadable.
       v1::AuditEvent e;
       e.set_event_id(chunk.id);
-      e.set_time_unix_ms(unix_ms_now());
+      e.set_time_unix_ms(util::unix_ms_now());
       e.set_request_id(chunk.id);
       e.set_partner_id(a.job.partner_id);
       e.set_operation(a.job.registry + ".batch-verify");
@@ -454,7 +449,7 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
         return pass();
       }
     }
-    store_.record_results(job_id, results, unix_ms_now());
+    store_.record_results(job_id, results, util::unix_ms_now());
     count_chunk("ok");
     for (const auto& [outcome, n] : outcomes) {
       records_

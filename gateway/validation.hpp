@@ -12,11 +12,6 @@
 
 namespace lgsp::gateway {
 
-/// True for a Content-Type whose media type is application/json, in any letter case and
-/// with or without parameters ("application/json; charset=utf-8"); false for
-/// "application/jsonx", "text/json" or none.
-bool is_json_media_type(std::string_view content_type);
-
 /// A partner request turned into (most of) its envelope: registry, operation, subject,
 /// claims, purpose, officer and procedure. Identity, deadline and field scope are the
 /// pipeline's to add.

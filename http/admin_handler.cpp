@@ -14,11 +14,8 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInf
   const bool ka = req.keep_alive();
   const std::string_view target = req.target();
   const auto not_allowed = [&](const char* allow, std::string detail) {
-    Problem p{Status::method_not_allowed,
-              "method-not-allowed",
-              "Method not allowed",
-              std::move(detail),
-              {}};
+    const Problem p = problem(Status::method_not_allowed, "method-not-allowed",
+                              "Method not allowed", std::move(detail));
     Response res = make_problem_response(p, id, v, ka);
     res.set(bhttp::field::allow, allow);  // RFC 9110 §15.5.6
     return res;
@@ -28,7 +25,8 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInf
       co_return not_allowed("POST", "use POST for " + action->first);
     const std::string why = action->second();
     if (why.empty()) co_return make_json_response(Status::ok, R"({"status":"done"})", id, v, ka);
-    Problem p{Status::unprocessable_entity, "action-failed", "The action failed", why, {}};
+    const Problem p =
+        problem(Status::unprocessable_entity, "action-failed", "The action failed", why);
     co_return make_problem_response(p, id, v, ka);
   }
   const bool known = target == "/healthz" || target == "/readyz" || target == "/metrics";
@@ -57,7 +55,7 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInf
   }
   std::string endpoints = "admin endpoints: GET /healthz, /readyz, /metrics";
   for (const auto& [path, action] : actions_) endpoints += "; POST " + path;
-  Problem p{Status::not_found, "not-found", "No such endpoint", endpoints, {}};
+  const Problem p = problem(Status::not_found, "not-found", "No such endpoint", endpoints);
   co_return make_problem_response(p, id, v, ka);
 }
 

@@ -4,15 +4,17 @@
 
 namespace lgsp::http {
 
+Problem problem(Status status, std::string type, std::string title, std::string detail,
+                std::vector<FieldError> errors) {
+  return Problem{status, std::move(type), std::move(title), std::move(detail), std::move(errors)};
+}
+
 Problem validation_problem(std::vector<FieldError> errors) {
-  Problem p;
-  p.status = Status::bad_request;
-  p.type = "validation";
-  p.title = "The request is invalid";
-  p.detail = errors.size() == 1 ? "field '" + errors[0].field + "': " + errors[0].detail
-                                : std::to_string(errors.size()) + " fields are invalid; see errors";
-  p.errors = std::move(errors);
-  return p;
+  std::string detail = errors.size() == 1
+                           ? "field '" + errors[0].field + "': " + errors[0].detail
+                           : std::to_string(errors.size()) + " fields are invalid; see errors";
+  return problem(Status::bad_request, "validation", "The request is invalid", std::move(detail),
+                 std::move(errors));
 }
 
 Response make_problem_response(const Problem& p, std::string_view request_id, unsigned version,

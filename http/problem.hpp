@@ -27,6 +27,11 @@ struct Problem {
   std::vector<FieldError> errors;
 };
 
+/// The one way to make a problem: `type` without the urn prefix, `detail` never personal data.
+Problem problem(Status status, std::string type, std::string title, std::string detail,
+                std::vector<FieldError> errors = {});
+
+/// 400 "validation" listing every offending field.
 Problem validation_problem(std::vector<FieldError> errors);
 
 /// The problem as an application/problem+json response with X-Request-Id.

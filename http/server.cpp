@@ -84,18 +84,9 @@ class ReadDeadline {
 };
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-Problem transport_problem(Status status, std::string type, std::string title, std::string detail) {
-  Problem p;
-  p.status = status;
-  p.type = std::move(type);
-  p.title = std::move(title);
-  p.detail = std::move(detail);
-  return p;
-}
-
 Problem internal_problem() {
-  return transport_problem(Status::internal_server_error, "internal", "Internal error",
-                           "the gateway failed to handle the request; it was logged");
+  return problem(Status::internal_server_error, "internal", "Internal error",
+                 "the gateway failed to handle the request; it was logged");
 }
 
 /// A streamed body over one connection's stream: Beast's buffer_body parser, fed from the
@@ -404,30 +395,28 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
     // served.
     if (deadline.finish() && ec) ec = beast::error::timeout;
     if (ec) {
-      std::optional<Problem> problem;
+      std::optional<Problem> refusal;
       if (ec == bhttp::error::body_limit) {
-        problem = transport_problem(Status::payload_too_large, "payload-too-large",
-                                    "Request body too large",
-                                    "the body exceeds " + std::to_string(limits_.body_limit) +
-                                        " bytes; send smaller requests");
+        refusal = problem(Status::payload_too_large, "payload-too-large", "Request body too large",
+                          "the body exceeds " + std::to_string(limits_.body_limit) +
+                              " bytes; send smaller requests");
       } else if (ec == bhttp::error::header_limit) {
-        problem =
-            transport_problem(Status::request_header_fields_too_large, "headers-too-large",
-                              "Request headers too large",
-                              "headers exceed " + std::to_string(limits_.header_limit) + " bytes");
+        refusal = problem(Status::request_header_fields_too_large, "headers-too-large",
+                          "Request headers too large",
+                          "headers exceed " + std::to_string(limits_.header_limit) + " bytes");
       } else if (ec == beast::error::timeout) {
-        problem = transport_problem(Status::request_timeout, "request-timeout",
-                                    "Request not received in time",
-                                    "the request was not complete within " +
-                                        std::to_string(limits_.read_timeout.count()) + " ms");
+        refusal =
+            problem(Status::request_timeout, "request-timeout", "Request not received in time",
+                    "the request was not complete within " +
+                        std::to_string(limits_.read_timeout.count()) + " ms");
       } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
                  ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-        problem = transport_problem(Status::bad_request, "malformed-http", "Malformed HTTP request",
-                                    "the request could not be parsed as HTTP/1.1: " + ec.message());
+        refusal = problem(Status::bad_request, "malformed-http", "Malformed HTTP request",
+                          "the request could not be parsed as HTTP/1.1: " + ec.message());
       }
       // Otherwise the peer went away: there is nobody to answer.
-      if (problem) {
-        auto res = make_problem_response(*problem, new_request_id(), 11, false);
+      if (refusal) {
+        auto res = make_problem_response(*refusal, new_request_id(), 11, false);
         lowest.expires_after(std::chrono::seconds(5));
         co_await bhttp::async_write(stream, res, kNoThrow);
       }

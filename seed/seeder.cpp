@@ -8,6 +8,7 @@
 
 #include "registries/table.hpp"
 #include "seed/synthetic.hpp"
+#include "util/clock.hpp"
 
 namespace lgsp::seed {
 
@@ -66,7 +67,7 @@ SeedReport seed_registries(const SeedTargets& targets, std::int64_t citizens, st
                               {"generator", "lgsp-synthetic-v2"}};
   for (auto& t : writers) t.writer->finish(meta);
   report.citizens = citizens;
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = util::seconds_since(start);
   return report;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "observability/metrics.hpp"
+#include "util/media_type.hpp"
 
 namespace lgsp::registries::upstream {
 
@@ -128,29 +129,10 @@ Attempt failed(Failure kind, int status, std::string detail, bool transient = fa
   return a;
 }
 
-/// The media type without parameters, lower-case; only characters a media type has, so
-/// nothing else the upstream sent can reach a message.
-std::string media_type(std::string_view content_type) {
-  content_type = content_type.substr(0, content_type.find(';'));
-  std::string out;
-  for (const char ch : content_type.substr(0, 64)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || ch == '/' || ch == '.' || ch == '+' || ch == '-') {
-      out += static_cast<char>(std::tolower(c));
-    }
-  }
-  return out;
-}
-
-bool json_type(const std::string& media) {
-  return media == "application/json" ||
-         (media.starts_with("application/") && media.ends_with("+json"));
-}
-
 Attempt from_success(const util::HttpAnswer& answer) {
   const std::string status = std::to_string(answer.status);
-  const std::string media = media_type(answer.header("content-type"));
-  if (!json_type(media)) {
+  const std::string media = util::media_type(answer.header("content-type"));
+  if (!util::is_json(media, /*structured=*/true)) {
     return failed(Failure::kMalformed, answer.status,
                   "answered " + status + " with content type " +
                       (media.empty() ? std::string("(none)") : media) + ", not JSON");
@@ -174,8 +156,8 @@ Attempt from_answer(const util::HttpAnswer& answer, const Options& o) {
   if (s == 404) {
     // A wrong base_url also yields 404s, usually as a web server's HTML page: only a JSON (or
     // empty) 404 is the API saying that it holds no such record.
-    const std::string media = media_type(answer.header("content-type"));
-    if (json_type(media) || answer.body.empty()) {
+    const std::string media = util::media_type(answer.header("content-type"));
+    if (util::is_json(media, /*structured=*/true) || answer.body.empty()) {
       Attempt a;
       a.outcome.status = s;
       return a;

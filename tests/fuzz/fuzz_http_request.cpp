@@ -2,7 +2,7 @@
 // the gateway's default limits (body 64 KiB, header 8 KiB), several requests per connection
 // (keep-alive / pipelining), the bytes arriving in pieces. Every request that parses goes
 // through what gateway/api_handler.cpp runs on it without I/O: route matching,
-// parse_request for POSTs to a route, is_json_media_type and the traceparent handling.
+// parse_request for POSTs to a route, util::media_type and the traceparent handling.
 //
 // Input: byte 0 picks the size of the pieces the bytes arrive in; the rest is the stream.
 #include <boost/beast/http.hpp>
@@ -18,6 +18,7 @@
 #include "gateway/validation.hpp"
 #include "http/server.hpp"
 #include "observability/trace_context.hpp"
+#include "util/media_type.hpp"
 
 namespace {
 
@@ -51,7 +52,7 @@ void handle(const lgsp::http::Request& req) {
   if (const auto* p = std::get_if<gw::ParsedRequest>(&parsed)) {
     check(p->envelope.registry() == route->registry, "envelope carries the route's registry");
   }
-  (void)gw::is_json_media_type(req[bhttp::field::content_type]);
+  (void)lgsp::util::is_json(lgsp::util::media_type(req[bhttp::field::content_type]));
 }
 
 }  // namespace

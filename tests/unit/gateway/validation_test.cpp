@@ -26,18 +26,6 @@ bool names(const std::vector<http::FieldError>& errs, const std::string& field) 
   return false;
 }
 
-TEST(ContentType, JsonInAnyCaseWithOrWithoutParameters) {
-  EXPECT_TRUE(is_json_media_type("application/json"));
-  EXPECT_TRUE(is_json_media_type("Application/JSON"));
-  EXPECT_TRUE(is_json_media_type("application/json; charset=utf-8"));
-  EXPECT_TRUE(is_json_media_type(" application/json ;charset=UTF-8"));
-  EXPECT_FALSE(is_json_media_type(""));
-  EXPECT_FALSE(is_json_media_type("application/jsonx"));
-  EXPECT_FALSE(is_json_media_type("application/json-patch+json"));
-  EXPECT_FALSE(is_json_media_type("text/json"));
-  EXPECT_FALSE(is_json_media_type("application/x-www-form-urlencoded"));
-}
-
 TEST(PopulationVerify, AcceptsTheContractExample) {
   const auto p =
       ok("population", "verify",

@@ -1,0 +1,87 @@
+#include "gateway/admission.hpp"
+
+#include <algorithm>
+#include <string>
+
+namespace lgsp::gateway {
+
+namespace bhttp = boost::beast::http;
+using http::Problem;
+using http::problem;
+using http::Status;
+
+std::optional<Problem> Admission::open(bool draining) const {
+  if (!draining) return std::nullopt;
+  probe_.rejected("draining");
+  return problem(Status::service_unavailable, "shutting-down", "The gateway is shutting down",
+                 "retry against another instance");
+}
+
+std::variant<const Partner*, Problem> Admission::authenticate(const PartnerDirectory& directory,
+                                                              std::string_view authorization,
+                                                              const http::PeerInfo& peer) const {
+  const AuthResult auth =
+      directory.authenticate(authorization, peer, std::chrono::system_clock::now());
+  if (auth.partner != nullptr) return auth.partner;
+  probe_.rejected("auth");
+  return problem(Status::unauthorized, "unauthenticated", "Authentication required",
+                 auth_detail(auth));
+}
+
+std::optional<Problem> Admission::authorise(const Partner& partner, std::string_view registry,
+                                            std::string_view operation) const {
+  if (partner.may(registry, operation)) return std::nullopt;
+  probe_.rejected("forbidden");
+  return problem(Status::forbidden, "operation-not-allowed", "Operation not allowed",
+                 "partner '" + partner.id + "' may not call " + std::string(registry) + "." +
+                     std::string(operation));
+}
+
+std::optional<Problem> Admission::purpose(const Partner& partner, std::string_view purpose) const {
+  if (partner.may_state(purpose)) return std::nullopt;
+  probe_.rejected("purpose");
+  return problem(Status::forbidden, "purpose-not-allowed", "Purpose not allowed",
+                 "partner '" + partner.id + "' is not registered for this purpose",
+                 {{"purpose", "not one of the purposes registered for this partner"}});
+}
+
+std::optional<Problem> Admission::limit(const Partner& partner, std::string_view registry,
+                                        std::string_view operation,
+                                        RateLimiter::Decision& decision) {
+  const std::string name = std::string(registry) + "." + std::string(operation);
+  const auto op_limit = partner.operation_limits.find(name);
+  decision = limiter_.admit(
+      partner.id, name, partner.rate_limit,
+      op_limit == partner.operation_limits.end() ? nullptr : &op_limit->second, partner.daily_quota,
+      std::chrono::steady_clock::now(), std::chrono::system_clock::now());
+  using Verdict = RateLimiter::Decision::Verdict;
+  if (decision.verdict == Verdict::kRateLimited) {
+    probe_.rejected("rate");
+    return problem(Status::too_many_requests, "rate-limited", "Too many requests",
+                   "partner '" + partner.id + "' is over its rate limit; retry after " +
+                       std::to_string(decision.retry_after.count()) + " ms");
+  }
+  if (decision.verdict == Verdict::kQuotaExhausted) {
+    probe_.rejected("quota");
+    return problem(Status::too_many_requests, "quota-exhausted", "Daily quota exhausted",
+                   "partner '" + partner.id + "' has used its daily quota of " +
+                       std::to_string(decision.quota_limit) + " requests; it renews at 00:00 UTC");
+  }
+  return std::nullopt;
+}
+
+void Admission::decorate(http::Response& res, const RateLimiter::Decision* decision) {
+  if (res.result() == Status::unauthorized)
+    res.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");
+  if (decision == nullptr) return;
+  if (decision->quota_limit > 0) {
+    res.set("X-Quota-Limit", std::to_string(decision->quota_limit));
+    res.set("X-Quota-Remaining", std::to_string(decision->quota_remaining));
+  }
+  if (!decision->allowed()) {
+    const auto seconds = (decision->retry_after.count() + 999) / 1000;
+    res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, seconds)));
+  }
+}
+
+}  // namespace lgsp::gateway

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <variant>
+
+#include "gateway/auth.hpp"
+#include "gateway/gateway_probe.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "http/problem.hpp"
+#include "http/server.hpp"
+
+namespace lgsp::gateway {
+
+/// The admission every partner request passes, whatever its shape: the interactive pipeline
+/// (ApiHandler::handle), the streamed bulk routes (handle_stream) and a bulk submission
+/// (BatchApi) take the same steps with the same problems, so a partner meets one set of
+/// rules, worded one way, at every door. Each step answers nullopt (go on) or the problem to
+/// answer, and counts its refusals (lgsp_gateway_rejected_total{reason}). The audit event of
+/// the answer is the caller's last step (ApiHandler::account). Thread-safe.
+class Admission {
+ public:
+  Admission(GatewayProbe& probe, RateLimiter& limiter) : probe_(probe), limiter_(limiter) {}
+
+  /// 503 while the gateway drains.
+  std::optional<http::Problem> open(bool draining) const;
+  /// The partner the Authorization header (or the client certificate) names, or the 401.
+  std::variant<const Partner*, http::Problem> authenticate(const PartnerDirectory& directory,
+                                                           std::string_view authorization,
+                                                           const http::PeerInfo& peer) const;
+  /// 403 unless `partner` may call `registry`.`operation`.
+  std::optional<http::Problem> authorise(const Partner& partner, std::string_view registry,
+                                         std::string_view operation) const;
+  /// 403 unless `partner` is registered for `purpose` (naming the field).
+  std::optional<http::Problem> purpose(const Partner& partner, std::string_view purpose) const;
+  /// The partner's rate limits and daily quota for one request of `registry`.`operation`;
+  /// `decision` is kept for the answer's headers (decorate). A refused request consumes
+  /// neither.
+  std::optional<http::Problem> limit(const Partner& partner, std::string_view registry,
+                                     std::string_view operation, RateLimiter::Decision& decision);
+
+  /// The headers an answer owes the partner: WWW-Authenticate on a 401, X-Quota-Limit and
+  /// X-Quota-Remaining when a quota applies, Retry-After when a limit refused.
+  static void decorate(http::Response& res, const RateLimiter::Decision* decision);
+
+ private:
+  GatewayProbe& probe_;
+  RateLimiter& limiter_;
+};
+
+}  // namespace lgsp::gateway
