@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "domain/hashing.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
 
@@ -338,6 +339,29 @@ TEST(BatchJobs, JobLimitCancellationAndPartialResults) {
   EXPECT_EQ(count(done, "matched"), 1);
   EXPECT_EQ(count(done, "invalid"), 3);
   EXPECT_EQ(status(stack, id).json().at("state").as_string(), "cancelled");
+}
+
+// A submission passes the same admission as an interactive request: one request of
+// population.batch-verify against the partner's rate limit (it bypassed every limit before).
+TEST(BatchJobs, ASubmissionCountsAgainstThePartnersRateLimit) {
+  const std::string key = "test-bulk-limited-key";
+  TestStack stack({.citizens = 50,
+                   .extra_partners = "  - id: bulk-limited\n    api_key_sha256: [" +
+                                     domain::sha256_hex(key) +
+                                     "]\n    operations: [population.batch-verify]\n"
+                                     "    rate_limit: {requests_per_second: 1, burst: 1}\n",
+                   .batches = true});
+  const auto s = stack.subjects(1);
+  const std::string one = record(s[0], s[0].full_name) + "\n";
+  const auto first = submit(stack, one, auth(key));
+  ASSERT_EQ(first.status, 202) << first.body;
+  const auto second = submit(stack, one, auth(key));
+  ASSERT_EQ(second.status, 429) << second.body;
+  EXPECT_EQ(second.json().at("type").as_string(), "urn:lgsp:problem:rate-limited");
+  EXPECT_FALSE(second.header("retry-after").empty());
+  // Reading the first job's status is not a submission: the limit does not stop it.
+  const std::string id(first.json().at("id").as_string());
+  EXPECT_EQ(status(stack, id, key).status, 200);
 }
 
 }  // namespace
