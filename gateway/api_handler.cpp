@@ -298,7 +298,7 @@ bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) 
 }
 
 bool ApiHandler::streams(const http::RequestHead& head) const {
-  return BatchApi::matches(head.target());
+  return batch::BatchApi::matches(head.target());
 }
 
 asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestHead head,
@@ -307,7 +307,7 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
   const auto started = std::chrono::steady_clock::now();
   Exchange ex = open_exchange(head[std::string_view("traceparent")]);
   ex.registry = "batch";
-  std::tie(ex.route, ex.operation) = BatchApi::classify(head);
+  std::tie(ex.route, ex.operation) = batch::BatchApi::classify(head);
   const unsigned version = head.version();
   const auto refuse = [&](const Problem& p) {
     http::StreamedResponse r{http::make_problem_response(p, ex.request_id, version, true), {}};
@@ -316,7 +316,7 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
   };
 
   http::StreamedResponse res;
-  BatchCall call;
+  batch::BatchCall call;
   if (auto closed = admission_.open(draining_)) {
     res = refuse(*closed);
   } else if (services_.batches == nullptr) {
@@ -349,7 +349,7 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
   co_return res;
 }
 
-BatchApi::AuditSubmission ApiHandler::submission_auditor(const Exchange& ex) {
+batch::BatchApi::AuditSubmission ApiHandler::submission_auditor(const Exchange& ex) {
   return [this, &ex](const batch::Job& job, std::int64_t subjects) {
     Exchange sub = ex;
     sub.operation = "submit";

@@ -8,11 +8,11 @@
 #include <string_view>
 #include <variant>
 
+#include "batch/api.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/admission.hpp"
 #include "gateway/audit_publisher.hpp"
 #include "gateway/auth.hpp"
-#include "gateway/batch_api.hpp"
 #include "gateway/bus_client.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "gateway/rate_limiter.hpp"
@@ -30,7 +30,7 @@ struct ApiServices {
   AuditPublisher* audit = nullptr;        // null: audit off (benchmarks only)
   const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
   AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
-  BatchApi* batches = nullptr;            // null: /v1/batches answers 503 (not configured)
+  batch::BatchApi* batches = nullptr;     // null: /v1/batches answers 503 (not configured)
 };
 
 /// The partner-facing API. Each request goes through one pipeline of small stages:
@@ -84,7 +84,7 @@ class ApiHandler final : public http::Handler {
   /// replaces it (a data-bearing answer whose event could not be queued releases nothing).
   std::optional<http::Problem> account(const Exchange& ex, int status, double seconds);
   /// Records a bulk submission's own audit event, before its job is queued.
-  BatchApi::AuditSubmission submission_auditor(const Exchange& ex);
+  batch::BatchApi::AuditSubmission submission_auditor(const Exchange& ex);
 
   std::shared_ptr<const PartnerDirectory> partners() const;
 

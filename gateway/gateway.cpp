@@ -74,16 +74,16 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
   if (cfg.batches.enabled) {
     const auto& b = cfg.batches;
     batch_store_ = batch::open_sqlite_batch_store(b.sqlite_path);
-    batch_engine_ = std::make_unique<BatchEngine>(
-        BatchEngineOptions{
+    batch_engine_ = std::make_unique<batch::BatchEngine>(
+        batch::BatchEngineOptions{
             static_cast<std::size_t>(b.chunk_records),
             static_cast<std::size_t>(b.max_chunks_in_flight),
             static_cast<std::size_t>(b.max_running), std::chrono::milliseconds(b.chunk_timeout_ms),
             std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours)},
         *batch_store_, bus_, audit_.get(), hasher_.get(), metrics);
-    batch_api_ = std::make_unique<BatchApi>(
-        BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner}, *batch_store_,
-        *batch_engine_);
+    batch_api_ = std::make_unique<batch::BatchApi>(
+        batch::BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner},
+        *batch_store_, *batch_engine_);
     services.batches = batch_api_.get();
   }
   api_handler_ = std::make_shared<ApiHandler>(

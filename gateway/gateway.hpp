@@ -58,8 +58,8 @@ class Gateway {
   std::unique_ptr<AccessLogReader> access_log_;
   // Bulk jobs (when batches are configured); destroyed before the bus client they use.
   std::unique_ptr<batch::BatchStore> batch_store_;
-  std::unique_ptr<BatchEngine> batch_engine_;
-  std::unique_ptr<BatchApi> batch_api_;
+  std::unique_ptr<batch::BatchEngine> batch_engine_;
+  std::unique_ptr<batch::BatchApi> batch_api_;
   std::shared_ptr<ApiHandler> api_handler_;
   http::AdminHandler::ReadinessCheck extra_readiness_;
   std::unique_ptr<http::Server> api_;

@@ -21,7 +21,7 @@
 #include "http/problem.hpp"
 #include "observability/metrics.hpp"
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
 
 struct BatchEngineOptions {
   std::size_t chunk_records = 200;
@@ -55,8 +55,9 @@ std::string invalid_line(std::int64_t line, const std::vector<http::FieldError>&
 /// posts completions to that io_context. wake() is thread-safe.
 class BatchEngine {
  public:
-  BatchEngine(BatchEngineOptions options, batch::BatchStore& store, BusClient& bus,
-              AuditPublisher* audit, const SubjectHasher* hasher, obs::Metrics& metrics);
+  BatchEngine(BatchEngineOptions options, batch::BatchStore& store, gateway::BusClient& bus,
+              gateway::AuditPublisher* audit, const gateway::SubjectHasher* hasher,
+              obs::Metrics& metrics);
   ~BatchEngine();
   BatchEngine(const BatchEngine&) = delete;
   BatchEngine& operator=(const BatchEngine&) = delete;
@@ -83,9 +84,9 @@ class BatchEngine {
 
   BatchEngineOptions options_;
   batch::BatchStore& store_;
-  BusClient& bus_;
-  AuditPublisher* audit_;
-  const SubjectHasher* hasher_;
+  gateway::BusClient& bus_;
+  gateway::AuditPublisher* audit_;
+  const gateway::SubjectHasher* hasher_;
   obs::Metrics& metrics_;
   prometheus::Family<prometheus::Counter>& records_;
   prometheus::Family<prometheus::Counter>& chunks_;
@@ -109,4 +110,4 @@ class BatchEngine {
   bool stopping_ = false;
 };
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch

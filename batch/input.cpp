@@ -1,4 +1,4 @@
-#include "gateway/batch_input.hpp"
+#include "batch/input.hpp"
 
 #include <zlib.h>
 
@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
 
 namespace {
 
@@ -422,4 +422,4 @@ void BatchRecordReader::csv_row_end(const Sink& on_record, bool unterminated) {
   on_record(std::move(rec));
 }
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch

@@ -1,4 +1,4 @@
-#include "gateway/batch_input.hpp"
+#include "batch/input.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -8,7 +8,7 @@
 #include <random>
 #include <stdexcept>
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
 namespace {
 
 /// A record as comparable text: "N:{json}" or "N!error".
@@ -447,4 +447,4 @@ TEST(BatchGzip, StreamsFiftyMegabytesInSixtyFourKibPieces) {
 }
 
 }  // namespace
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch

@@ -1,4 +1,4 @@
-#include "gateway/batch_api.hpp"
+#include "batch/api.hpp"
 
 #include <openssl/rand.h>
 
@@ -8,8 +8,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "batch/input.hpp"
 #include "domain/hashing.hpp"
-#include "gateway/batch_input.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/validation.hpp"
 #include "observability/log.hpp"
@@ -17,7 +17,15 @@
 #include "util/clock.hpp"
 #include "util/media_type.hpp"
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
+
+using gateway::parse_request;
+using gateway::ParsedRequest;
+
+using gateway::Admission;
+using gateway::format_utc;
+using gateway::Partner;
+using gateway::RateLimiter;
 
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
@@ -607,4 +615,4 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   co_return std::move(call);
 }
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch

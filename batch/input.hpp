@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
 
 /// How the records of a bulk upload are written.
 enum class BatchFormat { kNdjson, kCsv };
@@ -92,4 +92,4 @@ class BatchRecordReader {
   std::vector<std::string> header_;
 };
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch

@@ -1,4 +1,4 @@
-#include "gateway/batch_engine.hpp"
+#include "batch/engine.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -11,7 +11,13 @@
 #include "observability/thread_name.hpp"
 #include "util/clock.hpp"
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
+
+using gateway::AuditPublisher;
+using gateway::BusClient;
+using gateway::CallErrc;
+using gateway::grade_name;
+using gateway::SubjectHasher;
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -462,4 +468,4 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
   pass();
 }
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch

@@ -5,13 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include "batch/engine.hpp"
 #include "batch/store.hpp"
 #include "gateway/admission.hpp"
 #include "gateway/auth.hpp"
-#include "gateway/batch_engine.hpp"
 #include "http/server.hpp"
 
-namespace lgsp::gateway {
+namespace lgsp::batch {
 
 struct BatchLimits {
   std::int64_t max_records = 50'000'000;
@@ -61,13 +61,16 @@ class BatchApi {
   /// purpose and limits (one request of `<registry>.batch-verify` against the rate limit and
   /// the daily quota) before its body is read.
   boost::asio::awaitable<BatchCall> handle(const http::RequestHead& head, http::BodyReader& body,
-                                           const Partner& partner, const std::string& request_id,
-                                           Admission& admission, AuditSubmission audit_submission);
+                                           const gateway::Partner& partner,
+                                           const std::string& request_id,
+                                           gateway::Admission& admission,
+                                           AuditSubmission audit_submission);
 
  private:
   boost::asio::awaitable<BatchCall> submit(const http::RequestHead& head, http::BodyReader& body,
-                                           const Partner& partner, const std::string& request_id,
-                                           Admission& admission,
+                                           const gateway::Partner& partner,
+                                           const std::string& request_id,
+                                           gateway::Admission& admission,
                                            const AuditSubmission& audit_submission);
 
   BatchLimits limits_;
@@ -75,4 +78,4 @@ class BatchApi {
   BatchEngine& engine_;
 };
 
-}  // namespace lgsp::gateway
+}  // namespace lgsp::batch
