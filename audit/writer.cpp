@@ -112,66 +112,76 @@ void AuditWriter::run(const std::stop_token& stop) {
   std::vector<AuditRecord> batch;
   std::map<std::int32_t, std::int64_t> next_offsets;
   while (!stop.stop_requested()) {
-    // Gather up to max_batch events, for at most max_batch_wait after the first: one
-    // transaction for many events.
-    bool got = false;
-    std::optional<std::chrono::steady_clock::time_point> close_at;
-    const auto wait = [&] {
-      if (!close_at) return std::chrono::milliseconds(50);
-      return std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(
-                               *close_at - std::chrono::steady_clock::now()));
-    };
-    for (bus::MessagePtr msg = consumer_.poll(wait()); msg; msg = consumer_.poll(wait())) {
-      got = true;
-      if (!close_at) close_at = std::chrono::steady_clock::now() + options_.max_batch_wait;
-      if (msg->err) {
-        if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-          obs::warn("audit_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
-        }
-        continue;
-      }
-      next_offsets[msg->partition] = msg->offset + 1;
-      auto event = bus::decode_audit_event(
-          std::string_view(static_cast<const char*>(msg->payload), msg->len));
-      if (!event) {
-        undecodable_.Increment();
-        obs::error("audit_event_undecodable",
-                   {{"partition", msg->partition}, {"offset", msg->offset}});
-      } else {
-        batch.push_back(to_record(*event));
-      }
-      if (batch.size() >= options_.max_batch || wait() == 0ms) break;
-    }
+    const bool got = gather(batch, next_offsets);
     if (!got && draining_) break;
     if (batch.empty() && next_offsets.empty()) continue;
-
-    // Retry the same batch until the store takes it: skipping would lose audit events.
-    while (!batch.empty()) {
-      const auto started = std::chrono::steady_clock::now();
-      try {
-        const std::size_t size = batch.size();
-        const std::size_t added = store_->append(batch);
-        batch_seconds_.Observe(util::seconds_since(started));
-        appended_.Increment(static_cast<double>(added));
-        duplicates_.Increment(static_cast<double>(size - added));
-        appended_total_ += static_cast<std::int64_t>(added);
-        chain_length_.Increment(static_cast<double>(added));
-        store_ok_ = true;
-        batch.clear();
-      } catch (const std::exception& e) {
-        store_errors_.Increment();
-        if (store_ok_.exchange(false)) obs::error("audit_store_failed", {{"error", e.what()}});
-        if (stop.stop_requested()) break;  // not stored: the offsets stay, a restart replays
-        std::this_thread::sleep_for(500ms);
-      }
-    }
-    if (!batch.empty()) break;
+    // Not stored: the offsets stay, and a restart replays the events.
+    if (!store(batch, stop)) break;
     for (const auto& [partition, next] : next_offsets) {
       consumer_.store_offset(options_.topic, partition, next);
     }
     next_offsets.clear();
   }
   finished_ = true;
+}
+
+bool AuditWriter::gather(std::vector<AuditRecord>& batch,
+                         std::map<std::int32_t, std::int64_t>& next_offsets) {
+  // Up to max_batch events, for at most max_batch_wait after the first: one transaction for
+  // many events.
+  bool got = false;
+  std::optional<std::chrono::steady_clock::time_point> close_at;
+  const auto wait = [&] {
+    if (!close_at) return std::chrono::milliseconds(50);
+    return std::max(0ms, std::chrono::ceil<std::chrono::milliseconds>(
+                             *close_at - std::chrono::steady_clock::now()));
+  };
+  for (bus::MessagePtr msg = consumer_.poll(wait()); msg; msg = consumer_.poll(wait())) {
+    got = true;
+    if (!close_at) close_at = std::chrono::steady_clock::now() + options_.max_batch_wait;
+    if (msg->err) {
+      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        obs::warn("audit_consume_error", {{"error", rd_kafka_message_errstr(msg.get())}});
+      }
+      continue;
+    }
+    next_offsets[msg->partition] = msg->offset + 1;
+    auto event =
+        bus::decode_audit_event(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+    if (!event) {
+      undecodable_.Increment();
+      obs::error("audit_event_undecodable",
+                 {{"partition", msg->partition}, {"offset", msg->offset}});
+    } else {
+      batch.push_back(to_record(*event));
+    }
+    if (batch.size() >= options_.max_batch || wait() == 0ms) break;
+  }
+  return got;
+}
+
+bool AuditWriter::store(std::vector<AuditRecord>& batch, const std::stop_token& stop) {
+  // Retry the same batch until the store takes it: skipping would lose audit events.
+  while (!batch.empty()) {
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      const std::size_t size = batch.size();
+      const std::size_t added = store_->append(batch);
+      batch_seconds_.Observe(util::seconds_since(started));
+      appended_.Increment(static_cast<double>(added));
+      duplicates_.Increment(static_cast<double>(size - added));
+      appended_total_ += static_cast<std::int64_t>(added);
+      chain_length_.Increment(static_cast<double>(added));
+      store_ok_ = true;
+      batch.clear();
+    } catch (const std::exception& e) {
+      store_errors_.Increment();
+      if (store_ok_.exchange(false)) obs::error("audit_store_failed", {{"error", e.what()}});
+      if (stop.stop_requested()) return false;
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+  return true;
 }
 
 }  // namespace lgsp::audit

@@ -5,10 +5,12 @@
 #include <prometheus/histogram.h>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "audit/store.hpp"
 #include "bus/consumer.hpp"
@@ -58,6 +60,10 @@ class AuditWriter {
 
  private:
   void run(const std::stop_token& stop);
+  /// Polls the topic into `batch`; true when anything arrived.
+  bool gather(std::vector<AuditRecord>& batch, std::map<std::int32_t, std::int64_t>& next_offsets);
+  /// Appends `batch` to the chain, retrying until the store takes it; false when stopped first.
+  bool store(std::vector<AuditRecord>& batch, const std::stop_token& stop);
 
   WriterOptions options_;
   std::unique_ptr<AuditStore> store_;

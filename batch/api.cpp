@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
+#include <tuple>
 
 #include "batch/input.hpp"
 #include "domain/hashing.hpp"
@@ -34,6 +35,27 @@ using batch::JobState;
 using http::Problem;
 using http::problem;
 using http::Status;
+
+/// A submission's parameters, from its query and headers: nothing personal travels there.
+struct Submission {
+  std::string registry, operation, purpose, procedure_code;
+  BatchFormat format = BatchFormat::kNdjson;
+  std::string type;      // the media type sent
+  std::string encoding;  // the content encoding sent ("" when none)
+  bool gzip = false;
+  std::string idempotency_key;
+  /// What a retried submission must repeat for its Idempotency-Key to mean the same job.
+  std::string fingerprint() const {
+    return registry + "\n" + operation + "\n" + purpose + "\n" + procedure_code + "\n" + type +
+           "\n" + encoding;
+  }
+};
+
+/// What a results read asks for.
+struct ResultsQuery {
+  bool csv = false;
+  std::int64_t after_line = 0;  // the last line already read
+};
 
 namespace {
 
@@ -111,6 +133,43 @@ http::Response job_response(Status status, const batch::Job& job, const std::str
 
 http::StreamedResponse whole(http::Response res) { return {std::move(res), {}}; }
 
+/// 405 naming the methods the route takes.
+http::StreamedResponse not_allowed(const char* allow, std::string detail,
+                                   const std::string& request_id, unsigned version);
+
+/// A job's route (`tail` after /v1/batches/{id}: "" or "/results") and method: the 404 or
+/// 405 to answer, or nullopt.
+std::optional<http::StreamedResponse> refuse_job_route(std::string_view tail, bhttp::verb method,
+                                                       const std::string& request_id,
+                                                       unsigned version) {
+  const bool reads_results = tail == "/results";
+  if (!tail.empty() && !reads_results) {
+    return whole(
+        http::make_problem_response(problem(Status::not_found, "not-found", "No such endpoint",
+                                            "see docs/api.md for the endpoints"),
+                                    request_id, version, true));
+  }
+  if (reads_results && method != bhttp::verb::get) {
+    return not_allowed("GET", "read results with GET", request_id, version);
+  }
+  if (!reads_results && method != bhttp::verb::get && method != bhttp::verb::delete_) {
+    return not_allowed("GET, DELETE", "use GET to read a job, DELETE to cancel it", request_id,
+                       version);
+  }
+  return std::nullopt;
+}
+
+/// 405 naming the methods the route takes.
+http::StreamedResponse not_allowed(const char* allow, std::string detail,
+                                   const std::string& request_id, unsigned version) {
+  auto res =
+      whole(http::make_problem_response(problem(Status::method_not_allowed, "method-not-allowed",
+                                                "Method not allowed", std::move(detail)),
+                                        request_id, version, true));
+  res.head.set(bhttp::field::allow, allow);
+  return res;
+}
+
 /// One result line as CSV: line,status,subject_found,match,fields,errors (fields as
 /// "name=grade;…", errors as "field: detail;…").
 std::string csv_line(std::string_view json_line) {
@@ -153,7 +212,216 @@ std::string csv_line(std::string_view json_line) {
          "," + quoted(fields) + "," + quoted(errors) + "\n";
 }
 
+/// The job's parameters from the request target into `s`; every mistake into `errors`.
+void read_job_query(std::string_view target, Submission& s, std::vector<http::FieldError>& errors) {
+  const auto url = boost::urls::parse_origin_form(target);
+  for (const auto& param : url->params()) {
+    std::string* into = param.key == "registry"         ? &s.registry
+                        : param.key == "operation"      ? &s.operation
+                        : param.key == "purpose"        ? &s.purpose
+                        : param.key == "procedure_code" ? &s.procedure_code
+                                                        : nullptr;
+    if (into == nullptr) {
+      errors.push_back(
+          {param.key, "unknown query parameter (registry, operation, purpose, procedure_code)"});
+    } else {
+      *into = param.value;
+    }
+  }
+  if (s.registry.empty()) {
+    errors.push_back({"registry", "is required: one of " + registries::known_names()});
+  } else if (const registries::Module* module = registries::find(s.registry);
+             module == nullptr || !registries::has_operation(module->catalogue(), "batch-verify")) {
+    errors.push_back({"registry", "must be one of " + registries::known_names()});
+  }
+  if (s.operation.empty()) {
+    errors.push_back({"operation", "is required: verify"});
+  } else if (s.operation != "verify") {
+    errors.push_back({"operation", "must be verify (bulk lookups are not offered)"});
+  }
+  if (s.purpose.empty()) {
+    errors.push_back({"purpose", "is required: why the records are verified"});
+  } else if (s.purpose.size() > 200) {
+    errors.push_back({"purpose", "must be at most 200 bytes"});
+  }
+  if (s.procedure_code.size() > 64)
+    errors.push_back({"procedure_code", "must be at most 64 bytes"});
+}
+
+/// The body's format and encoding from the headers into `s`; the 415 when not one we read.
+std::optional<Problem> read_body_kind(const http::RequestHead& head, Submission& s) {
+  s.type = util::media_type(head[bhttp::field::content_type]);
+  if (s.type == "application/x-ndjson" || s.type == "application/ndjson" ||
+      s.type == "application/jsonl") {
+    s.format = BatchFormat::kNdjson;
+  } else if (s.type == "text/csv") {
+    s.format = BatchFormat::kCsv;
+  } else {
+    return problem(Status::unsupported_media_type, "unsupported-media-type",
+                   "Unsupported media type",
+                   "send the records as Content-Type: application/x-ndjson (one JSON object per "
+                   "line) or text/csv (a header row naming the members)");
+  }
+  const std::string_view encoding = head[bhttp::field::content_encoding];
+  s.encoding = util::media_type(encoding);
+  if (!encoding.empty() && s.encoding != "identity" && s.encoding != "gzip") {
+    return problem(Status::unsupported_media_type, "unsupported-media-type",
+                   "Unsupported media type",
+                   "the body may be sent as is or with Content-Encoding: gzip");
+  }
+  s.gzip = s.encoding == "gzip";
+  return std::nullopt;
+}
+
+/// The Idempotency-Key header into `s`, or the 400.
+std::optional<Problem> read_idempotency_key(const http::RequestHead& head, Submission& s) {
+  s.idempotency_key = std::string(head["Idempotency-Key"]);
+  const auto& key = s.idempotency_key;
+  if (key.size() <= 255 &&
+      std::none_of(key.begin(), key.end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; })) {
+    return std::nullopt;
+  }
+  return http::validation_problem(
+      {{"header:Idempotency-Key", "must be 1 to 255 visible ASCII characters"}});
+}
+
+/// A new job of `partner` for `s`, uploading; its records' common envelope as a template.
+batch::Job new_job(const Submission& s, const Partner& partner, const std::string& request_id) {
+  batch::Job job;
+  job.id = new_job_id();
+  job.partner_id = partner.id;
+  job.registry = s.registry;
+  job.operation = s.operation;
+  job.purpose = s.purpose;
+  job.procedure_code = s.procedure_code;
+  job.format = s.format == BatchFormat::kCsv ? "csv" : "ndjson";
+  job.idempotency_key = s.idempotency_key;
+  job.fingerprint = s.fingerprint();
+  job.request_id = request_id;
+  v1::Request tmpl;
+  tmpl.set_registry(s.registry);
+  tmpl.set_operation(v1::OPERATION_VERIFY);
+  tmpl.set_partner_id(partner.id);
+  tmpl.set_purpose(s.purpose);
+  tmpl.set_procedure_code(s.procedure_code);
+  tmpl.set_name_matching(partner.diacritic_insensitive ? v1::NAME_MATCHING_DIACRITIC_INSENSITIVE
+                                                       : v1::NAME_MATCHING_STRICT);
+  tmpl.set_required_grade(partner.partial_is_enough ? v1::GRADE_PARTIAL : v1::GRADE_EXACT);
+  job.template_request = tmpl.SerializeAsString();
+  job.created_ms = util::unix_ms_now();
+  job.last_progress_ms = job.created_ms;
+  return job;
+}
+
+/// `?format=ndjson|csv&after_line=N` of a results read, or the 400 naming every mistake.
+std::variant<ResultsQuery, Problem> read_results_query(const boost::urls::url_view& url) {
+  ResultsQuery q;
+  std::vector<http::FieldError> errors;
+  for (const auto& param : url.params()) {
+    if (param.key == "format" && (param.value == "ndjson" || param.value == "csv")) {
+      q.csv = param.value == "csv";
+    } else if (param.key == "format") {
+      errors.push_back({"format", "must be ndjson or csv"});
+    } else if (param.key == "after_line") {
+      const auto& v = param.value;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), q.after_line);
+      if (ec != std::errc{} || end != v.data() + v.size() || q.after_line < 0)
+        errors.push_back({"after_line", "must be a non-negative integer"});
+    } else {
+      errors.push_back({param.key, "unknown query parameter (format, after_line)"});
+    }
+  }
+  if (!errors.empty()) return http::validation_problem(std::move(errors));
+  return q;
+}
+
+/// The problem for an upload the connection cut short: nothing of it is kept.
+Problem interrupted(boost::system::error_code ec) {
+  if (ec == boost::beast::error::timeout) {
+    return problem(Status::request_timeout, "request-timeout", "Request not received in time",
+                   "the upload stalled: no data for the read timeout; nothing was kept, submit "
+                   "again");
+  }
+  return problem(
+      Status::bad_request, "upload-incomplete", "The upload did not complete",
+      "the body ended early or stalled (" + ec.message() + "); nothing was kept, submit again");
+}
+
 }  // namespace
+
+/// Turns uploaded records into stored ones, kAppendBatch per transaction: each validated like
+/// an interactive request (its purpose the job's), an invalid one stored with its result.
+class RecordSink {
+ public:
+  RecordSink(BatchStore& store, std::string job_id, const Submission& s)
+      : store_(store), job_id_(std::move(job_id)), s_(s), reader_(s.format, s.gzip) {}
+
+  /// A piece of the body: its complete records stored; an error about the body, else "".
+  std::string feed(std::string_view piece) {
+    return reader_.feed(piece, [this](BatchRecord&& r) { add(std::move(r)); });
+  }
+  /// The end of the body: the last records stored; an error about the body, else "".
+  std::string finish() {
+    std::string error = reader_.finish([this](BatchRecord&& r) { add(std::move(r)); });
+    if (error.empty() && !pending_.empty()) store_.append(job_id_, pending_);
+    pending_.clear();
+    return error;
+  }
+  std::int64_t records() const { return records_; }
+  std::int64_t valid() const { return valid_; }
+  std::uint64_t decoded_bytes() const { return reader_.decoded_bytes(); }
+
+ private:
+  void add(BatchRecord&& rec) {
+    ++records_;
+    NewRecord r;
+    r.line = rec.number;
+    if (const auto* why = std::get_if<std::string>(&rec.value)) {
+      r.result = invalid_line(rec.number, {{"body", *why}});
+    } else {
+      convert(std::get<json::object>(rec.value), r);
+    }
+    pending_.push_back(std::move(r));
+    if (pending_.size() >= kAppendBatch) {
+      store_.append(job_id_, pending_);
+      pending_.clear();
+    }
+  }
+
+  /// A record's JSON object → its envelope (only what differs per record: the job-wide
+  /// fields travel in the job's template), or its result when invalid.
+  void convert(json::object& obj, NewRecord& r) {
+    std::vector<http::FieldError> errors;
+    if (const auto* p = obj.if_contains("purpose"); p == nullptr || p->is_null()) {
+      obj["purpose"] = s_.purpose;
+    } else if (!p->is_string() || p->get_string() != s_.purpose) {
+      errors.push_back({"purpose", "must be absent or equal to the job's purpose"});
+    }
+    auto parsed = parse_request(s_.registry, "verify", obj);
+    if (auto* errs = std::get_if<std::vector<http::FieldError>>(&parsed)) {
+      errors.insert(errors.end(), errs->begin(), errs->end());
+    }
+    if (!errors.empty()) {
+      r.result = invalid_line(r.line, errors);
+      return;
+    }
+    auto& env = std::get<ParsedRequest>(parsed).envelope;
+    env.clear_registry();
+    env.clear_operation();
+    env.clear_purpose();
+    if (env.procedure_code() == s_.procedure_code) env.clear_procedure_code();
+    r.request = env.SerializeAsString();
+    ++valid_;
+  }
+
+  BatchStore& store_;
+  std::string job_id_;
+  const Submission& s_;
+  BatchRecordReader reader_;
+  std::vector<NewRecord> pending_;
+  std::int64_t records_ = 0;
+  std::int64_t valid_ = 0;
+};
 
 BatchApi::BatchApi(BatchLimits limits, batch::BatchStore& store, BatchEngine& engine)
     : limits_(limits), store_(store), engine_(engine) {}
@@ -194,11 +462,8 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
   const std::string path = url->path();
   if (path == kPrefix) {
     if (head.method() != bhttp::verb::post) {
-      call.res = whole(http::make_problem_response(
-          problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
-                  "submit a job with POST; read one with GET /v1/batches/{id}"),
-          request_id, version, true));
-      call.res.head.set(bhttp::field::allow, "POST");
+      call.res = not_allowed("POST", "submit a job with POST; read one with GET /v1/batches/{id}",
+                             request_id, version);
       co_return std::move(call);
     }
     co_return co_await submit(head, body, partner, request_id, admission, audit_submission);
@@ -209,26 +474,14 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
   std::string_view id = rest.substr(0, rest.find('/'));
   std::string_view tail = rest.substr(id.size());
   call.batch_id = std::string(id);
-  const bool results = tail == "/results";
   const std::string_view action = classify(head).second;
-  if (!tail.empty() && !results) {
-    co_return refuse(problem(Status::not_found, "not-found", "No such endpoint",
-                             "see docs/api.md for the endpoints"));
-  }
-  const bool allowed =
-      results ? head.method() == bhttp::verb::get
-              : (head.method() == bhttp::verb::get || head.method() == bhttp::verb::delete_);
-  if (!allowed) {
-    call.res = whole(http::make_problem_response(
-        problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
-                results ? "read results with GET" : "use GET to read a job, DELETE to cancel it"),
-        request_id, version, true));
-    call.res.head.set(bhttp::field::allow, results ? "GET" : "GET, DELETE");
+  if (auto refused = refuse_job_route(tail, head.method(), request_id, version)) {
+    call.res = std::move(*refused);
     co_return std::move(call);
   }
-  std::optional<batch::Job> job;
-  if (plausible_job_id(id)) job = store_.find_job(id);
   // Another partner's job is as absent as one that never existed.
+  const std::optional<batch::Job> job =
+      plausible_job_id(id) ? store_.find_job(id) : std::optional<batch::Job>{};
   if (!job || job->partner_id != partner.id || job->state == JobState::kUploading) {
     co_return refuse(problem(Status::not_found, "batch-not-found", "No such job",
                              "no job with this id belongs to partner '" + partner.id + "'"));
@@ -243,57 +496,50 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
     co_return std::move(call);
   }
   if (action == "cancel") {
-    if (batch::is_terminal(job->state) ||
-        !store_.set_state(job->id, JobState::kCancelled, util::unix_ms_now())) {
-      co_return refuse(problem(Status::conflict, "batch-finished", "The job has finished",
-                               "job " + job->id + " is " +
-                                   std::string(batch::to_string(job->state)) +
-                                   "; only queued or running jobs can be cancelled"));
-    }
-    engine_.wake();
-    obs::info("batch_job_cancelled", {{"job", job->id}, {"partner", partner.id}});
-    call.res = whole(job_response(Status::ok, *store_.find_job(job->id), request_id, version));
+    call.res = cancel(*job, partner, request_id, version);
     co_return std::move(call);
   }
-
   // Results: NDJSON (default) or CSV, up to the first unanswered record.
-  bool csv = false;
-  std::int64_t after = 0;
-  std::vector<http::FieldError> errors;
-  for (const auto& param : url->params()) {
-    if (param.key == "format" && (param.value == "ndjson" || param.value == "csv")) {
-      csv = param.value == "csv";
-    } else if (param.key == "format") {
-      errors.push_back({"format", "must be ndjson or csv"});
-    } else if (param.key == "after_line") {
-      try {
-        std::size_t used = 0;
-        after = std::stoll(param.value, &used);
-        if (used != param.value.size() || after < 0) throw std::invalid_argument("after_line");
-      } catch (const std::exception&) {
-        errors.push_back({"after_line", "must be a non-negative integer"});
-      }
-    } else {
-      errors.push_back({param.key, "unknown query parameter (format, after_line)"});
-    }
+  auto query = read_results_query(*url);
+  if (auto* refused = std::get_if<Problem>(&query)) co_return refuse(*refused);
+  call.res = results(*job, std::get<ResultsQuery>(query), request_id, version);
+  co_return std::move(call);
+}
+
+http::StreamedResponse BatchApi::cancel(const Job& job, const Partner& partner,
+                                        const std::string& request_id, unsigned version) {
+  if (batch::is_terminal(job.state) ||
+      !store_.set_state(job.id, JobState::kCancelled, util::unix_ms_now())) {
+    return whole(http::make_problem_response(
+        problem(Status::conflict, "batch-finished", "The job has finished",
+                "job " + job.id + " is " + std::string(batch::to_string(job.state)) +
+                    "; only queued or running jobs can be cancelled"),
+        request_id, version, true));
   }
-  if (!errors.empty()) co_return refuse(http::validation_problem(std::move(errors)));
-  http::Response head_res{Status::ok, version};
-  head_res.set(bhttp::field::content_type,
+  engine_.wake();
+  obs::info("batch_job_cancelled", {{"job", job.id}, {"partner", partner.id}});
+  return whole(job_response(Status::ok, *store_.find_job(job.id), request_id, version));
+}
+
+http::StreamedResponse BatchApi::results(const Job& job, const ResultsQuery& query,
+                                         const std::string& request_id, unsigned version) {
+  const bool csv = query.csv;
+  http::StreamedResponse res;
+  res.head = http::Response{Status::ok, version};
+  res.head.set(bhttp::field::content_type,
                csv ? "text/csv; charset=utf-8" : "application/x-ndjson");
-  head_res.set(http::kRequestIdHeader, request_id);
-  head_res.set("X-Batch-State", std::string(batch::to_string(job->state)));
-  head_res.set("X-Batch-Done", std::to_string(job->counts.done));
-  head_res.set("X-Batch-Total", std::to_string(job->counts.total));
-  call.res.head = std::move(head_res);
+  res.head.set(http::kRequestIdHeader, request_id);
+  res.head.set("X-Batch-State", std::string(batch::to_string(job.state)));
+  res.head.set("X-Batch-Done", std::to_string(job.counts.done));
+  res.head.set("X-Batch-Total", std::to_string(job.counts.total));
   // Reads a page at a time on the connection's strand, so memory stays one page deep.
   struct Cursor {
     std::int64_t after;
     bool header_pending;
     bool done = false;
   };
-  auto cursor = std::make_shared<Cursor>(Cursor{after, csv});
-  call.res.next = [this, cursor, csv, job_id = job->id]() -> std::optional<std::string> {
+  auto cursor = std::make_shared<Cursor>(Cursor{query.after_line, csv});
+  res.next = [this, cursor, csv, job_id = job.id]() -> std::optional<std::string> {
     if (cursor->done) return std::nullopt;
     std::string out;
     if (cursor->header_pending) {
@@ -307,18 +553,13 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
         cursor->done = true;
         break;
       }
-      if (csv) {
-        out += csv_line(*row.result);
-      } else {
-        out += *row.result;
-        out += '\n';
-      }
+      out += csv ? csv_line(*row.result) : *row.result + '\n';
       cursor->after = row.line;
     }
     if (out.empty() && cursor->done) return std::nullopt;
     return out;
   };
-  co_return std::move(call);
+  return res;
 }
 
 boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head,
@@ -332,287 +573,177 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
     call.res = whole(http::make_problem_response(p, request_id, version, true));
     return std::move(call);
   };
-
-  // The job's parameters, from the query: nothing personal travels there.
-  std::string registry, operation, purpose, procedure_code;
+  Submission s;
   std::vector<http::FieldError> errors;
-  const auto url = boost::urls::parse_origin_form(head.target());
-  for (const auto& param : url->params()) {
-    std::string* into = param.key == "registry"         ? &registry
-                        : param.key == "operation"      ? &operation
-                        : param.key == "purpose"        ? &purpose
-                        : param.key == "procedure_code" ? &procedure_code
-                                                        : nullptr;
-    if (into == nullptr) {
-      errors.push_back(
-          {param.key, "unknown query parameter (registry, operation, purpose, procedure_code)"});
-    } else {
-      *into = param.value;
-    }
-  }
-  if (registry.empty()) {
-    errors.push_back({"registry", "is required: one of " + registries::known_names()});
-  } else if (const registries::Module* module = registries::find(registry);
-             module == nullptr || !registries::has_operation(module->catalogue(), "batch-verify")) {
-    errors.push_back({"registry", "must be one of " + registries::known_names()});
-  }
-  if (operation.empty()) {
-    errors.push_back({"operation", "is required: verify"});
-  } else if (operation != "verify") {
-    errors.push_back({"operation", "must be verify (bulk lookups are not offered)"});
-  }
-  if (purpose.empty()) {
-    errors.push_back({"purpose", "is required: why the records are verified"});
-  } else if (purpose.size() > 200) {
-    errors.push_back({"purpose", "must be at most 200 bytes"});
-  }
-  if (procedure_code.size() > 64) errors.push_back({"procedure_code", "must be at most 64 bytes"});
-  call.registry = registry;
-  call.purpose = purpose;
-  call.procedure_code = procedure_code;
+  read_job_query(head.target(), s, errors);
+  // Noted even when refused: the audit trail says why a partner tried to submit.
+  std::tie(call.registry, call.purpose, call.procedure_code) =
+      std::tie(s.registry, s.purpose, s.procedure_code);
   if (!errors.empty()) co_return refuse(http::validation_problem(std::move(errors)));
-
-  if (auto refused = admission.authorise(partner, registry, "batch-verify")) {
+  if (auto refused = admission.authorise(partner, s.registry, "batch-verify"))
     co_return refuse(*refused);
-  }
-  if (auto refused = admission.purpose(partner, purpose)) co_return refuse(*refused);
-  const std::string type = util::media_type(head[bhttp::field::content_type]);
-  BatchFormat format;
-  if (type == "application/x-ndjson" || type == "application/ndjson" ||
-      type == "application/jsonl") {
-    format = BatchFormat::kNdjson;
-  } else if (type == "text/csv") {
-    format = BatchFormat::kCsv;
-  } else {
-    co_return refuse(problem(Status::unsupported_media_type, "unsupported-media-type",
-                             "Unsupported media type",
-                             "send the records as Content-Type: application/x-ndjson (one JSON "
-                             "object per line) or text/csv (a header row naming the members)"));
-  }
-  const std::string_view encoding_header = head[bhttp::field::content_encoding];
-  const std::string encoding = util::media_type(encoding_header);
-  if (!encoding_header.empty() && encoding != "identity" && encoding != "gzip") {
-    co_return refuse(problem(Status::unsupported_media_type, "unsupported-media-type",
-                             "Unsupported media type",
-                             "the body may be sent as is or with Content-Encoding: gzip"));
-  }
-  const bool gzip = encoding == "gzip";
-
-  // A retried submission: the job its first attempt created, if that attempt completed.
-  const std::string key(head["Idempotency-Key"]);
-  const std::string fingerprint = registry + "\n" + operation + "\n" + purpose + "\n" +
-                                  procedure_code + "\n" + type + "\n" + encoding;
-  if (key.size() > 255 ||
-      std::any_of(key.begin(), key.end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; })) {
-    co_return refuse(http::validation_problem(
-        {{"header:Idempotency-Key", "must be 1 to 255 visible ASCII characters"}}));
-  }
-  if (!key.empty()) {
-    if (auto earlier = store_.find_by_idempotency_key(partner.id, key)) {
-      if (earlier->fingerprint != fingerprint) {
-        co_return refuse(problem(
-            Status::unprocessable_entity, "idempotency-key-reused", "Idempotency-Key already used",
-            "this key submitted a job with other parameters; use a new key "
-            "for a new job",
-            {{"header:Idempotency-Key", "already used for job " + earlier->id}}));
-      }
-      if (earlier->state != JobState::kUploading) {
-        call.batch_id = earlier->id;
-        call.subject_count = earlier->counts.total;
-        call.res = whole(job_response(Status::ok, *earlier, request_id, version));
-        call.res.head.set("Idempotent-Replayed", "true");
-        co_return std::move(call);
-      }
-      // Its first attempt is still uploading (a stalled connection): refuse until it ends.
-      co_return refuse(problem(Status::conflict, "batch-upload-in-progress",
-                               "The first upload is still arriving",
-                               "an upload with this Idempotency-Key is in progress; retry once "
-                               "it has ended"));
-    }
-  }
-  // A new submission is one request against the partner's limits, as an interactive one is
-  // (a replay above costs nothing: it creates nothing).
-  RateLimiter::Decision limits;
-  if (auto refused = admission.limit(partner, registry, "batch-verify", limits)) {
-    call.res = whole(http::make_problem_response(*refused, request_id, version, true));
-    Admission::decorate(call.res.head, &limits);
+  if (auto refused = admission.purpose(partner, s.purpose)) co_return refuse(*refused);
+  if (auto refused = read_body_kind(head, s)) co_return refuse(*refused);
+  if (auto refused = read_idempotency_key(head, s)) co_return refuse(*refused);
+  if (replay(s, partner, request_id, version, call)) co_return std::move(call);
+  if (auto refused = refuse_new_job(head, s, partner, admission, request_id)) {
+    call.res = std::move(*refused);
     co_return std::move(call);
   }
-  if (store_.active_jobs(partner.id) >= limits_.max_active_jobs_per_partner) {
-    auto p = problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
-                     "partner '" + partner.id + "' already has " +
-                         std::to_string(limits_.max_active_jobs_per_partner) +
-                         " jobs queued or running; wait for one to finish");
-    call.res = whole(http::make_problem_response(p, request_id, version, true));
-    call.res.head.set(bhttp::field::retry_after, "60");
-    co_return std::move(call);
-  }
-  if (const auto length = head[bhttp::field::content_length]; !gzip && !length.empty()) {
-    std::int64_t n = 0;
-    if (std::from_chars(length.data(), length.data() + length.size(), n).ec == std::errc{} &&
-        n > limits_.max_bytes) {
-      co_return refuse(problem(Status::payload_too_large, "payload-too-large",
-                               "Request body too large",
-                               "a job may hold at most " + std::to_string(limits_.max_bytes) +
-                                   " bytes; split the file"));
-    }
-  }
 
-  // The job, then its records as they arrive.
-  batch::Job job;
-  job.id = new_job_id();
-  job.partner_id = partner.id;
-  job.registry = registry;
-  job.operation = operation;
-  job.purpose = purpose;
-  job.procedure_code = procedure_code;
-  job.format = format == BatchFormat::kCsv ? "csv" : "ndjson";
-  job.idempotency_key = key;
-  job.fingerprint = fingerprint;
-  job.request_id = request_id;
-  v1::Request tmpl;
-  tmpl.set_registry(registry);
-  tmpl.set_operation(v1::OPERATION_VERIFY);
-  tmpl.set_partner_id(partner.id);
-  tmpl.set_purpose(purpose);
-  tmpl.set_procedure_code(procedure_code);
-  tmpl.set_name_matching(partner.diacritic_insensitive ? v1::NAME_MATCHING_DIACRITIC_INSENSITIVE
-                                                       : v1::NAME_MATCHING_STRICT);
-  tmpl.set_required_grade(partner.partial_is_enough ? v1::GRADE_PARTIAL : v1::GRADE_EXACT);
-  job.template_request = tmpl.SerializeAsString();
-  job.created_ms = util::unix_ms_now();
-  job.last_progress_ms = job.created_ms;
+  const batch::Job job = new_job(s, partner, request_id);
   if (!store_.create_job(job)) {
     co_return refuse(problem(Status::conflict, "batch-upload-in-progress",
                              "The first upload is still arriving",
                              "an upload with this Idempotency-Key is in progress"));
   }
-  call.batch_id = job.id;
-
-  BatchRecordReader reader(format, gzip);
-  std::vector<batch::NewRecord> pending;
-  std::int64_t records = 0;
-  std::int64_t valid = 0;
-  const auto on_record = [&](BatchRecord&& rec) {
-    ++records;
-    batch::NewRecord r;
-    r.line = rec.number;
-    if (const auto* why = std::get_if<std::string>(&rec.value)) {
-      r.result = invalid_line(rec.number, {{"body", *why}});
-    } else {
-      auto& obj = std::get<json::object>(rec.value);
-      std::vector<http::FieldError> line_errors;
-      if (const auto* p = obj.if_contains("purpose"); p == nullptr || p->is_null()) {
-        obj["purpose"] = purpose;
-      } else if (!p->is_string() || p->get_string() != purpose) {
-        line_errors.push_back({"purpose", "must be absent or equal to the job's purpose"});
-      }
-      auto parsed = parse_request(registry, "verify", obj);
-      if (auto* errs = std::get_if<std::vector<http::FieldError>>(&parsed)) {
-        line_errors.insert(line_errors.end(), errs->begin(), errs->end());
-      }
-      if (!line_errors.empty()) {
-        r.result = invalid_line(rec.number, line_errors);
-      } else {
-        // Only what differs per record: the job-wide fields travel in its template.
-        auto& env = std::get<ParsedRequest>(parsed).envelope;
-        env.clear_registry();
-        env.clear_operation();
-        env.clear_purpose();
-        if (env.procedure_code() == procedure_code) env.clear_procedure_code();
-        r.request = env.SerializeAsString();
-        ++valid;
-      }
-    }
-    pending.push_back(std::move(r));
-    if (pending.size() >= kAppendBatch) {
-      store_.append(job.id, pending);
-      pending.clear();
-    }
-  };
-  const auto discard = [&](const Problem& p) {
-    store_.discard(job.id);
-    call.batch_id.clear();
-    return refuse(p);
-  };
+  RecordSink sink(store_, job.id, s);
+  std::optional<Problem> failed;
   try {
-    for (;;) {
-      auto [ec, piece] = co_await body.read();
-      if (ec) {
-        obs::info("batch_upload_interrupted",
-                  {{"request_id", request_id}, {"partner", partner.id}, {"error", ec.message()}});
-        if (ec == boost::beast::error::timeout) {
-          co_return discard(problem(Status::request_timeout, "request-timeout",
-                                    "Request not received in time",
-                                    "the upload stalled: no data for the read timeout; nothing "
-                                    "was kept, submit again"));
-        }
-        co_return discard(problem(Status::bad_request, "upload-incomplete",
-                                  "The upload did not complete",
-                                  "the body ended early or stalled (" + ec.message() +
-                                      "); nothing was kept, submit again"));
-      }
-      if (piece.empty()) {
-        if (body.done()) break;
-        continue;
-      }
-      std::string error = reader.feed(piece, on_record);
-      if (error.empty() &&
-          (records > limits_.max_records ||
-           reader.decoded_bytes() > static_cast<std::uint64_t>(limits_.max_bytes))) {
-        co_return discard(problem(Status::payload_too_large, "payload-too-large",
-                                  "Request body too large",
-                                  "a job may hold at most " + std::to_string(limits_.max_records) +
-                                      " records and " + std::to_string(limits_.max_bytes) +
-                                      " bytes (after decompression); split the file"));
-      }
-      if (!error.empty()) {
-        co_return discard(problem(Status::bad_request, "validation", "The request is invalid",
-                                  error, {{"body", error}}));
-      }
-    }
-    if (std::string error = reader.finish(on_record); !error.empty()) {
-      co_return discard(problem(Status::bad_request, "validation", "The request is invalid", error,
-                                {{"body", error}}));
-    }
-    if (records > limits_.max_records) {
-      co_return discard(problem(Status::payload_too_large, "payload-too-large",
-                                "Request body too large",
-                                "a job may hold at most " + std::to_string(limits_.max_records) +
-                                    " records; split the file"));
-    }
-    if (records == 0) {
-      co_return discard(problem(Status::bad_request, "validation", "The request is invalid",
-                                "the body holds no records", {{"body", "holds no records"}}));
-    }
-    if (!pending.empty()) store_.append(job.id, pending);
+    failed = co_await upload(body, sink, request_id, partner.id);
   } catch (const std::exception& e) {
     obs::error("batch_store_failed", {{"request_id", request_id}, {"error", e.what()}});
-    store_.discard(job.id);
-    co_return refuse(problem(Status::service_unavailable, "batch-store-unavailable",
-                             "Jobs cannot be stored",
-                             "the job store failed; nothing was kept, retry later"));
+    failed =
+        problem(Status::service_unavailable, "batch-store-unavailable", "Jobs cannot be stored",
+                "the job store failed; nothing was kept, retry later");
   }
-
   // Audited before it is queued: nothing reaches a registry that the trail does not hold.
-  call.subject_count = valid;
-  if (!audit_submission(job, valid)) {
-    co_return discard(problem(Status::service_unavailable, "audit-unavailable",
-                              "Audit trail unavailable",
-                              "the job could not be recorded in the audit trail, so it was not "
-                              "accepted; retry later"));
+  if (!failed && !audit_submission(job, sink.valid())) {
+    failed = problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
+                     "the job could not be recorded in the audit trail, so it was not "
+                     "accepted; retry later");
   }
+  if (failed) {
+    store_.discard(job.id);
+    co_return refuse(*failed);
+  }
+  call.batch_id = job.id;
+  call.subject_count = sink.valid();
   call.audited = true;
+  call.res = whole(accept(job, sink, request_id, version));
+  co_return std::move(call);
+}
+
+bool BatchApi::replay(const Submission& s, const Partner& partner, const std::string& request_id,
+                      unsigned version, BatchCall& call) {
+  if (s.idempotency_key.empty()) return false;
+  auto earlier = store_.find_by_idempotency_key(partner.id, s.idempotency_key);
+  if (!earlier) return false;
+  const auto refuse = [&](const Problem& p) {
+    call.res = whole(http::make_problem_response(p, request_id, version, true));
+    return true;
+  };
+  if (earlier->fingerprint != s.fingerprint()) {
+    return refuse(problem(Status::unprocessable_entity, "idempotency-key-reused",
+                          "Idempotency-Key already used",
+                          "this key submitted a job with other parameters; use a new key for a "
+                          "new job",
+                          {{"header:Idempotency-Key", "already used for job " + earlier->id}}));
+  }
+  if (earlier->state == JobState::kUploading) {
+    // Its first attempt is still uploading (a stalled connection): refuse until it ends.
+    return refuse(problem(Status::conflict, "batch-upload-in-progress",
+                          "The first upload is still arriving",
+                          "an upload with this Idempotency-Key is in progress; retry once it "
+                          "has ended"));
+  }
+  call.batch_id = earlier->id;
+  call.subject_count = earlier->counts.total;
+  call.res = whole(job_response(Status::ok, *earlier, request_id, version));
+  call.res.head.set("Idempotent-Replayed", "true");
+  return true;
+}
+
+std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::RequestHead& head,
+                                                               const Submission& s,
+                                                               const Partner& partner,
+                                                               Admission& admission,
+                                                               const std::string& request_id) {
+  const unsigned version = head.version();
+  // A new submission is one request against the partner's limits, as an interactive one is
+  // (a replay costs nothing: it creates nothing).
+  RateLimiter::Decision limits;
+  if (auto refused = admission.limit(partner, s.registry, "batch-verify", limits)) {
+    auto res = whole(http::make_problem_response(*refused, request_id, version, true));
+    Admission::decorate(res.head, &limits);
+    return res;
+  }
+  if (store_.active_jobs(partner.id) >= limits_.max_active_jobs_per_partner) {
+    auto res = whole(http::make_problem_response(
+        problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
+                "partner '" + partner.id + "' already has " +
+                    std::to_string(limits_.max_active_jobs_per_partner) +
+                    " jobs queued or running; wait for one to finish"),
+        request_id, version, true));
+    res.head.set(bhttp::field::retry_after, "60");
+    return res;
+  }
+  std::int64_t length = 0;
+  if (const auto text = head[bhttp::field::content_length];
+      !s.gzip && !text.empty() &&
+      std::from_chars(text.data(), text.data() + text.size(), length).ec == std::errc{} &&
+      length > limits_.max_bytes) {
+    return whole(http::make_problem_response(
+        problem(Status::payload_too_large, "payload-too-large", "Request body too large",
+                "a job may hold at most " + std::to_string(limits_.max_bytes) +
+                    " bytes; split the file"),
+        request_id, version, true));
+  }
+  return std::nullopt;
+}
+
+boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader& body,
+                                                                RecordSink& sink,
+                                                                const std::string& request_id,
+                                                                const std::string& partner_id) {
+  const auto too_large = [&](const std::string& what) {
+    return problem(Status::payload_too_large, "payload-too-large", "Request body too large",
+                   "a job may hold at most " + std::to_string(limits_.max_records) + " records" +
+                       what + "; split the file");
+  };
+  const auto invalid = [](const std::string& error) {
+    return problem(Status::bad_request, "validation", "The request is invalid", error,
+                   {{"body", error}});
+  };
+  for (;;) {
+    auto [ec, piece] = co_await body.read();
+    if (ec) {
+      obs::info("batch_upload_interrupted",
+                {{"request_id", request_id}, {"partner", partner_id}, {"error", ec.message()}});
+      co_return interrupted(ec);
+    }
+    if (piece.empty()) {
+      if (body.done()) break;
+      continue;
+    }
+    const std::string error = sink.feed(piece);
+    if (error.empty() && (sink.records() > limits_.max_records ||
+                          sink.decoded_bytes() > static_cast<std::uint64_t>(limits_.max_bytes))) {
+      co_return too_large(" and " + std::to_string(limits_.max_bytes) +
+                          " bytes (after decompression)");
+    }
+    if (!error.empty()) co_return invalid(error);
+  }
+  if (std::string error = sink.finish(); !error.empty()) co_return invalid(error);
+  if (sink.records() > limits_.max_records) co_return too_large("");
+  if (sink.records() == 0) {
+    co_return problem(Status::bad_request, "validation", "The request is invalid",
+                      "the body holds no records", {{"body", "holds no records"}});
+  }
+  co_return std::nullopt;
+}
+
+http::Response BatchApi::accept(const batch::Job& job, const RecordSink& sink,
+                                const std::string& request_id, unsigned version) {
   store_.set_state(job.id, JobState::kQueued, util::unix_ms_now());
   engine_.wake();
   obs::info("batch_job_accepted", {{"request_id", request_id},
                                    {"job", job.id},
-                                   {"partner", partner.id},
-                                   {"registry", registry},
-                                   {"records", records},
-                                   {"invalid", records - valid}});
-  call.res = whole(job_response(Status::accepted, *store_.find_job(job.id), request_id, version));
-  co_return std::move(call);
+                                   {"partner", job.partner_id},
+                                   {"registry", job.registry},
+                                   {"records", sink.records()},
+                                   {"invalid", sink.records() - sink.valid()}});
+  return job_response(Status::accepted, *store_.find_job(job.id), request_id, version);
 }
 
 }  // namespace lgsp::batch

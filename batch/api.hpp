@@ -2,6 +2,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,10 @@ struct BatchCall {
 ///   streamed, up to the first record still unanswered.
 /// - DELETE /v1/batches/{id}: cancels a queued or running job.
 /// A partner sees only its own jobs (another's id answers 404).
+struct Submission;    // api.cpp: a submission's parameters
+class RecordSink;     // api.cpp: uploaded records into the store
+struct ResultsQuery;  // api.cpp: format and cursor of a results read
+
 class BatchApi {
  public:
   /// Queues the submission's audit event; false when it could not be (the job is then
@@ -72,6 +77,31 @@ class BatchApi {
                                            const std::string& request_id,
                                            gateway::Admission& admission,
                                            const AuditSubmission& audit_submission);
+  http::StreamedResponse cancel(const Job& job, const gateway::Partner& partner,
+                                const std::string& request_id, unsigned version);
+  /// The job's results from the query's cursor, streamed a page at a time.
+  http::StreamedResponse results(const Job& job, const ResultsQuery& query,
+                                 const std::string& request_id, unsigned version);
+  /// A retried submission (same Idempotency-Key): `call` answers with the job its first
+  /// attempt created, or the problem with the key (true); false for a new job.
+  bool replay(const Submission& s, const gateway::Partner& partner, const std::string& request_id,
+              unsigned version, BatchCall& call);
+  /// A new job's limits (rate and quota, the partner's active jobs, the declared size): the
+  /// refusal, or nullopt.
+  std::optional<http::StreamedResponse> refuse_new_job(const http::RequestHead& head,
+                                                       const Submission& s,
+                                                       const gateway::Partner& partner,
+                                                       gateway::Admission& admission,
+                                                       const std::string& request_id);
+  /// Reads the body into `sink` as it arrives: nullopt once every record is stored, else
+  /// the problem (the caller discards the job).
+  boost::asio::awaitable<std::optional<http::Problem>> upload(http::BodyReader& body,
+                                                              RecordSink& sink,
+                                                              const std::string& request_id,
+                                                              const std::string& partner_id);
+  /// Queues the stored, audited job and answers 202 with it.
+  http::Response accept(const Job& job, const RecordSink& sink, const std::string& request_id,
+                        unsigned version);
 
   BatchLimits limits_;
   batch::BatchStore& store_;

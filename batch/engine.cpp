@@ -37,6 +37,17 @@ constexpr auto kHousekeeping = 30s;
 /// Backend errors for one record before it is answered `failed`.
 constexpr int kMaxBackendErrors = 3;
 
+/// The result of a record the registry failed to answer kMaxBackendErrors times.
+std::string unanswerable_line(std::int64_t line) {
+  return json::serialize(json::object{
+      {"line", line},
+      {"status", "failed"},
+      {"errors", json::array{json::object{{"field", "body"},
+                                          {"detail", "the registry could not answer this record (" +
+                                                         std::to_string(kMaxBackendErrors) +
+                                                         " attempts); submit it again later"}}}}});
+}
+
 }  // namespace
 
 std::optional<RecordVerdict> verdict_of(std::int64_t line, const v1::Reply& item) {
@@ -392,72 +403,23 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
     return pass();
   }
   Active& a = it->second;
-  std::vector<batch::RecordResult> results;
-  std::vector<std::string> subjects;
-  results.reserve(chunk.lines.size());
-  std::map<Outcome, double> outcomes;
-  for (int i = 0; i < reply.batch_size(); ++i) {
-    const auto& item = reply.batch(i);
-    const std::size_t k = static_cast<std::size_t>(i);
-    if (item.request_id() != std::to_string(chunk.lines[k])) {
-      count_chunk("failed");
-      obs::warn("batch_chunk_unusable", {{"job", job_id}, {"chunk", chunk.id}});
-      return pass();
-    }
-    auto verdict = verdict_of(chunk.lines[k], item);
-    if (!verdict) {
-      // A backend error: asked again, up to kMaxBackendErrors times; then the record fails
-      // alone rather than holding its job until it stalls.
-      if (++a.backend_errors[chunk.lines[k]] < kMaxBackendErrors) continue;
-      a.backend_errors.erase(chunk.lines[k]);
-      verdict = RecordVerdict{
-          Outcome::kFailed,
-          json::serialize(json::object{
-              {"line", chunk.lines[k]},
-              {"status", "failed"},
-              {"errors",
-               json::array{json::object{{"field", "body"},
-                                        {"detail", "the registry could not answer this record (" +
-                                                       std::to_string(kMaxBackendErrors) +
-                                                       " attempts); submit it again later"}}}}})};
-    }
-    outcomes[verdict->outcome] += 1;
-    results.push_back({chunk.lines[k], verdict->outcome, std::move(verdict->line)});
-    if (!chunk.subjects[k].empty()) subjects.push_back(chunk.subjects[k]);
-    for (const auto& id : item.subject_citizen_ids()) subjects.push_back(id);
+  ChunkResults got;
+  if (!collect(a, chunk, reply, got)) {
+    count_chunk("failed");
+    obs::warn("batch_chunk_unusable", {{"job", job_id}, {"chunk", chunk.id}});
+    return pass();
   }
   try {
-    if (!results.empty() && audit_ != nullptr && hasher_ != nullptr) {
-      // The accesses this chunk made, before its results become downloadable.
-      v1::AuditEvent e;
-      e.set_event_id(chunk.id);
-      e.set_time_unix_ms(util::unix_ms_now());
-      e.set_request_id(chunk.id);
-      e.set_partner_id(a.job.partner_id);
-      e.set_operation(a.job.registry + ".batch-verify");
-      std::vector<std::string> hashes;
-      hashes.reserve(subjects.size());
-      for (const auto& s : subjects) hashes.push_back(hasher_->hash(s));
-      std::sort(hashes.begin(), hashes.end());
-      hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
-      for (auto& h : hashes) e.add_subject_hashes(std::move(h));
-      e.set_purpose(a.job.purpose);
-      e.set_procedure_code(a.job.procedure_code);
-      e.set_outcome("ok");
-      e.set_http_status(200);
-      e.set_latency_us(
-          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - chunk.sent).count());
-      e.set_batch_id(a.job.id);
-      e.set_subject_count(static_cast<std::int64_t>(results.size()));
-      if (!audit_->publish(e)) {
-        // Not recorded, so asked again later: no result exists without its audit event.
-        count_chunk("audit_failed");
-        return pass();
-      }
+    // The accesses this chunk made, before its results become downloadable.
+    if (!got.results.empty() && audit_ != nullptr && hasher_ != nullptr &&
+        !audit_->publish(audit_event(a, chunk, got))) {
+      // Not recorded, so asked again later: no result exists without its audit event.
+      count_chunk("audit_failed");
+      return pass();
     }
-    store_.record_results(job_id, results, util::unix_ms_now());
+    store_.record_results(job_id, got.results, util::unix_ms_now());
     count_chunk("ok");
-    for (const auto& [outcome, n] : outcomes) {
+    for (const auto& [outcome, n] : got.outcomes) {
       records_
           .Add({{"registry", chunk.registry}, {"outcome", std::string(batch::to_string(outcome))}})
           .Increment(n);
@@ -466,6 +428,54 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
     obs::error("batch_store_failed", {{"job", job_id}, {"error", e.what()}});
   }
   pass();
+}
+
+bool BatchEngine::collect(Active& a, const Chunk& chunk, const v1::Reply& reply,
+                          ChunkResults& got) {
+  got.results.reserve(chunk.lines.size());
+  for (int i = 0; i < reply.batch_size(); ++i) {
+    const auto& item = reply.batch(i);
+    const std::size_t k = static_cast<std::size_t>(i);
+    if (item.request_id() != std::to_string(chunk.lines[k])) return false;
+    auto verdict = verdict_of(chunk.lines[k], item);
+    if (!verdict) {
+      // A backend error: asked again, up to kMaxBackendErrors times; then the record fails
+      // alone rather than holding its job until it stalls.
+      if (++a.backend_errors[chunk.lines[k]] < kMaxBackendErrors) continue;
+      a.backend_errors.erase(chunk.lines[k]);
+      verdict = RecordVerdict{Outcome::kFailed, unanswerable_line(chunk.lines[k])};
+    }
+    got.outcomes[verdict->outcome] += 1;
+    got.results.push_back({chunk.lines[k], verdict->outcome, std::move(verdict->line)});
+    if (!chunk.subjects[k].empty()) got.subjects.push_back(chunk.subjects[k]);
+    for (const auto& id : item.subject_citizen_ids()) got.subjects.push_back(id);
+  }
+  return true;
+}
+
+v1::AuditEvent BatchEngine::audit_event(const Active& a, const Chunk& chunk,
+                                        const ChunkResults& got) const {
+  v1::AuditEvent e;
+  e.set_event_id(chunk.id);
+  e.set_time_unix_ms(util::unix_ms_now());
+  e.set_request_id(chunk.id);
+  e.set_partner_id(a.job.partner_id);
+  e.set_operation(a.job.registry + ".batch-verify");
+  std::vector<std::string> hashes;
+  hashes.reserve(got.subjects.size());
+  for (const auto& s : got.subjects) hashes.push_back(hasher_->hash(s));
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  for (auto& h : hashes) e.add_subject_hashes(std::move(h));
+  e.set_purpose(a.job.purpose);
+  e.set_procedure_code(a.job.procedure_code);
+  e.set_outcome("ok");
+  e.set_http_status(200);
+  e.set_latency_us(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - chunk.sent).count());
+  e.set_batch_id(a.job.id);
+  e.set_subject_count(static_cast<std::int64_t>(got.results.size()));
+  return e;
 }
 
 }  // namespace lgsp::batch

@@ -80,6 +80,18 @@ class BatchEngine {
   void dispatch(Active& a, const std::vector<batch::PendingRecord>& rows);
   void on_reply(const std::string& job_id, const Chunk& chunk, boost::system::error_code ec,
                 const bus::v1::Reply& reply);
+  /// What one answered chunk yields: results to store, subjects it touched, counts.
+  struct ChunkResults {
+    std::vector<batch::RecordResult> results;
+    std::vector<std::string> subjects;
+    std::map<batch::Outcome, double> outcomes;
+  };
+  /// The chunk's results from its reply (a record whose backend failed is left for another
+  /// try, up to kMaxBackendErrors); false when the reply does not match the chunk.
+  bool collect(Active& a, const Chunk& chunk, const bus::v1::Reply& reply, ChunkResults& got);
+  /// The chunk's audit event: its subjects' hashes, the job's partner, purpose and id.
+  bus::v1::AuditEvent audit_event(const Active& a, const Chunk& chunk,
+                                  const ChunkResults& got) const;
   void schedule_tick();
 
   BatchEngineOptions options_;

@@ -342,10 +342,8 @@ void BatchRecordReader::csv_row_end(const Sink& on_record, bool unterminated) {
   // The '\r' of a CRLF row end is not part of the record.
   const std::size_t length = record_bytes_ - (last_byte_ == '\r' ? 1 : 0);
   const bool empty_line = row_cells_ == 1 && length == 0;
-  const bool too_long = too_long_ || length > max_record_bytes_;
-  const bool after_quote = row_text_after_quote_;
-  const std::size_t cell_count = row_cells_;
-  std::vector<std::string> cells = std::move(cells_);
+  CsvRow row{std::move(cells_), row_cells_, too_long_ || length > max_record_bytes_, unterminated,
+             row_text_after_quote_};
   cells_.clear();
   record_bytes_ = 0;
   row_cells_ = 0;
@@ -353,73 +351,76 @@ void BatchRecordReader::csv_row_end(const Sink& on_record, bool unterminated) {
   too_long_ = false;
   row_text_after_quote_ = false;
   if (empty_line) return;  // blank lines (a trailing one, say) are not rows
-
   if (!have_header_) {
-    const std::string which = "the CSV header row ";
-    if (too_long) {
-      error_ = which + "is longer than " + std::to_string(max_record_bytes_) + " bytes";
-    } else if (unterminated) {
-      error_ = which + "has a quoted column name that is never closed";
-    } else if (after_quote) {
-      error_ = which + "has text after the closing quote of a column name";
-    }
-    if (!error_.empty()) return;
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      // Column names are not echoed: a body without a header row would have a citizen's data
-      // in its first row.
-      const std::string col = "column " + std::to_string(i + 1);
-      if (!valid_utf8(cells[i])) {
-        error_ = cat({which, "is not valid UTF-8 (", col, "); save the file as CSV UTF-8"});
-        return;
-      }
-      cells[i] = std::string(trim(cells[i]));
-      if (cells[i].empty()) {
-        error_ = cat(
-            {which, "has an empty column name (", col, "); the first row must name every column"});
-        return;
-      }
-    }
-    std::unordered_map<std::string_view, std::size_t> first;  // name -> its column
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (const auto [it, fresh] = first.emplace(cells[i], i); !fresh) {
-        error_ = cat({which, "names the same column twice (columns ",
-                      std::to_string(it->second + 1), " and ", std::to_string(i + 1), ")"});
-        return;
-      }
-    }
-    header_ = std::move(cells);
-    have_header_ = true;
+    csv_header(std::move(row));
     return;
   }
-
   BatchRecord rec;
   rec.number = ++number_;
-  if (too_long) {
-    rec.value = "longer than " + std::to_string(max_record_bytes_) + " bytes";
-  } else if (unterminated) {
-    rec.value = std::string("has a quoted field that is never closed");
-  } else if (after_quote) {
-    rec.value = std::string(
+  rec.value = csv_record(std::move(row));
+  on_record(std::move(rec));
+}
+
+void BatchRecordReader::csv_header(CsvRow row) {
+  const std::string which = "the CSV header row ";
+  if (row.too_long) {
+    error_ = which + "is longer than " + std::to_string(max_record_bytes_) + " bytes";
+  } else if (row.unterminated) {
+    error_ = which + "has a quoted column name that is never closed";
+  } else if (row.after_quote) {
+    error_ = which + "has text after the closing quote of a column name";
+  }
+  if (!error_.empty()) return;
+  auto& cells = row.cells;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    // Column names are not echoed: a body without a header row would have a citizen's data
+    // in its first row.
+    const std::string col = "column " + std::to_string(i + 1);
+    if (!valid_utf8(cells[i])) {
+      error_ = cat({which, "is not valid UTF-8 (", col, "); save the file as CSV UTF-8"});
+      return;
+    }
+    cells[i] = std::string(trim(cells[i]));
+    if (cells[i].empty()) {
+      error_ = cat(
+          {which, "has an empty column name (", col, "); the first row must name every column"});
+      return;
+    }
+  }
+  std::unordered_map<std::string_view, std::size_t> first;  // name -> its column
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (const auto [it, fresh] = first.emplace(cells[i], i); !fresh) {
+      error_ = cat({which, "names the same column twice (columns ", std::to_string(it->second + 1),
+                    " and ", std::to_string(i + 1), ")"});
+      return;
+    }
+  }
+  header_ = std::move(cells);
+  have_header_ = true;
+}
+
+std::variant<boost::json::object, std::string> BatchRecordReader::csv_record(CsvRow row) const {
+  if (row.too_long) return "longer than " + std::to_string(max_record_bytes_) + " bytes";
+  if (row.unterminated) return std::string("has a quoted field that is never closed");
+  if (row.after_quote) {
+    return std::string(
         "has text after the closing quote of a field (a quote inside a quoted field is "
         "written as two quotes)");
-  } else if (cell_count != header_.size()) {
-    rec.value = "has " + std::to_string(cell_count) + " cells; the header has " +
-                std::to_string(header_.size());
-  } else {
-    boost::json::object obj;
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (cells[i].empty()) continue;  // an empty cell is an absent member
-      if (!valid_utf8(cells[i])) {
-        rec.value =
-            "is not valid UTF-8 (column " + std::to_string(i + 1) + "); save the file as CSV UTF-8";
-        on_record(std::move(rec));
-        return;
-      }
-      obj[header_[i]] = cells[i];
-    }
-    rec.value = std::move(obj);
   }
-  on_record(std::move(rec));
+  if (row.cell_count != header_.size()) {
+    return "has " + std::to_string(row.cell_count) + " cells; the header has " +
+           std::to_string(header_.size());
+  }
+  boost::json::object obj;
+  for (std::size_t i = 0; i < row.cells.size(); ++i) {
+    if (row.cells[i].empty()) continue;  // an empty cell is an absent member
+    if (!valid_utf8(row.cells[i])) {
+      return "is not valid UTF-8 (column " + std::to_string(i + 1) +
+             "); save the file as CSV UTF-8";
+    }
+    obj[header_[i]] = std::move(row.cells[i]);
+  }
+  return obj;
 }
 
 }  // namespace lgsp::batch

@@ -64,6 +64,18 @@ class BatchRecordReader {
   void csv_field_end(bool row_end);
   /// `unterminated`: the body ended inside a quoted field.
   void csv_row_end(const Sink& on_record, bool unterminated);
+  /// A CSV row as read: its cells and what went wrong reading it.
+  struct CsvRow {
+    std::vector<std::string> cells;
+    std::size_t cell_count = 0;
+    bool too_long = false;
+    bool unterminated = false;
+    bool after_quote = false;  // text after a closing quote
+  };
+  /// The first row: the column names, or the body's error.
+  void csv_header(CsvRow row);
+  /// A data row: the record, or why it is not one.
+  std::variant<boost::json::object, std::string> csv_record(CsvRow row) const;
 
   const BatchFormat format_;
   const std::size_t max_record_bytes_;

@@ -431,97 +431,93 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
                                      keep_alive);
 }
 
-asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, ParsedRequest parsed) {
-  const unsigned version = ex.req.version();
-  const bool keep_alive = ex.req.keep_alive();
-  const Partner& partner = *ex.partner;
+/// One registry's part of a citizen profile: its reply (or the error) and the fields asked.
+struct ApiHandler::ProfilePart {
+  std::string registry;
+  std::vector<std::string> asked;
+  boost::system::error_code ec;
+  v1::Reply reply;
+};
 
+asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, ParsedRequest parsed) {
+  const Partner& partner = *ex.partner;
   // The registries this partner may look up and has fields in (or those it asked for).
-  std::vector<std::string> registries;
+  std::vector<ProfilePart> parts;
   for (const registries::Module* module : registries::modules()) {
     const std::string name(module->catalogue().name);
     const bool asked = parsed.registries.empty() ||
                        std::find(parsed.registries.begin(), parsed.registries.end(), name) !=
                            parsed.registries.end();
     if (asked && partner.may(name, "lookup") && !partner.fields_of(name).empty())
-      registries.push_back(name);
+      parts.push_back({name, {}, {}, {}});
   }
-  if (registries.empty()) {
+  if (parts.empty()) {
     services_.probe.rejected("forbidden");
     co_return http::make_problem_response(
         problem(Status::forbidden, "operation-not-allowed", "No registry allowed",
                 "partner '" + partner.id + "' may look up none of the registries asked for"),
-        ex.request_id, version, keep_alive);
+        ex.request_id, ex.req.version(), ex.req.keep_alive());
   }
+  co_await ask_registries(ex, parsed, parts);
+  co_return http::make_json_response(Status::ok, json::serialize(join_profile(ex, parts)),
+                                     ex.request_id, ex.req.version(), ex.req.keep_alive());
+}
 
+asio::awaitable<void> ApiHandler::ask_registries(Exchange& ex, const ParsedRequest& parsed,
+                                                 std::vector<ProfilePart>& parts) {
   // One lookup per registry, all published at once; each completes by reply, error or the
   // shared deadline, so the profile answers within the deadline whatever a registry does.
-  struct Part {
-    boost::system::error_code ec;
-    v1::Reply reply;
-  };
   auto executor = co_await asio::this_coro::executor;
-  std::vector<Part> parts(registries.size());
-  std::vector<std::vector<std::string>> asked(registries.size());
-  std::size_t remaining = registries.size();
+  std::size_t remaining = parts.size();
   const auto deadline = std::chrono::steady_clock::now() + services_.deadline;
   // Woken by the last part; the expiry is only a backstop (every part ends by `deadline`).
   asio::steady_timer all_done(executor, deadline + std::chrono::seconds(1));
-  for (std::size_t i = 0; i < registries.size(); ++i) {
+  for (auto& part : parts) {
     ParsedRequest sub;
     sub.envelope = parsed.envelope;
-    sub.envelope.set_registry(registries[i]);
+    sub.envelope.set_registry(part.registry);
     sub.envelope.set_operation(v1::OPERATION_LOOKUP);
     complete_envelope(ex, sub);  // cannot refuse: no explicit fields, and fields exist
     // Distinct ids per part, traceable to the profile's request id.
-    sub.envelope.set_request_id(ex.request_id + "-" + registries[i]);
-    asked[i].assign(sub.envelope.fields().begin(), sub.envelope.fields().end());
+    sub.envelope.set_request_id(ex.request_id + "-" + part.registry);
+    part.asked.assign(sub.envelope.fields().begin(), sub.envelope.fields().end());
     services_.bus.async_call(
         std::move(sub.envelope), ex.traceparent, deadline,
-        asio::bind_executor(executor, [&, i](boost::system::error_code ec, v1::Reply reply) {
-          parts[i] = Part{ec, std::move(reply)};
+        asio::bind_executor(executor, [&](boost::system::error_code ec, v1::Reply reply) {
+          part.ec = ec;
+          part.reply = std::move(reply);
           if (--remaining == 0) all_done.cancel();
         }));
   }
   co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+}
 
+json::object ApiHandler::join_profile(Exchange& ex, const std::vector<ProfilePart>& parts) const {
   bool partial = false;
-  json::object out{{"request_id", ex.request_id}};
   json::object sources;
-  for (std::size_t i = 0; i < registries.size(); ++i) {
-    const Part& p = parts[i];
+  for (const ProfilePart& p : parts) {
     // Other citizens a part touched (a marriage's spouse): the audit names them too.
     for (const auto& id : p.reply.subject_citizen_ids()) ex.subjects.push_back(id);
     json::object part;
-    if (p.ec) {
-      partial = true;
-      part["status"] = "unavailable";
-      part["detail"] = p.ec.message();
-    } else if (p.reply.status() == v1::STATUS_OK) {
-      auto members = lookup_members(p.reply, asked[i]);
-      if (!members) {
-        partial = true;
-        part["status"] = "unavailable";
-        part["detail"] = "the registry's answer did not pass the gateway's checks";
-        sources[registries[i]] = std::move(part);
-        continue;
-      }
+    auto members = !p.ec && p.reply.status() == v1::STATUS_OK ? lookup_members(p.reply, p.asked)
+                                                              : std::optional<json::object>{};
+    if (members) {
       part["status"] = "ok";
       for (auto& kv : *members) part[kv.key()] = std::move(kv.value());
-      for (const auto& f : asked[i]) ex.released.push_back(registries[i] + "." + f);
-    } else if (p.reply.status() == v1::STATUS_NOT_FOUND) {
+      for (const auto& f : p.asked) ex.released.push_back(p.registry + "." + f);
+    } else if (!p.ec && p.reply.status() == v1::STATUS_NOT_FOUND) {
       part["status"] = "not_found";
     } else {
       partial = true;
       part["status"] = "unavailable";
-      part["detail"] = "the registry backend reported an error";
+      part["detail"] = p.ec ? p.ec.message()
+                       : p.reply.status() == v1::STATUS_OK
+                           ? "the registry's answer did not pass the gateway's checks"
+                           : "the registry backend reported an error";
     }
-    sources[registries[i]] = std::move(part);
+    sources[p.registry] = std::move(part);
   }
-  out["partial"] = partial;
-  out["parts"] = std::move(sources);
-  co_return http::make_json_response(Status::ok, json::serialize(out), ex.request_id, version,
-                                     keep_alive);
+  return {{"request_id", ex.request_id}, {"partial", partial}, {"parts", std::move(sources)}};
 }
 
 asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedRequest parsed) {

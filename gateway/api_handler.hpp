@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,14 @@ class ApiHandler final : public http::Handler {
   boost::asio::awaitable<http::Response> dispatch(Exchange& ex, ParsedRequest parsed);
   boost::asio::awaitable<http::Response> registry_call(Exchange& ex, ParsedRequest parsed);
   boost::asio::awaitable<http::Response> citizen_profile(Exchange& ex, ParsedRequest parsed);
+  struct ProfilePart;
+  /// The profile's lookups, one per part, published at once and awaited together (each ends
+  /// by its reply, an error or the request's deadline).
+  boost::asio::awaitable<void> ask_registries(Exchange& ex, const ParsedRequest& parsed,
+                                              std::vector<ProfilePart>& parts);
+  /// The profile's answer from its parts; the subjects they touched and the fields they
+  /// released go to the exchange's audit event.
+  boost::json::object join_profile(Exchange& ex, const std::vector<ProfilePart>& parts) const;
   boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
   /// Fills partner identity, matching policy and deadline; lookups get their field scope
   /// (nullopt = allowed, else the problem to answer).

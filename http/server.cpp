@@ -372,76 +372,87 @@ asio::awaitable<void> Server::exchange_loop(Stream& stream, const PeerInfo& peer
       continue;
     }
     std::optional<bhttp::request_parser<bhttp::string_body>> parser;
-    if (!ec) {
-      const auto length = head_parser.content_length();
-      if (length && *length > limits_.body_limit) ec = bhttp::error::body_limit;
-    }
-    if (!ec && head_parser.get()[bhttp::field::expect] == "100-continue") {
-      bhttp::response<bhttp::empty_body> cont{Status::continue_, 11};
-      auto [wec, wn] = co_await bhttp::async_write(stream, cont, kNoThrow);
-      (void)wn;
-      ec = wec;
-    }
-    if (!ec) {
-      parser.emplace(std::move(head_parser));
-      parser->body_limit(limits_.body_limit);
-      if (!parser->is_done()) {
-        auto [bec, bn] = co_await bhttp::async_read(stream, buffer, *parser, kNoThrow);
-        (void)bn;
-        ec = bec;
-      }
-    }
+    if (!ec) ec = co_await read_body(stream, buffer, head_parser, parser);
     // A read the deadline cut short is a timeout; one that completed just as it passed is
     // served.
     if (deadline.finish() && ec) ec = beast::error::timeout;
     if (ec) {
-      std::optional<Problem> refusal;
-      if (ec == bhttp::error::body_limit) {
-        refusal = problem(Status::payload_too_large, "payload-too-large", "Request body too large",
-                          "the body exceeds " + std::to_string(limits_.body_limit) +
-                              " bytes; send smaller requests");
-      } else if (ec == bhttp::error::header_limit) {
-        refusal = problem(Status::request_header_fields_too_large, "headers-too-large",
-                          "Request headers too large",
-                          "headers exceed " + std::to_string(limits_.header_limit) + " bytes");
-      } else if (ec == beast::error::timeout) {
-        refusal =
-            problem(Status::request_timeout, "request-timeout", "Request not received in time",
-                    "the request was not complete within " +
-                        std::to_string(limits_.read_timeout.count()) + " ms");
-      } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-                 ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-        refusal = problem(Status::bad_request, "malformed-http", "Malformed HTTP request",
-                          "the request could not be parsed as HTTP/1.1: " + ec.message());
-      }
       // Otherwise the peer went away: there is nobody to answer.
-      if (refusal) {
+      if (auto refusal = read_problem(ec)) {
         auto res = make_problem_response(*refusal, new_request_id(), 11, false);
         lowest.expires_after(std::chrono::seconds(5));
         co_await bhttp::async_write(stream, res, kNoThrow);
       }
       break;
     }
-
-    Request req = parser->release();
-    const unsigned version = req.version();
-    const bool keep_alive = req.keep_alive();
-    // The handler may await the bus for longer than the read timeout.
-    lowest.expires_never();
-    Response res;
-    try {
-      res = co_await handler_->handle(std::move(req), peer);
-    } catch (const std::exception& e) {
-      obs::error("http_handler_failed", {{"error", e.what()}});
-      res = make_problem_response(internal_problem(), new_request_id(), version, keep_alive);
-    }
-    const bool close = !keep_alive || !res.keep_alive() || stopping_;
-    res.keep_alive(!close);
-    lowest.expires_after(limits_.read_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, kNoThrow);
-    (void)wn;
-    if (wec || close) break;
+    if (!co_await answer(stream, parser->release(), peer)) break;
   }
+}
+
+std::optional<Problem> Server::read_problem(boost::system::error_code ec) const {
+  if (ec == bhttp::error::body_limit) {
+    return problem(
+        Status::payload_too_large, "payload-too-large", "Request body too large",
+        "the body exceeds " + std::to_string(limits_.body_limit) + " bytes; send smaller requests");
+  }
+  if (ec == bhttp::error::header_limit) {
+    return problem(Status::request_header_fields_too_large, "headers-too-large",
+                   "Request headers too large",
+                   "headers exceed " + std::to_string(limits_.header_limit) + " bytes");
+  }
+  if (ec == beast::error::timeout) {
+    return problem(Status::request_timeout, "request-timeout", "Request not received in time",
+                   "the request was not complete within " +
+                       std::to_string(limits_.read_timeout.count()) + " ms");
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    return problem(Status::bad_request, "malformed-http", "Malformed HTTP request",
+                   "the request could not be parsed as HTTP/1.1: " + ec.message());
+  }
+  return std::nullopt;
+}
+
+template <class Stream>
+asio::awaitable<boost::system::error_code> Server::read_body(
+    Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::empty_body>& head,
+    std::optional<bhttp::request_parser<bhttp::string_body>>& parser) {
+  const auto length = head.content_length();
+  if (length && *length > limits_.body_limit) co_return bhttp::error::body_limit;
+  if (head.get()[bhttp::field::expect] == "100-continue") {
+    bhttp::response<bhttp::empty_body> cont{Status::continue_, 11};
+    auto [ec, n] = co_await bhttp::async_write(stream, cont, kNoThrow);
+    (void)n;
+    if (ec) co_return ec;
+  }
+  parser.emplace(std::move(head));
+  parser->body_limit(limits_.body_limit);
+  if (parser->is_done()) co_return boost::system::error_code{};
+  auto [ec, n] = co_await bhttp::async_read(stream, buffer, *parser, kNoThrow);
+  (void)n;
+  co_return ec;
+}
+
+template <class Stream>
+asio::awaitable<bool> Server::answer(Stream& stream, Request req, const PeerInfo& peer) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  // The handler may await the bus for longer than the read timeout.
+  lowest.expires_never();
+  Response res;
+  try {
+    res = co_await handler_->handle(std::move(req), peer);
+  } catch (const std::exception& e) {
+    obs::error("http_handler_failed", {{"error", e.what()}});
+    res = make_problem_response(internal_problem(), new_request_id(), version, keep_alive);
+  }
+  const bool close = !keep_alive || !res.keep_alive() || stopping_;
+  res.keep_alive(!close);
+  lowest.expires_after(limits_.read_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, res, kNoThrow);
+  (void)n;
+  co_return !ec && !close;
 }
 
 /// After answering a request whose body was left unread (refused from its headers): read
@@ -494,6 +505,13 @@ asio::awaitable<bool> Server::stream_exchange(Stream& stream, beast::flat_buffer
     if (!wec && !body.done()) co_await linger(stream, buffer);
     co_return wec || close;
   }
+  co_return co_await write_chunks(stream, res, version) || close;
+}
+
+template <class Stream>
+asio::awaitable<bool> Server::write_chunks(Stream& stream, StreamedResponse& res,
+                                           unsigned version) {
+  beast::tcp_stream& lowest = beast::get_lowest_layer(stream);
   // Chunked: the head, then one chunk per piece. HTTP/1.0 has no chunks: the body is sent
   // raw and the connection closed to end it.
   bhttp::response<bhttp::empty_body> out(res.head.base());
@@ -531,7 +549,7 @@ asio::awaitable<bool> Server::stream_exchange(Stream& stream, beast::flat_buffer
   lowest.expires_after(limits_.read_timeout);
   auto [lec, ln] = co_await asio::async_write(stream, bhttp::make_chunk_last(), kNoThrow);
   (void)ln;
-  co_return lec || close;
+  co_return bool(lec);
 }
 
 }  // namespace lgsp::http

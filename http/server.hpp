@@ -119,6 +119,22 @@ class Server {
                                      std::shared_ptr<Registry> registry);
   template <class Stream>
   boost::asio::awaitable<void> exchange_loop(Stream& stream, const PeerInfo& peer);
+  /// The problem to answer for a request that could not be read (nullopt: the peer left).
+  std::optional<Problem> read_problem(boost::system::error_code ec) const;
+  /// A buffered route's body, under the body limit (answering 100-continue first).
+  template <class Stream>
+  boost::asio::awaitable<boost::system::error_code> read_body(
+      Stream& stream, boost::beast::flat_buffer& buffer,
+      boost::beast::http::request_parser<boost::beast::http::empty_body>& head,
+      std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>>& parser);
+  /// The handler's answer to `req`, written; false when the connection must close.
+  template <class Stream>
+  boost::asio::awaitable<bool> answer(Stream& stream, Request req, const PeerInfo& peer);
+  /// A streamed answer's head and body pieces (chunked on HTTP/1.1); true when the
+  /// connection must close.
+  template <class Stream>
+  boost::asio::awaitable<bool> write_chunks(Stream& stream, StreamedResponse& res,
+                                            unsigned version);
   /// One exchange on a streaming route; true when the connection must close.
   template <class Stream>
   boost::asio::awaitable<bool> stream_exchange(
