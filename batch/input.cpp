@@ -418,7 +418,7 @@ std::variant<boost::json::object, std::string> BatchRecordReader::csv_record(Csv
       return "is not valid UTF-8 (column " + std::to_string(i + 1) +
              "); save the file as CSV UTF-8";
     }
-    obj[header_[i]] = std::move(row.cells[i]);
+    obj[header_[i]] = row.cells[i];
   }
   return obj;
 }
