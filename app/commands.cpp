@@ -17,7 +17,6 @@
 #include "bus/client_properties.hpp"
 #include "config/config.hpp"
 #include "connectors/connector.hpp"
-#include "domain/hashing.hpp"
 #include "gateway/gateway.hpp"
 #include "http/admin_handler.hpp"
 #include "observability/log.hpp"
@@ -25,6 +24,7 @@
 #include "observability/thread_name.hpp"
 #include "registries/table.hpp"
 #include "seed/seeder.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::app {
 
@@ -230,7 +230,7 @@ int write_secret(const std::string& file) {
     std::filesystem::create_directories(dir);
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
-  const std::string hex = domain::to_hex(raw, sizeof raw);
+  const std::string hex = util::to_hex(raw, sizeof raw);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size())) {
     if (fd >= 0) ::close(fd);
@@ -386,7 +386,7 @@ int run_cli(int argc, char** argv) {
       const std::string key = random_key();
       std::cout << "API key for partner " << partner << " (shown once; give it to the partner):\n  "
                 << key << "\nAdd under partners[id=" << partner << "].api_key_sha256:\n  - "
-                << domain::sha256_hex(key) << "\n";
+                << util::sha256_hex(key) << "\n";
       return 0;
     }
     if (*audit_writer) return run_audit_writer(config_path);
@@ -395,7 +395,7 @@ int run_cli(int argc, char** argv) {
     if (*keys_hash) {
       std::string key;
       std::getline(std::cin, key);
-      std::cout << domain::sha256_hex(key) << "\n";
+      std::cout << util::sha256_hex(key) << "\n";
       return 0;
     }
   } catch (const config::ConfigError& e) {

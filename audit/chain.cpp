@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 #include "audit/columns.hpp"
 
@@ -86,7 +86,7 @@ class Sha256 {
     if (EVP_DigestFinal_ex(ctx_.get(), md, &len) != 1) {
       throw std::runtime_error("OpenSSL: SHA-256 final failed");
     }
-    return domain::to_hex(md, len);
+    return util::to_hex(md, len);
   }
 
  private:

@@ -10,12 +10,12 @@
 #include <tuple>
 
 #include "batch/input.hpp"
-#include "domain/hashing.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/validation.hpp"
 #include "observability/log.hpp"
 #include "registries/table.hpp"
 #include "util/clock.hpp"
+#include "util/hashing.hpp"
 #include "util/media_type.hpp"
 
 namespace lgsp::batch {
@@ -68,7 +68,7 @@ constexpr std::size_t kResultPage = 1000;
 std::string new_job_id() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness for a job id");
-  return "job-" + domain::to_hex(bytes, sizeof bytes);
+  return "job-" + util::to_hex(bytes, sizeof bytes);
 }
 
 /// A job id as this API makes them; anything else is answered 404 without a store lookup.

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::bus {
 
@@ -33,7 +33,7 @@ std::optional<std::string_view> find_header(const rd_kafka_message_t* msg, std::
   return std::string_view(static_cast<const char*>(value), size);
 }
 
-std::string subject_key(std::string_view citizen_id) { return domain::sha256_hex(citizen_id); }
+std::string subject_key(std::string_view citizen_id) { return util::sha256_hex(citizen_id); }
 
 std::string encode(const v1::Request& r) { return r.SerializeAsString(); }
 std::string encode(const v1::Reply& r) { return r.SerializeAsString(); }

@@ -6,7 +6,7 @@ namespace lgsp::gateway {
 
 std::string SubjectHasher::hash(std::string_view citizen_id) const {
   const auto md = hmac_.digest(citizen_id);
-  return domain::to_hex(md.data(), md.size());
+  return util::to_hex(md.data(), md.size());
 }
 
 AuditPublisher::AuditPublisher(bus::Producer& producer, std::string topic, GatewayProbe& probe)

@@ -6,8 +6,8 @@
 
 #include "bus/envelope.hpp"
 #include "bus/producer.hpp"
-#include "domain/hashing.hpp"
 #include "gateway/gateway_probe.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::gateway {
 
@@ -20,7 +20,7 @@ class SubjectHasher {
   std::string hash(std::string_view citizen_id) const;
 
  private:
-  domain::HmacSha256 hmac_;
+  util::HmacSha256 hmac_;
 };
 
 /// Sends one audit event per request to the audit topic, keyed by request id, through the

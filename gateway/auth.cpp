@@ -4,7 +4,7 @@
 
 #include <cctype>
 
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::gateway {
 namespace {
@@ -99,7 +99,7 @@ AuthResult PartnerDirectory::authenticate(std::string_view header, const PeerIde
 
 AuthResult PartnerDirectory::by_api_key(std::string_view key) const {
   if (key.size() > 512) return fail(AuthFailure::kMalformed, "api_key");
-  const auto digest = domain::sha256(key);
+  const auto digest = util::sha256(key);
   const Partner* found = nullptr;
   // Compare against every key without stopping early: the time taken says nothing about
   // which key (or how much of one) matched.

@@ -19,9 +19,9 @@
 #include <tuple>
 #include <variant>
 
-#include "domain/hashing.hpp"
 #include "http/request_id.hpp"
 #include "observability/log.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::http {
 
@@ -160,7 +160,7 @@ PeerInfo peer_of(TlsStream& stream) {
   peer.cert_verified = SSL_get_verify_result(ssl) == X509_V_OK;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) peer.cert_sha256 = domain::to_hex(md, len);
+  if (X509_digest(cert, EVP_sha256(), md, &len) == 1) peer.cert_sha256 = util::to_hex(md, len);
   const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
   if (bio && X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
     char* data = nullptr;

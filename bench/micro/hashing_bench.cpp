@@ -1,6 +1,6 @@
 // What one request's hashing costs: the subject key (SHA-256), the API key check (SHA-256)
 // and the audit subject hash (HMAC-SHA256), through OpenSSL 3's one-shot calls (which look
-// the algorithm up on every call) and through domain/hashing (fetched or keyed once).
+// the algorithm up on every call) and through util/hashing (fetched or keyed once).
 //   build/bench/lgsp_micro_bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 namespace {
 
@@ -26,7 +26,7 @@ void OneShotSha256(benchmark::State& state) {
 BENCHMARK(OneShotSha256)->ThreadRange(1, 2);
 
 void DomainSha256(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(lgsp::domain::sha256(kCitizenId));
+  for (auto _ : state) benchmark::DoNotOptimize(lgsp::util::sha256(kCitizenId));
 }
 BENCHMARK(DomainSha256)->ThreadRange(1, 2);
 
@@ -43,7 +43,7 @@ void OneShotHmacSha256(benchmark::State& state) {
 BENCHMARK(OneShotHmacSha256)->ThreadRange(1, 2);
 
 void DomainHmacSha256(benchmark::State& state) {
-  static const lgsp::domain::HmacSha256 hmac(kKey);
+  static const lgsp::util::HmacSha256 hmac(kKey);
   for (auto _ : state) benchmark::DoNotOptimize(hmac.digest(kCitizenId));
 }
 BENCHMARK(DomainHmacSha256)->ThreadRange(1, 2);

@@ -10,9 +10,9 @@
 #include <sstream>
 #include <thread>
 
-#include "domain/hashing.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::testing {
 namespace {
@@ -347,7 +347,7 @@ TEST(BatchJobs, ASubmissionCountsAgainstThePartnersRateLimit) {
   const std::string key = "test-bulk-limited-key";
   TestStack stack({.citizens = 50,
                    .extra_partners = "  - id: bulk-limited\n    api_key_sha256: [" +
-                                     domain::sha256_hex(key) +
+                                     util::sha256_hex(key) +
                                      "]\n    operations: [population.batch-verify]\n"
                                      "    rate_limit: {requests_per_second: 1, burst: 1}\n",
                    .batches = true});

@@ -15,11 +15,11 @@
 #include "app/commands.hpp"
 #include "audit/chain.hpp"
 #include "audit/store.hpp"
-#include "domain/hashing.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/jwt_signer.hpp"
 #include "tests/support/pki.hpp"
 #include "tests/support/stack.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::testing {
 namespace {
@@ -70,14 +70,14 @@ class Security : public ::testing::Test {
            "[evn-client]\n"
            "    operations: [population.verify]\n"
            "  - id: limited\n    api_key_sha256: [" +
-           (with_limited_key ? domain::sha256_hex(kLimitedKey) : std::string()) +
+           (with_limited_key ? util::sha256_hex(kLimitedKey) : std::string()) +
            "]\n    operations: [population.verify]\n"
            "    rate_limit: {requests_per_second: 1, burst: 2}\n"
            "  - id: quota\n    api_key_sha256: [" +
-           domain::sha256_hex(kQuotaKey) +
+           util::sha256_hex(kQuotaKey) +
            "]\n    operations: [population.verify]\n    daily_quota: 3\n"
            "  - id: purposeful\n    api_key_sha256: [" +
-           domain::sha256_hex(kPurposeKey) +
+           util::sha256_hex(kPurposeKey) +
            "]\n    operations: [population.verify]\n    purposes: [subscriber-registration]\n";
   }
 
@@ -320,7 +320,7 @@ TEST_F(Security, EveryRequestAllowedOrDeniedLeavesOneAuditRecord) {
     for (const auto* text : {&r.operation, &r.purpose, &r.request_id, &r.partner_id}) {
       EXPECT_EQ(text->find(c.citizen_id), std::string::npos) << *text;
     }
-    EXPECT_NE(r.subject_hashes, std::vector<std::string>{domain::sha256_hex(c.citizen_id)});
+    EXPECT_NE(r.subject_hashes, std::vector<std::string>{util::sha256_hex(c.citizen_id)});
   }
   EXPECT_TRUE(
       audit::verify_chain(*audit::open_sqlite_audit_store(stack_->cfg.audit.store.sqlite_path)).ok);

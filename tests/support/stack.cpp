@@ -11,10 +11,10 @@
 #include "app/commands.hpp"
 #include "bus/client_properties.hpp"
 #include "bus/envelope.hpp"
-#include "domain/hashing.hpp"
 #include "observability/log.hpp"
 #include "registries/population/store.hpp"
 #include "seed/seeder.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::testing {
 
@@ -116,7 +116,7 @@ batches:
                                                                     : ""));
   put("@CHUNK@", std::to_string(options.chunk_records));
   put("@CHUNK_TIMEOUT@", std::to_string(options.chunk_timeout_ms));
-  put("@BULK@", domain::sha256_hex(kBulkKey));
+  put("@BULK@", util::sha256_hex(kBulkKey));
   put("@BACKEND@", options.backend == "postgres"
                        ? "backend: postgres, postgres_dsn_env: LGSP_TEST_PG_DSN, pool_size: 2"
                        : "backend: sqlite");
@@ -124,12 +124,12 @@ batches:
   put("@DIR@", dir.string());
   put("@BODY_LIMIT@", std::to_string(options.body_limit));
   put("@DEADLINE@", std::to_string(options.deadline_ms));
-  put("@MINISTRY@", domain::sha256_hex(kMinistryKey));
-  put("@HEALTH@", domain::sha256_hex(kHealthKey));
-  put("@POLICE@", domain::sha256_hex(kPoliceKey));
-  put("@TELECOM@", domain::sha256_hex(kTelecomKey));
-  put("@REGISTRAR@", domain::sha256_hex(kRegistrarKey));
-  put("@CITIZEN_APP@", domain::sha256_hex(kCitizenAppKey));
+  put("@MINISTRY@", util::sha256_hex(kMinistryKey));
+  put("@HEALTH@", util::sha256_hex(kHealthKey));
+  put("@POLICE@", util::sha256_hex(kPoliceKey));
+  put("@TELECOM@", util::sha256_hex(kTelecomKey));
+  put("@REGISTRAR@", util::sha256_hex(kRegistrarKey));
+  put("@CITIZEN_APP@", util::sha256_hex(kCitizenAppKey));
   std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
   std::ofstream(config_path()) << yaml;
   cfg = config::load_config(config_path().string());

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::gateway {
 namespace {
@@ -12,12 +12,12 @@ const auto kNow = std::chrono::system_clock::now();
 PartnerDirectory make() {
   config::PartnerConfig a;
   a.id = "ministry";
-  a.api_key_sha256 = {domain::sha256_hex("key-one"), domain::sha256_hex("key-rotated")};
+  a.api_key_sha256 = {util::sha256_hex("key-one"), util::sha256_hex("key-rotated")};
   a.operations = {"population.lookup"};
   a.client_cert_sha256 = {std::string(64, 'a')};
   config::PartnerConfig b;
   b.id = "telecom";
-  b.api_key_sha256 = {domain::sha256_hex("key-two")};
+  b.api_key_sha256 = {util::sha256_hex("key-two")};
   b.client_cert_subjects = {"CN=telecom-gw,O=Telecom,C=VN"};
   b.purposes = {"subscriber-registration"};
   return PartnerDirectory({a, b}, config::JwtConfig{});

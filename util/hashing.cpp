@@ -1,4 +1,4 @@
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -6,7 +6,7 @@
 
 #include <stdexcept>
 
-namespace lgsp::domain {
+namespace lgsp::util {
 
 namespace {
 
@@ -80,4 +80,4 @@ Sha256Digest HmacSha256::digest(std::string_view data) const {
   return out;
 }
 
-}  // namespace lgsp::domain
+}  // namespace lgsp::util

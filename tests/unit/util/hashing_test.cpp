@@ -1,4 +1,4 @@
-#include "domain/hashing.hpp"
+#include "util/hashing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-namespace lgsp::domain {
+namespace lgsp::util {
 namespace {
 
 std::string hex(const Sha256Digest& d) { return to_hex(d.data(), d.size()); }
@@ -41,4 +41,4 @@ TEST(Hashing, OneKeyedHmacServesManyThreadsAlike) {
 }
 
 }  // namespace
-}  // namespace lgsp::domain
+}  // namespace lgsp::util

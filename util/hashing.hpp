@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace lgsp::domain {
+namespace lgsp::util {
 
 using Sha256Digest = std::array<unsigned char, 32>;
 
@@ -38,4 +38,4 @@ class HmacSha256 {
   std::unique_ptr<Keyed> keyed_;
 };
 
-}  // namespace lgsp::domain
+}  // namespace lgsp::util
