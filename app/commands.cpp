@@ -270,12 +270,15 @@ int print_registries(bool as_json) {
       for (auto s : items) a.emplace_back(s);
       return a;
     };
+    json::array backends{"sqlite", "postgres"};
+    if (!m->upstream_shape().columns.empty()) backends.emplace_back("upstream");
     out.push_back(json::object{{"name", c.name},
                                {"title", c.title},
                                {"operations", list(c.operations)},
                                {"subject_keys", list(c.subject_keys)},
                                {"claims", list(c.claims)},
-                               {"fields", list(c.fields)}});
+                               {"fields", list(c.fields)},
+                               {"backends", std::move(backends)}});
   }
   if (as_json) {
     std::cout << json::serialize(out) << "\n";
@@ -285,7 +288,7 @@ int print_registries(bool as_json) {
     const auto& o = v.as_object();
     std::cout << std::string_view(o.at("name").as_string()) << ": "
               << std::string_view(o.at("title").as_string()) << "\n";
-    for (const char* key : {"operations", "subject_keys", "claims", "fields"}) {
+    for (const char* key : {"operations", "subject_keys", "claims", "fields", "backends"}) {
       std::cout << "  " << key << ":";
       for (const auto& item : o.at(key).as_array())
         std::cout << " " << std::string_view(item.as_string());

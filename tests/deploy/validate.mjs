@@ -295,7 +295,9 @@ async function checkManifests(file, outDir) {
         for (const i of items) files.push(`${m.mountPath}/${i}`);
       } else if (v?.persistentVolumeClaim) files.push(`pvc:${m.mountPath}`);
     }
-    mounts.push({ workload: `${w.kind}/${w.metadata.name}`, command: [...c.command, ...c.args], config: cfgArg, files });
+    // Variables the pod takes from Secrets (an upstream's bearer token): the check sets them.
+    const env = (c.env || []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
+    mounts.push({ workload: `${w.kind}/${w.metadata.name}`, command: [...c.command, ...c.args], config: cfgArg, files, env });
   }
   fs.writeFileSync(path.join(outDir, "mounts.json"), JSON.stringify(mounts, null, 2));
   console.log(`  ${objects.length} objects: ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")}`);
@@ -342,6 +344,14 @@ function checkRegistryTable(schemaFile, valuesFile, tableFile) {
   const conn = schema.properties.connectors.properties;
   same("schema connectors", Object.keys(conn).filter((k) => conn[k].type === "object"), names);
   same("values.yaml connectors", Object.keys(values.connectors).filter((k) => typeof values.connectors[k] === "object"), names);
+  // Each connector's backends are those its module offers (upstream only where it has one).
+  for (const r of table) {
+    const c = conn[r.name];
+    if (!c) continue;
+    same(`schema connectors.${r.name}.backend`, c.properties.backend.enum, r.backends);
+    same(`schema connectors.${r.name} has an upstream block`, "upstream" in c.properties ? ["yes"] : [],
+         r.backends.includes("upstream") ? ["yes"] : []);
+  }
   const enums = [];
   const walk = (o) => {
     if (Array.isArray(o)) o.forEach(walk);
