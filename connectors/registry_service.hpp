@@ -37,9 +37,19 @@ inline void fail(bus::v1::Reply& reply, bus::v1::Status status, std::string deta
 
 /// Marks `reply` as failed because the registry's store could not answer: unavailable (try
 /// again later) when the error is transient (an upstream system's timeout, outage or open
-/// breaker), else a backend error. The detail names the registry and the error, never data.
+/// breaker), a bad request when the store cannot be asked this way (an upstream with no path
+/// for the subject key), else a backend error. The detail names the registry and the error,
+/// never data.
 inline void fail_store(bus::v1::Reply& reply, std::string_view registry,
                        const boost::system::error_code& ec) {
+  if (ec == boost::system::errc::operation_not_supported) {
+    // The store cannot be asked this way (an upstream with no path for this subject key):
+    // the partner's request, not the registry, has to change.
+    fail(reply, bus::v1::STATUS_BAD_REQUEST,
+         "the " + std::string(registry) +
+             " registry cannot be asked by this kind of subject: " + ec.message());
+    return;
+  }
   const bool transient = ec == boost::system::errc::resource_unavailable_try_again;
   fail(reply, transient ? bus::v1::STATUS_UNAVAILABLE : bus::v1::STATUS_BACKEND_ERROR,
        std::string(registry) + " store: " + ec.message());

@@ -36,6 +36,8 @@ class Category final : public boost::system::error_category {
       case Error::kUnavailable:
       case Error::kCircuitOpen:
         return boost::system::errc::resource_unavailable_try_again;
+      case Error::kUnsupported:
+        return boost::system::errc::operation_not_supported;
       default:
         return {ev, *this};
     }

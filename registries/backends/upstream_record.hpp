@@ -22,7 +22,9 @@ namespace lgsp::registries::upstream {
 
 /// Why there is no record. The transient ones (timeout, unavailable, circuit_open) compare
 /// equal to std::errc::resource_unavailable_try_again, which the services answer as
-/// "registry unavailable, try again" rather than "registry error".
+/// "registry unavailable, try again" rather than "registry error"; kUnsupported compares
+/// equal to std::errc::operation_not_supported, answered as a request the registry refuses
+/// (400: ask by another subject key), not as its failure.
 enum class Error {
   kTimeout = 1,
   kUnavailable,

@@ -89,7 +89,9 @@ TEST_F(UpstreamRegistry, AnswersFromTheMinistrysSystemAsFromOurOwnCopy) {
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   const auto legacy =
       post(*s, "/v1/population/verify", {{"citizen_id", "123456789"}, {"full_name", c.full_name}});
-  EXPECT_EQ(legacy.status, 502) << "no legacy path configured, so no answer: " << legacy.body;
+  EXPECT_EQ(legacy.status, 400) << "no legacy path configured: ask by citizen_id: " << legacy.body;
+  EXPECT_EQ(legacy.json().at("type").as_string(), "urn:lgsp:problem:registry-rejected")
+      << legacy.body;
 }
 
 TEST_F(UpstreamRegistry, ASlowUpstreamIsUnavailableAndTheBreakerStopsCallingIt) {

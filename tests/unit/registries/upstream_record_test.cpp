@@ -71,6 +71,10 @@ TEST(UpstreamRecord, TransientFailuresAreTryAgainOthersAreNot) {
   EXPECT_TRUE(make_error_code(Error::kCircuitOpen) == again);
   EXPECT_FALSE(make_error_code(Error::kMalformed) == again);
   EXPECT_FALSE(make_error_code(Error::kRejected) == again);
+  // No path for this kind of subject: the partner must ask another way (a 400), not a
+  // failure of the registry.
+  EXPECT_TRUE(make_error_code(Error::kUnsupported) == boost::system::errc::operation_not_supported);
+  EXPECT_FALSE(make_error_code(Error::kUnsupported) == again);
 }
 
 std::vector<std::string> config_errors(const std::string& upstream) {
