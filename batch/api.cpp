@@ -133,9 +133,20 @@ http::Response job_response(Status status, const batch::Job& job, const std::str
 
 http::StreamedResponse whole(http::Response res) { return {std::move(res), {}}; }
 
+/// The problem as a whole (unstreamed) answer.
+http::StreamedResponse refusal(const Problem& p, const std::string& request_id, unsigned version) {
+  return whole(http::make_problem_response(p, request_id, version, true));
+}
+
 /// 405 naming the methods the route takes.
 http::StreamedResponse not_allowed(const char* allow, std::string detail,
-                                   const std::string& request_id, unsigned version);
+                                   const std::string& request_id, unsigned version) {
+  auto res = refusal(problem(Status::method_not_allowed, "method-not-allowed", "Method not allowed",
+                             std::move(detail)),
+                     request_id, version);
+  res.head.set(bhttp::field::allow, allow);
+  return res;
+}
 
 /// A job's route (`tail` after /v1/batches/{id}: "" or "/results") and method: the 404 or
 /// 405 to answer, or nullopt.
@@ -144,10 +155,9 @@ std::optional<http::StreamedResponse> refuse_job_route(std::string_view tail, bh
                                                        unsigned version) {
   const bool reads_results = tail == "/results";
   if (!tail.empty() && !reads_results) {
-    return whole(
-        http::make_problem_response(problem(Status::not_found, "not-found", "No such endpoint",
-                                            "see docs/api.md for the endpoints"),
-                                    request_id, version, true));
+    return refusal(problem(Status::not_found, "not-found", "No such endpoint",
+                           "see docs/api.md for the endpoints"),
+                   request_id, version);
   }
   if (reads_results && method != bhttp::verb::get) {
     return not_allowed("GET", "read results with GET", request_id, version);
@@ -157,17 +167,6 @@ std::optional<http::StreamedResponse> refuse_job_route(std::string_view tail, bh
                        version);
   }
   return std::nullopt;
-}
-
-/// 405 naming the methods the route takes.
-http::StreamedResponse not_allowed(const char* allow, std::string detail,
-                                   const std::string& request_id, unsigned version) {
-  auto res =
-      whole(http::make_problem_response(problem(Status::method_not_allowed, "method-not-allowed",
-                                                "Method not allowed", std::move(detail)),
-                                        request_id, version, true));
-  res.head.set(bhttp::field::allow, allow);
-  return res;
 }
 
 /// One result line as CSV: line,status,subject_found,match,fields,errors (fields as
@@ -451,7 +450,7 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
   const unsigned version = head.version();
   BatchCall call;
   const auto refuse = [&](const Problem& p) {
-    call.res = whole(http::make_problem_response(p, request_id, version, true));
+    call.res = refusal(p, request_id, version);
     return std::move(call);
   };
   auto url = boost::urls::parse_origin_form(head.target());
@@ -510,11 +509,10 @@ http::StreamedResponse BatchApi::cancel(const Job& job, const Partner& partner,
                                         const std::string& request_id, unsigned version) {
   if (batch::is_terminal(job.state) ||
       !store_.set_state(job.id, JobState::kCancelled, util::unix_ms_now())) {
-    return whole(http::make_problem_response(
-        problem(Status::conflict, "batch-finished", "The job has finished",
-                "job " + job.id + " is " + std::string(batch::to_string(job.state)) +
-                    "; only queued or running jobs can be cancelled"),
-        request_id, version, true));
+    return refusal(problem(Status::conflict, "batch-finished", "The job has finished",
+                           "job " + job.id + " is " + std::string(batch::to_string(job.state)) +
+                               "; only queued or running jobs can be cancelled"),
+                   request_id, version);
   }
   engine_.wake();
   obs::info("batch_job_cancelled", {{"job", job.id}, {"partner", partner.id}});
@@ -570,7 +568,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   const unsigned version = head.version();
   BatchCall call;
   const auto refuse = [&](const Problem& p) {
-    call.res = whole(http::make_problem_response(p, request_id, version, true));
+    call.res = refusal(p, request_id, version);
     return std::move(call);
   };
   Submission s;
@@ -630,7 +628,7 @@ bool BatchApi::replay(const Submission& s, const Partner& partner, const std::st
   auto earlier = store_.find_by_idempotency_key(partner.id, s.idempotency_key);
   if (!earlier) return false;
   const auto refuse = [&](const Problem& p) {
-    call.res = whole(http::make_problem_response(p, request_id, version, true));
+    call.res = refusal(p, request_id, version);
     return true;
   };
   if (earlier->fingerprint != s.fingerprint()) {
@@ -664,17 +662,16 @@ std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::Reque
   // (a replay costs nothing: it creates nothing).
   RateLimiter::Decision limits;
   if (auto refused = admission.limit(partner, s.registry, "batch-verify", limits)) {
-    auto res = whole(http::make_problem_response(*refused, request_id, version, true));
+    auto res = refusal(*refused, request_id, version);
     Admission::decorate(res.head, &limits);
     return res;
   }
   if (store_.active_jobs(partner.id) >= limits_.max_active_jobs_per_partner) {
-    auto res = whole(http::make_problem_response(
-        problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
-                "partner '" + partner.id + "' already has " +
-                    std::to_string(limits_.max_active_jobs_per_partner) +
-                    " jobs queued or running; wait for one to finish"),
-        request_id, version, true));
+    auto res = refusal(problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
+                               "partner '" + partner.id + "' already has " +
+                                   std::to_string(limits_.max_active_jobs_per_partner) +
+                                   " jobs queued or running; wait for one to finish"),
+                       request_id, version);
     res.head.set(bhttp::field::retry_after, "60");
     return res;
   }
@@ -683,11 +680,10 @@ std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::Reque
       !s.gzip && !text.empty() &&
       std::from_chars(text.data(), text.data() + text.size(), length).ec == std::errc{} &&
       length > limits_.max_bytes) {
-    return whole(http::make_problem_response(
-        problem(Status::payload_too_large, "payload-too-large", "Request body too large",
-                "a job may hold at most " + std::to_string(limits_.max_bytes) +
-                    " bytes; split the file"),
-        request_id, version, true));
+    return refusal(problem(Status::payload_too_large, "payload-too-large", "Request body too large",
+                           "a job may hold at most " + std::to_string(limits_.max_bytes) +
+                               " bytes; split the file"),
+                   request_id, version);
   }
   return std::nullopt;
 }

@@ -83,6 +83,11 @@ const boost::system::error_category& category() {
 
 boost::system::error_code make_error_code(Error e) { return {static_cast<int>(e), category()}; }
 
+std::string take(Record& r, std::string_view column) {
+  const auto it = r.find(column);
+  return it == r.end() ? std::string() : std::move(it->second);
+}
+
 std::optional<std::string> iso_date(std::string_view value, std::string_view format) {
   std::string iso;
   if (format == "YYYY-MM-DD") {

@@ -39,6 +39,9 @@ boost::system::error_code make_error_code(Error e);
 /// Column → value, as strings (dates in ISO 8601, mapped values translated).
 using Record = std::map<std::string, std::string, std::less<>>;
 
+/// Moves `column`'s value out of `r` ("" when the answer had none).
+std::string take(Record& r, std::string_view column);
+
 /// Maps one answer: every configured column read at its JSON Pointer, converted as
 /// declared; `required` columns must be present and non-empty. The error names the column
 /// and the reason, never the value.

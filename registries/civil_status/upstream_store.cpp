@@ -21,10 +21,7 @@ bool among(std::string_view v, std::initializer_list<std::string_view> allowed) 
 /// registry could hold (an unknown kind or status, a marriage without the other spouse, a
 /// record of someone else).
 std::optional<CivilEvent> event_of(up::Record r, std::string_view citizen_id) {
-  const auto take = [&](std::string_view column) {
-    const auto it = r.find(column);
-    return it == r.end() ? std::string() : std::move(it->second);
-  };
+  const auto take = [&r](std::string_view column) { return up::take(r, column); };
   CivilEvent e{take("registration_number"), take("kind"),       take("citizen_id"),
                take("spouse_citizen_id"),   take("event_date"), take("place_of_registration"),
                take("registered_on"),       take("status")};

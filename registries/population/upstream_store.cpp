@@ -12,10 +12,7 @@ namespace {
 namespace up = upstream;
 
 domain::CitizenRecord citizen_of(up::Record r) {
-  const auto take = [&](std::string_view column) {
-    const auto it = r.find(column);
-    return it == r.end() ? std::string() : std::move(it->second);
-  };
+  const auto take = [&r](std::string_view column) { return up::take(r, column); };
   return {take("citizen_id"),      take("full_name"),       take("date_of_birth"),
           take("gender"),          take("place_of_origin"), take("province"),
           take("district"),        take("commune"),         take("id_card_issue_date"),
