@@ -68,10 +68,7 @@ node "$here/validate-responses.mjs" --spec "$root/docs/openapi.yaml" \
   --rate-key contract-rate-key --quota-key contract-quota-key || status=$?
 
 kill -0 "$pid" 2>/dev/null || { echo "FAIL: lgsp dev is no longer running"; tail -30 "$work/dev.log"; exit 1; }
-kill -TERM "$pid"
-stop=0
-wait "$pid" || stop=$?
+stop_process "$pid" "lgsp dev" "$work/dev.log" || exit 1
 pids=()
-[ "$stop" -eq 0 ] || { echo "FAIL: lgsp dev exited $stop on SIGTERM"; tail -20 "$work/dev.log"; exit 1; }
 [ "$status" -eq 0 ] || { echo "FAIL: answers do not match docs/openapi.yaml (see FAIL lines)"; exit 1; }
 echo "contract: passed in $(( $(date +%s) - started )) s"

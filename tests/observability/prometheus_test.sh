@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 . tests/support/dev_process.sh
 fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "== $f"; tail -n 30 "$f"; done; exit 1; }
 
-echo "== promtool"
+echo "== promtool (at $SECONDS s)"
 promtool check rules observability/prometheus/lgsp-alerts.yaml
 (cd observability/prometheus && promtool test rules lgsp-alerts.test.yaml)
 
@@ -59,7 +59,7 @@ prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb"
 pids+=($!)
 wait_ready "http://127.0.0.1:$prom/-/ready" "$work/prometheus.log"
 
-echo "== traffic"
+echo "== traffic (at $SECONDS s)"
 "$lgsp" seed --config "$work/dev.yaml" --samples 1 > "$work/samples.jsonl"
 /usr/bin/python3 tests/observability/check_prometheus.py drive --api "http://127.0.0.1:$api" \
   --samples "$work/samples.jsonl" --seconds 12 || fail "traffic"
@@ -84,7 +84,7 @@ for job in lgsp-gateway lgsp-connector; do
   [ "$up" = 1 ] || fail "target $job is not up ($up)"
 done
 
-echo "== queries"
+echo "== queries (at $SECONDS s)"
 /usr/bin/python3 tests/observability/check_prometheus.py check --prometheus "http://127.0.0.1:$prom" \
   --dashboard observability/grafana/lgsp-overview.json \
   --rules "$work/rules.yaml" || fail "dashboard or rule queries"
@@ -92,10 +92,11 @@ cp observability/grafana/lgsp-overview.json "$work/dashboard.json"
 /usr/bin/python3 tests/observability/check_prometheus.py selftest --prometheus "http://127.0.0.1:$prom" \
   --dashboard "$work/dashboard.json" || fail "selftest"
 
-echo "== stop"
-kill -TERM "${pids[@]}"
-wait "${pids[0]}" || fail "lgsp dev exited $?"
-wait "${pids[1]}" || fail "connector exited $?"
-wait "${pids[2]}" || true
+echo "== stop (at $SECONDS s)"
+# The standalone connector first, then lgsp dev (whose cluster the connector talks to),
+# each within 30 s; Prometheus's exit status does not matter, but it must not hang the test.
+stop_process "${pids[1]}" "connector" "$work/connector.log" || exit 1
+stop_process "${pids[0]}" "lgsp dev" "$work/dev.log" || exit 1
+stop_process "${pids[2]}" "prometheus" "$work/prometheus.log" 30 || true
 pids=()
 echo "PASS"

@@ -82,11 +82,8 @@ for _ in $(seq 1 50); do grep -q '"event":"config_reloaded"' "$work/dev.log" && 
 grep -q '"event":"config_reloaded"' "$work/dev.log" || { echo "FAIL: SIGHUP did not reload"; exit 1; }
 [ "$(post $key /v1/population/lookup "$lookup")" = 200 ] || { echo "FAIL: lookup after reload"; exit 1; }
 
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
+stop_process "$pid" "lgsp dev" "$work/dev.log" || exit 1
 pids=()
-[ "$status" -eq 0 ] || { echo "FAIL: lgsp dev exited $status on SIGTERM"; tail -20 "$work/dev.log"; exit 1; }
 
 # No personal data in the logs, at debug level, after every route above (checked after the
 # stop so the shutdown lines are included). The date of birth alone is not identifying.

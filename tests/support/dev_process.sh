@@ -53,3 +53,34 @@ wait_ready() {
   tail -n 40 "$2"
   exit 1
 }
+
+# stop_process PID NAME LOG [SECONDS]: SIGTERM, then waits up to SECONDS (default 30) for
+# PID to exit with status 0. One that does not stop in time gets its threads' stacks printed
+# (gdb, when installed) with the end of LOG, then SIGKILL. Returns 1 on either failure, so a
+# hang fails the test with its cause instead of running into ctest's timeout.
+stop_process() {
+  local pid=$1 name=$2 log=$3 limit=${4:-30}
+  local started=$SECONDS status=0
+  kill -TERM "$pid" 2> /dev/null || true
+  # An exited child stays a zombie until waited for: that counts as stopped.
+  while kill -0 "$pid" 2> /dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; do
+    if [ $((SECONDS - started)) -ge "$limit" ]; then
+      echo "FAIL: $name (pid $pid) did not stop within $limit s of SIGTERM"
+      if command -v gdb > /dev/null; then
+        gdb -batch -p "$pid" -ex "thread apply all bt" 2> /dev/null | grep -E '^(Thread|#)' | head -n 300
+      fi
+      tail -n 40 "$log"
+      kill -9 "$pid" 2> /dev/null || true
+      wait "$pid" 2> /dev/null || true
+      return 1
+    fi
+    sleep 0.1
+  done
+  wait "$pid" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "FAIL: $name exited $status on SIGTERM"
+    tail -n 20 "$log"
+    return 1
+  fi
+  echo "ok   $name stopped in $((SECONDS - started)) s"
+}
