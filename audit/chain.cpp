@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -46,6 +47,13 @@
 // unambiguously by itself (every field is length-prefixed), so a message with the extension
 // is never the same bytes as one without: it has bytes left over after the v1 fields. The tag
 // names what follows, so a later extension (a different tag) cannot be read as this one.
+//
+// v3 extension (event sequences). A record with source != "" or source_seq != 0 appends,
+// after the v2 extension if the record has one, else after i64(latency_us):
+//     str("lgsp-audit-v3:source")  extension tag
+//     str(source)
+//     i64(source_seq)
+// Records without them encode as before, so older chains still verify.
 
 namespace lgsp::audit {
 namespace {
@@ -96,9 +104,9 @@ class Sha256 {
   std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
-std::string range(std::int64_t from, std::int64_t to) {
-  return from == to ? "record " + std::to_string(from)
-                    : "records " + std::to_string(from) + " to " + std::to_string(to);
+std::string range(std::int64_t from, std::int64_t to, const std::string& what = "record") {
+  return from == to ? what + " " + std::to_string(from)
+                    : what + "s " + std::to_string(from) + " to " + std::to_string(to);
 }
 
 /// The state of one verify_chain() walk; records after the first problem are still counted so
@@ -135,6 +143,37 @@ class Walker {
     for (const auto& s : subjects) add_index_row(expected_index_, expected_index_rows_, r.seq, s);
     prev_hash_ = r.hash;
     next_seq_ = r.seq + 1;
+    check_source(r);
+  }
+
+  /// Each sending process numbers its events 1, 2, 3… and sends them in that order on one
+  /// partition, so in the chain they must follow each other without a gap.
+  void check_source(const AuditRecord& r) {
+    if (r.source.empty()) return;
+    std::int64_t& last = last_source_seq_[r.source];
+    if (r.source_seq == last + 1) {
+      last = r.source_seq;
+      return;
+    }
+    const std::string who = "record " + std::to_string(r.seq) + " (source " + r.source + ")";
+    if (r.source_seq <= last) {
+      fail(r.seq, who + ": event " + std::to_string(r.source_seq) + " comes after event " +
+                      std::to_string(last) + ": events reordered or replayed");
+    } else {
+      fail(r.seq, who + ": " + range(last + 1, r.source_seq - 1, "event") +
+                      " of this source never reached the chain: lost between the gateway "
+                      "and the audit writer (look for audit_event_lost in its log)");
+    }
+  }
+
+  void check_conflicts(AuditStore& store) {
+    if (!report_.ok) return;
+    if (const std::int64_t n = store.conflicts(); n > 0) {
+      fail(0, std::to_string(n) +
+                  " event(s) arrived with an event id already in the chain but different "
+                  "content (kept in audit_conflict): forged or corrupted events on the audit "
+                  "topic; investigate before trusting the trail");
+    }
   }
 
   void check_head() {
@@ -223,6 +262,7 @@ class Walker {
   std::int64_t next_seq_ = 1;
   std::int64_t last_seq_ = 0;
   bool expected_hash_seen_ = false;
+  std::map<std::string, std::int64_t, std::less<>> last_source_seq_;
   Sha256 expected_index_;
   std::int64_t expected_index_rows_ = 0;
 };
@@ -253,6 +293,11 @@ std::string chain_hash(const AuditRecord& r) {
     put_str(m, r.batch_id);
     put_i64(m, r.subject_count);
   }
+  if (!r.source.empty() || r.source_seq != 0) {
+    put_str(m, kChainSourceExtension);
+    put_str(m, r.source);
+    put_i64(m, r.source_seq);
+  }
   Sha256 sha;
   sha.update(m);
   return sha.hex();
@@ -264,6 +309,7 @@ VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected) {
     store.scan([&](const AuditRecord& r) { walker.visit(r); });
     walker.check_head();
     walker.check_index(store);
+    walker.check_conflicts(store);
   } catch (const CorruptRecord& e) {
     walker.fail(e.seq(),
                 "record " + std::to_string(e.seq()) + ": contents altered (" + e.detail() + ")");

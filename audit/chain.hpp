@@ -13,6 +13,9 @@ inline constexpr const char* kChainFormat = "lgsp-audit-v1";
 /// Tags the v2 extension (batch_id, subject_count) appended to a v1 message, only for records
 /// that carry either field, so that records without them hash exactly as under v1.
 inline constexpr const char* kChainBatchExtension = "lgsp-audit-v2:batch";
+/// Tags the v3 extension (source, source_seq), appended after the v2 one (when present) for
+/// records that carry either field.
+inline constexpr const char* kChainSourceExtension = "lgsp-audit-v3:source";
 
 /// Lower-case hex SHA-256 of the record's canonical encoding: prev_hash and every field
 /// except `hash` itself; batch_id and subject_count only when either is set (the v2
@@ -40,9 +43,11 @@ struct VerifyReport {
 
 /// Walks the whole chain in seq order and reports the first problem: a record whose contents
 /// were altered, a record removed (seq gap or broken link), records reordered or replaced, a
-/// rewritten chain start, a subject index that no longer matches the log, or a head that falls
-/// short of `expected`. Reads through the store only, so it sees exactly what is stored.
-/// Never throws: a database failure is reported as a problem.
+/// rewritten chain start, an event lost before it reached the chain (a gap in a sending
+/// process's source_seq), events that repeated an id with other content (audit_conflict), a
+/// subject index that no longer matches the log, or a head that falls short of `expected`. Reads
+/// through the store only, so it sees exactly what is stored. Never throws: a database failure is
+/// reported as a problem.
 VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected = {});
 
 }  // namespace lgsp::audit

@@ -189,4 +189,23 @@ std::int32_t checked_status(std::int64_t seq, std::int64_t stored) {
   return static_cast<std::int32_t>(stored);
 }
 
+bool same_event(const AuditRecord& a, const AuditRecord& b) {
+  return a.event_id == b.event_id && a.time_unix_ms == b.time_unix_ms &&
+         a.request_id == b.request_id && a.partner_id == b.partner_id &&
+         a.operation == b.operation && a.subject_hashes == b.subject_hashes &&
+         a.purpose == b.purpose && a.on_behalf_of == b.on_behalf_of &&
+         a.procedure_code == b.procedure_code && a.fields_released == b.fields_released &&
+         a.outcome == b.outcome && a.http_status == b.http_status && a.latency_us == b.latency_us &&
+         a.batch_id == b.batch_id && a.subject_count == b.subject_count && a.source == b.source &&
+         a.source_seq == b.source_seq;
+}
+
+std::string describe_event(const AuditRecord& r) {
+  return encode_list({r.event_id, std::to_string(r.time_unix_ms), r.request_id, r.partner_id,
+                      r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of,
+                      r.procedure_code, encode_list(r.fields_released), r.outcome,
+                      std::to_string(r.http_status), std::to_string(r.latency_us), r.batch_id,
+                      std::to_string(r.subject_count), r.source, std::to_string(r.source_seq)});
+}
+
 }  // namespace lgsp::audit

@@ -9,14 +9,25 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/record.hpp"
+
 namespace lgsp::audit {
 
-/// The audit_log columns in the order the stores select and insert them. batch_id and
-/// subject_count come last, where ALTER TABLE puts them in a table created before them.
+/// The audit_log columns in the order the stores select and insert them. batch_id,
+/// subject_count, source and source_seq come last, where ALTER TABLE puts them in a table
+/// created before them.
 inline constexpr const char* kLogColumns =
     "seq, event_id, time_unix_ms, request_id, partner_id, operation, subject_hashes, purpose, "
     "on_behalf_of, procedure_code, fields_released, outcome, http_status, latency_us, prev_hash, "
-    "hash, batch_id, subject_count";
+    "hash, batch_id, subject_count, source, source_seq";
+
+/// Whether two records carry the same event: every field but seq, prev_hash and hash (which
+/// the store assigns). A repeated event id with different content is a conflict.
+bool same_event(const AuditRecord& a, const AuditRecord& b);
+
+/// A record's content (every field but seq, prev_hash and hash) as one JSON array of strings
+/// in kLogColumns order, for the audit_conflict table: readable in any SQL console.
+std::string describe_event(const AuditRecord& r);
 
 /// A stored row that cannot be turned back into a record (a list column that is not a JSON
 /// array of strings, a status out of range): someone wrote to the table by hand.

@@ -11,6 +11,7 @@
 #include "audit/chain.hpp"
 #include "audit/columns.hpp"
 #include "audit/store.hpp"
+#include "util/clock.hpp"
 
 namespace lgsp::audit {
 namespace {
@@ -29,22 +30,28 @@ constexpr const char* kSchema =
     " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
     " http_status INTEGER NOT NULL, latency_us BIGINT NOT NULL, prev_hash TEXT NOT NULL,"
     " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
-    " subject_count BIGINT NOT NULL DEFAULT 0);"
+    " subject_count BIGINT NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
+    " source_seq BIGINT NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
-    " PRIMARY KEY (subject_hash, seq));";
+    " PRIMARY KEY (subject_hash, seq));"
+    "CREATE TABLE IF NOT EXISTS audit_conflict ("
+    " id BIGSERIAL PRIMARY KEY, detected_unix_ms BIGINT NOT NULL, event_id TEXT NOT NULL,"
+    " event TEXT NOT NULL);";
 
 // The columns a table created by an earlier release lacks, and how many there are. Looked up
 // through the same search_path resolution as the unqualified name in every other statement.
 constexpr const char* kCountAddedColumns =
     "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_log'::regclass"
-    " AND attname IN ('batch_id', 'subject_count') AND NOT attisdropped";
-constexpr std::int64_t kAddedColumns = 2;
+    " AND attname IN ('batch_id', 'subject_count', 'source', 'source_seq') AND NOT attisdropped";
+constexpr std::int64_t kAddedColumns = 4;
 // With a constant default (PostgreSQL 11 and later) this changes only the catalog: no table
 // rewrite, and older rows read back "" and 0, the values their hashes were computed with.
 constexpr const char* kAddColumns =
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS batch_id TEXT NOT NULL DEFAULT '',"
-    " ADD COLUMN IF NOT EXISTS subject_count BIGINT NOT NULL DEFAULT 0";
+    " ADD COLUMN IF NOT EXISTS subject_count BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS source TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN IF NOT EXISTS source_seq BIGINT NOT NULL DEFAULT 0";
 // ALTER TABLE waits for an exclusive lock on audit_log, and every other query on the table
 // queues behind it; a long verify (one snapshot for the whole walk) would stall the access
 // log that long. Give up instead and say so.
@@ -77,6 +84,8 @@ AuditRecord read_record(const pqxx::row& row) {
   r.hash = text(row, 15);
   r.batch_id = text(row, 16);
   r.subject_count = row[17].as<std::int64_t>();
+  r.source = text(row, 18);
+  r.source_seq = row[19].as<std::int64_t>();
   return r;
 }
 
@@ -124,7 +133,7 @@ class PostgresAuditStore final : public AuditStore {
     reader();
   }
 
-  std::size_t append(std::vector<AuditRecord> records) override {
+  Appended append(std::vector<AuditRecord> records) override {
     std::lock_guard lock(write_mu_);
     try {
       pqxx::work tx(writer());
@@ -135,7 +144,7 @@ class PostgresAuditStore final : public AuditStore {
         head_seq = head[0][0].as<std::int64_t>();
         head_hash = text(head[0], 1);
       }
-      std::size_t appended = 0;
+      Appended result;
       for (auto& r : records) {
         r.seq = head_seq + 1;
         r.prev_hash = head_hash;
@@ -144,17 +153,25 @@ class PostgresAuditStore final : public AuditStore {
             "audit_insert", r.seq, r.event_id, r.time_unix_ms, r.request_id, r.partner_id,
             r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of, r.procedure_code,
             encode_list(r.fields_released), r.outcome, r.http_status, r.latency_us, r.prev_hash,
-            r.hash, r.batch_id, r.subject_count);
-        if (inserted.affected_rows() == 0) continue;  // event already stored (a redelivery)
+            r.hash, r.batch_id, r.subject_count, r.source, r.source_seq);
+        if (inserted.affected_rows() == 0) {
+          // The id is stored: a redelivery, or a different event under the same id.
+          if (redelivered(tx, r)) {
+            ++result.duplicates;
+          } else {
+            ++result.conflicts;
+          }
+          continue;
+        }
         for (const auto& subject : r.subject_hashes) {
           tx.exec_prepared("audit_insert_subject", subject, r.seq);
         }
         head_seq = r.seq;
         head_hash = r.hash;
-        ++appended;
+        ++result.appended;
       }
       tx.commit();
-      return appended;
+      return result;
     } catch (const pqxx::broken_connection&) {
       write_.reset();
       throw;
@@ -198,6 +215,17 @@ class PostgresAuditStore final : public AuditStore {
     }
   }
 
+  std::int64_t conflicts() override {
+    std::lock_guard lock(read_mu_);
+    try {
+      pqxx::nontransaction tx(reader());
+      return tx.exec_prepared("audit_count_conflicts")[0][0].as<std::int64_t>();
+    } catch (const pqxx::broken_connection&) {
+      read_.reset();
+      throw;
+    }
+  }
+
   bool scan_subject_index(
       const std::function<void(std::int64_t, const std::string&)>& visit) override {
     stream(dsn_, "SELECT seq, subject_hash FROM audit_subject ORDER BY seq, subject_hash",
@@ -206,6 +234,15 @@ class PostgresAuditStore final : public AuditStore {
   }
 
  private:
+  /// `r`'s id is stored: true when with the same content (a redelivery); otherwise keeps `r`
+  /// in audit_conflict and returns false.
+  static bool redelivered(pqxx::work& tx, const AuditRecord& r) {
+    const pqxx::result stored = tx.exec_prepared("audit_find_event", r.event_id);
+    if (!stored.empty() && same_event(read_record(stored[0]), r)) return true;
+    tx.exec_prepared("audit_insert_conflict", util::unix_ms_now(), r.event_id, describe_event(r));
+    return false;
+  }
+
   static void add_columns(pqxx::work& tx) {
     tx.exec(kMigrationLockTimeout);
     try {
@@ -213,7 +250,7 @@ class PostgresAuditStore final : public AuditStore {
     } catch (const pqxx::sql_error& e) {
       throw std::runtime_error(
           std::string("PostgreSQL audit store: audit_log was created by an earlier release and "
-                      "lacks the bulk-job columns (batch_id, subject_count); adding them "
+                      "lacks columns (batch_id, subject_count, source, source_seq); adding them "
                       "failed: ") +
           e.what() +
           (e.sqlstate() == "55P03"
@@ -230,8 +267,13 @@ class PostgresAuditStore final : public AuditStore {
       conn->prepare("audit_head", "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
       conn->prepare("audit_insert", std::string("INSERT INTO audit_log (") + kLogColumns +
                                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                                        " $12, $13, $14, $15, $16, $17, $18)"
+                                        " $12, $13, $14, $15, $16, $17, $18, $19, $20)"
                                         " ON CONFLICT (event_id) DO NOTHING");
+      conn->prepare("audit_find_event",
+                    std::string("SELECT ") + kLogColumns + " FROM audit_log WHERE event_id = $1");
+      conn->prepare("audit_insert_conflict",
+                    "INSERT INTO audit_conflict (detected_unix_ms, event_id, event)"
+                    " VALUES ($1, $2, $3)");
       conn->prepare("audit_insert_subject",
                     "INSERT INTO audit_subject (subject_hash, seq) VALUES ($1, $2)"
                     " ON CONFLICT DO NOTHING");
@@ -254,6 +296,7 @@ class PostgresAuditStore final : public AuditStore {
                                             " s.seq < $2 AND l.operation <> 'audit.access-log'"
                                             " ORDER BY s.seq DESC LIMIT $3");
       conn->prepare("audit_count", "SELECT count(*) FROM audit_log");
+      conn->prepare("audit_count_conflicts", "SELECT count(*) FROM audit_conflict");
       read_ = std::move(conn);
     }
     return *read_;

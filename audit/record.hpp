@@ -10,7 +10,9 @@ namespace lgsp::audit {
 /// plaintext: subjects are keyed hashes (HMAC-SHA256 of the citizen ID), never the ID.
 struct AuditRecord {
   std::int64_t seq = 0;  // position in the chain, 1-based; assigned by the store
-  std::string event_id;  // unique per event (the request id); a redelivered event is ignored
+  /// Unique per event (the request id: 128 random bits). A redelivered event (same id, same
+  /// content) is ignored; the same id with different content is a conflict, kept apart.
+  std::string event_id;
   std::int64_t time_unix_ms = 0;
   std::string request_id;
   std::string partner_id;  // "anonymous" when authentication failed
@@ -30,6 +32,11 @@ struct AuditRecord {
   /// per-chunk records carry the chunk's hashes in subject_hashes.
   std::string batch_id;
   std::int64_t subject_count = 0;
+  /// The sending process ("gateway-<instance>-<start nonce>") and its event's number there,
+  /// 1, 2, 3… without gaps, so that an event lost on its way to the writer shows as a gap
+  /// (`lgsp audit verify`). "" and 0 for records written before sequences existed.
+  std::string source;
+  std::int64_t source_seq = 0;
   std::string prev_hash;  // hex SHA-256 of the previous record ("" before the first)
   std::string hash;       // hex SHA-256 over prev_hash and every field above
 };

@@ -10,6 +10,7 @@
 #include "audit/chain.hpp"
 #include "audit/columns.hpp"
 #include "audit/store.hpp"
+#include "util/clock.hpp"
 #include "util/sqlite.hpp"
 
 namespace lgsp::audit {
@@ -29,10 +30,14 @@ constexpr const char* kSchema =
     " procedure_code TEXT NOT NULL, fields_released TEXT NOT NULL, outcome TEXT NOT NULL,"
     " http_status INTEGER NOT NULL, latency_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
     " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
-    " subject_count INTEGER NOT NULL DEFAULT 0) STRICT;"
+    " subject_count INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
+    " source_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT NOT NULL, seq INTEGER NOT NULL,"
-    " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;";
+    " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;"
+    "CREATE TABLE IF NOT EXISTS audit_conflict ("
+    " id INTEGER PRIMARY KEY, detected_unix_ms INTEGER NOT NULL, event_id TEXT NOT NULL,"
+    " event TEXT NOT NULL) STRICT;";
 
 /// Columns that a table created by an earlier release lacks, as ALTER TABLE adds them. The
 /// defaults are the values the older rows were hashed with ("" and 0 hash as v1).
@@ -43,6 +48,8 @@ struct AddedColumn {
 constexpr AddedColumn kAddedColumns[] = {
     {"batch_id", "TEXT NOT NULL DEFAULT ''"},
     {"subject_count", "INTEGER NOT NULL DEFAULT 0"},
+    {"source", "TEXT NOT NULL DEFAULT ''"},
+    {"source_seq", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -116,8 +123,8 @@ void migrate(sqlite3* db, const std::string& path) {
     tx.commit();
   } catch (const std::exception& e) {
     throw std::runtime_error("SQLite audit store " + path +
-                             ": audit_log was created by an earlier release and lacks the bulk-job "
-                             "columns (batch_id, subject_count); adding them failed: " +
+                             ": audit_log was created by an earlier release and lacks columns "
+                             "(batch_id, subject_count, source, source_seq); adding them failed: " +
                              e.what() +
                              ". Hint: open the file once with write access (start the audit "
                              "writer), which adds them; older records keep verifying");
@@ -145,6 +152,8 @@ AuditRecord read_record(sqlite3_stmt* s) {
   r.hash = sq::column_text(s, 15);
   r.batch_id = sq::column_text(s, 16);
   r.subject_count = sqlite3_column_int64(s, 17);
+  r.source = sq::column_text(s, 18);
+  r.source_seq = sqlite3_column_int64(s, 19);
   return r;
 }
 
@@ -165,12 +174,18 @@ class SqliteAuditStore final : public AuditStore {
     migrate(write_db_.get(), path_);
     head_ =
         sq::prepare(write_db_.get(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-    insert_ = sq::prepare(write_db_.get(),
-                          std::string("INSERT INTO audit_log (") + kLogColumns +
-                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                              " ?14, ?15, ?16, ?17, ?18) ON CONFLICT (event_id) DO NOTHING");
+    insert_ =
+        sq::prepare(write_db_.get(),
+                    std::string("INSERT INTO audit_log (") + kLogColumns +
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                        " ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (event_id) DO NOTHING");
     insert_subject_ = sq::prepare(
         write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
+    find_event_ = sq::prepare(write_db_.get(), std::string("SELECT ") + kLogColumns +
+                                                   " FROM audit_log WHERE event_id = ?1");
+    insert_conflict_ = sq::prepare(
+        write_db_.get(),
+        "INSERT INTO audit_conflict (detected_unix_ms, event_id, event) VALUES (?1, ?2, ?3)");
 
     read_db_ = sq::open(path_, kOpenFlags);
     by_subject_ =
@@ -180,9 +195,10 @@ class SqliteAuditStore final : public AuditStore {
                                         " s.seq < ?2 AND l.operation <> 'audit.access-log'"
                                         " ORDER BY s.seq DESC LIMIT ?3");
     count_ = sq::prepare(read_db_.get(), "SELECT count(*) FROM audit_log");
+    count_conflicts_ = sq::prepare(read_db_.get(), "SELECT count(*) FROM audit_conflict");
   }
 
-  std::size_t append(std::vector<AuditRecord> records) override {
+  Appended append(std::vector<AuditRecord> records) override {
     std::lock_guard lock(write_mu_);
     sqlite3* db = write_db_.get();
     WriteTransaction tx(db);
@@ -195,12 +211,20 @@ class SqliteAuditStore final : public AuditStore {
         head_hash = sq::column_text(head_.get(), 1);
       }
     }
-    std::size_t appended = 0;
+    Appended result;
     for (auto& r : records) {
       r.seq = head_seq + 1;
       r.prev_hash = head_hash;
       r.hash = chain_hash(r);
-      if (!insert(db, r)) continue;  // event already stored (a redelivery)
+      if (!insert(db, r)) {
+        // The id is stored: a redelivery, or a different event under the same id.
+        if (redelivered(db, r)) {
+          ++result.duplicates;
+        } else {
+          ++result.conflicts;
+        }
+        continue;
+      }
       for (const auto& subject : r.subject_hashes) {
         sq::bind_text(insert_subject_.get(), 1, subject);
         sqlite3_bind_int64(insert_subject_.get(), 2, r.seq);
@@ -208,10 +232,18 @@ class SqliteAuditStore final : public AuditStore {
       }
       head_seq = r.seq;
       head_hash = r.hash;
-      ++appended;
+      ++result.appended;
     }
     tx.commit();
-    return appended;
+    return result;
+  }
+
+  std::int64_t conflicts() override {
+    std::lock_guard lock(read_mu_);
+    ResetGuard reset(count_conflicts_.get());
+    return step_row(read_db_.get(), count_conflicts_.get())
+               ? sqlite3_column_int64(count_conflicts_.get(), 0)
+               : 0;
   }
 
   std::vector<AuditRecord> by_subject(const std::string& subject_hash, std::int64_t before_seq,
@@ -293,8 +325,27 @@ class SqliteAuditStore final : public AuditStore {
     sq::bind_text(s, 16, r.hash);
     sq::bind_text(s, 17, r.batch_id);
     sqlite3_bind_int64(s, 18, r.subject_count);
+    sq::bind_text(s, 19, r.source);
+    sqlite3_bind_int64(s, 20, r.source_seq);
     step_done(db, s);
     return sqlite3_changes(db) == 1;
+  }
+
+  /// `r`'s id is stored: true when with the same content (a redelivery); otherwise keeps `r`
+  /// in audit_conflict and returns false.
+  bool redelivered(sqlite3* db, const AuditRecord& r) {
+    {
+      ResetGuard reset(find_event_.get());
+      sq::bind_text(find_event_.get(), 1, r.event_id);
+      if (step_row(db, find_event_.get()) && same_event(read_record(find_event_.get()), r))
+        return true;
+    }
+    const std::string event = describe_event(r);
+    sqlite3_bind_int64(insert_conflict_.get(), 1, util::unix_ms_now());
+    sq::bind_text(insert_conflict_.get(), 2, r.event_id);
+    sq::bind_text(insert_conflict_.get(), 3, event);
+    step_done(db, insert_conflict_.get());
+    return false;
   }
 
   std::string path_;
@@ -303,10 +354,13 @@ class SqliteAuditStore final : public AuditStore {
   sq::Stmt head_;
   sq::Stmt insert_;
   sq::Stmt insert_subject_;
+  sq::Stmt find_event_;
+  sq::Stmt insert_conflict_;
   std::mutex read_mu_;
   sq::Db read_db_;
   sq::Stmt by_subject_;
   sq::Stmt count_;
+  sq::Stmt count_conflicts_;
 };
 
 }  // namespace

@@ -21,10 +21,22 @@ class AuditStore {
  public:
   virtual ~AuditStore() = default;
 
+  /// What one append() did with its records.
+  struct Appended {
+    std::size_t appended = 0;    // new events, now in the chain
+    std::size_t duplicates = 0;  // redeliveries: the id is stored with the same content
+    /// The id is stored with different content (a forged or corrupted event, or an id that
+    /// collided): kept in audit_conflict, never in the chain, and reported by verify.
+    std::size_t conflicts = 0;
+  };
+
   /// Appends the records whose event_id is not stored yet, in order, extending the chain
-  /// (assigns seq, prev_hash, hash) in ONE transaction; returns how many were appended.
-  /// Safe against concurrent appenders, in this process or others.
-  virtual std::size_t append(std::vector<AuditRecord> records) = 0;
+  /// (assigns seq, prev_hash, hash) in ONE transaction. Safe against concurrent appenders,
+  /// in this process or others.
+  virtual Appended append(std::vector<AuditRecord> records) = 0;
+
+  /// How many conflicting events (see Appended::conflicts) the store has kept.
+  virtual std::int64_t conflicts() = 0;
 
   /// The records touching one subject hash, newest first (seq descending), with
   /// seq < before_seq (0 = from the newest), at most `limit`. Reads of the access log itself

@@ -34,6 +34,8 @@ AuditRecord to_record(const bus::v1::AuditEvent& e) {
   r.latency_us = e.latency_us();
   r.batch_id = e.batch_id();
   r.subject_count = e.subject_count();
+  r.source = e.source();
+  r.source_seq = e.source_seq();
   return r;
 }
 
@@ -42,7 +44,10 @@ namespace {
 prometheus::Counter& records(obs::Metrics& m, const std::string& result) {
   return prometheus::BuildCounter()
       .Name("lgsp_audit_writer_records_total")
-      .Help("Audit events consumed, by result: appended, duplicate, undecodable")
+      .Help(
+          "Audit events consumed, by result: appended, duplicate (redelivered), conflict "
+          "(an id already in the chain with other content: kept apart, an alarm), "
+          "undecodable")
       .Register(m.registry())
       .Add({{"result", result}});
 }
@@ -60,6 +65,7 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
                 }),
       appended_(records(metrics, "appended")),
       duplicates_(records(metrics, "duplicate")),
+      conflicts_(records(metrics, "conflict")),
       undecodable_(records(metrics, "undecodable")),
       store_errors_(metrics.counter("lgsp_audit_writer_store_errors_total",
                                     "Batches the audit store failed to commit (retried)")),
@@ -165,13 +171,20 @@ bool AuditWriter::store(std::vector<AuditRecord>& batch, const std::stop_token& 
   while (!batch.empty()) {
     const auto started = std::chrono::steady_clock::now();
     try {
-      const std::size_t size = batch.size();
-      const std::size_t added = store_->append(batch);
+      const auto done = store_->append(batch);
       batch_seconds_.Observe(util::seconds_since(started));
-      appended_.Increment(static_cast<double>(added));
-      duplicates_.Increment(static_cast<double>(size - added));
-      appended_total_ += static_cast<std::int64_t>(added);
-      chain_length_.Increment(static_cast<double>(added));
+      appended_.Increment(static_cast<double>(done.appended));
+      duplicates_.Increment(static_cast<double>(done.duplicates));
+      conflicts_.Increment(static_cast<double>(done.conflicts));
+      if (done.conflicts > 0) {
+        obs::error("audit_event_conflict",
+                   {{"events", done.conflicts},
+                    {"detail",
+                     "an event id already in the chain arrived with other content; "
+                     "kept in audit_conflict, not in the chain"}});
+      }
+      appended_total_ += static_cast<std::int64_t>(done.appended);
+      chain_length_.Increment(static_cast<double>(done.appended));
       store_ok_ = true;
       batch.clear();
     } catch (const std::exception& e) {

@@ -70,6 +70,7 @@ class AuditWriter {
   bus::Consumer consumer_;
   prometheus::Counter& appended_;
   prometheus::Counter& duplicates_;
+  prometheus::Counter& conflicts_;
   prometheus::Counter& undecodable_;
   prometheus::Counter& store_errors_;
   prometheus::Gauge& chain_length_;

@@ -1,16 +1,25 @@
 #include "http/request_id.hpp"
 
-#include <random>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
 
 namespace lgsp::http {
 
 std::string new_request_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Request ids are audit event ids: unpredictable and unique, so from the CSPRNG (OpenSSL's
+  // DRBG, seeded by the kernel and reseeded on its own), never from a seeded PRNG.
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("the random generator failed: " + std::to_string(ERR_get_error()));
+  }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(32, '0');
-  for (std::size_t half = 0; half < 2; ++half) {
-    std::uint64_t v = rng();
-    for (std::size_t i = 0; i < 16; ++i, v >>= 4) out[half * 16 + i] = kHex[v & 0xf];
+  std::string out(bytes.size() * 2, '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xf];
   }
   return out;
 }

@@ -74,7 +74,7 @@ const std::vector<std::string> kExpectedLogColumns = {
     "partner_id",   "operation",      "subject_hashes",  "purpose",
     "on_behalf_of", "procedure_code", "fields_released", "outcome",
     "http_status",  "latency_us",     "prev_hash",       "hash",
-    "batch_id",     "subject_count"};
+    "batch_id",     "subject_count",  "source",          "source_seq"};
 
 /// The record whose hash is pinned below: every field set, a non-empty prev_hash.
 AuditRecord pinned_record() {
@@ -98,6 +98,18 @@ TEST(AuditChainHash, BatchFieldsExtendTheEncodingAsDocumented) {
   r.batch_id = "job-1";
   r.subject_count = 2;
   EXPECT_EQ(chain_hash(r), "61bce9ea0ce74f5486015a2b90e07cc6b3921fac6edba496d672a2c4b7157e9c");
+}
+
+// Computed outside this code from the v3 extension as audit/README.md documents it, alone and
+// after the v2 one.
+TEST(AuditChainHash, SourceFieldsExtendTheEncodingAsDocumented) {
+  AuditRecord r = pinned_record();
+  r.source = "gateway-0-abc";
+  r.source_seq = 5;
+  EXPECT_EQ(chain_hash(r), "30ea59fd882deebbb86cbeb78da41f53b205fbf8e964e31edb84831479a0cd77");
+  r.batch_id = "job-1";
+  r.subject_count = 2;
+  EXPECT_EQ(chain_hash(r), "a81880fce59c4e2df4c7c1ea577decab56d624b2a11d073dbd9b32b6946311fd");
 }
 
 TEST(AuditChainHash, EachBatchFieldValueHashesDifferently) {
@@ -171,6 +183,17 @@ class AuditFixture : public ::testing::Test {
     }
   }
 
+  /// A count query run behind the store's back.
+  std::int64_t raw_count(const std::string& sql) const {
+    if (backend_ == Backend::kSqlite) {
+      const auto db = sqlite::open(path_, SQLITE_OPEN_READONLY);
+      const auto s = sqlite::prepare(db.get(), sql.c_str());
+      return sqlite3_step(s.get()) == SQLITE_ROW ? sqlite3_column_int64(s.get(), 0) : -1;
+    }
+    pqxx::connection conn(dsn_);
+    return pqxx::nontransaction(conn).exec(sql)[0][0].as<std::int64_t>();
+  }
+
   /// audit_log's column names in table order, read behind the store's back.
   std::vector<std::string> log_columns() const {
     std::vector<std::string> out;
@@ -226,7 +249,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, AuditStoreTest,
                          [](const auto& p) { return backend_name(p.param); });
 
 TEST_P(AuditStoreTest, AppendAssignsSeqAndLinksHashes) {
-  EXPECT_EQ(store_->append(make_records(1, 3)), 3U);
+  EXPECT_EQ(store_->append(make_records(1, 3)).appended, 3U);
   const auto records = all();
   ASSERT_EQ(records.size(), 3U);
   EXPECT_EQ(store_->count(), 3);
@@ -243,15 +266,115 @@ TEST_P(AuditStoreTest, AppendAssignsSeqAndLinksHashes) {
 }
 
 TEST_P(AuditStoreTest, DuplicateEventIdIsIgnoredAndLeavesChainUnchanged) {
-  ASSERT_EQ(store_->append(make_records(1, 2)), 2U);
+  ASSERT_EQ(store_->append(make_records(1, 2)).appended, 2U);
   const std::string head = verify_chain(*store_).head_hash;
-  EXPECT_EQ(store_->append(make_records(2, 2)), 0U);
+  EXPECT_EQ(store_->append(make_records(2, 2)).appended, 0U);
   EXPECT_EQ(store_->count(), 2);
   EXPECT_EQ(verify_chain(*store_).head_hash, head);
   // A batch mixing a redelivery, a new event and its own duplicate appends the new one once.
-  EXPECT_EQ(store_->append({make_record("e1"), make_record("e3"), make_record("e3")}), 1U);
+  EXPECT_EQ(store_->append({make_record("e1"), make_record("e3"), make_record("e3")}).appended, 1U);
   EXPECT_EQ(store_->count(), 3);
   EXPECT_TRUE(verify_chain(*store_).ok);
+}
+
+TEST_P(AuditStoreTest, DuplicatesAreCountedAsSuch) {
+  store_->append(make_records(1, 2));
+  const auto again = store_->append(make_records(1, 3));
+  EXPECT_EQ(again.appended, 1U);
+  EXPECT_EQ(again.duplicates, 2U);
+  EXPECT_EQ(again.conflicts, 0U);
+  EXPECT_EQ(store_->conflicts(), 0);
+}
+
+// A writer to the audit topic who reuses a real event's id to overwrite or hide it: the
+// chain keeps the first event, the other is kept apart, and verify raises the alarm.
+TEST_P(AuditStoreTest, RepeatedIdWithOtherContentIsAConflictThatVerifyReports) {
+  store_->append(make_records(1, 2));
+  AuditRecord forged = make_record("e2", {"s-z"});
+  forged.partner_id = "partner-9";
+  const auto result = store_->append({forged, make_record("e3")});
+  EXPECT_EQ(result.appended, 1U);
+  EXPECT_EQ(result.duplicates, 0U);
+  EXPECT_EQ(result.conflicts, 1U);
+  EXPECT_EQ(store_->conflicts(), 1);
+  const auto records = all();
+  ASSERT_EQ(records.size(), 3U);
+  EXPECT_EQ(records[1].partner_id, "partner-1");  // the chain keeps the first
+  EXPECT_TRUE(store_->by_subject("s-z", 0, 10).empty());
+  const VerifyReport report = verify_chain(*open());
+  EXPECT_FALSE(report.ok);
+  EXPECT_NE(report.problem.find("1 event(s) arrived with an event id already in the chain"),
+            std::string::npos)
+      << report.problem;
+  EXPECT_EQ(raw_count("SELECT count(*) FROM audit_conflict WHERE event_id = 'e2'"), 1);
+}
+
+/// Records from one sending process, numbered `from`..`to`.
+std::vector<AuditRecord> sourced(const std::string& source, int from, int to) {
+  std::vector<AuditRecord> out;
+  for (int i = from; i <= to; ++i) {
+    AuditRecord r = make_record(source + "-e" + std::to_string(i));
+    r.source = source;
+    r.source_seq = i;
+    out.push_back(r);
+  }
+  return out;
+}
+
+TEST_P(AuditStoreTest, InterleavedSourcesWithoutGapsVerify) {
+  // Two gateway replicas, their events interleaved on the topic, plus records from before
+  // sequences existed.
+  store_->append(make_records(1, 1));
+  auto a = sourced("gateway-0-aa", 1, 3);
+  auto b = sourced("gateway-1-bb", 1, 2);
+  EXPECT_EQ(store_->append({a[0], b[0], a[1], b[1], a[2]}).appended, 5U);
+  const auto records = all();
+  ASSERT_EQ(records.size(), 6U);
+  EXPECT_EQ(records[5].source, "gateway-0-aa");
+  EXPECT_EQ(records[5].source_seq, 3);
+  const VerifyReport report = verify_chain(*open());
+  EXPECT_TRUE(report.ok) << report.problem;
+}
+
+TEST_P(AuditStoreTest, VerifyReportsAnEventLostBeforeTheWriter) {
+  auto a = sourced("gateway-0-aa", 1, 5);
+  store_->append({a[0], a[1], a[4]});  // events 3 and 4 never arrived
+  const VerifyReport report = verify_chain(*store_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 3);
+  EXPECT_EQ(report.problem,
+            "record 3 (source gateway-0-aa): events 3 to 4 of this source never reached the "
+            "chain: lost between the gateway and the audit writer (look for audit_event_lost "
+            "in its log)");
+}
+
+TEST_P(AuditStoreTest, VerifyReportsASourceThatDoesNotStartAtOne) {
+  store_->append(sourced("gateway-0-aa", 2, 3));
+  const VerifyReport report = verify_chain(*store_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 1);
+  EXPECT_NE(report.problem.find("event 1 of this source never reached"), std::string::npos)
+      << report.problem;
+}
+
+TEST_P(AuditStoreTest, VerifyReportsReplayedSourceNumbers) {
+  auto a = sourced("gateway-0-aa", 1, 2);
+  AuditRecord replay = a[1];
+  replay.event_id = "another-id";
+  store_->append({a[0], a[1], replay});
+  const VerifyReport report = verify_chain(*store_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 3);
+  EXPECT_NE(report.problem.find("event 2 comes after event 2"), std::string::npos)
+      << report.problem;
+}
+
+TEST_P(AuditStoreTest, SourceFieldsAreCoveredByTheChain) {
+  store_->append(sourced("gateway-0-aa", 1, 2));
+  raw("UPDATE audit_log SET source_seq = 7 WHERE seq = 2");
+  const VerifyReport report = verify_chain(*store_);
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.problem, "record 2: contents altered (hash mismatch)");
 }
 
 TEST_P(AuditStoreTest, VerifyAcceptsIntactChain) {
@@ -411,8 +534,10 @@ TEST_P(AuditStoreTest, AccessLogReadsAreChainedButNotListed) {
 
 TEST_P(AuditStoreTest, BatchFieldsRoundTripAndAreCoveredByTheChain) {
   // A job's submission (its count, no hashes), one chunk (its subjects), an ordinary request.
-  EXPECT_EQ(store_->append({batch_record("e1", {}, 3), batch_record("e2", {"s-a", "s-b", "s-c"}, 3),
-                            make_record("e3", {"s-a"})}),
+  EXPECT_EQ(store_
+                ->append({batch_record("e1", {}, 3), batch_record("e2", {"s-a", "s-b", "s-c"}, 3),
+                          make_record("e3", {"s-a"})})
+                .appended,
             3U);
   // The citizen's access-log query lists the chunk like any other access.
   const auto listed = open()->by_subject("s-a", 0, 10);  // read back through a new store
@@ -463,8 +588,8 @@ TEST_P(AuditStoreTest, RecordWithSeveralSubjectsShowsUnderEach) {
 TEST_P(AuditStoreTest, SecondStoreOnSameStorageContinuesTheChain) {
   store_->append(make_records(1, 2));
   const auto second = open();
-  EXPECT_EQ(second->append(make_records(3, 3)), 1U);
-  EXPECT_EQ(store_->append(make_records(4, 4)), 1U);  // the first store re-reads the head
+  EXPECT_EQ(second->append(make_records(3, 3)).appended, 1U);
+  EXPECT_EQ(store_->append(make_records(4, 4)).appended, 1U);  // the first store re-reads the head
   const auto records = all();
   ASSERT_EQ(records.size(), 4U);
   EXPECT_EQ(records[2].prev_hash, records[1].hash);
@@ -655,7 +780,7 @@ TEST_P(AuditMigrationTest, OpeningAnOldTableAddsTheBatchColumnsAndTheOldChainSti
   append_v1(make_record("e2", {"s-a", "s-b"}));
   const std::string old_head = v1_head_;
   const std::vector<std::string> v1_columns(kExpectedLogColumns.begin(),
-                                            kExpectedLogColumns.end() - 2);
+                                            kExpectedLogColumns.end() - 4);
   ASSERT_EQ(log_columns(), v1_columns);
 
   store_ = open();
@@ -674,7 +799,7 @@ TEST_P(AuditMigrationTest, OpeningAnOldTableAddsTheBatchColumnsAndTheOldChainSti
 
   // An earlier release still appending during a rolling upgrade, then this one, with a job.
   append_v1(make_record("e3", {"s-c"}));
-  EXPECT_EQ(store_->append({batch_record("e4", {"s-a"}, 1)}), 1U);
+  EXPECT_EQ(store_->append({batch_record("e4", {"s-a"}, 1)}).appended, 1U);
   const auto reopened = open();  // an up-to-date table is left as it is
   EXPECT_EQ(log_columns(), kExpectedLogColumns);
   const VerifyReport after = verify_chain(*reopened, {2, old_head});

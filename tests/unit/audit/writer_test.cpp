@@ -24,10 +24,12 @@ bus::v1::AuditEvent make_event() {
   return e;
 }
 
-TEST(AuditWriterToRecord, CopiesEveryEventFieldIncludingTheBatchFields) {
+TEST(AuditWriterToRecord, CopiesEveryEventFieldIncludingTheBatchAndSourceFields) {
   bus::v1::AuditEvent e = make_event();
   e.set_batch_id("job-1");
   e.set_subject_count(2);
+  e.set_source("gateway-1-abc");
+  e.set_source_seq(41);
   const AuditRecord r = to_record(e);
   EXPECT_EQ(r.event_id, "ev-1");
   EXPECT_EQ(r.time_unix_ms, 1'700'000'000'000);
@@ -44,6 +46,8 @@ TEST(AuditWriterToRecord, CopiesEveryEventFieldIncludingTheBatchFields) {
   EXPECT_EQ(r.latency_us, 1234);
   EXPECT_EQ(r.batch_id, "job-1");
   EXPECT_EQ(r.subject_count, 2);
+  EXPECT_EQ(r.source, "gateway-1-abc");
+  EXPECT_EQ(r.source_seq, 41);
   EXPECT_EQ(r.seq, 0);  // the store's to assign, with the hashes
   EXPECT_EQ(r.hash, "");
 }
