@@ -3,6 +3,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <memory>
 #include <set>
 
 #include "gateway/responses.hpp"
@@ -376,49 +377,67 @@ void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& r
 
 void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
                            boost::system::error_code ec, const v1::Reply& reply) {
-  --in_flight_;
-  in_flight_count_ = in_flight_;
-  chunks_in_flight_.Set(static_cast<double>(in_flight_));
   const auto it = active_.find(job_id);
-  if (it != active_.end()) --it->second.in_flight;
-  const auto count_chunk = [&](const char* result) {
-    chunks_.Add({{"registry", chunk.registry}, {"result", result}}).Increment();
-  };
   if (ec) {
-    count_chunk(ec == CallErrc::kTimeout ? "timeout" : "failed");
+    count_chunk(chunk, ec == CallErrc::kTimeout ? "timeout" : "failed");
     if (ec != CallErrc::kStopped) {
       obs::warn("batch_chunk_failed",
                 {{"job", job_id}, {"chunk", chunk.id}, {"error", ec.message()}});
     }
-    return pass();
+    return landed(job_id);
   }
-  if (it == active_.end() || it->second.retired) return pass();  // cancelled meanwhile
+  if (it == active_.end() || it->second.retired) return landed(job_id);  // cancelled meanwhile
   if (reply.status() != v1::STATUS_OK ||
       static_cast<std::size_t>(reply.batch_size()) != chunk.lines.size()) {
-    count_chunk("failed");
+    count_chunk(chunk, "failed");
     obs::warn("batch_chunk_unusable", {{"job", job_id},
                                        {"chunk", chunk.id},
                                        {"items", reply.batch_size()},
                                        {"detail", reply.detail()}});
-    return pass();
+    return landed(job_id);
   }
   Active& a = it->second;
-  ChunkResults got;
-  if (!collect(a, chunk, reply, got)) {
-    count_chunk("failed");
+  auto got = std::make_shared<ChunkResults>();
+  if (!collect(a, chunk, reply, *got)) {
+    count_chunk(chunk, "failed");
     obs::warn("batch_chunk_unusable", {{"job", job_id}, {"chunk", chunk.id}});
-    return pass();
+    return landed(job_id);
+  }
+  if (got->results.empty() || audit_ == nullptr || hasher_ == nullptr) {
+    store_results(job_id, chunk, *got, true);
+    return landed(job_id);
+  }
+  // The accesses this chunk made must be durable before its results become downloadable;
+  // the chunk stays in flight meanwhile. Not durable: not stored, so asked again later.
+  audit_->send(audit_event(a, chunk, *got), [this, job_id, chunk, got](bool durable) {
+    asio::post(ioc_, [this, job_id, chunk, got, durable] {
+      store_results(job_id, chunk, *got, durable);
+      landed(job_id);
+    });
+  });
+}
+
+void BatchEngine::landed(const std::string& job_id) {
+  --in_flight_;
+  in_flight_count_ = in_flight_;
+  chunks_in_flight_.Set(static_cast<double>(in_flight_));
+  if (const auto it = active_.find(job_id); it != active_.end()) --it->second.in_flight;
+  pass();
+}
+
+void BatchEngine::count_chunk(const Chunk& chunk, const char* result) {
+  chunks_.Add({{"registry", chunk.registry}, {"result", result}}).Increment();
+}
+
+void BatchEngine::store_results(const std::string& job_id, const Chunk& chunk,
+                                const ChunkResults& got, bool audited) {
+  if (!audited) {
+    count_chunk(chunk, "audit_failed");
+    return;
   }
   try {
-    // The accesses this chunk made, before its results become downloadable.
-    if (!got.results.empty() && audit_ != nullptr && hasher_ != nullptr &&
-        !audit_->publish(audit_event(a, chunk, got))) {
-      // Not recorded, so asked again later: no result exists without its audit event.
-      count_chunk("audit_failed");
-      return pass();
-    }
     store_.record_results(job_id, got.results, util::unix_ms_now());
-    count_chunk("ok");
+    count_chunk(chunk, "ok");
     for (const auto& [outcome, n] : got.outcomes) {
       records_
           .Add({{"registry", chunk.registry}, {"outcome", std::string(batch::to_string(outcome))}})
@@ -427,7 +446,6 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
   } catch (const std::exception& e) {
     obs::error("batch_store_failed", {{"job", job_id}, {"error", e.what()}});
   }
-  pass();
 }
 
 bool BatchEngine::collect(Active& a, const Chunk& chunk, const v1::Reply& reply,

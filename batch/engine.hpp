@@ -49,7 +49,8 @@ std::string invalid_line(std::int64_t line, const std::vector<http::FieldError>&
 /// chunk that times out, fails, or was in flight when the process died is simply sent
 /// again (the store keeps the first result of a record, so each record ends with exactly
 /// one). Each answered chunk produces an audit event with its subjects' hashes, so a
-/// citizen's access log lists bulk accesses too.
+/// citizen's access log lists bulk accesses too; its results are stored (and so become
+/// downloadable) only once that event is acknowledged by the cluster.
 ///
 /// Threads: its own thread and io_context; the store is thread-safe and the bus client
 /// posts completions to that io_context. wake() is thread-safe.
@@ -86,6 +87,13 @@ class BatchEngine {
     std::vector<std::string> subjects;
     std::map<batch::Outcome, double> outcomes;
   };
+  /// A chunk is no longer in flight (answered and stored, or failed): count it out, go on.
+  void landed(const std::string& job_id);
+  void count_chunk(const Chunk& chunk, const char* result);
+  /// Stores a chunk's results once its audit event is durable (`audited`); otherwise counts
+  /// the chunk "audit_failed" and stores nothing, so its records are asked again.
+  void store_results(const std::string& job_id, const Chunk& chunk, const ChunkResults& got,
+                     bool audited);
   /// The chunk's results from its reply (a record whose backend failed is left for another
   /// try, up to kMaxBackendErrors); false when the reply does not match the chunk.
   bool collect(Active& a, const Chunk& chunk, const bus::v1::Reply& reply, ChunkResults& got);

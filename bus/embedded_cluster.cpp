@@ -38,4 +38,12 @@ void EmbeddedCluster::set_broker_up(int broker_id, bool up) {
   }
 }
 
+void EmbeddedCluster::set_partition_leader(const std::string& topic, int partition, int broker_id) {
+  const auto err =
+      rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), partition, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("cannot set the leader of " + topic + ": " + rd_kafka_err2str(err));
+  }
+}
+
 }  // namespace lgsp::bus

@@ -27,6 +27,9 @@ class EmbeddedCluster {
   void create_topic(const std::string& name, int partitions);
   /// Takes a broker (1-based id) down or brings it back, for fault tests.
   void set_broker_up(int broker_id, bool up);
+  /// Makes `broker_id` (1-based) the leader of one partition, or leaves it without a leader
+  /// (-1): that partition refuses produce and fetch while others work, for fault tests.
+  void set_partition_leader(const std::string& topic, int partition, int broker_id);
 
  private:
   KafkaHandle host_;  // the mock cluster lives inside this client instance

@@ -400,12 +400,15 @@ void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
 
 void read_audit(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
   const std::string path = "audit";
-  if (!r.check_map(n, path,
-                   {"enabled", "subject_key_file", "subject_key_env", "store",
-                    "writer_admin_listen", "consumer_properties"})) {
+  if (!r.check_map(
+          n, path,
+          {"enabled", "subject_key_file", "subject_key_env", "store", "writer_admin_listen",
+           "consumer_properties", "delivery_timeout_ms", "max_undelivered"})) {
     return;
   }
   r.get(n, path, "enabled", a.enabled);
+  r.get(n, path, "delivery_timeout_ms", a.delivery_timeout_ms, 50, 60000);
+  r.get(n, path, "max_undelivered", a.max_undelivered, 1, 1'000'000);
   read_secret(r, n, path, "subject_key", a.subject_key);
   if (n["store"]) read_store(r, n["store"], path + ".store", a.store);
   read_endpoint(r, n, path, "writer_admin_listen", a.writer_admin_listen);

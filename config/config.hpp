@@ -179,6 +179,12 @@ struct AuditConfig {
   /// librdkafka settings for the audit writer's consumer, applied after kafka.* and the
   /// built-in audit default (audit events travel on the gateway's request producer).
   Properties consumer_properties;
+  /// How long a data-bearing answer waits for its audit event to be acknowledged by the
+  /// cluster (acks=all) before it is refused with 503 audit-unavailable.
+  std::int64_t delivery_timeout_ms = 2000;
+  /// Audit events sent but not yet acknowledged above which the gateway refuses new requests
+  /// (503 audit-unavailable) before doing any registry work.
+  std::int64_t max_undelivered = 2000;
 };
 
 struct AuthConfig {

@@ -187,7 +187,7 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
   Admission::decorate(res, limits ? &*limits : nullptr);
 
   const double seconds = util::seconds_since(started);
-  if (auto unaccounted = account(ex, static_cast<int>(res.result_int()), seconds)) {
+  if (auto unaccounted = co_await account(ex, static_cast<int>(res.result_int()), seconds)) {
     res = http::make_problem_response(*unaccounted, ex.request_id, ex.req.version(),
                                       ex.req.keep_alive());
   }
@@ -199,6 +199,7 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
 std::variant<ParsedRequest, Problem> ApiHandler::admit(
     Exchange& ex, const http::PeerInfo& peer, std::optional<RateLimiter::Decision>& limits) {
   if (auto closed = admission_.open(draining_)) return std::move(*closed);
+  if (auto backlog = audit_backlog()) return std::move(*backlog);
   if (ex.operation.empty()) {
     return problem(Status::not_found, "not-found", "No such endpoint",
                    "see docs/api.md for the endpoints");
@@ -240,13 +241,34 @@ asio::awaitable<http::Response> ApiHandler::dispatch(Exchange& ex, ParsedRequest
   co_return co_await registry_call(ex, std::move(parsed));
 }
 
-std::optional<Problem> ApiHandler::account(const Exchange& ex, int status, double seconds) {
-  // Nothing is released that the audit trail cannot account for.
-  if (audit(ex, status, static_cast<std::int64_t>(seconds * 1e6)) || status >= 300)
-    return std::nullopt;
+namespace {
+
+Problem audit_unavailable() {
   return problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
-                 "the request could not be recorded in the audit trail, so no data is released; "
-                 "retry later");
+                 "the request could not be recorded durably in the audit trail, so no data is "
+                 "released; retry later");
+}
+
+}  // namespace
+
+std::optional<Problem> ApiHandler::audit_backlog() const {
+  if (services_.audit == nullptr || services_.audit->accepting()) return std::nullopt;
+  services_.probe.rejected("audit_backlog");
+  return audit_unavailable();
+}
+
+asio::awaitable<std::optional<Problem>> ApiHandler::account(const Exchange& ex, int status,
+                                                            double seconds) {
+  if (services_.audit == nullptr) co_return std::nullopt;
+  const auto event = audit_event(ex, status, static_cast<std::int64_t>(seconds * 1e6));
+  if (status >= 300) {
+    // Releases nothing: recorded, never waited for.
+    services_.audit->send(event);
+    co_return std::nullopt;
+  }
+  // Nothing is released that the audit trail cannot account for durably.
+  if (co_await services_.audit->async_record(event, asio::use_awaitable)) co_return std::nullopt;
+  co_return audit_unavailable();
 }
 
 void ApiHandler::conclude(const Exchange& ex, int status, double seconds) {
@@ -263,8 +285,8 @@ void ApiHandler::conclude(const Exchange& ex, int status, double seconds) {
                              {"trace_id", obs::trace_id_of(ex.traceparent)}});
 }
 
-bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) {
-  if (services_.audit == nullptr) return true;
+bus::v1::AuditEvent ApiHandler::audit_event(const Exchange& ex, int status,
+                                            std::int64_t latency_us) const {
   bus::v1::AuditEvent e;
   e.set_event_id(ex.request_id);
   e.set_time_unix_ms(ex.time_unix_ms);
@@ -294,7 +316,7 @@ bool ApiHandler::audit(const Exchange& ex, int status, std::int64_t latency_us) 
   e.set_latency_us(latency_us);
   e.set_batch_id(ex.batch_id);
   e.set_subject_count(ex.subject_count);
-  return services_.audit->publish(e);
+  return e;
 }
 
 bool ApiHandler::streams(const http::RequestHead& head) const {
@@ -319,6 +341,8 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
   batch::BatchCall call;
   if (auto closed = admission_.open(draining_)) {
     res = refuse(*closed);
+  } else if (auto backlog = audit_backlog()) {
+    res = refuse(*backlog);
   } else if (services_.batches == nullptr) {
     res = refuse(problem(Status::service_unavailable, "batches-unavailable",
                          "Bulk jobs are not available",
@@ -339,10 +363,9 @@ asio::awaitable<http::StreamedResponse> ApiHandler::handle_stream(http::RequestH
   }
   const double seconds = util::seconds_since(started);
   // A status or results read that the trail cannot record releases nothing.
-  if (auto unaccounted = call.audited
-                             ? std::nullopt
-                             : account(ex, static_cast<int>(res.head.result_int()), seconds)) {
-    res = refuse(*unaccounted);
+  if (!call.audited) {
+    if (auto unaccounted = co_await account(ex, static_cast<int>(res.head.result_int()), seconds))
+      res = refuse(*unaccounted);
   }
   res.head.set("traceparent", ex.traceparent);
   conclude(ex, static_cast<int>(res.head.result_int()), seconds);
@@ -357,7 +380,9 @@ batch::BatchApi::AuditSubmission ApiHandler::submission_auditor(const Exchange& 
     sub.subject_count = subjects;
     sub.purpose = job.purpose;
     sub.procedure_code = job.procedure_code;
-    return audit(sub, 202, 0);
+    // The submission releases nothing: its results are released by reads, each audited, of
+    // records whose chunk's audit event was durable first.
+    return services_.audit == nullptr || services_.audit->send(audit_event(sub, 202, 0));
   };
 }
 

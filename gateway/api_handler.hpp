@@ -87,11 +87,15 @@ class ApiHandler final : public http::Handler {
   std::optional<http::Problem> complete_envelope(const Exchange& ex, ParsedRequest& parsed) const;
   /// The end of every answer: in-flight gauge, request metrics, the access log line.
   void conclude(const Exchange& ex, int status, double seconds);
-  /// Queues the exchange's audit event; false when it could not be.
-  bool audit(const Exchange& ex, int status, std::int64_t latency_us);
+  /// 503 audit-unavailable while too many audit events await acknowledgement.
+  std::optional<http::Problem> audit_backlog() const;
+  /// The exchange's audit event.
+  bus::v1::AuditEvent audit_event(const Exchange& ex, int status, std::int64_t latency_us) const;
   /// The audit event of an answer about to go: nullopt when it may go, else the problem that
-  /// replaces it (a data-bearing answer whose event could not be queued releases nothing).
-  std::optional<http::Problem> account(const Exchange& ex, int status, double seconds);
+  /// replaces it. A data-bearing answer (2xx) waits until its event is durable and releases
+  /// nothing if it does not become so in time; a refusal only queues its event.
+  boost::asio::awaitable<std::optional<http::Problem>> account(const Exchange& ex, int status,
+                                                               double seconds);
   /// Records a bulk submission's own audit event, before its job is queued.
   batch::BatchApi::AuditSubmission submission_auditor(const Exchange& ex);
 

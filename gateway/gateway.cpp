@@ -6,6 +6,7 @@
 
 #include "audit/store.hpp"
 #include "bus/client_properties.hpp"
+#include "http/request_id.hpp"
 #include "observability/log.hpp"
 #include "observability/thread_name.hpp"
 
@@ -56,8 +57,13 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
                                ": audit.subject_key_file (or _env) is required: the gateway "
                                "does not serve partners without an audit trail");
     }
-    audit_ = std::make_unique<AuditPublisher>(bus_.producer(),
-                                              bus::Topics{cfg.kafka.topic_prefix}.audit(), probe_);
+    audit_ = std::make_unique<AuditPublisher>(
+        bus_.producer(), bus::Topics{cfg.kafka.topic_prefix}.audit(), probe_,
+        AuditPublisherOptions{
+            std::chrono::milliseconds(cfg.audit.delivery_timeout_ms), cfg.audit.max_undelivered,
+            // A new sequence per process start: the nonce tells two runs of one instance apart.
+            "gateway-" + std::to_string(cfg.gateway.instance) + "-" +
+                http::new_request_id().substr(0, 12)});
     services.audit = audit_.get();
   } else {
     obs::warn("audit_disabled", {{"detail", "audit.enabled is false: for benchmarks only"}});
@@ -199,7 +205,7 @@ void Gateway::stop() {
   threads_.clear();
   // Every handler has returned, so every audit event is queued: deliver them before exit.
   if (audit_ && !audit_->flush(std::chrono::seconds(10))) {
-    obs::error("audit_flush_incomplete", {{"undelivered", audit_->outstanding()}});
+    obs::error("audit_flush_incomplete", {{"undelivered", audit_->undelivered()}});
   }
   obs::info("gateway_stopped");
 }

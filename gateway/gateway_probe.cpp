@@ -54,11 +54,21 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                     .Register(m.registry())),
       audit_events_(prometheus::BuildCounter()
                         .Name("lgsp_gateway_audit_events_total")
-                        .Help("Audit events by result: queued, delivered, failed")
+                        .Help("Audit events by result: queued, delivered, failed, late "
+                              "(acknowledged after its answer was refused)")
                         .Register(m.registry())),
       audit_queued_(audit_events_.Add({{"result", "queued"}})),
       audit_delivered_(audit_events_.Add({{"result", "delivered"}})),
       audit_failed_(audit_events_.Add({{"result", "failed"}})),
+      audit_late_(audit_events_.Add({{"result", "late"}})),
+      audit_undelivered_(m.gauge("lgsp_gateway_audit_undelivered_events",
+                                 "Audit events sent and not yet acknowledged by the cluster")),
+      audit_delivery_(prometheus::BuildHistogram()
+                          .Name("lgsp_gateway_audit_delivery_duration_seconds")
+                          .Help("Time from sending an audit event to the cluster's "
+                                "acknowledgement (acks=all); data-bearing answers wait for it")
+                          .Register(m.registry())
+                          .Add({}, kBusBuckets)),
       reloads_ok_(m.counter("lgsp_gateway_config_reloads_total",
                             "Configuration reloads (SIGHUP or /admin/reload) that took effect")),
       reloads_failed_(m.counter("lgsp_gateway_config_reload_failures_total",

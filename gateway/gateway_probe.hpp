@@ -41,6 +41,13 @@ class GatewayProbe {
   void audit_queued() { audit_queued_.Increment(); }
   void audit_delivered() { audit_delivered_.Increment(); }
   void audit_failed() { audit_failed_.Increment(); }
+  /// An event acknowledged after its answer stopped waiting (the answer was refused, so the
+  /// trail records an access that released nothing: the safe side).
+  void audit_late() { audit_late_.Increment(); }
+  /// Audit events sent and not yet acknowledged or failed.
+  prometheus::Gauge& audit_undelivered() { return audit_undelivered_; }
+  /// Time from sending an audit event to the cluster's acknowledgement (acks=all).
+  void audit_acknowledged(double seconds) { audit_delivery_.Observe(seconds); }
   void reloaded(bool ok) { (ok ? reloads_ok_ : reloads_failed_).Increment(); }
 
  private:
@@ -61,6 +68,9 @@ class GatewayProbe {
   prometheus::Counter& audit_queued_;
   prometheus::Counter& audit_delivered_;
   prometheus::Counter& audit_failed_;
+  prometheus::Counter& audit_late_;
+  prometheus::Gauge& audit_undelivered_;
+  prometheus::Histogram& audit_delivery_;
   prometheus::Counter& reloads_ok_;
   prometheus::Counter& reloads_failed_;
 };

@@ -20,9 +20,12 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "app/commands.hpp"
+#include "audit/chain.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
 
@@ -52,6 +55,8 @@ struct Outcome {
   int status = 0;
   bool right_name = false;
   bool match = false;
+  std::string request_id;
+  std::string problem;  // the problem type's last segment, for a refusal
 };
 
 /// Verify requests from `threads` clients until stopped, half with the right name, half
@@ -65,12 +70,17 @@ class Load {
         for (std::size_t i = static_cast<std::size_t>(t); !stop_; i += 7) {
           const auto& s = subjects_[i % subjects_.size()];
           const bool right = i % 2 == 0;
-          Outcome o{Clock::now(), 0, 0, right, false};
+          Outcome o{Clock::now(), 0, 0, right, false, {}, {}};
           try {
             const auto r =
                 post_json(port_, "/v1/population/verify", verify_body(s, right), kMinistryKey);
             o.status = r.status;
+            o.request_id = r.header("x-request-id");
             if (r.status == 200) o.match = r.json().at("match").as_bool();
+            if (r.status >= 400) {
+              const std::string type(r.json().at("type").as_string());
+              o.problem = type.substr(type.rfind(':') + 1);
+            }
           } catch (const std::exception&) {
             o.status = -1;  // no answer at all
           }
@@ -102,6 +112,23 @@ class Load {
   std::vector<std::thread> threads_;
 };
 
+/// Waits (up to `limit`) until 10 requests in a row sent after `since` were answered 200;
+/// returns how long after `since` the first of them was sent, or -1.
+std::int64_t recovered_after(Load& load, Clock::time_point since, std::chrono::seconds limit) {
+  while (Clock::now() - since < limit) {
+    std::this_thread::sleep_for(200ms);
+    int ok_in_a_row = 0;
+    for (const auto& o : load.outcomes()) {
+      if (o.sent < since) continue;
+      ok_in_a_row = o.status == 200 ? ok_in_a_row + 1 : 0;
+      if (ok_in_a_row == 10) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(o.sent - since).count();
+      }
+    }
+  }
+  return -1;
+}
+
 TEST(Faults, BrokerLossFailsFastNeverWrongAndRecoversByItself) {
   constexpr std::int64_t kDeadlineMs = 1000;
   TestStack stack({.deadline_ms = kDeadlineMs});
@@ -113,21 +140,7 @@ TEST(Faults, BrokerLossFailsFastNeverWrongAndRecoversByItself) {
   stack.cluster->set_broker_up(1, true);
   const auto up_at = Clock::now();
   // Recovered: ten answers in a row sent after the broker came back are 200.
-  std::int64_t recovered_after_ms = -1;
-  while (ms_since(up_at) < 40'000 && recovered_after_ms < 0) {
-    std::this_thread::sleep_for(200ms);
-    const auto all = load.outcomes();
-    int ok_in_a_row = 0;
-    for (const auto& o : all) {
-      if (o.sent < up_at) continue;
-      ok_in_a_row = o.status == 200 ? ok_in_a_row + 1 : 0;
-      if (ok_in_a_row == 10) {
-        recovered_after_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(o.sent - up_at).count();
-        break;
-      }
-    }
-  }
+  const std::int64_t recovered_after_ms = recovered_after(load, up_at, 40s);
   load.stop();
   const auto all = load.outcomes();
 
@@ -151,6 +164,69 @@ TEST(Faults, BrokerLossFailsFastNeverWrongAndRecoversByItself) {
   EXPECT_EQ(odd_status, 0) << "answers other than 200, 503 or 504";
   EXPECT_EQ(slow, 0) << "answers later than the deadline + 1.5 s";
   EXPECT_GE(recovered_after_ms, 0) << "no recovery within 40 s of the broker coming back";
+}
+
+// The audit topic's partition loses its leader while the request topics work: answers that
+// would release data must not go out without a durable audit record, refusals come fast once
+// the backlog is over its bound, and when the topic is back every event is in the chain.
+TEST(Faults, AuditTopicDownReleasesNoDataAndLosesNoEvent) {
+  constexpr std::int64_t kAuditTimeoutMs = 800;
+  TestStack stack({.audit_yaml = "  delivery_timeout_ms: " + std::to_string(kAuditTimeoutMs) +
+                                 "\n  max_undelivered: 10"});
+  const std::string audit_topic = bus::Topics{stack.cfg.kafka.topic_prefix}.audit();
+  Load load(stack.api_port(), stack.subjects(50), 4);
+  std::this_thread::sleep_for(1500ms);
+  const auto down_at = Clock::now();
+  stack.cluster->set_partition_leader(audit_topic, 0, -1);
+  std::this_thread::sleep_for(4s);
+  stack.cluster->set_partition_leader(audit_topic, 0, 1);
+  const auto up_at = Clock::now();
+  const std::int64_t recovered_ms = recovered_after(load, up_at, 40s);
+  load.stop();
+  const auto all = load.outcomes();
+
+  int before = 0, released = 0, refused = 0, refused_fast = 0, wrong = 0, odd = 0;
+  std::int64_t answered = 0;
+  for (const auto& o : all) {
+    if (o.status > 0) ++answered;
+    if (o.status == 200 && o.match != o.right_name) ++wrong;
+    if (o.status != 200 && !(o.status == 503 && o.problem == "audit-unavailable")) ++odd;
+    if (o.sent < down_at && o.status == 200) ++before;
+    // Sent after the leader went and answered before it came back: no event could have been
+    // acknowledged meanwhile, so no such answer may carry data.
+    const bool in_outage =
+        o.sent >= down_at + 50ms && o.sent + std::chrono::milliseconds(o.took_ms) < up_at;
+    if (!in_outage) continue;
+    if (o.status == 200) ++released;
+    if (o.status == 503) {
+      ++refused;
+      if (o.took_ms < kAuditTimeoutMs / 2) ++refused_fast;
+    }
+  }
+  std::cout << "[ fault    ] audit topic down: " << all.size() << " requests, " << before
+            << " ok before, " << refused << " refused during the outage (" << refused_fast
+            << " up front), recovered " << recovered_ms << " ms after the topic came back\n";
+  EXPECT_GT(before, 10) << "the load never ran before the outage";
+  EXPECT_EQ(released, 0) << "data released while no audit event could be acknowledged";
+  EXPECT_GT(refused, 0) << "the outage was not felt";
+  EXPECT_GT(refused_fast, 0) << "no request was refused up front once the backlog was full";
+  EXPECT_EQ(wrong, 0) << "a verify answered the wrong match";
+  EXPECT_EQ(odd, 0) << "answers other than 200 or 503 audit-unavailable";
+  EXPECT_GE(recovered_ms, 0) << "no recovery within 40 s of the topic coming back";
+
+  // Nothing lost: every answered request, refused or not, reaches the chain, and each
+  // gateway event sequence is complete.
+  EXPECT_GE(stack.wait_for_audit(answered), answered);
+  std::set<std::string> chained;
+  const auto store = app::open_audit_store(stack.cfg);
+  store->scan([&](const audit::AuditRecord& r) { chained.insert(r.request_id); });
+  int missing = 0;
+  for (const auto& o : all) {
+    if (o.status > 0 && chained.count(o.request_id) == 0) ++missing;
+  }
+  EXPECT_EQ(missing, 0) << "answered requests without an audit record";
+  const auto report = audit::verify_chain(*store);
+  EXPECT_TRUE(report.ok) << report.problem;
 }
 
 TEST(Faults, StuckRegistryShedsLoadAtThePendingLimitWithinDeadlines) {

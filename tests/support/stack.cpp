@@ -57,6 +57,7 @@ logging: {level: warn}
 audit:
   subject_key_file: @DIR@/audit-subject.key
   store: {@BACKEND@, sqlite_path: @DIR@/audit.db}
+@AUDIT_EXTRA@
 @EXTRA_YAML@
 partners:
   - id: ministry
@@ -100,6 +101,7 @@ partners:
     yaml.replace(at + line.size(), yaml.find('\n', at + 1) - at - line.size(), settings);
   }
   put("@GATEWAY_EXTRA@", options.gateway_yaml);
+  put("@AUDIT_EXTRA@", options.audit_yaml);
   put("@EXTRA_YAML@", options.extra_yaml + (options.batches ? R"(
 batches:
   sqlite_path: @DIR@/batches.db

@@ -42,6 +42,8 @@ struct StackOptions {
   std::string backend = "sqlite";
   /// YAML lines added to the gateway section (indented by two spaces), e.g. a tls block.
   std::string gateway_yaml{};
+  /// YAML lines added to the audit section (indented by two spaces).
+  std::string audit_yaml{};
   /// Further top-level YAML (e.g. an auth section) and further partners (list items).
   std::string extra_yaml{};
   std::string extra_partners{};
