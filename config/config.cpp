@@ -3,10 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <boost/algorithm/string/case_conv.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "config/partners.hpp"
@@ -106,14 +108,66 @@ void read_properties(YamlReader& r, const YAML::Node& map, const std::string& pa
   }
 }
 
+/// Whether every host of a bootstrap list ("host:port,host:port", IPv6 in brackets) is a
+/// loopback address.
+bool loopback_bootstrap(const std::string& bootstrap) {
+  std::istringstream in(bootstrap);
+  std::string server;
+  bool any = false;
+  while (std::getline(in, server, ',')) {
+    server.erase(0, server.find_first_not_of(' '));
+    server.erase(server.find_last_not_of(' ') + 1);
+    if (const auto scheme = server.find("://"); scheme != std::string::npos) {
+      server.erase(0, scheme + 3);
+    }
+    std::string host = server;
+    if (!host.empty() && host.front() == '[') {
+      host = host.substr(1, host.find(']') - 1);
+    } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+      host.erase(colon);
+    }
+    if (!Endpoint{host, 0}.is_loopback()) return false;
+    any = true;
+  }
+  return any;
+}
+
+/// For a cluster that must use TLS: which client layer would not ("security.protocol is
+/// plaintext in kafka.properties", ...), or nullopt when all use ssl or sasl_ssl or the
+/// cluster is embedded or on loopback.
+std::optional<std::string> plaintext_layer(const KafkaConfig& k) {
+  if (k.bootstrap == "embedded" || loopback_bootstrap(k.bootstrap)) return std::nullopt;
+  const auto protocol_in = [](const Properties& props) -> std::optional<std::string> {
+    std::optional<std::string> found;
+    for (const auto& [key, value] : props) {
+      if (key == "security.protocol") found = boost::algorithm::to_lower_copy(value);
+    }
+    return found;
+  };
+  const auto secure = [](const std::string& p) { return p == "ssl" || p == "sasl_ssl"; };
+  const std::string common = protocol_in(k.properties).value_or("plaintext");
+  for (const auto& [layer, props] : {std::pair{"producer_properties", &k.producer_properties},
+                                     std::pair{"consumer_properties", &k.consumer_properties}}) {
+    const std::string p = protocol_in(*props).value_or(common);
+    if (!secure(p)) {
+      return "security.protocol is " + p +
+             (protocol_in(*props) ? std::string(" in kafka.") + layer
+                                  : std::string(protocol_in(k.properties) ? " in kafka.properties"
+                                                                          : " by default"));
+    }
+  }
+  return std::nullopt;
+}
+
 void read_kafka(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
   const std::string path = "kafka";
-  if (!r.check_map(
-          n, path,
-          {"bootstrap", "embedded_brokers", "bootstrap_file", "topic_prefix", "request_partitions",
-           "reply_partitions", "properties", "producer_properties", "consumer_properties"})) {
+  if (!r.check_map(n, path,
+                   {"bootstrap", "embedded_brokers", "bootstrap_file", "topic_prefix",
+                    "request_partitions", "reply_partitions", "properties", "producer_properties",
+                    "consumer_properties", "allow_plaintext"})) {
     return;
   }
+  r.get(n, path, "allow_plaintext", k.allow_plaintext);
   r.get(n, path, "bootstrap", k.bootstrap);
   r.get(n, path, "embedded_brokers", k.embedded_brokers, 1, 9);
   r.get(n, path, "bootstrap_file", k.bootstrap_file);
@@ -124,6 +178,13 @@ void read_kafka(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
   read_properties(r, n, path, "producer_properties", k.producer_properties);
   read_properties(r, n, path, "consumer_properties", k.consumer_properties);
   if (k.bootstrap.empty()) r.error(n["bootstrap"], "kafka.bootstrap", "must not be empty");
+  if (const auto plain = plaintext_layer(k); plain && !k.allow_plaintext) {
+    r.error(n["bootstrap"], "kafka.bootstrap",
+            "the cluster " + k.bootstrap + " would be reached without TLS (" + *plain +
+                "): set kafka.properties.security.protocol to ssl or sasl_ssl (with "
+                "ssl.ca.location), or kafka.allow_plaintext: true only where the network "
+                "itself is encrypted");
+  }
 }
 
 void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t);

@@ -36,6 +36,10 @@ struct KafkaConfig {
   Properties properties;
   Properties producer_properties;
   Properties consumer_properties;
+  /// A cluster other than the embedded one or one on loopback must be reached over TLS
+  /// (security.protocol ssl or sasl_ssl): requests, replies and audit events carry personal
+  /// data and accountability. true lifts that only where the network itself is encrypted.
+  bool allow_plaintext = false;
 };
 
 /// A token bucket: `requests_per_second` sustained, up to `burst` at once.

@@ -68,13 +68,21 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- define "lgsp.batchesSqlitePath" -}}{{ include "lgsp.batchesDir" . }}/batches.db{{- end -}}
 
 {{/*
-The `kafka:` section shared by every process's config. TLS to the brokers adds the
-ssl.*.location properties pointing at the mounted Secret.
+The `kafka:` section shared by every process's config. TLS to the brokers sets
+security.protocol (SSL unless kafka.properties names one) and the ssl.*.location properties
+pointing at the mounted Secret; without TLS the render fails unless kafka.allowPlaintext.
 */}}
 {{- define "lgsp.kafkaConfig" -}}
 {{- $k := .Values.kafka -}}
 {{- $props := deepCopy $k.properties -}}
+{{- if and (not $k.tls.enabled) (not $k.allowPlaintext) -}}
+{{- fail "kafka.tls.enabled is false: lgsp refuses to reach a Kafka cluster without TLS (requests, replies and audit events carry personal data). Enable kafka.tls, or set kafka.allowPlaintext: true only where the network itself is encrypted" -}}
+{{- end -}}
 {{- if $k.tls.enabled -}}
+{{- /* TLS on the wire, not only certificates on disk: SSL unless SASL over TLS was chosen. */ -}}
+{{- if not (hasKey $props "security.protocol") -}}
+{{- $_ := set $props "security.protocol" "SSL" -}}
+{{- end -}}
 {{- $_ := set $props "ssl.ca.location" (printf "/etc/lgsp/kafka-tls/%s" $k.tls.caKey) -}}
 {{- if $k.tls.certKey -}}
 {{- $_ := set $props "ssl.certificate.location" (printf "/etc/lgsp/kafka-tls/%s" $k.tls.certKey) -}}
@@ -89,6 +97,7 @@ kafka:
   properties: {{- if $props }}{{ toYaml $props | nindent 4 }}{{ else }} {}{{ end }}
   producer_properties: {{- if $k.producerProperties }}{{ toYaml $k.producerProperties | nindent 4 }}{{ else }} {}{{ end }}
   consumer_properties: {{- if $k.consumerProperties }}{{ toYaml $k.consumerProperties | nindent 4 }}{{ else }} {}{{ end }}
+  allow_plaintext: {{ and (not $k.tls.enabled) $k.allowPlaintext }}
 {{- end -}}
 
 {{/* Kafka TLS volume and mount (both empty when kafka.tls is off). */}}

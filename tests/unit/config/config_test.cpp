@@ -51,6 +51,33 @@ TEST(Config, EveryErrorIsReportedAtOnce) {
   EXPECT_TRUE(any_contains(errors, "test.yaml:6:1: bogus: unknown key"));
 }
 
+// Issue 19 item 13: a real cluster reached in plaintext carried personal data and audit
+// events readable on the network; it is refused unless the operator says the network is
+// encrypted anyway.
+TEST(Config, RemoteKafkaWithoutTlsIsRefused) {
+  const auto errors = errors_of("kafka:\n  bootstrap: kafka-0.prod:9092,kafka-1.prod:9092\n");
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_TRUE(any_contains(errors, "test.yaml:2"));
+  EXPECT_TRUE(any_contains(errors, "kafka.bootstrap"));
+  EXPECT_TRUE(any_contains(errors, "without TLS (security.protocol is plaintext by default)"));
+  // A layer that switches back to plaintext is named.
+  EXPECT_TRUE(
+      any_contains(errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: SSL}\n"
+                             "  consumer_properties: {security.protocol: sasl_plaintext}\n"),
+                   "security.protocol is sasl_plaintext in kafka.consumer_properties"));
+}
+
+TEST(Config, RemoteKafkaOverTlsLoopbackOrExplicitPlaintextIsAccepted) {
+  EXPECT_TRUE(
+      errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: SSL}\n").empty());
+  EXPECT_TRUE(
+      errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: sasl_ssl}\n")
+          .empty());
+  EXPECT_TRUE(errors_of("kafka:\n  bootstrap: 127.0.0.1:9092,localhost:9093,[::1]:9094\n").empty());
+  const Config c = parse_config("kafka:\n  bootstrap: k:9092\n  allow_plaintext: true\n", "t.yaml");
+  EXPECT_TRUE(c.kafka.allow_plaintext);
+}
+
 TEST(Config, BundleSizeDefaultsTo64AndIsBounded) {
   EXPECT_EQ(parse_config("logging: {level: info}\n", "t.yaml").gateway.max_bundle, 64);
   EXPECT_EQ(parse_config("gateway:\n  max_bundle: 1\n", "t.yaml").gateway.max_bundle, 1);
