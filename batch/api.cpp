@@ -352,8 +352,13 @@ Problem interrupted(boost::system::error_code ec) {
 /// an interactive request (its purpose the job's), an invalid one stored with its result.
 class RecordSink {
  public:
-  RecordSink(BatchStore& store, std::string job_id, const Submission& s)
-      : store_(store), job_id_(std::move(job_id)), s_(s), reader_(s.format, s.gzip) {}
+  RecordSink(BatchStore& store, std::string job_id, const Submission& s,
+             registries::ReaderPolicy policy)
+      : store_(store),
+        job_id_(std::move(job_id)),
+        s_(s),
+        policy_(policy),
+        reader_(s.format, s.gzip) {}
 
   /// A piece of the body: its complete records stored; an error about the body, else "".
   std::string feed(std::string_view piece) {
@@ -396,7 +401,7 @@ class RecordSink {
     } else if (!p->is_string() || p->get_string() != s_.purpose) {
       errors.push_back({"purpose", "must be absent or equal to the job's purpose"});
     }
-    auto parsed = parse_request(s_.registry, "verify", obj);
+    auto parsed = parse_request(s_.registry, "verify", obj, policy_);
     if (auto* errs = std::get_if<std::vector<http::FieldError>>(&parsed)) {
       errors.insert(errors.end(), errs->begin(), errs->end());
     }
@@ -416,6 +421,7 @@ class RecordSink {
   BatchStore& store_;
   std::string job_id_;
   const Submission& s_;
+  registries::ReaderPolicy policy_;
   BatchRecordReader reader_;
   std::vector<NewRecord> pending_;
   std::int64_t records_ = 0;
@@ -595,7 +601,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                              "The first upload is still arriving",
                              "an upload with this Idempotency-Key is in progress"));
   }
-  RecordSink sink(store_, job.id, s);
+  RecordSink sink(store_, job.id, s, {.year_only_dates = partner.year_only_dates});
   std::optional<Problem> failed;
   try {
     failed = co_await upload(body, sink, request_id, partner.id);
@@ -605,12 +611,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
         problem(Status::service_unavailable, "batch-store-unavailable", "Jobs cannot be stored",
                 "the job store failed; nothing was kept, retry later");
   }
-  // Audited before it is queued: nothing reaches a registry that the trail does not hold.
-  if (!failed && !audit_submission(job, sink.valid())) {
-    failed = problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
-                     "the job could not be recorded in the audit trail, so it was not "
-                     "accepted; retry later");
-  }
+  if (!failed) failed = admit_records(job, sink, partner, admission, audit_submission);
   if (failed) {
     store_.discard(job.id);
     co_return refuse(*failed);
@@ -620,6 +621,26 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   call.audited = true;
   call.res = whole(accept(job, sink, request_id, version));
   co_return std::move(call);
+}
+
+std::optional<Problem> BatchApi::admit_records(const Job& job, const RecordSink& sink,
+                                               const Partner& partner, Admission& admission,
+                                               const AuditSubmission& audit_submission) {
+  // Each record counts against the daily quota as an interactive request would.
+  RateLimiter::Decision quota;
+  if (sink.valid() > 0) {
+    auto refused = admission.take_quota(
+        partner, sink.valid(), "this job's " + std::to_string(sink.valid()) + " valid records",
+        quota);
+    if (refused) return refused;
+  }
+  // Audited before it is queued: nothing reaches a registry that the trail does not hold.
+  if (!audit_submission(job, sink.valid())) {
+    return problem(Status::service_unavailable, "audit-unavailable", "Audit trail unavailable",
+                   "the job could not be recorded in the audit trail, so it was not "
+                   "accepted; retry later");
+  }
+  return std::nullopt;
 }
 
 bool BatchApi::replay(const Submission& s, const Partner& partner, const std::string& request_id,

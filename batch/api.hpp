@@ -99,6 +99,12 @@ class BatchApi {
                                                               RecordSink& sink,
                                                               const std::string& request_id,
                                                               const std::string& partner_id);
+  /// An uploaded job's records against the partner's daily quota, then the job's audit
+  /// event: nullopt when both pass, else the problem (the caller discards the job).
+  std::optional<http::Problem> admit_records(const Job& job, const RecordSink& sink,
+                                             const gateway::Partner& partner,
+                                             gateway::Admission& admission,
+                                             const AuditSubmission& audit_submission);
   /// Queues the stored, audited job and answers 202 with it.
   http::Response accept(const Job& job, const RecordSink& sink, const std::string& request_id,
                         unsigned version);

@@ -49,6 +49,14 @@ std::string unanswerable_line(std::int64_t line) {
                                                          " attempts); submit it again later"}}}}});
 }
 
+/// What a record's result told the partner, for the failed-verification guard.
+gateway::VerifyGuard::Told told_by(Outcome outcome) {
+  using Told = gateway::VerifyGuard::Told;
+  if (outcome == Outcome::kMismatched) return Told::kMismatch;
+  if (outcome == Outcome::kNotFound) return Told::kNoSuchSubject;
+  return Told::kNothing;
+}
+
 }  // namespace
 
 std::optional<RecordVerdict> verdict_of(std::int64_t line, const v1::Reply& item) {
@@ -107,17 +115,24 @@ struct BatchEngine::Chunk {
   std::string registry;
   std::vector<std::int64_t> lines;
   std::vector<std::string> subjects;  // per item: the citizen ID it names ("" if none)
+  /// Per item: the officer and procedure it was asked for (the record's own, else the job's).
+  std::vector<Accountability> accountability;
+  /// Per item, when a VerifyGuard is on: its charge (refunded unless the answer is a
+  /// non-match that gets stored).
+  std::vector<std::optional<gateway::VerifyGuard::Charge>> charges;
   Clock::time_point sent;
 };
 
 BatchEngine::BatchEngine(BatchEngineOptions options, batch::BatchStore& store, BusClient& bus,
-                         AuditPublisher* audit, const SubjectHasher* hasher, obs::Metrics& metrics)
+                         AuditPublisher* audit, const SubjectHasher* hasher, obs::Metrics& metrics,
+                         gateway::VerifyGuard* verify_guard)
     : options_(options),
       store_(store),
       bus_(bus),
       audit_(audit),
       hasher_(hasher),
       metrics_(metrics),
+      verify_guard_(verify_guard != nullptr && verify_guard->enabled() ? verify_guard : nullptr),
       records_(prometheus::BuildCounter()
                    .Name("lgsp_batch_records_total")
                    .Help("Bulk-job records answered by the registries, by outcome (a record "
@@ -348,6 +363,7 @@ void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& r
   chunk.set_deadline_unix_ms(deadline_ms);
   info.lines.reserve(rows.size());
   info.subjects.reserve(rows.size());
+  std::vector<batch::RecordResult> refused;
   for (const auto& row : rows) {
     v1::Request* item = chunk.add_batch();
     *item = a.tmpl;
@@ -357,10 +373,21 @@ void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& r
       obs::error("batch_record_unreadable", {{"job", a.job.id}, {"line", row.line}});
       continue;
     }
+    if (!charge(a, *item, row.line, info, refused)) {
+      chunk.mutable_batch()->RemoveLast();
+      continue;
+    }
     item->set_request_id(std::to_string(row.line));
     item->set_deadline_unix_ms(deadline_ms);
     info.lines.push_back(row.line);
     info.subjects.push_back(item->subject_key() == "citizen_id" ? item->subject() : std::string());
+    info.accountability.push_back({item->on_behalf_of(), item->procedure_code()});
+  }
+  if (!refused.empty()) {
+    // Nothing was asked for these: no access to audit, just their results.
+    store_.record_results(a.job.id, refused, util::unix_ms_now());
+    records_.Add({{"registry", a.job.registry}, {"outcome", "failed"}})
+        .Increment(static_cast<double>(refused.size()));
   }
   if (info.lines.empty()) return;
   ++in_flight_;
@@ -375,10 +402,53 @@ void BatchEngine::dispatch(Active& a, const std::vector<batch::PendingRecord>& r
       }));
 }
 
+bool BatchEngine::charge(const Active& a, const v1::Request& item, std::int64_t line, Chunk& info,
+                         std::vector<batch::RecordResult>& refused) {
+  if (verify_guard_ == nullptr) return true;
+  const auto key = verify_guard_->key(a.job.partner_id, a.job.registry,
+                                      item.subject_key() + ':' + item.subject());
+  const auto claims = gateway::VerifyGuard::claims_of(item);
+  const auto admitted = verify_guard_->attempt(key, claims, Clock::now());
+  const auto wait = admitted.wait;
+  if (wait.count() == 0) {
+    info.charges.push_back(
+        admitted.charged ? std::optional(gateway::VerifyGuard::Charge{key, claims}) : std::nullopt);
+    return true;
+  }
+  refused.push_back(
+      {line, Outcome::kFailed,
+       json::serialize(json::object{
+           {"line", line},
+           {"status", "failed"},
+           {"errors", json::array{json::object{
+                          {"field", "body"},
+                          {"detail", "verify-attempts-exhausted: this partner has had " +
+                                         std::to_string(verify_guard_->limit()) +
+                                         " verifications of this subject fail lately; submit "
+                                         "it again in " +
+                                         std::to_string(wait.count()) + " s"}}}}})});
+  return false;
+}
+
+void BatchEngine::refund(const std::vector<std::optional<gateway::VerifyGuard::Charge>>& charges) {
+  if (verify_guard_ == nullptr) return;
+  for (const auto& c : charges) {
+    if (c) verify_guard_->settle(*c, gateway::VerifyGuard::Told::kNothing);
+  }
+}
+
+void BatchEngine::settle(const ChunkResults& got, bool stored) {
+  if (verify_guard_ == nullptr) return;
+  for (const auto& [charge, told] : got.told) {
+    verify_guard_->settle(charge, stored ? told : gateway::VerifyGuard::Told::kNothing);
+  }
+}
+
 void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
                            boost::system::error_code ec, const v1::Reply& reply) {
   const auto it = active_.find(job_id);
   if (ec) {
+    refund(chunk.charges);
     count_chunk(chunk, ec == CallErrc::kTimeout ? "timeout" : "failed");
     if (ec != CallErrc::kStopped) {
       obs::warn("batch_chunk_failed",
@@ -386,9 +456,13 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
     }
     return landed(job_id);
   }
-  if (it == active_.end() || it->second.retired) return landed(job_id);  // cancelled meanwhile
+  if (it == active_.end() || it->second.retired) {  // cancelled meanwhile
+    refund(chunk.charges);
+    return landed(job_id);
+  }
   if (reply.status() != v1::STATUS_OK ||
       static_cast<std::size_t>(reply.batch_size()) != chunk.lines.size()) {
+    refund(chunk.charges);
     count_chunk(chunk, "failed");
     obs::warn("batch_chunk_unusable", {{"job", job_id},
                                        {"chunk", chunk.id},
@@ -399,6 +473,7 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
   Active& a = it->second;
   auto got = std::make_shared<ChunkResults>();
   if (!collect(a, chunk, reply, *got)) {
+    refund(chunk.charges);
     count_chunk(chunk, "failed");
     obs::warn("batch_chunk_unusable", {{"job", job_id}, {"chunk", chunk.id}});
     return landed(job_id);
@@ -409,12 +484,25 @@ void BatchEngine::on_reply(const std::string& job_id, const Chunk& chunk,
   }
   // The accesses this chunk made must be durable before its results become downloadable;
   // the chunk stays in flight meanwhile. Not durable: not stored, so asked again later.
-  audit_->send(audit_event(a, chunk, *got), [this, job_id, chunk, got](bool durable) {
-    asio::post(ioc_, [this, job_id, chunk, got, durable] {
-      store_results(job_id, chunk, *got, durable);
-      landed(job_id);
+  // One event per officer and procedure among its records, each naming its own.
+  struct Pending {
+    std::size_t remaining;
+    bool durable = true;
+  };
+  auto pending = std::make_shared<Pending>(Pending{got->accesses.size()});
+  std::size_t n = 0;
+  for (const auto& [who, accesses] : got->accesses) {
+    auto event = audit_event(a, chunk, who, accesses);
+    if (got->accesses.size() > 1) event.set_event_id(chunk.id + "." + std::to_string(++n));
+    audit_->send(std::move(event), [this, job_id, chunk, got, pending](bool durable) {
+      asio::post(ioc_, [this, job_id, chunk, got, pending, durable] {
+        pending->durable = pending->durable && durable;
+        if (--pending->remaining > 0) return;
+        store_results(job_id, chunk, *got, pending->durable);
+        landed(job_id);
+      });
     });
-  });
+  }
 }
 
 void BatchEngine::landed(const std::string& job_id) {
@@ -432,19 +520,25 @@ void BatchEngine::count_chunk(const Chunk& chunk, const char* result) {
 void BatchEngine::store_results(const std::string& job_id, const Chunk& chunk,
                                 const ChunkResults& got, bool audited) {
   if (!audited) {
+    settle(got, false);  // asked again later
     count_chunk(chunk, "audit_failed");
     return;
   }
+  bool stored = false;
   try {
     store_.record_results(job_id, got.results, util::unix_ms_now());
-    count_chunk(chunk, "ok");
-    for (const auto& [outcome, n] : got.outcomes) {
-      records_
-          .Add({{"registry", chunk.registry}, {"outcome", std::string(batch::to_string(outcome))}})
-          .Increment(n);
-    }
+    stored = true;
   } catch (const std::exception& e) {
     obs::error("batch_store_failed", {{"job", job_id}, {"error", e.what()}});
+  }
+  // Refunded unless stored: only a result the partner can read told it anything.
+  settle(got, stored);
+  if (!stored) return;
+  count_chunk(chunk, "ok");
+  for (const auto& [outcome, n] : got.outcomes) {
+    records_
+        .Add({{"registry", chunk.registry}, {"outcome", std::string(batch::to_string(outcome))}})
+        .Increment(n);
   }
 }
 
@@ -456,23 +550,29 @@ bool BatchEngine::collect(Active& a, const Chunk& chunk, const v1::Reply& reply,
     const std::size_t k = static_cast<std::size_t>(i);
     if (item.request_id() != std::to_string(chunk.lines[k])) return false;
     auto verdict = verdict_of(chunk.lines[k], item);
+    const auto& charge = k < chunk.charges.size() ? chunk.charges[k] : std::nullopt;
     if (!verdict) {
       // A backend error: asked again, up to kMaxBackendErrors times; then the record fails
       // alone rather than holding its job until it stalls.
+      if (charge) got.told.emplace_back(*charge, gateway::VerifyGuard::Told::kNothing);
       if (++a.backend_errors[chunk.lines[k]] < kMaxBackendErrors) continue;
       a.backend_errors.erase(chunk.lines[k]);
       verdict = RecordVerdict{Outcome::kFailed, unanswerable_line(chunk.lines[k])};
+    } else if (charge) {
+      got.told.emplace_back(*charge, told_by(verdict->outcome));
     }
     got.outcomes[verdict->outcome] += 1;
     got.results.push_back({chunk.lines[k], verdict->outcome, std::move(verdict->line)});
-    if (!chunk.subjects[k].empty()) got.subjects.push_back(chunk.subjects[k]);
-    for (const auto& id : item.subject_citizen_ids()) got.subjects.push_back(id);
+    auto& accesses = got.accesses[chunk.accountability[k]];
+    ++accesses.records;
+    if (!chunk.subjects[k].empty()) accesses.subjects.push_back(chunk.subjects[k]);
+    for (const auto& id : item.subject_citizen_ids()) accesses.subjects.push_back(id);
   }
   return true;
 }
 
 v1::AuditEvent BatchEngine::audit_event(const Active& a, const Chunk& chunk,
-                                        const ChunkResults& got) const {
+                                        const Accountability& who, const Accesses& accesses) const {
   v1::AuditEvent e;
   e.set_event_id(chunk.id);
   e.set_time_unix_ms(util::unix_ms_now());
@@ -480,19 +580,20 @@ v1::AuditEvent BatchEngine::audit_event(const Active& a, const Chunk& chunk,
   e.set_partner_id(a.job.partner_id);
   e.set_operation(a.job.registry + ".batch-verify");
   std::vector<std::string> hashes;
-  hashes.reserve(got.subjects.size());
-  for (const auto& s : got.subjects) hashes.push_back(hasher_->hash(s));
+  hashes.reserve(accesses.subjects.size());
+  for (const auto& s : accesses.subjects) hashes.push_back(hasher_->hash(s));
   std::sort(hashes.begin(), hashes.end());
   hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
   for (auto& h : hashes) e.add_subject_hashes(std::move(h));
   e.set_purpose(a.job.purpose);
-  e.set_procedure_code(a.job.procedure_code);
+  e.set_on_behalf_of(who.first);
+  e.set_procedure_code(who.second.empty() ? a.job.procedure_code : who.second);
   e.set_outcome("ok");
   e.set_http_status(200);
   e.set_latency_us(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - chunk.sent).count());
   e.set_batch_id(a.job.id);
-  e.set_subject_count(static_cast<std::int64_t>(got.results.size()));
+  e.set_subject_count(accesses.records);
   return e;
 }
 

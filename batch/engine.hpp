@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "bus/envelope.hpp"
 #include "gateway/audit_publisher.hpp"
 #include "gateway/bus_client.hpp"
+#include "gateway/verify_guard.hpp"
 #include "http/problem.hpp"
 #include "observability/metrics.hpp"
 
@@ -58,7 +60,7 @@ class BatchEngine {
  public:
   BatchEngine(BatchEngineOptions options, batch::BatchStore& store, gateway::BusClient& bus,
               gateway::AuditPublisher* audit, const gateway::SubjectHasher* hasher,
-              obs::Metrics& metrics);
+              obs::Metrics& metrics, gateway::VerifyGuard* verify_guard = nullptr);
   ~BatchEngine();
   BatchEngine(const BatchEngine&) = delete;
   BatchEngine& operator=(const BatchEngine&) = delete;
@@ -82,9 +84,19 @@ class BatchEngine {
   void on_reply(const std::string& job_id, const Chunk& chunk, boost::system::error_code ec,
                 const bus::v1::Reply& reply);
   /// What one answered chunk yields: results to store, subjects it touched, counts.
+  /// Who a record was asked for: officer (on_behalf_of) and procedure code.
+  using Accountability = std::pair<std::string, std::string>;
+  /// The accesses of one chunk that share an officer and procedure: one audit event each.
+  struct Accesses {
+    std::vector<std::string> subjects;
+    std::int64_t records = 0;
+  };
   struct ChunkResults {
     std::vector<batch::RecordResult> results;
-    std::vector<std::string> subjects;
+    std::map<Accountability, Accesses> accesses;
+    /// Charged verifications (VerifyGuard) and what their answers told, settled once the
+    /// results are stored (refunded if they are not: nobody read them).
+    std::vector<std::pair<gateway::VerifyGuard::Charge, gateway::VerifyGuard::Told>> told;
     std::map<batch::Outcome, double> outcomes;
   };
   /// A chunk is no longer in flight (answered and stored, or failed): count it out, go on.
@@ -97,10 +109,19 @@ class BatchEngine {
   /// The chunk's results from its reply (a record whose backend failed is left for another
   /// try, up to kMaxBackendErrors); false when the reply does not match the chunk.
   bool collect(Active& a, const Chunk& chunk, const bus::v1::Reply& reply, ChunkResults& got);
-  /// The chunk's audit event: its subjects' hashes, the job's partner, purpose and id.
-  bus::v1::AuditEvent audit_event(const Active& a, const Chunk& chunk,
-                                  const ChunkResults& got) const;
+  /// The audit event of the chunk's accesses for one officer and procedure: their
+  /// subjects' hashes, the job's partner, purpose and id.
+  bus::v1::AuditEvent audit_event(const Active& a, const Chunk& chunk, const Accountability& who,
+                                  const Accesses& accesses) const;
   void schedule_tick();
+  /// Charges each record of a chunk to the partner's failed-verification budget; those
+  /// refused are answered here with their result ("failed", verify-attempts-exhausted) and
+  /// left out (false).
+  bool charge(const Active& a, const bus::v1::Request& item, std::int64_t line, Chunk& info,
+              std::vector<batch::RecordResult>& refused);
+  void refund(const std::vector<std::optional<gateway::VerifyGuard::Charge>>& charges);
+  /// Settles the chunk's charges by what their answers told, or refunds them (not stored).
+  void settle(const ChunkResults& got, bool stored);
 
   BatchEngineOptions options_;
   batch::BatchStore& store_;
@@ -108,6 +129,7 @@ class BatchEngine {
   gateway::AuditPublisher* audit_;
   const gateway::SubjectHasher* hasher_;
   obs::Metrics& metrics_;
+  gateway::VerifyGuard* verify_guard_;
   prometheus::Family<prometheus::Counter>& records_;
   prometheus::Family<prometheus::Counter>& chunks_;
   prometheus::Gauge& chunks_in_flight_;

@@ -191,10 +191,11 @@ void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t);
 
 void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   const std::string path = "gateway";
-  if (!r.check_map(n, path,
-                   {"listen", "admin_listen", "threads", "instance", "body_limit_bytes",
-                    "header_limit_bytes", "read_timeout_ms", "idle_timeout_ms",
-                    "request_deadline_ms", "max_pending", "max_bundle", "tls"})) {
+  if (!r.check_map(
+          n, path,
+          {"listen", "admin_listen", "threads", "instance", "body_limit_bytes",
+           "header_limit_bytes", "read_timeout_ms", "idle_timeout_ms", "request_deadline_ms",
+           "max_pending", "max_bundle", "failed_verify_limit", "failed_verify_window_s", "tls"})) {
     return;
   }
   read_endpoint(r, n, path, "listen", g.listen);
@@ -209,6 +210,8 @@ void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   r.get(n, path, "request_deadline_ms", g.request_deadline_ms, 10, 600000);
   r.get(n, path, "max_pending", g.max_pending, 1, 10000000);
   r.get(n, path, "max_bundle", g.max_bundle, 1, 1024);
+  r.get(n, path, "failed_verify_limit", g.failed_verify_limit, 0, 1000);
+  r.get(n, path, "failed_verify_window_s", g.failed_verify_window_s, 1, 604800);
 }
 
 void read_connector(YamlReader& r, const YAML::Node& n, ConnectorConfig& c) {

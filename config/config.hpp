@@ -79,6 +79,9 @@ struct PartnerConfig {
   std::string name_matching = "strict";
   /// The grade every claim must reach for match=true: "exact" or "partial".
   std::string required_grade = "exact";
+  /// Accepts a year alone (YYYY) as a claimed date, graded partial when it agrees. Off
+  /// unless granted: a partner should know the date it claims.
+  bool year_only_dates = false;
 };
 
 /// TLS on the API listener. Without cert_file the listener speaks plain HTTP, which is only
@@ -118,6 +121,10 @@ struct GatewayConfig {
   std::int64_t max_pending = 10000;
   /// Most interactive requests published together as one Kafka message (1: no bundling).
   std::int64_t max_bundle = 64;
+  /// Verifications of one subject by one partner that may fail (match false) within the
+  /// window before further ones are refused (429 verify-attempts-exhausted); 0 = no limit.
+  std::int64_t failed_verify_limit = 5;
+  std::int64_t failed_verify_window_s = 3600;
 };
 
 /// How one column of a registry's record is read from an upstream system's JSON answer.

@@ -70,6 +70,20 @@ std::optional<Problem> Admission::limit(const Partner& partner, std::string_view
   return std::nullopt;
 }
 
+std::optional<http::Problem> Admission::take_quota(const Partner& partner, std::int64_t units,
+                                                   std::string_view what,
+                                                   RateLimiter::Decision& decision) {
+  decision =
+      limiter_.take_quota(partner.id, partner.daily_quota, units, std::chrono::system_clock::now());
+  if (decision.allowed()) return std::nullopt;
+  probe_.rejected("quota");
+  return problem(Status::too_many_requests, "quota-exhausted", "Daily quota exhausted",
+                 "partner '" + partner.id + "' has " + std::to_string(decision.quota_remaining) +
+                     " of its daily quota of " + std::to_string(decision.quota_limit) +
+                     " left, and " + std::string(what) + " needs " + std::to_string(units) +
+                     "; it renews at 00:00 UTC");
+}
+
 void Admission::decorate(http::Response& res, const RateLimiter::Decision* decision) {
   if (res.result() == Status::unauthorized)
     res.set(bhttp::field::www_authenticate, "Bearer realm=\"lgsp\"");

@@ -40,6 +40,11 @@ class Admission {
   std::optional<http::Problem> limit(const Partner& partner, std::string_view registry,
                                      std::string_view operation, RateLimiter::Decision& decision);
 
+  /// `units` of the partner's daily quota at once (a bulk job's records, a profile's extra
+  /// registries), or the 429 naming how many are left; `decision` as for limit().
+  std::optional<http::Problem> take_quota(const Partner& partner, std::int64_t units,
+                                          std::string_view what, RateLimiter::Decision& decision);
+
   /// The headers an answer owes the partner: WWW-Authenticate on a 401, X-Quota-Limit and
   /// X-Quota-Remaining when a quota applies, Retry-After when a limit refused.
   static void decorate(http::Response& res, const RateLimiter::Decision* decision);

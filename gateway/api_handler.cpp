@@ -211,7 +211,8 @@ std::variant<ParsedRequest, Problem> ApiHandler::admit(
   auto who = admission_.authenticate(*ex.directory, ex.req[bhttp::field::authorization], peer);
   if (auto* refused = std::get_if<Problem>(&who)) return std::move(*refused);
   ex.partner = std::get<const Partner*>(who);
-  auto body = parse_request(ex.registry, ex.operation, ex.req.body());
+  auto body = parse_request(ex.registry, ex.operation, ex.req.body(),
+                            {.year_only_dates = ex.partner->year_only_dates});
   // Noted even when the request is refused below: the audit trail says who asked about whom
   // and why, whatever the answer.
   if (const auto* p = std::get_if<ParsedRequest>(&body)) {
@@ -432,6 +433,10 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
     co_return http::make_problem_response(*refused, ex.request_id, version, keep_alive);
   }
   const bool verify = parsed.envelope.operation() == v1::OPERATION_VERIFY;
+  std::optional<VerifyCharge> charge;
+  if (verify) {
+    if (auto refused = guard_verify(ex, parsed.envelope, charge)) co_return std::move(*refused);
+  }
   std::vector<std::string> asked(parsed.envelope.fields().begin(), parsed.envelope.fields().end());
   auto [ec, reply] = co_await services_.bus.async_call(
       std::move(parsed.envelope), ex.traceparent,
@@ -443,6 +448,10 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
     co_return http::make_problem_response(reply_problem(reply), ex.request_id, version, keep_alive);
   }
   if (verify) {
+    if (charge && !reply.verify().match()) {
+      charge->told(reply.verify().subject_found() ? VerifyGuard::Told::kMismatch
+                                                  : VerifyGuard::Told::kNoSuchSubject);
+    }
     co_return http::make_json_response(Status::ok, verify_body(reply), ex.request_id, version,
                                        keep_alive);
   }
@@ -456,12 +465,41 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
                                      keep_alive);
 }
 
+std::optional<http::Response> ApiHandler::guard_verify(const Exchange& ex, const v1::Request& env,
+                                                       std::optional<VerifyCharge>& charge) const {
+  auto* guard = services_.verify_guard;
+  if (guard == nullptr || !guard->enabled()) return std::nullopt;
+  const auto key = guard->key(ex.partner->id, ex.registry, env.subject_key() + ':' + env.subject());
+  const auto claims = VerifyGuard::claims_of(env);
+  const auto admitted = guard->attempt(key, claims, std::chrono::steady_clock::now());
+  if (admitted.wait.count() == 0) {
+    if (admitted.charged) charge.emplace(*guard, VerifyGuard::Charge{key, claims});
+    return std::nullopt;
+  }
+  const auto wait = admitted.wait;
+  services_.probe.verify_guard_refused(ex.partner->id);
+  obs::warn(
+      "verify_attempts_exhausted",
+      {{"request_id", ex.request_id}, {"partner", ex.partner->id}, {"registry", ex.registry}});
+  auto res = http::make_problem_response(
+      problem(Status::too_many_requests, "verify-attempts-exhausted",
+              "Too many failed verifications of this subject",
+              "partner '" + ex.partner->id + "' has had " +
+                  std::to_string(services_.verify_guard->limit()) +
+                  " verifications of this subject fail recently; verify is not a way to find "
+                  "out a citizen's data. Check the claims with the citizen and retry later"),
+      ex.request_id, ex.req.version(), ex.req.keep_alive());
+  res.set(bhttp::field::retry_after, std::to_string(wait.count()));
+  return res;
+}
+
 /// One registry's part of a citizen profile: its reply (or the error) and the fields asked.
 struct ApiHandler::ProfilePart {
   std::string registry;
   std::vector<std::string> asked;
   boost::system::error_code ec;
   v1::Reply reply;
+  std::string refused;  // why this registry's lookup was not admitted ("": it was)
 };
 
 asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, ParsedRequest parsed) {
@@ -474,7 +512,7 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
                        std::find(parsed.registries.begin(), parsed.registries.end(), name) !=
                            parsed.registries.end();
     if (asked && partner.may(name, "lookup") && !partner.fields_of(name).empty())
-      parts.push_back({name, {}, {}, {}});
+      parts.push_back({name, {}, {}, {}, {}});
   }
   if (parts.empty()) {
     services_.probe.rejected("forbidden");
@@ -482,6 +520,22 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
         problem(Status::forbidden, "operation-not-allowed", "No registry allowed",
                 "partner '" + partner.id + "' may look up none of the registries asked for"),
         ex.request_id, ex.req.version(), ex.req.keep_alive());
+  }
+  // Each registry asked is a lookup of its own: its operation's limit, the partner's limit
+  // and the daily quota apply to it as to a lookup sent alone.
+  std::optional<Problem> first_refusal;
+  std::size_t refused = 0;
+  for (auto& part : parts) {
+    RateLimiter::Decision decision;
+    if (auto no = admission_.limit(partner, part.registry, "lookup", decision)) {
+      part.refused = no->type.substr(no->type.rfind('/') + 1) + ": " + no->detail;
+      ++refused;
+      if (!first_refusal) first_refusal = std::move(no);
+    }
+  }
+  if (refused == parts.size()) {
+    co_return http::make_problem_response(*first_refusal, ex.request_id, ex.req.version(),
+                                          ex.req.keep_alive());
   }
   co_await ask_registries(ex, parsed, parts);
   co_return http::make_json_response(Status::ok, json::serialize(join_profile(ex, parts)),
@@ -493,11 +547,22 @@ asio::awaitable<void> ApiHandler::ask_registries(Exchange& ex, const ParsedReque
   // One lookup per registry, all published at once; each completes by reply, error or the
   // shared deadline, so the profile answers within the deadline whatever a registry does.
   auto executor = co_await asio::this_coro::executor;
-  std::size_t remaining = parts.size();
   const auto deadline = std::chrono::steady_clock::now() + services_.deadline;
-  // Woken by the last part; the expiry is only a backstop (every part ends by `deadline`).
-  asio::steady_timer all_done(executor, deadline + std::chrono::seconds(1));
-  for (auto& part : parts) {
+  // Shared with the calls' completions, so one that came after the backstop below (it
+  // should not: every call ends by `deadline`) finds live state, never a finished frame.
+  struct Calls {
+    Calls(const asio::any_io_executor& ex, std::chrono::steady_clock::time_point at)
+        : all_done(ex, at) {}
+    std::vector<std::pair<boost::system::error_code, v1::Reply>> results;
+    std::size_t remaining = 0;
+    asio::steady_timer all_done;  // woken by the last part; its expiry is only a backstop
+  };
+  auto calls = std::make_shared<Calls>(executor, deadline + std::chrono::seconds(1));
+  calls->results.resize(parts.size(), {asio::error::operation_aborted, {}});
+  for (const auto& part : parts) calls->remaining += part.refused.empty() ? 1 : 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    auto& part = parts[i];
+    if (!part.refused.empty()) continue;
     ParsedRequest sub;
     sub.envelope = parsed.envelope;
     sub.envelope.set_registry(part.registry);
@@ -508,13 +573,17 @@ asio::awaitable<void> ApiHandler::ask_registries(Exchange& ex, const ParsedReque
     part.asked.assign(sub.envelope.fields().begin(), sub.envelope.fields().end());
     services_.bus.async_call(
         std::move(sub.envelope), ex.traceparent, deadline,
-        asio::bind_executor(executor, [&](boost::system::error_code ec, v1::Reply reply) {
-          part.ec = ec;
-          part.reply = std::move(reply);
-          if (--remaining == 0) all_done.cancel();
+        asio::bind_executor(executor, [calls, i](boost::system::error_code ec, v1::Reply reply) {
+          calls->results[i] = {ec, std::move(reply)};
+          if (--calls->remaining == 0) calls->all_done.cancel();
         }));
   }
-  co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await calls->all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].refused.empty()) continue;
+    parts[i].ec = calls->results[i].first;
+    parts[i].reply = std::move(calls->results[i].second);
+  }
 }
 
 json::object ApiHandler::join_profile(Exchange& ex, const std::vector<ProfilePart>& parts) const {
@@ -526,7 +595,11 @@ json::object ApiHandler::join_profile(Exchange& ex, const std::vector<ProfilePar
     json::object part;
     auto members = !p.ec && p.reply.status() == v1::STATUS_OK ? lookup_members(p.reply, p.asked)
                                                               : std::optional<json::object>{};
-    if (members) {
+    if (!p.refused.empty()) {
+      partial = true;
+      part["status"] = "refused";
+      part["detail"] = p.refused;
+    } else if (members) {
       part["status"] = "ok";
       for (auto& kv : *members) part[kv.key()] = std::move(kv.value());
       for (const auto& f : p.asked) ex.released.push_back(p.registry + "." + f);

@@ -18,6 +18,7 @@
 #include "gateway/gateway_probe.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/validation.hpp"
+#include "gateway/verify_guard.hpp"
 #include "http/server.hpp"
 
 namespace lgsp::gateway {
@@ -32,6 +33,7 @@ struct ApiServices {
   const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
   AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
   batch::BatchApi* batches = nullptr;     // null: /v1/batches answers 503 (not configured)
+  VerifyGuard* verify_guard = nullptr;    // null: no limit on failed verifications
 };
 
 /// The partner-facing API. Each request goes through one pipeline of small stages:
@@ -39,8 +41,8 @@ struct ApiServices {
 /// validate → purpose → field scope → publish → await reply → audit → respond. Every stage
 /// either continues or answers with problem+json; every answer carries X-Request-Id, is
 /// counted by route, partner and status, and produces one audit event (no data is released
-/// unless its event was queued). Thread-safe: one instance serves all connections; the
-/// partner directory is swapped whole by reload() while requests run.
+/// unless its event was acknowledged by the cluster). Thread-safe: one instance serves all
+/// connections; the partner directory is swapped whole by reload() while requests run.
 class ApiHandler final : public http::Handler {
  public:
   ApiHandler(std::shared_ptr<const PartnerDirectory> partners, ApiServices services);
@@ -84,6 +86,10 @@ class ApiHandler final : public http::Handler {
   boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
   /// Fills partner identity, matching policy and deadline; lookups get their field scope
   /// (nullopt = allowed, else the problem to answer).
+  /// Charges the verification to the partner's failed-verification budget (`charge`), or
+  /// the 429 when it has failed too many of this subject lately.
+  std::optional<http::Response> guard_verify(const Exchange& ex, const bus::v1::Request& env,
+                                             std::optional<VerifyCharge>& charge) const;
   std::optional<http::Problem> complete_envelope(const Exchange& ex, ParsedRequest& parsed) const;
   /// The end of every answer: in-flight gauge, request metrics, the access log line.
   void conclude(const Exchange& ex, int status, double seconds);

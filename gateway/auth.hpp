@@ -28,6 +28,7 @@ struct Partner {
   config::RateLimit rate_limit;
   std::map<std::string, config::RateLimit> operation_limits;
   std::int64_t daily_quota = 0;
+  bool year_only_dates = false;  // a year alone is accepted as a claimed date
 
   bool may(std::string_view registry, std::string_view operation) const;
   const std::set<std::string>& fields_of(std::string_view registry) const;

@@ -48,9 +48,12 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
       cfg_(cfg.gateway),
       probe_(metrics),
       bus_(bus_options(cfg, bootstrap), probe_),
+      verify_guard_({cfg.gateway.failed_verify_limit,
+                     std::chrono::seconds(cfg.gateway.failed_verify_window_s)}),
       extra_readiness_(std::move(extra_readiness)),
       metrics_(metrics) {
   ApiServices services{bus_, probe_, std::chrono::milliseconds(cfg.gateway.request_deadline_ms)};
+  services.verify_guard = &verify_guard_;
   if (cfg.audit.enabled) {
     if (cfg.audit.subject_key.empty()) {
       throw std::runtime_error(cfg.path +
@@ -86,7 +89,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
             static_cast<std::size_t>(b.max_chunks_in_flight),
             static_cast<std::size_t>(b.max_running), std::chrono::milliseconds(b.chunk_timeout_ms),
             std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours)},
-        *batch_store_, bus_, audit_.get(), hasher_.get(), metrics);
+        *batch_store_, bus_, audit_.get(), hasher_.get(), metrics, &verify_guard_);
     batch_api_ = std::make_unique<batch::BatchApi>(
         batch::BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner},
         *batch_store_, *batch_engine_);

@@ -13,6 +13,7 @@
 #include "gateway/audit_publisher.hpp"
 #include "gateway/bus_client.hpp"
 #include "gateway/gateway_probe.hpp"
+#include "gateway/verify_guard.hpp"
 #include "http/admin_handler.hpp"
 #include "http/server.hpp"
 #include "observability/metrics.hpp"
@@ -55,6 +56,7 @@ class Gateway {
   BusClient bus_;
   std::unique_ptr<SubjectHasher> hasher_;
   std::unique_ptr<AuditPublisher> audit_;
+  VerifyGuard verify_guard_;
   std::unique_ptr<AccessLogReader> access_log_;
   // Bulk jobs (when batches are configured); destroyed before the bus client they use.
   std::unique_ptr<batch::BatchStore> batch_store_;

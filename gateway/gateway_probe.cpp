@@ -69,6 +69,11 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                                 "acknowledgement (acks=all); data-bearing answers wait for it")
                           .Register(m.registry())
                           .Add({}, kBusBuckets)),
+      verify_guard_(prometheus::BuildCounter()
+                        .Name("lgsp_gateway_verify_guard_refusals_total")
+                        .Help("Verifications refused because the partner failed too many of "
+                              "that subject's within gateway.failed_verify_window_s (guessing)")
+                        .Register(m.registry())),
       reloads_ok_(m.counter("lgsp_gateway_config_reloads_total",
                             "Configuration reloads (SIGHUP or /admin/reload) that took effect")),
       reloads_failed_(m.counter("lgsp_gateway_config_reload_failures_total",
@@ -87,6 +92,11 @@ void GatewayProbe::request_done(std::string_view partner, std::string_view route
 
 prometheus::Histogram& GatewayProbe::exchange_duration(const std::string& registry) {
   return exchange_.Add({{"registry", registry}}, kBusBuckets);
+}
+
+void GatewayProbe::verify_guard_refused(std::string_view partner) {
+  verify_guard_.Add({{"partner", std::string(partner)}}).Increment();
+  rejected("verify_attempts");
 }
 
 void GatewayProbe::rejected(std::string_view reason) {

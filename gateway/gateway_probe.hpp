@@ -48,6 +48,8 @@ class GatewayProbe {
   prometheus::Gauge& audit_undelivered() { return audit_undelivered_; }
   /// Time from sending an audit event to the cluster's acknowledgement (acks=all).
   void audit_acknowledged(double seconds) { audit_delivery_.Observe(seconds); }
+  /// A verification refused because `partner` failed too many of that subject's (VerifyGuard).
+  void verify_guard_refused(std::string_view partner);
   void reloaded(bool ok) { (ok ? reloads_ok_ : reloads_failed_).Increment(); }
 
  private:
@@ -71,6 +73,7 @@ class GatewayProbe {
   prometheus::Counter& audit_late_;
   prometheus::Gauge& audit_undelivered_;
   prometheus::Histogram& audit_delivery_;
+  prometheus::Family<prometheus::Counter>& verify_guard_;
   prometheus::Counter& reloads_ok_;
   prometheus::Counter& reloads_failed_;
 };

@@ -49,22 +49,8 @@ RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
     return d;
   State& s = state(partner_id);
   std::lock_guard lock(s.mu);
-
-  const auto since_epoch = wall_now.time_since_epoch();
-  const std::int64_t day = std::chrono::duration_cast<std::chrono::days>(since_epoch).count();
-  if (day != s.day) {
-    s.day = day;
-    s.used = 0;
-  }
-  s.limit = daily_quota;
-  d.quota_limit = daily_quota;
-  d.quota_remaining = daily_quota > 0 ? std::max<std::int64_t>(0, daily_quota - s.used) : 0;
-  if (daily_quota > 0 && s.used >= daily_quota) {
-    d.verdict = Verdict::kQuotaExhausted;
-    const auto next_day = std::chrono::system_clock::time_point(std::chrono::days(day + 1));
-    d.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(next_day - wall_now);
-    return d;
-  }
+  today(s, daily_quota, wall_now, d);
+  if (daily_quota > 0 && s.used >= daily_quota) return d;
   // The narrower (operation) bucket first: when the partner-wide bucket then refuses, one
   // token of the operation's is spent for nothing, which only errs on the strict side.
   std::chrono::milliseconds wait{0};
@@ -85,6 +71,50 @@ RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
     ++s.used;
     d.quota_remaining = daily_quota - s.used;
   }
+  return d;
+}
+
+namespace {
+std::chrono::milliseconds until_tomorrow(std::int64_t day,
+                                         std::chrono::system_clock::time_point wall_now) {
+  const auto next_day = std::chrono::system_clock::time_point(std::chrono::days(day + 1));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(next_day - wall_now);
+}
+}  // namespace
+
+std::int64_t RateLimiter::today(State& s, std::int64_t daily_quota,
+                                std::chrono::system_clock::time_point wall_now, Decision& d) {
+  const auto since_epoch = wall_now.time_since_epoch();
+  const std::int64_t day = std::chrono::duration_cast<std::chrono::days>(since_epoch).count();
+  if (day != s.day) {
+    s.day = day;
+    s.used = 0;
+  }
+  s.limit = daily_quota;
+  d.quota_limit = daily_quota;
+  d.quota_remaining = daily_quota > 0 ? std::max<std::int64_t>(0, daily_quota - s.used) : 0;
+  if (daily_quota > 0 && s.used >= daily_quota) {
+    d.verdict = Decision::Verdict::kQuotaExhausted;
+    d.retry_after = until_tomorrow(day, wall_now);
+  }
+  return day;
+}
+
+RateLimiter::Decision RateLimiter::take_quota(const std::string& partner_id,
+                                              std::int64_t daily_quota, std::int64_t units,
+                                              std::chrono::system_clock::time_point wall_now) {
+  Decision d;
+  if (daily_quota <= 0) return d;
+  State& s = state(partner_id);
+  std::lock_guard lock(s.mu);
+  const std::int64_t day = today(s, daily_quota, wall_now, d);
+  if (s.used + units > daily_quota) {
+    d.verdict = Decision::Verdict::kQuotaExhausted;
+    d.retry_after = until_tomorrow(day, wall_now);
+    return d;
+  }
+  s.used += units;
+  d.quota_remaining = daily_quota - s.used;
   return d;
 }
 

@@ -49,6 +49,11 @@ class RateLimiter {
                  std::int64_t daily_quota, TokenBucket::Clock::time_point now,
                  std::chrono::system_clock::time_point wall_now);
 
+  /// Takes `units` (> 0) of the partner's daily quota at once, or nothing when fewer are
+  /// left (kQuotaExhausted): the records of a bulk job count like requests. No rate limit.
+  Decision take_quota(const std::string& partner_id, std::int64_t daily_quota, std::int64_t units,
+                      std::chrono::system_clock::time_point wall_now);
+
   /// A partner's daily quota and what it has used of it today (UTC), for the metrics.
   struct QuotaUse {
     std::string partner_id;
@@ -69,6 +74,10 @@ class RateLimiter {
     std::int64_t limit = 0;  // the daily quota of the latest admit()
   };
   State& state(const std::string& partner_id);
+  /// Today's count of `s` (reset at 00:00 UTC); fills the quota part of `d`. Caller holds
+  /// s.mu. Returns today's number (days since the epoch).
+  static std::int64_t today(State& s, std::int64_t daily_quota,
+                            std::chrono::system_clock::time_point wall_now, Decision& d);
 
   std::shared_mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<State>> states_;

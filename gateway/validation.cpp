@@ -65,19 +65,19 @@ void access_log(RequestReader& b, ParsedRequest& out) {
 }  // namespace
 
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
-                                    std::string_view body) {
+                                    std::string_view body, registries::ReaderPolicy policy) {
   if (body.empty()) return Errors{{"body", "a JSON object is required"}};
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) return Errors{{"body", "not valid JSON: " + ec.message()}};
   if (!v.is_object()) return Errors{{"body", "must be a JSON object"}};
-  return parse_request(registry, operation, v.as_object());
+  return parse_request(registry, operation, v.as_object(), policy);
 }
 
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
-                                    const json::object& o) {
+                                    const json::object& o, registries::ReaderPolicy policy) {
   Errors errors;
-  RequestReader b(o, errors);
+  RequestReader b(o, errors, policy);
 
   ParsedRequest out;
   out.envelope.set_registry(std::string(registry));

@@ -9,6 +9,7 @@
 
 #include "bus/envelope.hpp"
 #include "http/problem.hpp"
+#include "registries/request_reader.hpp"
 
 namespace lgsp::gateway {
 
@@ -32,11 +33,12 @@ template <class T>
 using Parsed = std::variant<T, std::vector<http::FieldError>>;
 
 /// Parses and validates the JSON body of `registry`.`operation` (e.g. "vehicle", "verify";
-/// "citizen", "profile"). Pure: no I/O.
+/// "citizen", "profile") under the partner's `policy`. Pure: no I/O.
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
-                                    std::string_view body);
+                                    std::string_view body, registries::ReaderPolicy policy = {});
 /// The same, for a body already parsed (a bulk job's record).
 Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view operation,
-                                    const boost::json::object& body);
+                                    const boost::json::object& body,
+                                    registries::ReaderPolicy policy = {});
 
 }  // namespace lgsp::gateway

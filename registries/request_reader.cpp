@@ -90,8 +90,17 @@ std::optional<std::string> RequestReader::date_or_year(std::string_view key, boo
   auto d = str(key, required, 32);
   if (!d) return std::nullopt;
   const bool year_only = d->size() == 4 && d->find_first_not_of("0123456789") == std::string::npos;
+  if (year_only && !policy_.year_only_dates) {
+    error(key,
+          "must be a full ISO 8601 date, YYYY-MM-DD: this partner is not granted year-only "
+          "dates (partner policy year_only_dates)");
+    return std::nullopt;
+  }
   if (!year_only && !domain::parse_iso_date(*d)) {
-    error(key, "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01), or a year, YYYY");
+    error(key, policy_.year_only_dates
+                   ? "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01), or a "
+                     "year, YYYY"
+                   : "must be an ISO 8601 calendar date, YYYY-MM-DD (e.g. 1999-05-01)");
     return std::nullopt;
   }
   return d;

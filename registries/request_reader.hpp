@@ -13,6 +13,12 @@
 
 namespace lgsp::registries {
 
+/// What the partner's grant lets its requests say.
+struct ReaderPolicy {
+  /// A year alone (YYYY) is accepted as a claimed date (partner policy year_only_dates).
+  bool year_only_dates = false;
+};
+
 /// Walks one JSON request body, collecting every invalid member so a partner fixes its
 /// request in one round trip. The shared vocabulary of the modules' parsers (and of the
 /// gateway's own operations): typed members, citizen IDs, field lists, unknown members.
@@ -20,7 +26,8 @@ namespace lgsp::registries {
 class RequestReader {
  public:
   using Errors = std::vector<http::FieldError>;
-  RequestReader(const boost::json::object& o, Errors& errors) : o_(o), errors_(errors) {}
+  RequestReader(const boost::json::object& o, Errors& errors, ReaderPolicy policy = {})
+      : o_(o), errors_(errors), policy_(policy) {}
 
   /// True when `key` is present and not null.
   bool has(std::string_view key) const;
@@ -39,8 +46,8 @@ class RequestReader {
   bool citizen_subject(bus::v1::Request& env, bool required, bool allow_legacy);
   /// A 12-digit citizen ID that is a claim or a parameter rather than the subject.
   std::optional<std::string> citizen_id(std::string_view key, bool required);
-  /// A claimed date: an ISO 8601 calendar date, YYYY-MM-DD, or a year alone, YYYY (graded
-  /// partial when it agrees).
+  /// A claimed date: an ISO 8601 calendar date, YYYY-MM-DD, or, when the policy allows it, a
+  /// year alone, YYYY (graded partial when it agrees).
   std::optional<std::string> date_or_year(std::string_view key, bool required);
   /// A JSON boolean, as the claim text "true" or "false".
   std::optional<std::string> boolean(std::string_view key, bool required);
@@ -52,6 +59,7 @@ class RequestReader {
  private:
   const boost::json::object& o_;
   Errors& errors_;
+  ReaderPolicy policy_;
 };
 
 /// Sets the envelope's subject.

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include "app/commands.hpp"
+#include "audit/record.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
 #include "util/hashing.hpp"
@@ -88,7 +90,10 @@ std::int64_t count(const json::object& job, const char* what) {
 }
 
 TEST(BatchJobs, HundredThousandRecordsCompleteWithCorrectCountsInInputOrder) {
-  TestStack stack({.citizens = 5000, .batches = true});
+  // The pattern repeats one unknown ID 2,000 times with 2,000 names, which the failed-verify
+  // guard rightly stops (GuessingInBulkIsStoppedLikeInteractiveVerify); off here.
+  TestStack stack(
+      {.citizens = 5000, .gateway_yaml = "  failed_verify_limit: 0\n", .batches = true});
   const auto subjects = stack.subjects(2000);
   constexpr int kRecords = 100000;
   // Every kind of answer, in a pattern the test can predict line by line.
@@ -362,6 +367,103 @@ TEST(BatchJobs, ASubmissionCountsAgainstThePartnersRateLimit) {
   // Reading the first job's status is not a submission: the limit does not stop it.
   const std::string id(first.json().at("id").as_string());
   EXPECT_EQ(status(stack, id, key).status, 200);
+}
+
+// The records of a job count against the daily quota as requests would. Fails on 293675d,
+// where a job cost one request whatever it held.
+TEST(BatchJobs, RecordsCountAgainstTheDailyQuota) {
+  const std::string key = "test-bulk-quota-key";
+  TestStack stack({.citizens = 50,
+                   .extra_partners = "  - id: bulk-quota\n    api_key_sha256: [" +
+                                     util::sha256_hex(key) +
+                                     "]\n    operations: [population.batch-verify]\n"
+                                     "    daily_quota: 10\n",
+                   .batches = true});
+  const auto s = stack.subjects(20);
+  std::string twenty, eight;
+  for (std::size_t i = 0; i < 20; ++i) {
+    const std::string line = record(s[i], s[i].full_name) + "\n";
+    twenty += line;
+    if (i < 8) eight += line;
+  }
+  const auto too_many = submit(stack, twenty, auth(key));
+  ASSERT_EQ(too_many.status, 429) << too_many.body;
+  EXPECT_EQ(too_many.json().at("type").as_string(), "urn:lgsp:problem:quota-exhausted");
+  EXPECT_NE(too_many.json().at("detail").as_string().find("20 valid records"), std::string::npos)
+      << too_many.body;
+  // Refused whole: nothing was taken, so 8 records (+ the submission, + the refused one's
+  // submission) still fit in 10.
+  const auto fits = submit(stack, eight, auth(key));
+  ASSERT_EQ(fits.status, 202) << fits.body;
+  const auto over = submit(stack, record(s[0], s[0].full_name) + "\n", auth(key));
+  EXPECT_EQ(over.status, 429) << over.body;
+}
+
+// Guessing in bulk meets the same guard as interactive verify: of 30 records claiming 30
+// birth dates of one citizen, at most five are asked; the rest fail with
+// verify-attempts-exhausted. Fails on 293675d (all 30 answered, one of them a match).
+TEST(BatchJobs, GuessingInBulkIsStoppedLikeInteractiveVerify) {
+  TestStack stack({.citizens = 50, .batches = true});
+  const auto s = stack.subjects(5)[2];
+  std::string body;
+  for (int i = 0; i < 30; ++i) {
+    char date[11];
+    std::snprintf(date, sizeof date, "%s-%02d-%02d", s.date_of_birth.substr(0, 4).c_str(),
+                  1 + i % 12, 1 + i);
+    body +=
+        json::serialize(json::object{{"citizen_id", s.citizen_id}, {"date_of_birth", date}}) + "\n";
+  }
+  const auto accepted = submit(stack, body);
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const std::string id(accepted.json().at("id").as_string());
+  const auto job = wait_finished(stack, id, 60s);
+  ASSERT_EQ(job.at("state").as_string(), "completed") << json::serialize(job);
+  EXPECT_LE(count(job, "matched") + count(job, "mismatched"), 5) << json::serialize(job);
+  const auto results = http_call(stack.api_port(), "GET", "/v1/batches/" + id + "/results", {},
+                                 {{"Authorization", std::string("Bearer ") + kBulkKey}});
+  int exhausted = 0;
+  for (const auto& line : lines_of(results.body))
+    exhausted += line.find("verify-attempts-exhausted") != std::string::npos ? 1 : 0;
+  EXPECT_GE(exhausted, 25) << results.body;
+}
+
+// Each record's own officer and procedure reach the audit trail: a chunk whose records were
+// asked for by two officers under two procedures is recorded as one event per pair, each
+// naming its own and counting its records. Fails on 293675d, where the chunk's single event
+// named the job's procedure and no officer.
+TEST(BatchJobs, AuditEventsKeepEachRecordsOfficerAndProcedure) {
+  TestStack stack({.citizens = 50, .batches = true});
+  const auto s = stack.subjects(6);
+  std::string body;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    json::object r{{"citizen_id", s[i].citizen_id}, {"full_name", s[i].full_name}};
+    r["on_behalf_of"] = i % 2 == 0 ? "officer-a" : "officer-b";
+    if (i >= 4) r["procedure_code"] = "2.0002";
+    body += json::serialize(r) + "\n";
+  }
+  const auto accepted =
+      submit(stack, body, auth(kBulkKey), std::string(kQuery) + "&procedure_code=1.0001");
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  const std::string id(accepted.json().at("id").as_string());
+  ASSERT_EQ(wait_finished(stack, id, 60s).at("state").as_string(), "completed");
+
+  // officer-a: records 0, 2 (1.0001) and 4 (2.0002); officer-b: 1, 3 (1.0001) and 5 (2.0002).
+  std::map<std::pair<std::string, std::string>, std::int64_t> counted;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (counted.size() < 4 && std::chrono::steady_clock::now() < until) {
+    counted.clear();
+    app::open_audit_store(stack.cfg)->scan([&](const audit::AuditRecord& r) {
+      if (r.operation == "population.batch-verify" && r.batch_id == id && r.subject_count > 0)
+        counted[{r.on_behalf_of, r.procedure_code}] += r.subject_count;
+    });
+    if (counted.size() < 4) std::this_thread::sleep_for(100ms);
+  }
+  const std::map<std::pair<std::string, std::string>, std::int64_t> expected{
+      {{"officer-a", "1.0001"}, 2},
+      {{"officer-a", "2.0002"}, 1},
+      {{"officer-b", "1.0001"}, 2},
+      {{"officer-b", "2.0002"}, 1}};
+  EXPECT_EQ(counted, expected);
 }
 
 }  // namespace

@@ -385,15 +385,16 @@ TEST_P(RegistriesApi, DiacriticInsensitivePartnerGetsPartialMatch) {
   EXPECT_FALSE(strict.json().at("match").as_bool());
 }
 
-TEST_P(RegistriesApi, YearOnlyBirthDateIsPartial) {
+TEST_P(RegistriesApi, YearOnlyBirthDateIsPartialForPartnersGrantedIt) {
   const auto c = citizens(3).at(2);
-  const auto r =
-      post("/v1/population/verify",
-           {{"citizen_id", c.citizen_id}, {"date_of_birth", c.date_of_birth.substr(0, 4)}},
-           kMinistryKey);
+  const json::object claims{{"citizen_id", c.citizen_id},
+                            {"date_of_birth", c.date_of_birth.substr(0, 4)}};
+  const auto refused = post("/v1/population/verify", claims, kMinistryKey);
+  ASSERT_EQ(refused.status, 400) << "the ministry is not granted year_only_dates";
+  const auto r = post("/v1/population/verify", claims, kTelecomKey);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json().at("fields").at("date_of_birth").as_string(), "partial");
-  EXPECT_FALSE(r.json().at("match").as_bool()) << "a strict partner requires exact";
+  EXPECT_TRUE(r.json().at("match").as_bool()) << "the telecom partner requires partial";
 }
 
 TEST(ProfilePartial, SlowOrDownRegistryIsMarkedUnavailableWithinTheDeadline) {

@@ -80,9 +80,11 @@ partners:
     operations: [population.verify]
     name_matching: diacritic-insensitive
     required_grade: partial
+    year_only_dates: true
   - id: registrar
     api_key_sha256: [@REGISTRAR@]
     operations: [civil-status.verify, civil-status.lookup]
+    year_only_dates: true
     fields: {civil-status: [kind, event_date, spouse_citizen_id, status]}
   - id: citizen-app
     name: Citizen app

@@ -68,18 +68,25 @@ TEST(PopulationVerify, MissingPurposeIsNamed) {
             "purpose"));
 }
 
-TEST(PopulationVerify, NonIsoDateSaysIsoButYearAloneIsAccepted) {
+TEST(PopulationVerify, NonIsoDateSaysIso) {
   const auto e =
       errors("population", "verify",
              R"({"citizen_id":"001099012345","date_of_birth":"01/05/1999","purpose":"p"})");
   ASSERT_EQ(e.size(), 1U);
   EXPECT_EQ(e[0].field, "date_of_birth");
   EXPECT_NE(e[0].detail.find("ISO 8601"), std::string::npos);
-  EXPECT_EQ(ok("population", "verify",
-               R"({"citizen_id":"001099012345","date_of_birth":"1999","purpose":"p"})")
-                .envelope.claims()
-                .at("date_of_birth"),
-            "1999");
+}
+
+// A year alone is graded partial when it agrees; only partners granted it may claim one.
+TEST(PopulationVerify, YearAloneOnlyUnderThePartnersPolicy) {
+  const std::string body = R"({"citizen_id":"001099012345","date_of_birth":"1999","purpose":"p"})";
+  const auto e = errors("population", "verify", body);
+  ASSERT_EQ(e.size(), 1U);
+  EXPECT_EQ(e[0].field, "date_of_birth");
+  EXPECT_NE(e[0].detail.find("year_only_dates"), std::string::npos) << e[0].detail;
+  const auto p = parse_request("population", "verify", body, {.year_only_dates = true});
+  ASSERT_TRUE(std::holds_alternative<ParsedRequest>(p));
+  EXPECT_EQ(std::get<ParsedRequest>(p).envelope.claims().at("date_of_birth"), "1999");
 }
 
 TEST(PopulationVerify, GenderAcceptsVietnameseWords) {

@@ -205,7 +205,8 @@ std::vector<http::FieldError> refused(std::string_view op, std::string_view body
 TEST(CivilStatusParse, NamesTheFieldAtFault) {
   const auto ok = gateway::parse_request(
       "civil-status", "verify",
-      R"({"citizen_id":"001099012345","deceased":true,"marriage_date":"2001","purpose":"p"})");
+      R"({"citizen_id":"001099012345","deceased":true,"marriage_date":"2001","purpose":"p"})",
+      {.year_only_dates = true});
   ASSERT_TRUE(std::holds_alternative<gateway::ParsedRequest>(ok));
   const auto& env = std::get<gateway::ParsedRequest>(ok).envelope;
   EXPECT_EQ(env.claims().at("deceased"), "true");
