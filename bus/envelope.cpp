@@ -1,6 +1,9 @@
 #include "bus/envelope.hpp"
 
+#include <openssl/rand.h>
+
 #include <charconv>
+#include <stdexcept>
 
 #include "util/hashing.hpp"
 
@@ -33,7 +36,23 @@ std::optional<std::string_view> find_header(const rd_kafka_message_t* msg, std::
   return std::string_view(static_cast<const char*>(value), size);
 }
 
-std::string subject_key(std::string_view citizen_id) { return util::sha256_hex(citizen_id); }
+MessageKeys::MessageKeys(std::string_view secret) {
+  std::string k(secret);
+  if (k.empty()) {
+    k.resize(32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size())) != 1)
+      throw std::runtime_error("no randomness from OpenSSL");
+  }
+  // A key of its own, derived from the secret, so it is never the secret's other uses' key.
+  const auto derived = util::HmacSha256(k).digest("lgsp message keys v1");
+  hmac_ = std::make_shared<const util::HmacSha256>(
+      std::string_view(reinterpret_cast<const char*>(derived.data()), derived.size()));
+}
+
+std::string MessageKeys::key(std::string_view subject) const {
+  const auto md = hmac_->digest(subject);
+  return util::to_hex(md.data(), md.size());
+}
 
 std::string encode(const v1::Request& r) { return r.SerializeAsString(); }
 std::string encode(const v1::Reply& r) { return r.SerializeAsString(); }

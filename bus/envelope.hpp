@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "bus/envelope.pb.h"
 #include "bus/kafka.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::bus {
 
@@ -45,9 +47,20 @@ std::optional<ReplyTo> parse_reply_to(std::string_view s);
 /// The value of header `key`, or nullopt.
 std::optional<std::string_view> find_header(const rd_kafka_message_t* msg, std::string_view key);
 
-/// The message key for a subject: SHA-256 hex of the citizen ID, so one subject always lands
-/// on the same partition and the plaintext ID never appears in keys that tools print.
-std::string subject_key(std::string_view citizen_id);
+/// Message keys for subjects: HMAC-SHA256 (hex) of the subject under a secret, so one
+/// subject always lands on the same partition while the key says nothing to whoever reads
+/// the topic. (A plain hash of a 12-digit citizen ID is reversed by trying them all.)
+/// Immutable; thread-safe.
+class MessageKeys {
+ public:
+  /// `secret` empty: a random one of this process's own (keys then differ between
+  /// processes, which only changes which partition a subject's requests take).
+  explicit MessageKeys(std::string_view secret = {});
+  std::string key(std::string_view subject) const;
+
+ private:
+  std::shared_ptr<const util::HmacSha256> hmac_;
+};
 
 /// Envelope (de)serialisation; parse returns nullopt for bytes that are not an envelope.
 std::string encode(const v1::Request& r);

@@ -112,6 +112,11 @@ bool ConnectorRuntime::usable(const bus::MessagePtr& msg) {
   return true;
 }
 
+bool ConnectorRuntime::replies_within_bounds(const bus::ReplyTo& to) const {
+  return to.topic == options_.topics.replies() && to.partition >= 0 &&
+         to.partition < options_.reply_partitions;
+}
+
 void ConnectorRuntime::finish(Lane& lane, std::int32_t partition, std::int64_t offset) {
   if (const auto next = lane.offsets.done(partition, offset)) {
     lane.consumer.store_offset(lane.topic, partition, *next);
@@ -125,6 +130,16 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
 
   const auto reply_to_header = bus::find_header(msg, bus::kHeaderReplyTo);
   const auto reply_to = reply_to_header ? bus::parse_reply_to(*reply_to_header) : std::nullopt;
+  if (reply_to && !replies_within_bounds(*reply_to)) {
+    // A writer to the request topic asking for answers to be sent where it can read them.
+    probe_.request("misdirected");
+    obs::warn("connector_misdirected_request", {{"topic", lane.topic},
+                                                {"partition", partition},
+                                                {"offset", offset},
+                                                {"reply_topic", reply_to->topic},
+                                                {"reply_partition", reply_to->partition}});
+    return finish(lane, partition, offset);
+  }
   if (!lane.chunks && bus::find_header(msg, bus::kHeaderBundle)) {
     const auto bundle = reply_to ? bus::decode_request_bundle(std::string_view(
                                        static_cast<const char*>(msg->payload), msg->len))

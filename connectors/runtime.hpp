@@ -19,6 +19,9 @@ struct RuntimeOptions {
   std::string group_id;                 // the batch topic's group is group_id + "-batch"
   bus::Properties consumer_properties;  // bootstrap and pass-through settings
   bus::Properties producer_properties;
+  /// Partitions of the reply topic (kafka.reply_partitions): a request whose lgsp-reply-to
+  /// names another topic or a partition outside 0..reply_partitions-1 is dropped.
+  std::int32_t reply_partitions = 1;
 };
 
 /// The connector's poll loop: request topic → registry service → reply-to partition; and
@@ -76,6 +79,9 @@ class ConnectorRuntime {
                   std::string_view key, const std::string& value, const bus::Headers& headers,
                   LogIds ids);
   void finish(Lane& lane, std::int32_t partition, std::int64_t offset);
+  /// True when `to` is a partition of the configured reply topic: connectors answer only
+  /// where gateways listen, never where a request's writer asks.
+  bool replies_within_bounds(const bus::ReplyTo& to) const;
 
   RuntimeOptions options_;
   RegistryService& service_;

@@ -50,6 +50,7 @@ const boost::system::error_category& call_category() {
 
 BusClient::BusClient(BusClientOptions options, GatewayProbe& probe)
     : options_(std::move(options)),
+      keys_(options_.message_key_secret),
       probe_(probe),
       reply_to_(bus::format_reply_to({options_.topics.replies(), options_.reply_partition})),
       producer_(options_.producer_properties, bus::Producer::Polling::kBackground),
@@ -215,11 +216,11 @@ void BusClient::publish(std::vector<Outgoing>& outgoing) {
   for (auto& o : outgoing) {
     const auto& r = o.request;
     if (r.batch_size() > 0) {
-      o.key = bus::subject_key(r.request_id());
+      o.key = keys_.key(r.request_id());
       publish_one(o, options_.topics.batch_requests(r.registry()), -1);
       continue;
     }
-    o.key = bus::subject_key(r.subject());
+    o.key = keys_.key(r.subject());
     const std::string topic = options_.topics.requests(r.registry());
     const auto known = partitions_.find(topic);
     if (known == partitions_.end() || options_.max_bundle <= 1) {

@@ -46,6 +46,8 @@ struct BusClientOptions {
   /// Most interactive requests carried by one Kafka message (a RequestBundle); 1 publishes
   /// every request as its own message.
   std::size_t max_bundle = 64;
+  /// Secret for the requests' message keys (bus::MessageKeys); empty: a random one.
+  std::string message_key_secret;
 };
 
 /// Request/reply over Kafka for one gateway instance: publishes request envelopes to the
@@ -133,6 +135,7 @@ class BusClient {
   void check_bus();
 
   BusClientOptions options_;
+  const bus::MessageKeys keys_;
   GatewayProbe& probe_;
   std::string reply_to_;
   bus::Producer producer_;

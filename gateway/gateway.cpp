@@ -26,12 +26,12 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
   producer.emplace_back("acks", "all");
   producer.emplace_back("enable.idempotence", "true");
   return BusClientOptions{bus::Topics{cfg.kafka.topic_prefix},
-                          static_cast<std::int32_t>(cfg.gateway.instance),
-                          std::move(producer),
+                          static_cast<std::int32_t>(cfg.gateway.instance), std::move(producer),
                           bus::consumer_properties(cfg.kafka, bootstrap, client_id),
-                          static_cast<std::size_t>(cfg.gateway.max_pending),
-                          std::move(registries),
-                          static_cast<std::size_t>(cfg.gateway.max_bundle)};
+                          static_cast<std::size_t>(cfg.gateway.max_pending), std::move(registries),
+                          static_cast<std::size_t>(cfg.gateway.max_bundle),
+                          // Shared by the instances, so a subject's requests take one partition.
+                          cfg.audit.subject_key};
 }
 
 http::ServerLimits limits(const config::GatewayConfig& g) {

@@ -89,7 +89,9 @@ class BatchBus : public ::testing::Test {
                                       bus::producer_properties(kafka, stack_->bootstrap, "it-bulk"),
                                       bus::consumer_properties(kafka, stack_->bootstrap, "it-bulk"),
                                       10000,
-                                      {"population"}};
+                                      {"population"},
+                                      64,
+                                      {}};
     metrics_ = new obs::Metrics("it-bulk");
     probe_ = new gateway::GatewayProbe(*metrics_);
     client_ = new gateway::BusClient(std::move(options), *probe_);

@@ -176,7 +176,7 @@ TEST(Bundles, ConnectorAnswersABundleInOneMessageAndLeavesOutExpiredRequests) {
 }
 
 TEST(Bundles, AReplyThatCannotBeProducedCountsEveryRequestOfItsBundle) {
-  TestStack stack;
+  TestStack stack({.message_timeout_ms = 1500});
   const bus::Topics topics{stack.cfg.kafka.topic_prefix};
   bus::Producer producer(bus::producer_properties(stack.cfg.kafka, stack.bootstrap, "it-bundle"),
                          bus::Producer::Polling::kBackground);
@@ -185,8 +185,10 @@ TEST(Bundles, AReplyThatCannotBeProducedCountsEveryRequestOfItsBundle) {
   for (std::size_t i = 0; i < 3; ++i)
     add_verify(bundle, "lost-" + std::to_string(i), subjects[i], subjects[i].full_name,
                unix_ms_in(30s));
-  // The replies topic has no partition 999: the connector answers, and cannot deliver it.
-  ASSERT_NO_FATAL_FAILURE(publish_bundle(producer, topics, bundle, 999));
+  // Reply partition 0 (the stack's gateway reads 1) has no leader: the connector answers,
+  // and cannot deliver it within message.timeout.ms.
+  stack.cluster->set_partition_leader(topics.replies(), 0, -1);
+  ASSERT_NO_FATAL_FAILURE(publish_bundle(producer, topics, bundle, 0));
 
   const std::string failed =
       R"(lgsp_connector_requests_total{outcome="reply_failed",registry="population"})";
@@ -195,6 +197,7 @@ TEST(Bundles, AReplyThatCannotBeProducedCountsEveryRequestOfItsBundle) {
     std::this_thread::sleep_for(20ms);
   EXPECT_EQ(metric_value(stack.admin_port(), failed), 3)
       << "one count per request, not per message";
+  stack.cluster->set_partition_leader(topics.replies(), 0, 1);
   // The connector goes on: a verify through the gateway still gets its answer.
   const auto r = post_json(stack.api_port(), "/v1/population/verify",
                            json::serialize(json::object{{"purpose", "bundle-test"},

@@ -36,7 +36,7 @@ kafka:
   topic_prefix: @PREFIX@
   request_partitions: 4
   reply_partitions: 2
-  producer_properties: {linger.ms: '1'}
+  producer_properties: {linger.ms: '1'@PRODUCER_EXTRA@}
   consumer_properties: {fetch.wait.max.ms: '5', session.timeout.ms: '6000', heartbeat.interval.ms: '500'}
 gateway:
   listen: 127.0.0.1:0
@@ -103,6 +103,10 @@ partners:
     yaml.replace(at + line.size(), yaml.find('\n', at + 1) - at - line.size(), settings);
   }
   put("@GATEWAY_EXTRA@", options.gateway_yaml);
+  put("@PRODUCER_EXTRA@",
+      options.message_timeout_ms > 0
+          ? ", message.timeout.ms: '" + std::to_string(options.message_timeout_ms) + "'"
+          : std::string());
   put("@AUDIT_EXTRA@", options.audit_yaml);
   put("@EXTRA_YAML@", options.extra_yaml + (options.batches ? R"(
 batches:

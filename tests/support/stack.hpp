@@ -40,6 +40,8 @@ struct StackOptions {
   std::int64_t body_limit = 8192;
   /// "sqlite", or "postgres" (the server named by LGSP_TEST_PG_DSN; one such stack at a time).
   std::string backend = "sqlite";
+  /// librdkafka message.timeout.ms of every producer (0: librdkafka's default, 5 minutes).
+  std::int64_t message_timeout_ms = 0;
   /// YAML lines added to the gateway section (indented by two spaces), e.g. a tls block.
   std::string gateway_yaml{};
   /// YAML lines added to the audit section (indented by two spaces).

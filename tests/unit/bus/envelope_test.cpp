@@ -81,18 +81,25 @@ TEST(ReplyTo, RoundTripsAndRejectsMalformed) {
   EXPECT_FALSE(parse_reply_to("t:2x"));
 }
 
-TEST(SubjectKey, IsStableHashNotPlaintext) {
-  const auto k = subject_key("001099012345");
-  EXPECT_EQ(k.size(), 64U);
-  EXPECT_EQ(k, subject_key("001099012345"));
-  EXPECT_NE(k, subject_key("001099012346"));
-  EXPECT_EQ(k.find("001099012345"), std::string::npos);
-}
-
 TEST(Topics, NamesFollowThePrefix) {
   const Topics t{"test7"};
   EXPECT_EQ(t.requests("population"), "test7.population.requests");
   EXPECT_EQ(t.replies(), "test7.replies");
+}
+
+// Message keys are keyed hashes: stable for one secret, different under another, and not the
+// plain SHA-256 that anyone reading the topic could reverse by trying every citizen ID.
+// (On 293675d the key was util::sha256_hex(citizen ID).)
+TEST(MessageKeys, AreKeyedHashesOfTheSubject) {
+  const std::string id = "001099012345";
+  const MessageKeys a("secret a");
+  EXPECT_EQ(a.key(id), MessageKeys("secret a").key(id));
+  EXPECT_NE(a.key(id), MessageKeys("secret b").key(id));
+  EXPECT_NE(a.key(id), util::sha256_hex(id));
+  EXPECT_EQ(a.key(id).size(), 64U);
+  EXPECT_EQ(a.key(id).find(id), std::string::npos);
+  EXPECT_NE(a.key(id), a.key("001099012346"));
+  EXPECT_NE(MessageKeys().key(id), MessageKeys().key(id)) << "no secret: a random one each";
 }
 
 }  // namespace

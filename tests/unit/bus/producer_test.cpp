@@ -22,9 +22,10 @@ TEST(PartitionForKey, AgreesWithLibrdkafkasDefaultPartitioner) {
   const std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
       rd_kafka_topic_new(rk.get(), "t", nullptr), &rd_kafka_topic_destroy);
   std::set<std::int32_t> seen;
+  const MessageKeys keys("test secret");
   for (const std::int32_t partitions : {1, 4, 7, 64}) {
     for (int i = 0; i < 500; ++i) {
-      const std::string key = subject_key("0010990" + std::to_string(10000 + i));
+      const std::string key = keys.key("0010990" + std::to_string(10000 + i));
       const std::int32_t ours = partition_for_key(key, partitions);
       EXPECT_EQ(ours, rd_kafka_msg_partitioner_consistent(rkt.get(), key.data(), key.size(),
                                                           partitions, nullptr, nullptr))
