@@ -191,11 +191,11 @@ void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t);
 
 void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   const std::string path = "gateway";
-  if (!r.check_map(
-          n, path,
-          {"listen", "admin_listen", "threads", "instance", "body_limit_bytes",
-           "header_limit_bytes", "read_timeout_ms", "idle_timeout_ms", "request_deadline_ms",
-           "max_pending", "max_bundle", "failed_verify_limit", "failed_verify_window_s", "tls"})) {
+  if (!r.check_map(n, path,
+                   {"listen", "admin_listen", "threads", "instance", "body_limit_bytes",
+                    "header_limit_bytes", "read_timeout_ms", "idle_timeout_ms",
+                    "request_deadline_ms", "max_pending", "max_bundle", "failed_verify_limit",
+                    "failed_verify_window_s", "anonymous_failures_per_second", "tls"})) {
     return;
   }
   read_endpoint(r, n, path, "listen", g.listen);
@@ -212,6 +212,7 @@ void read_gateway(YamlReader& r, const YAML::Node& n, GatewayConfig& g) {
   r.get(n, path, "max_bundle", g.max_bundle, 1, 1024);
   r.get(n, path, "failed_verify_limit", g.failed_verify_limit, 0, 1000);
   r.get(n, path, "failed_verify_window_s", g.failed_verify_window_s, 1, 604800);
+  r.get(n, path, "anonymous_failures_per_second", g.anonymous_failures_per_second, 0, 1000000);
 }
 
 void read_connector(YamlReader& r, const YAML::Node& n, ConnectorConfig& c) {

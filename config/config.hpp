@@ -125,6 +125,9 @@ struct GatewayConfig {
   /// window before further ones are refused (429 verify-attempts-exhausted); 0 = no limit.
   std::int64_t failed_verify_limit = 5;
   std::int64_t failed_verify_window_s = 3600;
+  /// Requests refused before a partner is known (401, 404, 405) per client address and
+  /// second (burst 5x); beyond it 429 too-many-failures, audited as aggregates. 0 = none.
+  std::int64_t anonymous_failures_per_second = 10;
 };
 
 /// How one column of a registry's record is read from an upstream system's JSON answer.

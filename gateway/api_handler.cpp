@@ -51,6 +51,10 @@ struct ApiHandler::Exchange {
   // Bulk jobs: the job a call concerns and how many subjects it covers.
   std::string batch_id;
   std::int64_t subject_count = 0;
+  /// An unauthenticated failure over its address's budget: counted into an aggregate
+  /// audit event instead of one of its own.
+  bool aggregated = false;
+  std::string address;  // the client's IP address, for that budget
 };
 
 namespace {
@@ -178,9 +182,16 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
   auto admitted = admit(ex, peer, limits);
   http::Response res;
   if (auto* refused = std::get_if<Problem>(&admitted)) {
-    res =
-        http::make_problem_response(*refused, ex.request_id, ex.req.version(), ex.req.keep_alive());
-    if (refused->status == Status::method_not_allowed) res.set(bhttp::field::allow, "POST");
+    ex.address = peer.address;
+    // The client's own failures before a partner is known; not the gateway's refusals
+    // (draining, audit backlog), which say nothing about the client.
+    const bool client_failure = refused->status == Status::unauthorized ||
+                                refused->status == Status::not_found ||
+                                refused->status == Status::method_not_allowed;
+    res = ex.partner == nullptr && client_failure
+              ? anonymous_failure(ex, *refused)
+              : http::make_problem_response(*refused, ex.request_id, ex.req.version(),
+                                            ex.req.keep_alive());
   } else {
     res = co_await dispatch(ex, std::move(std::get<ParsedRequest>(admitted)));
   }
@@ -258,9 +269,52 @@ std::optional<Problem> ApiHandler::audit_backlog() const {
   return audit_unavailable();
 }
 
+http::Response ApiHandler::anonymous_failure(Exchange& ex, const Problem& refused) const {
+  std::chrono::milliseconds retry_after{0};
+  auto* budget = services_.anonymous_failures;
+  if (budget == nullptr ||
+      budget->admit(ex.address, std::chrono::steady_clock::now(), retry_after)) {
+    auto res =
+        http::make_problem_response(refused, ex.request_id, ex.req.version(), ex.req.keep_alive());
+    if (refused.status == Status::method_not_allowed) res.set(bhttp::field::allow, "POST");
+    return res;
+  }
+  ex.aggregated = true;
+  services_.probe.rejected("anonymous_failures");
+  auto res = http::make_problem_response(
+      problem(Status::too_many_requests, "too-many-failures", "Too many failed requests",
+              "this client has sent too many requests that could not be authenticated or "
+              "routed; retry later with valid credentials"),
+      ex.request_id, ex.req.version(), ex.req.keep_alive());
+  res.set(bhttp::field::retry_after,
+          std::to_string(std::max<std::int64_t>(1, (retry_after.count() + 999) / 1000)));
+  return res;
+}
+
+void ApiHandler::record_aggregates(bool all) const {
+  auto* budget = services_.anonymous_failures;
+  if (budget == nullptr || services_.audit == nullptr) return;
+  for (const auto& [address, count] :
+       budget->take_aggregates(std::chrono::steady_clock::now(), all)) {
+    obs::warn("anonymous_failures_aggregated", {{"client", address}, {"failures", count}});
+    bus::v1::AuditEvent e;
+    e.set_event_id(http::new_request_id());
+    e.set_request_id(e.event_id());
+    e.set_time_unix_ms(util::unix_ms_now());
+    e.set_partner_id("anonymous");
+    e.set_operation("anonymous.failures");
+    e.set_outcome("rate_limited");
+    e.set_http_status(429);
+    e.set_subject_count(count);
+    services_.audit->send(std::move(e));
+  }
+}
+
 asio::awaitable<std::optional<Problem>> ApiHandler::account(const Exchange& ex, int status,
                                                             double seconds) {
   if (services_.audit == nullptr) co_return std::nullopt;
+  if (ex.partner == nullptr) record_aggregates(false);  // those due, at most every 10 s
+  if (ex.aggregated) co_return std::nullopt;
   const auto event = audit_event(ex, status, static_cast<std::int64_t>(seconds * 1e6));
   if (status >= 300) {
     // Releases nothing: recorded, never waited for.

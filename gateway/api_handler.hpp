@@ -12,6 +12,7 @@
 #include "batch/api.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/admission.hpp"
+#include "gateway/anonymous_failures.hpp"
 #include "gateway/audit_publisher.hpp"
 #include "gateway/auth.hpp"
 #include "gateway/bus_client.hpp"
@@ -33,7 +34,8 @@ struct ApiServices {
   const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
   AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
   batch::BatchApi* batches = nullptr;     // null: /v1/batches answers 503 (not configured)
-  VerifyGuard* verify_guard = nullptr;    // null: no limit on failed verifications
+  AnonymousFailures* anonymous_failures = nullptr;  // null: every failure is its own event
+  VerifyGuard* verify_guard = nullptr;              // null: no limit on failed verifications
 };
 
 /// The partner-facing API. Each request goes through one pipeline of small stages:
@@ -55,7 +57,10 @@ class ApiHandler final : public http::Handler {
                                                                http::BodyReader& body,
                                                                const http::PeerInfo& peer) override;
   /// New requests get 503 from now on; those in flight finish.
-  void drain() { draining_ = true; }
+  void drain() {
+    draining_ = true;
+    record_aggregates(true);
+  }
   /// Takes effect for requests that start after it returns; rate and quota state is kept.
   void reload(std::shared_ptr<const PartnerDirectory> partners);
   /// Daily quota use per partner (for the lgsp_gateway_quota_* gauges).
@@ -86,6 +91,12 @@ class ApiHandler final : public http::Handler {
   boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
   /// Fills partner identity, matching policy and deadline; lookups get their field scope
   /// (nullopt = allowed, else the problem to answer).
+  /// The answer to a request refused before a partner was known: `refused`, or 429 when
+  /// its client address is over its failure budget (then aggregated, not audited alone).
+  http::Response anonymous_failure(Exchange& ex, const http::Problem& refused) const;
+  /// Sends the aggregate audit events of over-budget anonymous failures that are due (or
+  /// all of them).
+  void record_aggregates(bool all) const;
   /// Charges the verification to the partner's failed-verification budget (`charge`), or
   /// the 429 when it has failed too many of this subject lately.
   std::optional<http::Response> guard_verify(const Exchange& ex, const bus::v1::Request& env,

@@ -50,10 +50,12 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
       bus_(bus_options(cfg, bootstrap), probe_),
       verify_guard_({cfg.gateway.failed_verify_limit,
                      std::chrono::seconds(cfg.gateway.failed_verify_window_s)}),
+      anonymous_failures_({cfg.gateway.anonymous_failures_per_second}),
       extra_readiness_(std::move(extra_readiness)),
       metrics_(metrics) {
   ApiServices services{bus_, probe_, std::chrono::milliseconds(cfg.gateway.request_deadline_ms)};
   services.verify_guard = &verify_guard_;
+  services.anonymous_failures = &anonymous_failures_;
   if (cfg.audit.enabled) {
     if (cfg.audit.subject_key.empty()) {
       throw std::runtime_error(cfg.path +

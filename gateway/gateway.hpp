@@ -57,6 +57,7 @@ class Gateway {
   std::unique_ptr<SubjectHasher> hasher_;
   std::unique_ptr<AuditPublisher> audit_;
   VerifyGuard verify_guard_;
+  AnonymousFailures anonymous_failures_;
   std::unique_ptr<AccessLogReader> access_log_;
   // Bulk jobs (when batches are configured); destroyed before the bus client they use.
   std::unique_ptr<batch::BatchStore> batch_store_;

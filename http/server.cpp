@@ -149,6 +149,13 @@ namespace {
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 /// What the handshake established about the client's certificate.
+/// The remote IP address of `socket`, or "" when it is already gone.
+std::string address_of(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  return ec ? std::string() : remote.address().to_string();
+}
+
 PeerInfo peer_of(TlsStream& stream) {
   PeerInfo peer;
   peer.tls = true;
@@ -316,7 +323,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
   if (auto* plain = std::get_if<beast::tcp_stream>(&conn->stream)) {
     // Named, not a temporary in the co_await expression: GCC 12 destroys such temporaries
     // twice when the coroutine suspends.
-    const PeerInfo no_tls;
+    PeerInfo no_tls;
+    no_tls.address = address_of(plain->socket());
     co_await exchange_loop(*plain, no_tls);
     boost::system::error_code ignored;
     plain->socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -330,7 +338,8 @@ asio::awaitable<void> Server::serve(std::shared_ptr<Connection> conn,
     // Plain HTTP to the TLS port, an old protocol version, a scanner: nothing to answer.
     obs::debug("tls_handshake_failed", {{"error", hec.message()}});
   } else {
-    const PeerInfo peer = peer_of(tls);
+    PeerInfo peer = peer_of(tls);
+    peer.address = address_of(beast::get_lowest_layer(tls).socket());
     co_await exchange_loop(tls, peer);
     beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(2));
     co_await tls.async_shutdown(kNoThrow);

@@ -30,6 +30,7 @@ struct PeerInfo {
   bool cert_verified = false;   // ... and it chains to the configured client CA
   std::string cert_sha256;      // lower-case hex SHA-256 of the DER certificate
   std::string cert_subject;     // RFC 2253 one-line form, e.g. "CN=evn-gw,O=EVN,C=VN"
+  std::string address;          // the client's IP address (no port)
 };
 
 /// The request line and headers of a request whose body is streamed.
