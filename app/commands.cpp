@@ -2,13 +2,17 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
+#include <system_error>
 #include <thread>
 
 #include "app/batch_cli.hpp"
@@ -76,7 +80,20 @@ audit::WriterOptions audit_writer_options(const config::Config& cfg, const std::
 
 namespace {
 
+/// A process that holds secrets (the audit subject key, TLS keys, database passwords) leaves
+/// no core file behind: a crash must not write them to disk. Also keeps other users' ptrace
+/// out. `lgsp dev` is left debuggable (a developer's machine, and the tests attach gdb to it
+/// when it hangs).
+void forbid_core_dumps() {
+  const rlimit none{0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    obs::warn("core_dumps_not_disabled",
+              {{"error", std::error_code(errno, std::generic_category()).message()}});
+  }
+}
+
 int run_gateway(const std::string& config_path) {
+  forbid_core_dumps();
   const auto cfg = load(config_path);
   const sigset_t signals = block_stop_signals();
   obs::Metrics metrics("gateway");
@@ -116,6 +133,7 @@ class AdminPort {
 };
 
 int run_audit_writer(const std::string& config_path) {
+  forbid_core_dumps();
   const auto cfg = load(config_path);
   const sigset_t signals = block_stop_signals();
   obs::Metrics metrics("audit-writer");

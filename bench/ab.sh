@@ -12,6 +12,7 @@
 #   $DIR/lgsp keys secret $DIR/run/audit-subject.key
 # DIR/lgsp may be a wrapper that execs a build with other settings, e.g. another allocator:
 #   exec env LD_PRELOAD=libjemalloc.so.2 /path/to/build/lgsp "$@"
+# To compare with a build older than 348d27a, run that one through bench/nodelay_shim.c.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=${1:?usage: bench/ab.sh DIR_A DIR_B [ROUNDS]}

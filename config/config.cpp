@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -513,8 +514,38 @@ void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
   }
 }
 
+/// One credential (API key hash, certificate fingerprint or subject, OAuth2 client id) must
+/// name one partner: otherwise which partner a caller is depends on the order of the list.
+void check_credentials_unique(YamlReader& r, const YAML::Node& root, const Config& c) {
+  std::map<std::string, std::string> owner;  // "kind\0value" -> partner id
+  for (std::size_t i = 0; i < c.partners.size(); ++i) {
+    const auto& p = c.partners[i];
+    const auto claim = [&](const char* kind, const std::vector<std::string>& values) {
+      for (const auto& v : values) {
+        const auto [it, fresh] = owner.try_emplace(std::string(kind) + '\0' + v, p.id);
+        if (fresh || it->second == p.id) continue;
+        r.error(root["partners"][i], "partners[" + std::to_string(i) + "]." + kind,
+                "partner \"" + p.id + "\" has a credential of partner \"" + it->second +
+                    "\": one credential must name one partner");
+      }
+    };
+    claim("api_key_sha256", p.api_key_sha256);
+    claim("client_cert_sha256", p.client_cert_sha256);
+    claim("client_cert_subjects", p.client_cert_subjects);
+    claim("oauth_client_ids", p.oauth_client_ids);
+  }
+}
+
 /// Checks that need several sections at once.
 void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
+  check_credentials_unique(r, root, c);
+  // Serving partners without an audit trail is for benchmarks on one machine only.
+  if (!c.audit.enabled && !c.gateway.listen.is_loopback()) {
+    r.error(root["audit"]["enabled"], "audit.enabled",
+            "false is only allowed while gateway.listen is a loopback address (benchmarks): "
+            "partners are never served from " +
+                c.gateway.listen.to_string() + " without an audit trail");
+  }
   const bool tls = c.gateway.tls.enabled();
   if (!tls && !c.gateway.listen.is_loopback()) {
     r.error(root["gateway"]["listen"], "gateway.listen",

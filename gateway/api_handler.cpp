@@ -133,6 +133,11 @@ std::string_view outcome_of(int status) {
 void note_accountability(const bus::v1::Request& env, std::vector<std::string>& subjects,
                          std::string& purpose, std::string& on_behalf_of, std::string& procedure) {
   if (env.subject_key() == "citizen_id") subjects.push_back(env.subject());
+  // A claimed citizen (a vehicle's owner, a spouse) is someone the request asks about too:
+  // "does citizen X own this plate?" is in X's access log.
+  for (const auto& [claim, value] : env.claims()) {
+    if (claim.ends_with("citizen_id")) subjects.push_back(value);
+  }
   purpose = env.purpose();
   on_behalf_of = env.on_behalf_of();
   procedure = env.procedure_code();
@@ -582,7 +587,7 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
   for (auto& part : parts) {
     RateLimiter::Decision decision;
     if (auto no = admission_.limit(partner, part.registry, "lookup", decision)) {
-      part.refused = no->type.substr(no->type.rfind('/') + 1) + ": " + no->detail;
+      part.refused = no->type.substr(no->type.rfind(':') + 1) + ": " + no->detail;
       ++refused;
       if (!first_refusal) first_refusal = std::move(no);
     }

@@ -119,9 +119,10 @@ AuthResult PartnerDirectory::by_token(std::string_view token,
     return r;
   }
   const auto& claims = std::get<JwtClaims>(verified);
-  for (const auto* id : {&claims.client_id, &claims.subject}) {
-    if (id->empty()) continue;
-    if (const auto it = by_client_id_.find(*id); it != by_client_id_.end())
+  // The client the token was issued to (client_id, else azp), never its subject: a user's
+  // token whose sub happens to equal a partner's client id must not act as that partner.
+  if (!claims.client_id.empty()) {
+    if (const auto it = by_client_id_.find(claims.client_id); it != by_client_id_.end())
       return {it->second, AuthFailure::kNone, "jwt"};
   }
   return fail(AuthFailure::kUnknownClient, "jwt");

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -158,6 +159,23 @@ std::variant<JwtClaims, JwtError> check_claims(const json::object& claims,
 
 }  // namespace
 
+namespace {
+/// "at+jwt" or "application/at+jwt", in any case (RFC 9068 §2.1, RFC 7515 §4.1.9).
+bool is_access_token_type(std::string_view typ) {
+  constexpr std::string_view kPrefix = "application/";
+  if (typ.size() > kPrefix.size() &&
+      std::equal(kPrefix.begin(), kPrefix.end(), typ.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    typ.remove_prefix(kPrefix.size());
+  }
+  constexpr std::string_view kType = "at+jwt";
+  return typ.size() == kType.size() &&
+         std::equal(kType.begin(), kType.end(), typ.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+}  // namespace
+
 std::string_view describe(JwtError error) {
   switch (error) {
     case JwtError::kMalformed:
@@ -178,6 +196,8 @@ std::string_view describe(JwtError error) {
       return "token audience (aud) does not include this gateway";
     case JwtError::kMissingExpiry:
       return "token has no expiry (exp)";
+    case JwtError::kNotAnAccessToken:
+      return "token is not an OAuth2 access token (header typ must be at+jwt, RFC 9068)";
   }
   return "token rejected";
 }
@@ -223,6 +243,12 @@ std::variant<JwtClaims, JwtError> verify_jwt(std::string_view token, const Jwks&
   // Claims are only parsed once the issuer is known to have signed them.
   const auto claims = decode_object(token.substr(first + 1, second - first - 1));
   if (!claims) return JwtError::kMalformed;
+  // RFC 9068 §4: an access token says so, so an ID token or any other JWT the identity
+  // provider signed for another purpose is not taken for one.
+  const auto* typ_v = header->if_contains("typ");
+  if (typ_v == nullptr || !typ_v->is_string() || !is_access_token_type(typ_v->get_string())) {
+    return JwtError::kNotAnAccessToken;
+  }
   return check_claims(*claims, settings, now);
 }
 

@@ -42,6 +42,7 @@ enum class JwtError {
   kWrongIssuer,
   kWrongAudience,
   kMissingExpiry,
+  kNotAnAccessToken,  // header typ is not at+jwt (RFC 9068)
 };
 
 /// Short operator/partner-facing text; never contains token content.

@@ -223,7 +223,8 @@ secret_file() { # path: plausible content chosen by the file's name
     # Refused at once on loopback: the process must get past its config and stop at the
     # first connection, never reach another machine.
     */audit-db/* | */registry-db/*) echo "host=127.0.0.1 port=1 dbname=lgsp user=lgsp connect_timeout=2" > "$f" ;;
-    */partner-keys/*) printf '# test hashes\n%s\n' "$(printf test-key | sha256sum | cut -d' ' -f1)" > "$f" ;;
+    # One key per file: a credential may name only one partner.
+    */partner-keys/*) printf '# test hashes\n%s\n' "$(printf '%s' "test-key-$f" | sha256sum | cut -d' ' -f1)" > "$f" ;;
     *) echo "no stand-in for secret file $f" >&2; return 1 ;;
   esac
 }

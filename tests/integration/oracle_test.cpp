@@ -164,6 +164,8 @@ TEST_F(Oracle, AProfileLegOverItsOperationLimitIsRefusedAlone) {
   const auto body = second.json();
   const auto& parts = body.at("parts");
   EXPECT_EQ(parts.at("insurance").at("status").as_string(), "refused") << second.body;
+  EXPECT_EQ(parts.at("insurance").at("detail").as_string().rfind("rate-limited: ", 0), 0U)
+      << second.body;
   EXPECT_NE(parts.at("population").at("status").as_string(), "refused");
   EXPECT_TRUE(body.at("partial").as_bool());
 }

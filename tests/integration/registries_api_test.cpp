@@ -439,6 +439,28 @@ TEST_P(RegistriesApi, PlateLookupShowsInTheOwnersAccessLogAndTheChainVerifies) {
   }
   EXPECT_TRUE(found) << "the owner's access log never listed the police plate lookup";
 
+  // A verify claiming someone owns the plate is in that person's access log, owner or not
+  // (fails on 293675d: only the plate was recorded).
+  const std::string claimed = "001099012345";
+  ASSERT_EQ(post("/v1/vehicle/verify", {{"plate_number", v.plate_number}, {"citizen_id", claimed}},
+                 kPoliceKey)
+                .status,
+            200);
+  const auto police_verify = [](const json::value& a) {
+    return a.at("partner_id").as_string() == "police" &&
+           a.at("operation").as_string() == "vehicle.verify";
+  };
+  found = false;
+  for (int i = 0; i < 100 && !found; ++i) {
+    const auto r = post("/v1/audit/access-log", {{"citizen_id", claimed}}, kCitizenAppKey);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json::value log = r.json();
+    const auto& accesses = log.at("accesses").as_array();
+    found = std::any_of(accesses.begin(), accesses.end(), police_verify);
+    if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(found) << "the claimed owner's access log never listed the police verify";
+
   const auto report = audit::verify_chain(*app::open_audit_store(stack_->cfg));
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_GT(report.records, 0);

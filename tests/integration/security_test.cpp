@@ -201,6 +201,17 @@ TEST_F(Security, ValidJwtOfAnUnregisteredClientIsRefused) {
   EXPECT_NE(r.json().at("detail").as_string().find("not a registered partner"), std::string::npos);
 }
 
+// A partner is the client a token was issued to (client_id or azp), never its subject: a
+// user's token whose sub happens to be a partner's client id is refused (on 293675d it
+// authenticated as that partner).
+TEST_F(Security, JwtIdentityComesFromClientIdNotSubject) {
+  auto claims = access_token_claims(kIssuer, kAudience, "some-portal", system_clock::now());
+  claims["sub"] = "evn-client";
+  const auto r =
+      post("/v1/population/verify", verify_body(citizen()), issuer_->sign("RS256", claims));
+  EXPECT_EQ(r.status, 401) << r.body;
+}
+
 TEST_F(Security, FieldNotGrantedIs403AndNamesTheField) {
   const auto r =
       post("/v1/population/lookup",

@@ -197,7 +197,27 @@ def drive(api, samples_path, seconds):
         if want not in statuses:
             print(f"FAIL: no {want} among the answers")
             return 1
-    return drive_batch(conn, ministry, pop)
+    if drive_batch(conn, ministry, pop) != 0:
+        return 1
+    # Guessing a birth date: the failed-verify guard stops the sixth different wrong date
+    # (the series behind LgspVerifyGuessing). Last: it stops this partner's verifications
+    # of this citizen, bulk ones too.
+    year = pop["date_of_birth"][:4]
+    guesses = [f"{year}-01-0{d}" for d in range(1, 10) if f"{year}-01-0{d}" != pop["date_of_birth"]][:6]
+    last = 0
+    for date in guesses:
+        conn.request("POST", "/v1/population/verify",
+                     json.dumps({"citizen_id": pop["citizen_id"], "date_of_birth": date,
+                                 "purpose": "observability-test"}),
+                     {"Authorization": "Bearer " + ministry, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        last = r.status
+    if last != 429:
+        print(f"FAIL: the sixth wrong birth date was answered {last}, not 429")
+        return 1
+    print("ok   the failed-verify guard stopped a guessing sequence (429)")
+    return 0
 
 
 def drive_batch(conn, key, pop):

@@ -21,6 +21,7 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
+  pid_t pid() const { return pid_; }
   /// SIGKILL and reap: the process gets no chance to flush or say goodbye.
   void kill_hard();
   /// How many log lines so far contain `text` (e.g. "kafka_partitions_assigned").

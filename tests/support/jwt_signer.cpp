@@ -182,7 +182,7 @@ void TestIssuer::write_jwks(const std::string& path) const {
 std::string TestIssuer::sign(std::string_view alg, const json::object& claims,
                              std::optional<std::string> kid) const {
   if (!kid) kid = alg == "ES256" ? ec_kid_ : alg == "none" ? "" : rsa_kid_;
-  json::object header{{"alg", alg}, {"typ", "JWT"}};
+  json::object header{{"alg", alg}, {"typ", "at+jwt"}};
   if (!kid->empty()) header["kid"] = *kid;
   return sign_raw(alg, json::serialize(header), json::serialize(claims));
 }

@@ -47,7 +47,7 @@ class TestIssuer {
   /// Writes jwks() to `path` (for a gateway config that names a JWKS file); throws on failure.
   void write_jwks(const std::string& path) const;
 
-  /// A compact JWS with header {"alg", "typ":"JWT", "kid"} over `claims`. `kid` unset: this
+  /// A compact JWS with header {"alg", "typ":"at+jwt", "kid"} over `claims`. `kid` unset: this
   /// issuer's kid for the algorithm (none for "none"); an empty string: no kid in the header.
   /// `alg` may be "RS256", "ES256", or, to test refusals, "HS256" or "none" (see sign_raw).
   std::string sign(std::string_view alg, const boost::json::object& claims,

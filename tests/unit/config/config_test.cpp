@@ -78,6 +78,31 @@ TEST(Config, RemoteKafkaOverTlsLoopbackOrExplicitPlaintextIsAccepted) {
   EXPECT_TRUE(c.kafka.allow_plaintext);
 }
 
+// A credential that names two partners makes who a caller is depend on list order (fails
+// on 293675d, which took the first).
+TEST(Config, OneCredentialInTwoPartnersIsRefused) {
+  const std::string hash(64, 'a');
+  const auto errors = errors_of("partners:\n  - id: a\n    api_key_sha256: [" + hash +
+                                "]\n  - id: b\n    api_key_sha256: [" + hash + "]\n");
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_TRUE(any_contains(errors, "partners[1].api_key_sha256"));
+  EXPECT_TRUE(any_contains(errors, "partner \"b\" has a credential of partner \"a\""));
+  EXPECT_TRUE(any_contains(errors_of("auth:\n  jwt: {issuer: i, audiences: [a], jwks_file: j}\n"
+                                     "partners:\n  - id: a\n    oauth_client_ids: [x]\n"
+                                     "  - id: b\n    oauth_client_ids: [x]\n"),
+                           "partners[1].oauth_client_ids"));
+}
+
+// Serving partners beyond loopback without an audit trail is refused (fails on 293675d).
+TEST(Config, AuditOffIsOnlyForLoopback) {
+  const auto errors = errors_of(
+      "gateway:\n  listen: 0.0.0.0:8443\n  tls: {cert_file: c, key_file: k}\n"
+      "audit:\n  enabled: false\n");
+  EXPECT_TRUE(any_contains(errors, "audit.enabled: false is only allowed while gateway.listen"))
+      << (errors.empty() ? "" : errors[0]);
+  EXPECT_FALSE(any_contains(errors_of("audit:\n  enabled: false\n"), "audit.enabled"));
+}
+
 TEST(Config, BundleSizeDefaultsTo64AndIsBounded) {
   EXPECT_EQ(parse_config("logging: {level: info}\n", "t.yaml").gateway.max_bundle, 64);
   EXPECT_EQ(parse_config("gateway:\n  max_bundle: 1\n", "t.yaml").gateway.max_bundle, 1);

@@ -240,6 +240,26 @@ TEST(JwtVerify, WithoutKidTheOnlyKeyForTheAlgorithmIsUsed) {
             std::nullopt);
 }
 
+// RFC 9068: only a token typed as an access token is one (fails on 293675d, which took an ID
+// token or any JWT the issuer signed).
+TEST(JwtVerify, OnlyAccessTokensAreAccepted) {
+  const auto payload = json::serialize(claims());
+  for (const char* typ : {"at+jwt", "application/at+jwt", "AT+JWT"}) {
+    const auto header =
+        json::serialize(json::object{{"alg", "RS256"}, {"kid", "rsa-1"}, {"typ", typ}});
+    EXPECT_EQ(verify_error(issuer().sign_raw("RS256", header, payload)), std::nullopt) << typ;
+  }
+  for (const char* typ : {"JWT", "id_token+jwt", "at+jwt2", ""}) {
+    const auto header =
+        json::serialize(json::object{{"alg", "RS256"}, {"kid", "rsa-1"}, {"typ", typ}});
+    EXPECT_EQ(verify_error(issuer().sign_raw("RS256", header, payload)),
+              JwtError::kNotAnAccessToken)
+        << typ;
+  }
+  EXPECT_EQ(verify_error(issuer().sign_raw("RS256", R"({"alg":"RS256","kid":"rsa-1"})", payload)),
+            JwtError::kNotAnAccessToken);
+}
+
 TEST(JwtVerify, AlgNoneIsRejected) {
   EXPECT_EQ(verify_error(issuer().sign("none", claims())), JwtError::kUnsupportedAlgorithm);
   EXPECT_EQ(verify_error(issuer().sign_raw("none", R"({"alg":"None","kid":"rsa-1"})",
