@@ -421,23 +421,25 @@ TEST(ProfilePartial, SlowOrDownRegistryIsMarkedUnavailableWithinTheDeadline) {
 /// each backend's audit store.
 TEST_P(RegistriesApi, PlateLookupShowsInTheOwnersAccessLogAndTheChainVerifies) {
   const auto v = vehicle("registered");
-  ASSERT_EQ(post("/v1/vehicle/lookup", {{"plate_number", v.plate_number}}, kPoliceKey).status, 200);
-  // The writer appends within moments; the owner may have older accesses from other tests.
-  const auto police_lookup = [](const json::value& a) {
-    return a.at("partner_id").as_string() == "police" &&
-           a.at("operation").as_string() == "vehicle.lookup";
+  // True once `citizen`'s access log lists a police `operation` (the writer appends within
+  // moments; the citizen may have older accesses from other tests).
+  const auto listed = [this](const std::string& citizen, std::string_view operation) {
+    for (int i = 0; i < 100; ++i) {
+      const auto r = post("/v1/audit/access-log", {{"citizen_id", citizen}}, kCitizenAppKey);
+      if (r.status != 200) return false;
+      const json::value log = r.json();
+      for (const auto& a : log.at("accesses").as_array()) {
+        if (a.at("partner_id").as_string() == "police" &&
+            a.at("operation").as_string() == operation)
+          return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
   };
-  bool found = false;
-  for (int i = 0; i < 100 && !found; ++i) {
-    const auto r =
-        post("/v1/audit/access-log", {{"citizen_id", v.owner_citizen_id}}, kCitizenAppKey);
-    ASSERT_EQ(r.status, 200) << r.body;
-    const json::value log = r.json();
-    const auto& accesses = log.at("accesses").as_array();
-    found = std::any_of(accesses.begin(), accesses.end(), police_lookup);
-    if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(found) << "the owner's access log never listed the police plate lookup";
+  ASSERT_EQ(post("/v1/vehicle/lookup", {{"plate_number", v.plate_number}}, kPoliceKey).status, 200);
+  EXPECT_TRUE(listed(v.owner_citizen_id, "vehicle.lookup"))
+      << "the owner's access log never listed the police plate lookup";
 
   // A verify claiming someone owns the plate is in that person's access log, owner or not
   // (fails on 293675d: only the plate was recorded).
@@ -446,20 +448,8 @@ TEST_P(RegistriesApi, PlateLookupShowsInTheOwnersAccessLogAndTheChainVerifies) {
                  kPoliceKey)
                 .status,
             200);
-  const auto police_verify = [](const json::value& a) {
-    return a.at("partner_id").as_string() == "police" &&
-           a.at("operation").as_string() == "vehicle.verify";
-  };
-  found = false;
-  for (int i = 0; i < 100 && !found; ++i) {
-    const auto r = post("/v1/audit/access-log", {{"citizen_id", claimed}}, kCitizenAppKey);
-    ASSERT_EQ(r.status, 200) << r.body;
-    const json::value log = r.json();
-    const auto& accesses = log.at("accesses").as_array();
-    found = std::any_of(accesses.begin(), accesses.end(), police_verify);
-    if (!found) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(found) << "the claimed owner's access log never listed the police verify";
+  EXPECT_TRUE(listed(claimed, "vehicle.verify"))
+      << "the claimed owner's access log never listed the police verify";
 
   const auto report = audit::verify_chain(*app::open_audit_store(stack_->cfg));
   EXPECT_TRUE(report.ok) << report.problem;
