@@ -59,7 +59,10 @@ VerifyGuard::Admission VerifyGuard::attempt(Key key, Claims claims, Clock::time_
   const auto holds = [](const Failures& f, Claims c) {
     return std::find(f.begin(), f.end(), c) != f.end();
   };
-  if (holds(recent, claims) || holds(older, claims)) return {};  // nothing new to learn
+  if (holds(recent, claims) || holds(older, claims)) {  // nothing new to learn
+    if (recent.empty()) current_.erase(key);
+    return {};
+  }
   std::int64_t distinct = static_cast<std::int64_t>(recent.size());
   for (const Claims c : older) distinct += holds(recent, c) ? 0 : 1;
   if (distinct < options_.limit) {
