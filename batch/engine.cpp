@@ -38,15 +38,19 @@ constexpr auto kHousekeeping = 30s;
 /// Backend errors for one record before it is answered `failed`.
 constexpr int kMaxBackendErrors = 3;
 
+/// The result of a record that failed for `detail` (it may be submitted again later).
+std::string failed_line(std::int64_t line, const std::string& detail) {
+  return json::serialize(
+      json::object{{"line", line},
+                   {"status", "failed"},
+                   {"errors", json::array{json::object{{"field", "body"}, {"detail", detail}}}}});
+}
+
 /// The result of a record the registry failed to answer kMaxBackendErrors times.
 std::string unanswerable_line(std::int64_t line) {
-  return json::serialize(json::object{
-      {"line", line},
-      {"status", "failed"},
-      {"errors", json::array{json::object{{"field", "body"},
-                                          {"detail", "the registry could not answer this record (" +
-                                                         std::to_string(kMaxBackendErrors) +
-                                                         " attempts); submit it again later"}}}}});
+  return failed_line(line, "the registry could not answer this record (" +
+                               std::to_string(kMaxBackendErrors) +
+                               " attempts); submit it again later");
 }
 
 /// What a record's result told the partner, for the failed-verification guard.
@@ -415,18 +419,12 @@ bool BatchEngine::charge(const Active& a, const v1::Request& item, std::int64_t 
         admitted.charged ? std::optional(gateway::VerifyGuard::Charge{key, claims}) : std::nullopt);
     return true;
   }
-  refused.push_back(
-      {line, Outcome::kFailed,
-       json::serialize(json::object{
-           {"line", line},
-           {"status", "failed"},
-           {"errors", json::array{json::object{
-                          {"field", "body"},
-                          {"detail", "verify-attempts-exhausted: this partner has had " +
-                                         std::to_string(verify_guard_->limit()) +
-                                         " verifications of this subject fail lately; submit "
-                                         "it again in " +
-                                         std::to_string(wait.count()) + " s"}}}}})});
+  refused.push_back({line, Outcome::kFailed,
+                     failed_line(line, "verify-attempts-exhausted: this partner has had " +
+                                           std::to_string(verify_guard_->limit()) +
+                                           " verifications of this subject fail lately; submit "
+                                           "it again in " +
+                                           std::to_string(wait.count()) + " s")});
   return false;
 }
 

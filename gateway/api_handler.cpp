@@ -543,8 +543,7 @@ std::optional<http::Response> ApiHandler::guard_verify(const Exchange& ex, const
   auto res = http::make_problem_response(
       problem(Status::too_many_requests, "verify-attempts-exhausted",
               "Too many failed verifications of this subject",
-              "partner '" + ex.partner->id + "' has had " +
-                  std::to_string(services_.verify_guard->limit()) +
+              "partner '" + ex.partner->id + "' has had " + std::to_string(guard->limit()) +
                   " verifications of this subject fail recently; verify is not a way to find "
                   "out a citizen's data. Check the claims with the citizen and retry later"),
       ex.request_id, ex.req.version(), ex.req.keep_alive());
