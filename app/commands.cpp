@@ -7,9 +7,11 @@
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -29,6 +31,7 @@
 #include "registries/table.hpp"
 #include "seed/seeder.hpp"
 #include "util/hashing.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::app {
 
@@ -75,6 +78,7 @@ audit::WriterOptions audit_writer_options(const config::Config& cfg, const std::
   o.consumer_properties =
       bus::audit_consumer_properties(cfg.kafka, cfg.audit, bootstrap, "lgsp-audit-writer");
   o.topic = bus::Topics{cfg.kafka.topic_prefix}.audit();
+  o.sealer = bus::envelope_sealer(cfg.kafka, {"audit"});
   return o;
 }
 
@@ -259,6 +263,31 @@ int write_secret(const std::string& file) {
   return 0;
 }
 
+/// `lgsp keys bus DIR DOMAIN...`: a key for each domain that has none in DIR (or a new one
+/// beside the old with --rotate), named by the UTC time so the newest sorts last.
+int write_bus_keys(const std::string& dir, std::vector<std::string> domains, bool rotate) {
+  if (domains.empty()) {
+    for (const registries::Module* m : registries::modules())
+      domains.emplace_back(m->catalogue().name);
+    domains.emplace_back("audit");
+  }
+  const util::SealKeys existing =
+      std::filesystem::is_directory(dir) ? util::read_seal_keys(dir) : util::SealKeys{};
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::array<char, 16> id{};
+  std::strftime(id.data(), id.size(), "%Y%m%d%H%M%S", &utc);
+  for (const auto& domain : domains) {
+    if (existing.contains(domain) && !rotate) {
+      std::cerr << dir << " has a key for " << domain << "; left as it is (--rotate adds one)\n";
+      continue;
+    }
+    std::cerr << "wrote " << util::write_seal_key(dir, domain, id.data()) << "\n";
+  }
+  return 0;
+}
+
 std::string random_key() {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
@@ -370,6 +399,17 @@ int run_cli(int argc, char** argv) {
       "secret", "Write a random secret (e.g. audit.subject_key_file) to FILE unless it exists");
   keys_secret->add_option("file", secret_file, "Where to write it (mode 0600)")->required();
 
+  std::string bus_keys_dir;
+  std::vector<std::string> bus_key_domains;
+  bool bus_keys_rotate = false;
+  auto* keys_bus = keys->add_subcommand(
+      "bus", "Write envelope sealing keys (kafka.envelope_keys_dir): one per domain that has none");
+  keys_bus->add_option("dir", bus_keys_dir, "The key directory")->required();
+  keys_bus->add_option("domains", bus_key_domains,
+                       "Registries, and audit (default: every registry module, and audit)");
+  keys_bus->add_flag("--rotate", bus_keys_rotate,
+                     "Add a new key even where one exists (docs/operations.md: key rotation)");
+
   auto* audit_cmd = app.add_subcommand("audit", "The audit trail: writer process and verifier");
   audit_cmd->require_subcommand(1);
   auto* audit_writer = audit_cmd->add_subcommand(
@@ -392,7 +432,7 @@ int run_cli(int argc, char** argv) {
   BatchCommands batch(app);  // `lgsp batch submit|watch|results|cancel`
 
   for (CLI::App* sub : {gw, conn, seed_cmd, dev, regs, keys, keys_new, keys_hash, keys_secret,
-                        audit_cmd, audit_writer, audit_verify}) {
+                        keys_bus, audit_cmd, audit_writer, audit_verify}) {
     sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
   }
   CLI11_PARSE(app, argc, argv);
@@ -413,6 +453,7 @@ int run_cli(int argc, char** argv) {
     if (*audit_writer) return run_audit_writer(config_path);
     if (*audit_verify) return run_audit_verify(config_path, expect_head, expect_count);
     if (*keys_secret) return write_secret(secret_file);
+    if (*keys_bus) return write_bus_keys(bus_keys_dir, bus_key_domains, bus_keys_rotate);
     if (*keys_hash) {
       std::string key;
       std::getline(std::cin, key);

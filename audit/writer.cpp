@@ -67,6 +67,7 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
       duplicates_(records(metrics, "duplicate")),
       conflicts_(records(metrics, "conflict")),
       undecodable_(records(metrics, "undecodable")),
+      unauthenticated_(records(metrics, "unauthenticated")),
       store_errors_(metrics.counter("lgsp_audit_writer_store_errors_total",
                                     "Batches the audit store failed to commit (retried)")),
       chain_length_(
@@ -79,6 +80,7 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
                                                                           0.1, 0.5, 1, 5})),
       lag_(metrics.gauge("lgsp_audit_writer_consumer_lag_messages",
                          "Audit events waiting in the audit topic (librdkafka statistics)")) {
+  if (!options_.sealer) options_.sealer = std::make_shared<const util::Sealer>();
   chain_length_.Set(static_cast<double>(store_->count()));
 }
 
@@ -131,6 +133,23 @@ void AuditWriter::run(const std::stop_token& stop) {
   finished_ = true;
 }
 
+std::optional<bus::v1::AuditEvent> AuditWriter::open_event(const rd_kafka_message_t* msg) {
+  const auto opened = options_.sealer->open(options_.topic, bus::payload(msg));
+  if (!opened || (options_.sealer->sealing() && opened->domain != "audit")) {
+    // Not sealed with the audit key: written by someone who is not a gateway.
+    unauthenticated_.Increment();
+    obs::error("audit_event_unauthenticated",
+               {{"partition", msg->partition}, {"offset", msg->offset}});
+    return std::nullopt;
+  }
+  auto event = bus::decode_audit_event(opened->plaintext);
+  if (!event) {
+    undecodable_.Increment();
+    obs::error("audit_event_undecodable", {{"partition", msg->partition}, {"offset", msg->offset}});
+  }
+  return event;
+}
+
 bool AuditWriter::gather(std::vector<AuditRecord>& batch,
                          std::map<std::int32_t, std::int64_t>& next_offsets) {
   // Up to max_batch events, for at most max_batch_wait after the first: one transaction for
@@ -152,15 +171,7 @@ bool AuditWriter::gather(std::vector<AuditRecord>& batch,
       continue;
     }
     next_offsets[msg->partition] = msg->offset + 1;
-    auto event =
-        bus::decode_audit_event(std::string_view(static_cast<const char*>(msg->payload), msg->len));
-    if (!event) {
-      undecodable_.Increment();
-      obs::error("audit_event_undecodable",
-                 {{"partition", msg->partition}, {"offset", msg->offset}});
-    } else {
-      batch.push_back(to_record(*event));
-    }
+    if (auto event = open_event(msg.get())) batch.push_back(to_record(*event));
     if (batch.size() >= options_.max_batch || wait() == 0ms) break;
   }
   return got;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "bus/consumer.hpp"
 #include "bus/envelope.hpp"
 #include "observability/metrics.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::audit {
 
@@ -32,6 +34,9 @@ struct WriterOptions {
   /// handful costs an fsync, which under load made the writer the process's biggest user of
   /// CPU after Kafka itself. Events wait this much longer for the chain, never the partner.
   std::chrono::milliseconds max_batch_wait{20};
+  /// Opens events sealed with the "audit" key; one that is not (a writer to the audit topic
+  /// without the key) is counted `unauthenticated` and never reaches the chain. Null: unsealed.
+  std::shared_ptr<const util::Sealer> sealer;
 };
 
 /// Consumes the audit topic and appends the events to the hash chain in batches (one store
@@ -62,6 +67,9 @@ class AuditWriter {
   void run(const std::stop_token& stop);
   /// Polls the topic into `batch`; true when anything arrived.
   bool gather(std::vector<AuditRecord>& batch, std::map<std::int32_t, std::int64_t>& next_offsets);
+  /// The event a message carries, or nullopt (counted, logged) when it is not sealed with
+  /// the audit key or is not an event.
+  std::optional<bus::v1::AuditEvent> open_event(const rd_kafka_message_t* msg);
   /// Appends `batch` to the chain, retrying until the store takes it; false when stopped first.
   bool store(std::vector<AuditRecord>& batch, const std::stop_token& stop);
 
@@ -72,6 +80,7 @@ class AuditWriter {
   prometheus::Counter& duplicates_;
   prometheus::Counter& conflicts_;
   prometheus::Counter& undecodable_;
+  prometheus::Counter& unauthenticated_;
   prometheus::Counter& store_errors_;
   prometheus::Gauge& chain_length_;
   prometheus::Histogram& batch_seconds_;

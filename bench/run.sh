@@ -18,6 +18,7 @@ profile() {  # profile NAME CITIZENS: the shipped dev profile on bench ports in 
       -e "s#run/#$work/$1-#g" -e "s#citizens: 100000#citizens: $2#" \
       config/dev.yaml > "$work/$1.yaml"
   "$lgsp" keys secret "$work/$1-audit-subject.key" 2> /dev/null
+  "$lgsp" keys bus "$work/$1-bus-keys" 2> /dev/null
 }
 
 seed_time() {  # prints seconds to seed N citizens

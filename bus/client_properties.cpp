@@ -29,6 +29,23 @@ std::string resolve_bootstrap(const config::KafkaConfig& kafka) {
   return line;
 }
 
+std::shared_ptr<const util::Sealer> envelope_sealer(const config::KafkaConfig& kafka,
+                                                    const std::vector<std::string>& needed) {
+  if (kafka.envelope_keys_dir.empty()) return std::make_shared<const util::Sealer>();
+  auto sealer = std::make_shared<const util::Sealer>(kafka.envelope_keys, kafka.envelope_seal_keys);
+  for (const auto& domain : needed) {
+    if (!sealer->has_key(domain)) {
+      std::string why = "kafka.envelope_keys_dir " + kafka.envelope_keys_dir;
+      why.append(" has no key for ").append(domain).append(" (a file ").append(domain);
+      why.append(".<key id>; `lgsp keys bus ").append(kafka.envelope_keys_dir).append(" ");
+      why.append(domain).append("` writes one, and every process that talks to ");
+      why.append(domain).append(" needs the same file)");
+      throw std::runtime_error(why);
+    }
+  }
+  return sealer;
+}
+
 Properties producer_properties(const config::KafkaConfig& kafka, const std::string& bootstrap,
                                const std::string& client_id) {
   return base(kafka, bootstrap, client_id, kafka.producer_properties);

@@ -2,8 +2,12 @@
 
 #include <string>
 
+#include <memory>
+#include <vector>
+
 #include "bus/kafka.hpp"
 #include "config/config.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::bus {
 
@@ -11,6 +15,12 @@ namespace lgsp::bus {
 /// embedded cluster means "the one `lgsp dev` is running": read kafka.bootstrap_file.
 /// Throws std::runtime_error with a hint when that file does not exist.
 std::string resolve_bootstrap(const config::KafkaConfig& kafka);
+
+/// The sealer of kafka.envelope_keys_dir's keys, or an unsealed one where none are set (the
+/// config allowed that). Throws std::runtime_error naming the key file missing when a
+/// domain in `needed` (the registries this process talks to, "audit") has no key.
+std::shared_ptr<const util::Sealer> envelope_sealer(const config::KafkaConfig& kafka,
+                                                    const std::vector<std::string>& needed);
 
 /// librdkafka settings for one client: bootstrap, client.id, then kafka.properties, then the
 /// role's own (producer_properties / consumer_properties); later entries win.

@@ -36,6 +36,27 @@ std::optional<std::string_view> find_header(const rd_kafka_message_t* msg, std::
   return std::string_view(static_cast<const char*>(value), size);
 }
 
+std::string request_context(std::string_view topic, std::string_view reply_to,
+                            std::string_view bundle) {
+  std::string c = "request\n";
+  c.append(topic).append("\n").append(reply_to).append("\n").append(bundle);
+  return c;
+}
+
+std::string reply_context(std::string_view reply_to, std::string_view bundle) {
+  std::string c = "reply\n";
+  c.append(reply_to).append("\n").append(bundle);
+  return c;
+}
+
+std::string_view payload(const rd_kafka_message_t* msg) {
+  return {static_cast<const char*>(msg->payload), msg->len};
+}
+
+std::string_view header_or_empty(const rd_kafka_message_t* msg, std::string_view key) {
+  return find_header(msg, key).value_or(std::string_view{});
+}
+
 MessageKeys::MessageKeys(std::string_view secret) {
   std::string k(secret);
   if (k.empty()) {

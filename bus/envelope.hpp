@@ -62,6 +62,16 @@ class MessageKeys {
   std::shared_ptr<const util::HmacSha256> hmac_;
 };
 
+/// What a sealed message's tag binds besides its own bytes (util::Sealer): where it was
+/// sent and the routing headers the receiver acts on, so a writer to the bus can neither move
+/// a sealed message to another topic nor give it another reply address or bundle count.
+std::string request_context(std::string_view topic, std::string_view reply_to,
+                            std::string_view bundle);
+std::string reply_context(std::string_view reply_to, std::string_view bundle);
+/// The value of a message, and its header `key` or "" (for the contexts above).
+std::string_view payload(const rd_kafka_message_t* msg);
+std::string_view header_or_empty(const rd_kafka_message_t* msg, std::string_view key);
+
 /// Envelope (de)serialisation; parse returns nullopt for bytes that are not an envelope.
 std::string encode(const v1::Request& r);
 std::string encode(const v1::Reply& r);

@@ -160,12 +160,49 @@ std::optional<std::string> plaintext_layer(const KafkaConfig& k) {
   return std::nullopt;
 }
 
+/// kafka.envelope_keys_dir and its companions: the keys are read here, so a bad key file is
+/// a config error naming it.
+void read_envelope_keys(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
+  const std::string path = "kafka";
+  r.get(n, path, "allow_unsealed", k.allow_unsealed);
+  r.get(n, path, "envelope_keys_dir", k.envelope_keys_dir);
+  if (const auto pins = n["envelope_seal_keys"]) {
+    if (!pins.IsMap()) {
+      r.error(pins, path + ".envelope_seal_keys", "must be a map of domain: key id");
+    } else {
+      for (const auto& it : pins) {
+        k.envelope_seal_keys[it.first.as<std::string>()] = it.second.as<std::string>("");
+      }
+    }
+  }
+  if (!k.envelope_keys_dir.empty()) {
+    try {
+      k.envelope_keys = util::read_seal_keys(k.envelope_keys_dir);
+      (void)util::Sealer(k.envelope_keys, k.envelope_seal_keys);
+    } catch (const std::invalid_argument& e) {
+      r.error(n["envelope_seal_keys"], path + ".envelope_seal_keys", e.what());
+    } catch (const std::runtime_error& e) {
+      r.error(n["envelope_keys_dir"], path + ".envelope_keys_dir", e.what());
+    }
+  } else if (!k.envelope_seal_keys.empty()) {
+    r.error(n["envelope_seal_keys"], path + ".envelope_seal_keys", "needs kafka.envelope_keys_dir");
+  } else if (k.bootstrap != "embedded" && !k.allow_unsealed) {
+    r.error(n["bootstrap"], path + ".bootstrap",
+            "envelopes to the cluster " + k.bootstrap +
+                " would travel unsealed, readable and forgeable by whoever can read or write its "
+                "topics: set kafka.envelope_keys_dir (`lgsp keys bus DIR DOMAIN...` writes the "
+                "keys), or kafka.allow_unsealed: true only where every topic writer and reader "
+                "is trusted");
+  }
+}
+
 void read_kafka(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
   const std::string path = "kafka";
-  if (!r.check_map(n, path,
-                   {"bootstrap", "embedded_brokers", "bootstrap_file", "topic_prefix",
-                    "request_partitions", "reply_partitions", "properties", "producer_properties",
-                    "consumer_properties", "allow_plaintext"})) {
+  if (!r.check_map(
+          n, path,
+          {"bootstrap", "embedded_brokers", "bootstrap_file", "topic_prefix", "request_partitions",
+           "reply_partitions", "properties", "producer_properties", "consumer_properties",
+           "allow_plaintext", "envelope_keys_dir", "envelope_seal_keys", "allow_unsealed"})) {
     return;
   }
   r.get(n, path, "allow_plaintext", k.allow_plaintext);
@@ -186,6 +223,7 @@ void read_kafka(YamlReader& r, const YAML::Node& n, KafkaConfig& k) {
                 "ssl.ca.location), or kafka.allow_plaintext: true only where the network "
                 "itself is encrypted");
   }
+  read_envelope_keys(r, n, k);
 }
 
 void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t);

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/sealing.hpp"
+
 namespace lgsp::config {
 
 /// host:port. Port 0 asks the OS for a free port (tests).
@@ -40,6 +42,16 @@ struct KafkaConfig {
   /// (security.protocol ssl or sasl_ssl): requests, replies and audit events carry personal
   /// data and accountability. true lifts that only where the network itself is encrypted.
   bool allow_plaintext = false;
+  /// Envelope sealing (util::Sealer): a directory of keys, one file "<domain>.<key id>" per
+  /// key, domains being registries and "audit". Read at load into `envelope_keys`. Without
+  /// it, envelopes travel as plain protobuf: allowed for the embedded cluster, or where
+  /// allow_unsealed says so; any other cluster is refused.
+  std::string envelope_keys_dir;
+  util::SealKeys envelope_keys;
+  /// domain -> key id to seal with while a new key is being rolled out (default: the
+  /// greatest key id of the domain).
+  std::map<std::string, std::string> envelope_seal_keys;
+  bool allow_unsealed = false;
 };
 
 /// A token bucket: `requests_per_second` sustained, up to `burst` at once.

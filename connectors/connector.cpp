@@ -30,7 +30,8 @@ Connector::Connector(const config::Config& cfg, const std::string& registry,
                          cfg.connector.group_id_prefix + "-" + registry,
                          bus::consumer_properties(cfg.kafka, bootstrap, client_id),
                          bus::producer_properties(cfg.kafka, bootstrap, client_id),
-                         static_cast<std::int32_t>(cfg.kafka.reply_partitions)};
+                         static_cast<std::int32_t>(cfg.kafka.reply_partitions),
+                         bus::envelope_sealer(cfg.kafka, {registry})};
   runtime_ = std::make_unique<ConnectorRuntime>(std::move(options), *service_, probe_);
 }
 

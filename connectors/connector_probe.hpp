@@ -18,7 +18,8 @@ namespace lgsp::connectors {
 /// Interactive requests' outcomes: ok, not_found, bad_request, backend_error (replied),
 /// expired (dropped: deadline passed). Any message's (request or chunk): undecodable (dropped:
 /// not an envelope or no reply-to), misdirected (dropped: its reply-to is not a partition of
-/// the reply topic), reply_failed (reply could not be produced).
+/// the reply topic), unauthenticated (dropped: not sealed with the registry's key for its
+/// topic and routing headers), reply_failed (reply could not be produced).
 /// Bulk jobs' records (the items of a chunk): ok, not_found, bad_request, backend_error
 /// (replied), expired (dropped with their chunk), reply_failed (their chunk's reply could
 /// not be produced).

@@ -63,7 +63,9 @@ ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& serv
               bus::at_least_once_consumer(
                   bus::with_fetch_wait_at_least(options_.consumer_properties, 10)),
               options_.group_id + "-batch", {}, true),
-      producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {}
+      producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {
+  if (!options_.sealer) options_.sealer = std::make_shared<const util::Sealer>();
+}
 
 void ConnectorRuntime::run(const std::stop_token& stop) {
   // Replies go to the reply topic; learn it before the first request waits on it.
@@ -123,6 +125,22 @@ void ConnectorRuntime::finish(Lane& lane, std::int32_t partition, std::int64_t o
   }
 }
 
+std::optional<std::string> ConnectorRuntime::open_request(const Lane& lane,
+                                                          const rd_kafka_message_t* msg,
+                                                          std::string_view reply_to,
+                                                          std::string_view bundle) {
+  auto opened =
+      options_.sealer->open(bus::request_context(lane.topic, reply_to, bundle), bus::payload(msg));
+  if (opened && (!options_.sealer->sealing() || opened->domain == service_.registry()))
+    return std::move(opened->plaintext);
+  // Not sealed with this registry's key for this topic and reply address: a writer to the
+  // request topic who does not hold the key (forged, or altered, or moved from elsewhere).
+  probe_.request("unauthenticated");
+  obs::warn("connector_unauthenticated_request",
+            {{"topic", lane.topic}, {"partition", msg->partition}, {"offset", msg->offset}});
+  return std::nullopt;
+}
+
 void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
   const std::int32_t partition = msg->partition;
   const std::int64_t offset = msg->offset;
@@ -140,18 +158,19 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
                                                 {"reply_partition", reply_to->partition}});
     return finish(lane, partition, offset);
   }
-  if (!lane.chunks && bus::find_header(msg, bus::kHeaderBundle)) {
-    const auto bundle = reply_to ? bus::decode_request_bundle(std::string_view(
-                                       static_cast<const char*>(msg->payload), msg->len))
-                                 : std::nullopt;
+  const auto bundled = bus::find_header(msg, bus::kHeaderBundle);
+  const auto opened = open_request(lane, msg, reply_to_header.value_or(std::string_view{}),
+                                   bundled.value_or(std::string_view{}));
+  if (!opened) return finish(lane, partition, offset);
+  if (!lane.chunks && bundled) {
+    const auto bundle = reply_to ? bus::decode_request_bundle(*opened) : std::nullopt;
     if (bundle) return process_bundle(lane, msg, *reply_to, *bundle);
     probe_.request("undecodable");
     obs::warn("connector_undecodable_request",
               {{"topic", lane.topic}, {"partition", partition}, {"offset", offset}});
     return finish(lane, partition, offset);
   }
-  auto request =
-      bus::decode_request(std::string_view(static_cast<const char*>(msg->payload), msg->len));
+  auto request = bus::decode_request(*opened);
   if (!reply_to || !request) {
     // Nothing sane can be answered; keeping it would block the partition forever.
     probe_.request("undecodable");
@@ -180,7 +199,7 @@ void ConnectorRuntime::process(Lane& lane, const rd_kafka_message_t* msg) {
   if (traceparent)
     headers.push_back({std::string(bus::kHeaderTraceparent), std::string(*traceparent)});
   send_reply(
-      lane, msg, *reply_to, request->request_id(), bus::encode(reply), headers,
+      lane, msg, *reply_to, request->request_id(), seal_reply(*reply_to, {}, reply), headers,
       {request->request_id(), trace_id, lane.chunks ? request->batch_size() : 1, lane.chunks});
 }
 
@@ -200,9 +219,9 @@ void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
     *replies.add_replies() = answer(request, trace_id);
   }
   if (replies.replies_size() == 0) return finish(lane, msg->partition, msg->offset);
-  const bus::Headers headers{
-      {std::string(bus::kHeaderBundle), std::to_string(replies.replies_size())}};
-  send_reply(lane, msg, to, {}, bus::encode(replies), headers,
+  const std::string count = std::to_string(replies.replies_size());
+  const bus::Headers headers{{std::string(bus::kHeaderBundle), count}};
+  send_reply(lane, msg, to, {}, seal_reply(to, count, replies), headers,
              {"bundle of " + std::to_string(replies.replies_size()), {}, replies.replies_size()});
 }
 
@@ -264,6 +283,14 @@ v1::Reply ConnectorRuntime::answer_chunk(const v1::Request& chunk, const std::st
                                  {"not_found", records.at(1)},
                                  {"backend_ms", seconds * 1000}});
   return reply;
+}
+
+template <class Envelope>
+std::string ConnectorRuntime::seal_reply(const bus::ReplyTo& to, std::string_view bundle,
+                                         const Envelope& reply) const {
+  return options_.sealer->seal(service_.registry(),
+                               bus::reply_context(bus::format_reply_to(to), bundle),
+                               bus::encode(reply));
 }
 
 void ConnectorRuntime::send_reply(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,

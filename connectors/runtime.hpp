@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "connectors/connector_probe.hpp"
 #include "connectors/offset_tracker.hpp"
 #include "connectors/registry_service.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::connectors {
 
@@ -22,6 +24,9 @@ struct RuntimeOptions {
   /// Partitions of the reply topic (kafka.reply_partitions): a request whose lgsp-reply-to
   /// names another topic or a partition outside 0..reply_partitions-1 is dropped.
   std::int32_t reply_partitions = 1;
+  /// Opens requests sealed with the registry's key and seals the replies
+  /// (bus::envelope_sealer). Null: unsealed.
+  std::shared_ptr<const util::Sealer> sealer;
 };
 
 /// The connector's poll loop: request topic → registry service → reply-to partition; and
@@ -75,6 +80,14 @@ class ConnectorRuntime {
   };
   /// Produces the encoded reply `value` to `to` (waiting while the producer's queue is
   /// full); the message's offset is finished once it is delivered or failed for good.
+  /// The request's envelope bytes, or nullopt (counted, logged) when the message is not
+  /// sealed with this registry's key for this topic, reply address and bundle count.
+  std::optional<std::string> open_request(const Lane& lane, const rd_kafka_message_t* msg,
+                                          std::string_view reply_to, std::string_view bundle);
+  /// The reply's bytes, sealed with the registry's key for the partition it goes to.
+  template <class Envelope>
+  std::string seal_reply(const bus::ReplyTo& to, std::string_view bundle,
+                         const Envelope& reply) const;
   void send_reply(Lane& lane, const rd_kafka_message_t* msg, const bus::ReplyTo& to,
                   std::string_view key, const std::string& value, const bus::Headers& headers,
                   LogIds ids);

@@ -58,8 +58,11 @@ boost::system::error_code AuditPublisher::enqueue(bus::v1::AuditEvent& event,
   std::lock_guard lock(sequence_mu_);
   event.set_source(options_.source);
   event.set_source_seq(next_seq_);
-  auto ec = producer_.produce(topic_, -1, event.event_id(), bus::encode(event), {},
-                              std::move(on_delivery));
+  auto ec =
+      producer_.produce(topic_, -1, event.event_id(),
+                        options_.sealer ? options_.sealer->seal("audit", topic_, bus::encode(event))
+                                        : bus::encode(event),
+                        {}, std::move(on_delivery));
   if (!ec) ++next_seq_;
   return ec;
 }

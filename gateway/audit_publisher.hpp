@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "bus/producer.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "util/hashing.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::gateway {
 
@@ -39,6 +41,10 @@ struct AuditPublisherOptions {
   /// This process's name in the trail's event sequences ("gateway-<instance>-<nonce>"): each
   /// event gets the next number of this source, so a lost event is a visible gap.
   std::string source;
+  /// Seals events with the "audit" key (only the gateways and the audit writer hold it), so a
+  /// writer to the audit topic cannot add events to the trail nor read who asked for what.
+  /// Null: unsealed.
+  std::shared_ptr<const util::Sealer> sealer;
 };
 
 /// Sends one audit event per request to the audit topic, keyed by event id, through the

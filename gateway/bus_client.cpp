@@ -41,6 +41,11 @@ bus::Properties reply_consumer_properties(const BusClientOptions& o) {
   return p;
 }
 
+BusClientOptions with_sealer(BusClientOptions o) {
+  if (!o.sealer) o.sealer = std::make_shared<const util::Sealer>();
+  return o;
+}
+
 }  // namespace
 
 const boost::system::error_category& call_category() {
@@ -49,7 +54,7 @@ const boost::system::error_category& call_category() {
 }
 
 BusClient::BusClient(BusClientOptions options, GatewayProbe& probe)
-    : options_(std::move(options)),
+    : options_(with_sealer(std::move(options))),
       keys_(options_.message_key_secret),
       probe_(probe),
       reply_to_(bus::format_reply_to({options_.topics.replies(), options_.reply_partition})),
@@ -161,6 +166,7 @@ void BusClient::initiate(bus::v1::Request request, std::string traceparent,
                          Clock::time_point deadline, Completion completion) {
   const auto started = Clock::now();
   completion.started = started;
+  completion.registry = request.registry();
   if (const auto it = exchange_duration_.find(request.registry());
       it != exchange_duration_.end() && request.batch_size() == 0)
     completion.exchange_duration = it->second;
@@ -208,6 +214,14 @@ void BusClient::send_loop(const std::stop_token& stop) {
   }
 }
 
+bool BusClient::can_seal(const std::string& registry) const {
+  if (options_.sealer->has_key(registry)) return true;
+  // A registry module with no key in kafka.envelope_keys_dir: its requests are refused
+  // (503) rather than sent unsealed.
+  obs::error("bus_no_envelope_key", {{"registry", registry}});
+  return false;
+}
+
 void BusClient::publish(std::vector<Outgoing>& outgoing) {
   // Interactive requests are grouped by the partition their subject's key maps to; bulk
   // chunks (already a batch, on their own topic, keyed by chunk id) and requests to a topic
@@ -215,6 +229,11 @@ void BusClient::publish(std::vector<Outgoing>& outgoing) {
   std::map<std::pair<std::string_view, std::int32_t>, std::vector<Outgoing*>> groups;
   for (auto& o : outgoing) {
     const auto& r = o.request;
+    if (!can_seal(r.registry())) {
+      probe_.produce_error();
+      fail(r.request_id(), CallErrc::kPublishFailed);
+      continue;
+    }
     if (r.batch_size() > 0) {
       o.key = keys_.key(r.request_id());
       publish_one(o, options_.topics.batch_requests(r.registry()), -1);
@@ -251,8 +270,10 @@ void BusClient::publish_one(Outgoing& o, const std::string& topic, std::int32_t 
                        {std::string(bus::kHeaderRequestId), id}};
   if (!o.traceparent.empty())
     headers.push_back({std::string(bus::kHeaderTraceparent), std::move(o.traceparent)});
+  const auto value = options_.sealer->seal(
+      o.request.registry(), bus::request_context(topic, reply_to_, {}), bus::encode(o.request));
   const auto ec = producer_.produce(
-      topic, partition, o.key, bus::encode(o.request), headers,
+      topic, partition, o.key, value, headers,
       [this, id, started = o.started](rd_kafka_resp_err_t err) {
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
           probe_.delivered(std::chrono::duration<double>(Clock::now() - started).count());
@@ -276,6 +297,7 @@ void BusClient::publish_bundle(std::vector<Outgoing*>::const_iterator first,
                                std::vector<Outgoing*>::const_iterator last,
                                const std::string& topic, std::int32_t partition) {
   bus::v1::RequestBundle bundle;
+  const std::string registry = (*first)->request.registry();    // one topic: one registry
   std::vector<std::pair<std::string, Clock::time_point>> sent;  // id, when initiated
   sent.reserve(static_cast<std::size_t>(last - first));
   for (auto it = first; it != last; ++it) {
@@ -284,8 +306,9 @@ void BusClient::publish_bundle(std::vector<Outgoing*>::const_iterator first,
     o.request.set_traceparent(std::move(o.traceparent));
     *bundle.add_requests() = std::move(o.request);
   }
+  const std::string count_header = std::to_string(sent.size());
   const bus::Headers headers{{std::string(bus::kHeaderReplyTo), reply_to_},
-                             {std::string(bus::kHeaderBundle), std::to_string(sent.size())}};
+                             {std::string(bus::kHeaderBundle), count_header}};
   const std::size_t count = sent.size();
   auto on_delivery = [this, sent](rd_kafka_resp_err_t err) {
     const auto now = Clock::now();
@@ -300,8 +323,9 @@ void BusClient::publish_bundle(std::vector<Outgoing*>::const_iterator first,
       fail(id, CallErrc::kPublishFailed);
     }
   };
-  const auto ec =
-      producer_.produce(topic, partition, {}, bus::encode(bundle), headers, std::move(on_delivery));
+  const auto value = options_.sealer->seal(
+      registry, bus::request_context(topic, reply_to_, count_header), bus::encode(bundle));
+  const auto ec = producer_.produce(topic, partition, {}, value, headers, std::move(on_delivery));
   if (ec) {
     obs::warn("bus_produce_refused", {{"requests", count}, {"error", ec.message()}});
     for (const auto& [id, started] : sent) {
@@ -329,27 +353,42 @@ void BusClient::reply_loop(const std::stop_token& stop) {
       }
       continue;
     }
-    const std::string_view value(static_cast<const char*>(msg->payload), msg->len);
-    if (bus::find_header(msg.get(), bus::kHeaderBundle)) {
-      auto bundle = bus::decode_reply_bundle(value);
+    const auto bundled = bus::find_header(msg.get(), bus::kHeaderBundle);
+    const auto opened =
+        options_.sealer->open(bus::reply_context(reply_to_, bundled.value_or(std::string_view{})),
+                              bus::payload(msg.get()));
+    if (!opened) {
+      // Not sealed by a registry's key for this partition: a forgery, or a key we lack.
+      probe_.unauthenticated_reply();
+      obs::debug("bus_reply_unauthenticated", {{"offset", msg->offset}});
+      continue;
+    }
+    if (bundled) {
+      auto bundle = bus::decode_reply_bundle(opened->plaintext);
       if (!bundle) {
         probe_.unknown_reply();
         continue;
       }
-      for (auto& reply : *bundle->mutable_replies()) deliver(std::move(reply));
-    } else if (auto reply = bus::decode_reply(value)) {
-      deliver(std::move(*reply));
+      for (auto& reply : *bundle->mutable_replies()) deliver(std::move(reply), opened->domain);
+    } else if (auto reply = bus::decode_reply(opened->plaintext)) {
+      deliver(std::move(*reply), opened->domain);
     } else {
       probe_.unknown_reply();
     }
   }
 }
 
-void BusClient::deliver(bus::v1::Reply reply) {
+void BusClient::deliver(bus::v1::Reply reply, std::string_view sealed_by) {
   std::optional<Completion> c;
   CorrelationTable<Completion>::Unmatched why{};
   {
     std::lock_guard lock(mu_);
+    // One registry's key must not answer for another (a connector holds only its own).
+    if (const auto* pending = table_.find(reply.request_id());
+        pending != nullptr && options_.sealer->sealing() && pending->registry != sealed_by) {
+      probe_.unauthenticated_reply();
+      return;
+    }
     c = table_.take(reply.request_id());
     if (!c) why = table_.classify(reply.request_id());
     probe_.pending_exchanges().Set(static_cast<double>(table_.size()));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "bus/producer.hpp"
 #include "gateway/correlation.hpp"
 #include "gateway/gateway_probe.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::gateway {
 
@@ -48,6 +50,9 @@ struct BusClientOptions {
   std::size_t max_bundle = 64;
   /// Secret for the requests' message keys (bus::MessageKeys); empty: a random one.
   std::string message_key_secret;
+  /// Seals requests with their registry's key and opens replies (bus::envelope_sealer);
+  /// shared with the audit publisher. Null: unsealed.
+  std::shared_ptr<const util::Sealer> sealer;
 };
 
 /// Request/reply over Kafka for one gateway instance: publishes request envelopes to the
@@ -75,6 +80,8 @@ class BusClient {
     /// Set by initiate(): when the request was published, and its registry's histogram.
     std::chrono::steady_clock::time_point started{};
     prometheus::Histogram* exchange_duration = nullptr;
+    /// The registry asked: only a reply sealed with its key completes the exchange.
+    std::string registry;
   };
   using Clock = std::chrono::steady_clock;
 
@@ -98,7 +105,8 @@ class BusClient {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, bus::v1::Reply)>(
         [this](auto handler, bus::v1::Request r, std::string tp, Clock::time_point d) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
-          initiate(std::move(r), std::move(tp), d, Completion{std::move(ex), std::move(handler)});
+          initiate(std::move(r), std::move(tp), d,
+                   Completion{std::move(ex), std::move(handler), {}, nullptr, {}});
         },
         token, std::move(request), std::move(traceparent), deadline);
   }
@@ -106,6 +114,7 @@ class BusClient {
   /// The request producer (acks=all, idempotent), shared with the audit publisher: one
   /// Kafka client fewer per gateway, and audit events batch with the requests.
   bus::Producer& producer() { return producer_; }
+  const std::shared_ptr<const util::Sealer>& sealer() const { return options_.sealer; }
 
   /// "" when the bus is reachable and the reply partition is positioned, else why not.
   std::string readiness() const;
@@ -125,13 +134,15 @@ class BusClient {
   void fail(const std::string& request_id, CallErrc why);
   static void complete(Completion c, boost::system::error_code ec, bus::v1::Reply reply);
   void send_loop(const std::stop_token& stop);
+  /// Whether `registry`'s envelopes can be sealed (else logged: its requests fail).
+  bool can_seal(const std::string& registry) const;
   void publish(std::vector<Outgoing>& outgoing);
   void publish_one(Outgoing& o, const std::string& topic, std::int32_t partition);
   void publish_bundle(std::vector<Outgoing*>::const_iterator first,
                       std::vector<Outgoing*>::const_iterator last, const std::string& topic,
                       std::int32_t partition);
   void reply_loop(const std::stop_token& stop);
-  void deliver(bus::v1::Reply reply);
+  void deliver(bus::v1::Reply reply, std::string_view sealed_by);
   void check_bus();
 
   BusClientOptions options_;

@@ -50,6 +50,12 @@ class CorrelationTable {
     return c;
   }
 
+  /// The pending completion of `id`, or nullptr (to check a reply before taking it).
+  const Completion* find(const std::string& id) const {
+    auto it = entries_.find(id);
+    return it == entries_.end() ? nullptr : &it->second.completion;
+  }
+
   /// Why a reply matched nothing.
   Unmatched classify(const std::string& id) const {
     auto it = finished_.find(id);

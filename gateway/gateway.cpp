@@ -14,6 +14,14 @@ namespace lgsp::gateway {
 
 namespace {
 
+/// What the gateway seals and opens: each registry's requests and replies, audit events.
+std::vector<std::string> sealed_domains(const config::Config& cfg) {
+  std::vector<std::string> domains;
+  for (const auto& [name, _] : cfg.registries) domains.push_back(name);
+  if (cfg.audit.enabled) domains.emplace_back("audit");
+  return domains;
+}
+
 BusClientOptions bus_options(const config::Config& cfg, const std::string& bootstrap) {
   const std::string client_id =
       "lgsp-gateway-" + std::to_string(cfg.gateway.instance) + "-" + std::to_string(::getpid());
@@ -25,13 +33,13 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
   bus::Properties producer = bus::producer_properties(cfg.kafka, bootstrap, client_id);
   producer.emplace_back("acks", "all");
   producer.emplace_back("enable.idempotence", "true");
-  return BusClientOptions{bus::Topics{cfg.kafka.topic_prefix},
-                          static_cast<std::int32_t>(cfg.gateway.instance), std::move(producer),
-                          bus::consumer_properties(cfg.kafka, bootstrap, client_id),
-                          static_cast<std::size_t>(cfg.gateway.max_pending), std::move(registries),
-                          static_cast<std::size_t>(cfg.gateway.max_bundle),
-                          // Shared by the instances, so a subject's requests take one partition.
-                          cfg.audit.subject_key};
+  return BusClientOptions{
+      bus::Topics{cfg.kafka.topic_prefix}, static_cast<std::int32_t>(cfg.gateway.instance),
+      std::move(producer), bus::consumer_properties(cfg.kafka, bootstrap, client_id),
+      static_cast<std::size_t>(cfg.gateway.max_pending), std::move(registries),
+      static_cast<std::size_t>(cfg.gateway.max_bundle),
+      // Shared by the instances, so a subject's requests take one partition.
+      cfg.audit.subject_key, bus::envelope_sealer(cfg.kafka, sealed_domains(cfg))};
 }
 
 http::ServerLimits limits(const config::GatewayConfig& g) {
@@ -68,7 +76,8 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
             std::chrono::milliseconds(cfg.audit.delivery_timeout_ms), cfg.audit.max_undelivered,
             // A new sequence per process start: the nonce tells two runs of one instance apart.
             "gateway-" + std::to_string(cfg.gateway.instance) + "-" +
-                http::new_request_id().substr(0, 12)});
+                http::new_request_id().substr(0, 12),
+            bus_.sealer()});
     services.audit = audit_.get();
   } else {
     obs::warn("audit_disabled", {{"detail", "audit.enabled is false: for benchmarks only"}});

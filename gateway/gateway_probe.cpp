@@ -34,6 +34,9 @@ GatewayProbe::GatewayProbe(obs::Metrics& m)
                            "Second replies for an already answered exchange (dropped)")),
       unknown_(m.counter("lgsp_gateway_unmatched_replies_total",
                          "Replies matching no exchange this instance remembers (dropped)")),
+      unauthenticated_(m.counter(
+          "lgsp_gateway_unauthenticated_replies_total",
+          "Reply messages not sealed by the asked registry's key for this partition (dropped)")),
       produce_errors_(m.counter("lgsp_gateway_bus_produce_errors_total",
                                 "Requests the bus refused or failed to deliver (answered 503)")),
       delivery_(prometheus::BuildHistogram()

@@ -27,6 +27,9 @@ class GatewayProbe {
   void late_reply() { late_.Increment(); }
   void duplicate_reply() { duplicate_.Increment(); }
   void unknown_reply() { unknown_.Increment(); }
+  /// A message on the reply partition that is not sealed with a key of ours for its context,
+  /// or a reply sealed by a registry other than the one asked (forged or misrouted).
+  void unauthenticated_reply() { unauthenticated_.Increment(); }
   void produce_error() { produce_errors_.Increment(); }
   /// Time from producing a request to the broker's acknowledgement.
   void delivered(double seconds) { delivery_.Observe(seconds); }
@@ -62,6 +65,7 @@ class GatewayProbe {
   prometheus::Counter& late_;
   prometheus::Counter& duplicate_;
   prometheus::Counter& unknown_;
+  prometheus::Counter& unauthenticated_;
   prometheus::Counter& produce_errors_;
   prometheus::Histogram& delivery_;
   prometheus::Histogram& bundle_;

@@ -11,6 +11,8 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j "$(nproc)" --target lgsp lgsp-ministry-standin
 # The audit trail's subject-hash key: created once, kept across runs (run/ is not committed).
 ./build/lgsp keys secret run/audit-subject.key
+# The envelope sealing keys (kafka.envelope_keys_dir): one per registry and for audit events.
+./build/lgsp keys bus run/bus-keys
 mkdir -p run
 echo "starting the Ministry of Justice stand-in (civil status) on 127.0.0.1:8091"
 standin=$(scripts/start-standin.sh build config/ministry-standin.yaml 8091 run/ministry-standin.log)

@@ -243,6 +243,18 @@ run_config_check() { # case
       case "$f" in
         # A volume claim (a SQLite registry): empty, the file is data, not config.
         pvc:*) mkdir -p "$sb${f#pvc:}" ;;
+        # An envelope key Secret (<prefix>-<domain>): a key for its domain, as
+        # `lgsp keys bus` writes it.
+        sealkeys:*) local rest=${f#sealkeys:} domain=""
+                    for d in audit $("$lgsp" registries --json | grep -o '"name":"[^"]*"' | cut -d'"' -f4); do
+                      [ "${rest%-"$d"}" != "$rest" ] && domain=$d
+                    done
+                    "$lgsp" keys bus "$sb${rest%%:*}" "${domain:?no domain in $rest}" 2> /dev/null
+                    # A key the config pins for sealing (mid-rotation) exists too.
+                    local pinned
+                    pinned=$(sed -n '/^  envelope_seal_keys:/,/^  [a-z_]*:/s/^    '"$domain"': "\{0,1\}\([A-Za-z0-9_-]*\)"\{0,1\}$/\1/p' \
+                             "$work/check/$c/config/$(basename "$config")")
+                    if [ -n "$pinned" ]; then openssl rand -base64 32 > "$sb${rest%%:*}/$domain.$pinned"; fi ;;
         # A whole Secret (partner key hashes): the keys the config names.
         */\*) mkdir -p "$sb${f%/\*}"
                while read -r g; do

@@ -294,6 +294,11 @@ async function checkManifests(file, outDir) {
         const items = v.secret.items ? v.secret.items.map((i) => i.path) : ["*"];
         for (const i of items) files.push(`${m.mountPath}/${i}`);
       } else if (v?.persistentVolumeClaim) files.push(`pvc:${m.mountPath}`);
+      // Envelope keys: one Secret per domain projected into one directory.
+      else if (v?.projected) {
+        for (const s of v.projected.sources || [])
+          if (s.secret) files.push(`sealkeys:${m.mountPath}:${s.secret.name}`);
+      }
     }
     // Variables the pod takes from Secrets (an upstream's bearer token): the check sets them.
     const env = (c.env || []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);

@@ -91,7 +91,8 @@ class BatchBus : public ::testing::Test {
                                       10000,
                                       {"population"},
                                       64,
-                                      {}};
+                                      {},
+                                      bus::envelope_sealer(kafka, {"population"})};
     metrics_ = new obs::Metrics("it-bulk");
     probe_ = new gateway::GatewayProbe(*metrics_);
     client_ = new gateway::BusClient(std::move(options), *probe_);

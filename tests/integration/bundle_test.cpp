@@ -56,14 +56,19 @@ void add_verify(v1::RequestBundle& bundle, const std::string& id,
 
 /// Publishes `bundle` to the population connector as the gateway would, asking for the
 /// reply on partition `reply_partition` of the replies topic.
-void publish_bundle(bus::Producer& producer, const bus::Topics& topics,
+/// Publishes `bundle` as the gateway does: sealed with the population key of `stack`.
+void publish_bundle(const TestStack& stack, bus::Producer& producer,
                     const v1::RequestBundle& bundle, std::int32_t reply_partition) {
-  const auto ec =
-      producer.produce(topics.requests("population"), 0, {}, bus::encode(bundle),
-                       {{std::string(bus::kHeaderReplyTo),
-                         bus::format_reply_to({topics.replies(), reply_partition})},
-                        {std::string(bus::kHeaderBundle), std::to_string(bundle.requests_size())}},
-                       [](rd_kafka_resp_err_t) {});
+  const bus::Topics topics{stack.cfg.kafka.topic_prefix};
+  const std::string topic = topics.requests("population");
+  const std::string reply_to = bus::format_reply_to({topics.replies(), reply_partition});
+  const std::string count = std::to_string(bundle.requests_size());
+  const auto sealer = bus::envelope_sealer(stack.cfg.kafka, {"population"});
+  const auto ec = producer.produce(
+      topic, 0, {},
+      sealer->seal("population", bus::request_context(topic, reply_to, count), bus::encode(bundle)),
+      {{std::string(bus::kHeaderReplyTo), reply_to}, {std::string(bus::kHeaderBundle), count}},
+      [](rd_kafka_resp_err_t) {});
   ASSERT_FALSE(ec) << ec.message();
 }
 
@@ -143,7 +148,7 @@ TEST(Bundles, ConnectorAnswersABundleInOneMessageAndLeavesOutExpiredRequests) {
   // A consumer assigned at "end" reads from the end as of its first fetch: let it settle.
   const auto settle = Clock::now() + 1s;
   while (Clock::now() < settle) replies.poll(50ms);
-  ASSERT_NO_FATAL_FAILURE(publish_bundle(producer, topics, bundle, 0));
+  ASSERT_NO_FATAL_FAILURE(publish_bundle(stack, producer, bundle, 0));
 
   std::optional<v1::ReplyBundle> answered;
   const auto until = Clock::now() + 20s;
@@ -152,8 +157,12 @@ TEST(Bundles, ConnectorAnswersABundleInOneMessageAndLeavesOutExpiredRequests) {
     if (!msg || msg->err) continue;
     ASSERT_EQ(bus::find_header(msg.get(), bus::kHeaderBundle),
               std::optional<std::string_view>("2"));
-    answered = bus::decode_reply_bundle(
-        std::string_view(static_cast<const char*>(msg->payload), msg->len));
+    const auto opened =
+        bus::envelope_sealer(kafka, {"population"})
+            ->open(bus::reply_context(bus::format_reply_to({topics.replies(), 0}), "2"),
+                   bus::payload(msg.get()));
+    ASSERT_TRUE(opened) << "reply not sealed with the population key for partition 0";
+    answered = bus::decode_reply_bundle(opened->plaintext);
     ASSERT_TRUE(answered) << "reply is not a ReplyBundle";
   }
   ASSERT_TRUE(answered) << "no reply within 20 s";
@@ -188,7 +197,7 @@ TEST(Bundles, AReplyThatCannotBeProducedCountsEveryRequestOfItsBundle) {
   // Reply partition 0 (the stack's gateway reads 1) has no leader: the connector answers,
   // and cannot deliver it within message.timeout.ms.
   stack.cluster->set_partition_leader(topics.replies(), 0, -1);
-  ASSERT_NO_FATAL_FAILURE(publish_bundle(producer, topics, bundle, 0));
+  ASSERT_NO_FATAL_FAILURE(publish_bundle(stack, producer, bundle, 0));
 
   const std::string failed =
       R"(lgsp_connector_requests_total{outcome="reply_failed",registry="population"})";

@@ -33,6 +33,7 @@ grep -q 'statistics.interval.ms: "1000"' "$work/dev.yaml" || fail "could not set
 
 start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
 "$lgsp" keys secret "$work/audit-subject.key" > /dev/null
+"$lgsp" keys bus "$work/bus-keys" 2> /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pids+=($!)
 wait_ready "http://127.0.0.1:$admin/readyz" "$work/dev.log"

@@ -12,6 +12,7 @@ dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#"
 
 start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
 "$lgsp" keys secret "$work/audit-subject.key"
+"$lgsp" keys bus "$work/bus-keys"
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
 pids+=("$pid")

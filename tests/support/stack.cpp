@@ -15,6 +15,7 @@
 #include "registries/population/store.hpp"
 #include "seed/seeder.hpp"
 #include "util/hashing.hpp"
+#include "util/sealing.hpp"
 
 namespace lgsp::testing {
 
@@ -36,6 +37,7 @@ kafka:
   topic_prefix: @PREFIX@
   request_partitions: 4
   reply_partitions: 2
+  envelope_keys_dir: @DIR@/bus-keys
   producer_properties: {linger.ms: '1'@PRODUCER_EXTRA@}
   consumer_properties: {fetch.wait.max.ms: '5', session.timeout.ms: '6000', heartbeat.interval.ms: '500'}
 gateway:
@@ -139,6 +141,8 @@ batches:
   put("@REGISTRAR@", util::sha256_hex(kRegistrarKey));
   put("@CITIZEN_APP@", util::sha256_hex(kCitizenAppKey));
   std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
+  for (const char* domain : {"population", "insurance", "vehicle", "civil-status", "audit"})
+    util::write_seal_key((dir / "bus-keys").string(), domain, "20261201");
   std::ofstream(config_path()) << yaml;
   cfg = config::load_config(config_path().string());
   obs::init_logging("test", cfg.log_level);

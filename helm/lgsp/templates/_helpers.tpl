@@ -98,6 +98,52 @@ kafka:
   producer_properties: {{- if $k.producerProperties }}{{ toYaml $k.producerProperties | nindent 4 }}{{ else }} {}{{ end }}
   consumer_properties: {{- if $k.consumerProperties }}{{ toYaml $k.consumerProperties | nindent 4 }}{{ else }} {}{{ end }}
   allow_plaintext: {{ and (not $k.tls.enabled) $k.allowPlaintext }}
+  {{- if $k.envelopeKeys.secretPrefix }}
+  envelope_keys_dir: /etc/lgsp/bus-keys
+  envelope_seal_keys: {{- if $k.envelopeKeys.sealWith }}{{ toYaml $k.envelopeKeys.sealWith | nindent 4 }}{{ else }} {}{{ end }}
+  {{- else if $k.allowUnsealed }}
+  allow_unsealed: true
+  {{- else }}
+  {{- fail "kafka.envelopeKeys.secretPrefix is empty: lgsp refuses to send envelopes unsealed to a Kafka cluster (its operators and topic writers could read and forge them). Create the key Secrets (docs/deploy.md), or set kafka.allowUnsealed: true only where every reader and writer of the topics is trusted" }}
+  {{- end }}
+{{- end -}}
+
+{{/*
+The envelope keys of the given domains (registries, "audit"), one Secret each, projected
+into /etc/lgsp/bus-keys: (dict "root" $ "domains" (list "population" "audit")). Each
+process gets only the keys of the domains it talks to.
+*/}}
+{{- define "lgsp.busKeysVolume" -}}
+{{- $e := .root.Values.kafka.envelopeKeys -}}
+{{- if $e.secretPrefix }}
+- name: bus-keys
+  projected:
+    defaultMode: 288 # 0440
+    sources:
+      {{- range .domains }}
+      - secret: {name: {{ printf "%s-%s" $e.secretPrefix . }}}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "lgsp.busKeysMount" -}}
+{{- if .Values.kafka.envelopeKeys.secretPrefix }}
+- {name: bus-keys, mountPath: /etc/lgsp/bus-keys, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{/* The domains the gateways seal for: every enabled connector's registry, and audit. */}}
+{{- define "lgsp.gatewayKeyDomains" -}}
+{{- $domains := list -}}
+{{- range $reg, $c := .Values.connectors -}}
+{{- if and (kindIs "map" $c) $c.enabled -}}
+{{- $domains = append $domains $reg -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.audit.enabled -}}
+{{- $domains = append $domains "audit" -}}
+{{- end -}}
+{{- toJson $domains -}}
 {{- end -}}
 
 {{/* Kafka TLS volume and mount (both empty when kafka.tls is off). */}}

@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "util/sealing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -55,7 +56,8 @@ TEST(Config, EveryErrorIsReportedAtOnce) {
 // events readable on the network; it is refused unless the operator says the network is
 // encrypted anyway.
 TEST(Config, RemoteKafkaWithoutTlsIsRefused) {
-  const auto errors = errors_of("kafka:\n  bootstrap: kafka-0.prod:9092,kafka-1.prod:9092\n");
+  const auto errors = errors_of(
+      "kafka:\n  bootstrap: kafka-0.prod:9092,kafka-1.prod:9092\n  allow_unsealed: true\n");
   ASSERT_EQ(errors.size(), 1U);
   EXPECT_TRUE(any_contains(errors, "test.yaml:2"));
   EXPECT_TRUE(any_contains(errors, "kafka.bootstrap"));
@@ -68,13 +70,19 @@ TEST(Config, RemoteKafkaWithoutTlsIsRefused) {
 }
 
 TEST(Config, RemoteKafkaOverTlsLoopbackOrExplicitPlaintextIsAccepted) {
+  const std::string unsealed = "  allow_unsealed: true\n";
   EXPECT_TRUE(
-      errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: SSL}\n").empty());
-  EXPECT_TRUE(
-      errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: sasl_ssl}\n")
+      errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: SSL}\n" + unsealed)
           .empty());
-  EXPECT_TRUE(errors_of("kafka:\n  bootstrap: 127.0.0.1:9092,localhost:9093,[::1]:9094\n").empty());
-  const Config c = parse_config("kafka:\n  bootstrap: k:9092\n  allow_plaintext: true\n", "t.yaml");
+  EXPECT_TRUE(
+      errors_of("kafka:\n  bootstrap: k:9093\n  properties: {security.protocol: sasl_ssl}\n" +
+                unsealed)
+          .empty());
+  EXPECT_TRUE(
+      errors_of("kafka:\n  bootstrap: 127.0.0.1:9092,localhost:9093,[::1]:9094\n" + unsealed)
+          .empty());
+  const Config c =
+      parse_config("kafka:\n  bootstrap: k:9092\n  allow_plaintext: true\n" + unsealed, "t.yaml");
   EXPECT_TRUE(c.kafka.allow_plaintext);
 }
 
@@ -231,9 +239,43 @@ struct InTempDir {
   }
 };
 
+// Item 11/12 of the trust issue: a cluster other than the embedded one carries sealed
+// envelopes unless explicitly allowed not to (fails on 72190d0, which had no such check).
+TEST(Config, EnvelopesToARealClusterMustBeSealed) {
+  const InTempDir tmp;
+  const std::string tls = "  properties: {security.protocol: SSL}\n";
+  const auto errors = errors_of("kafka:\n  bootstrap: k:9093\n" + tls);
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_TRUE(any_contains(errors,
+                           "test.yaml:2:14: kafka.bootstrap: envelopes to the cluster "
+                           "k:9093 would travel unsealed"))
+      << errors[0];
+  EXPECT_TRUE(any_contains(errors_of("kafka:\n  bootstrap: 127.0.0.1:9092\n"), "unsealed"))
+      << "loopback too: any local process could write to it";
+  EXPECT_TRUE(errors_of("kafka:\n  bootstrap: embedded\n").empty());
+
+  util::write_seal_key("keys", "population", "20261201");
+  util::write_seal_key("keys", "population", "20270101");
+  const Config c = parse_config("kafka:\n  bootstrap: k:9093\n" + tls +
+                                    "  envelope_keys_dir: keys\n"
+                                    "  envelope_seal_keys: {population: '20261201'}\n",
+                                "t.yaml");
+  EXPECT_EQ(c.kafka.envelope_keys.at("population").size(), 2U);
+  EXPECT_EQ(c.kafka.envelope_seal_keys.at("population"), "20261201");
+  EXPECT_TRUE(any_contains(errors_of("kafka:\n  envelope_keys_dir: keys\n"
+                                     "  envelope_seal_keys: {population: '2025'}\n"),
+                           "test.yaml:3:23: kafka.envelope_seal_keys: no key population.2025"));
+  EXPECT_TRUE(any_contains(errors_of("kafka:\n  envelope_keys_dir: nokeys\n"),
+                           "test.yaml:2:22: kafka.envelope_keys_dir: nokeys is not a readable"));
+  std::ofstream("keys/vehicle.1") << "not base64 of 32 bytes\n";
+  EXPECT_TRUE(any_contains(errors_of("kafka:\n  envelope_keys_dir: keys\n"), "keys/vehicle.1"));
+}
+
 TEST(Config, ShippedDevProfileLoads) {
   const InTempDir tmp;
   std::ofstream("run/audit-subject.key") << std::string(64, 'k') << "\n";
+  for (const char* domain : {"population", "insurance", "vehicle", "civil-status", "audit"})
+    util::write_seal_key("run/bus-keys", domain, "20261201");
   const Config c = load_config(std::string(LGSP_SOURCE_DIR) + "/config/dev.yaml");
   EXPECT_EQ(c.gateway.listen.to_string(), "127.0.0.1:8080");
   EXPECT_EQ(c.gateway.admin_listen.to_string(), "127.0.0.1:9464");
@@ -241,6 +283,7 @@ TEST(Config, ShippedDevProfileLoads) {
   EXPECT_TRUE(c.registries.contains("population"));
   EXPECT_EQ(c.audit.subject_key, std::string(64, 'k'));  // trailing newline dropped
   EXPECT_EQ(c.audit.store.sqlite_path, "run/audit.db");
+  EXPECT_EQ(c.kafka.envelope_keys.size(), 5U);
 }
 
 TEST(Config, SecretFileMissingIsNamedOnce) {
