@@ -5,6 +5,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
 #include <CLI/CLI.hpp>
 
 #include <array>
@@ -13,7 +15,9 @@
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <system_error>
 #include <thread>
 
@@ -32,6 +36,7 @@
 #include "seed/seeder.hpp"
 #include "util/hashing.hpp"
 #include "util/sealing.hpp"
+#include "util/signing.hpp"
 
 namespace lgsp::app {
 
@@ -79,6 +84,13 @@ audit::WriterOptions audit_writer_options(const config::Config& cfg, const std::
       bus::audit_consumer_properties(cfg.kafka, cfg.audit, bootstrap, "lgsp-audit-writer");
   o.topic = bus::Topics{cfg.kafka.topic_prefix}.audit();
   o.sealer = bus::envelope_sealer(cfg.kafka, {"audit"});
+  if (cfg.audit.signing_key.empty()) {
+    throw std::runtime_error(cfg.path +
+                             ": audit.signing_key_file (or _env) is required for the audit "
+                             "writer: it signs the chain head so that a rewritten chain shows "
+                             "(`lgsp keys signing PRIVATE PUBLIC` makes a key pair)");
+  }
+  o.signer = std::make_shared<const util::Ed25519Signer>(cfg.audit.signing_key);
   return o;
 }
 
@@ -99,6 +111,13 @@ void forbid_core_dumps() {
 int run_gateway(const std::string& config_path) {
   forbid_core_dumps();
   const auto cfg = load(config_path);
+  if (!cfg.audit.signing_key.empty()) {
+    // Whoever holds it can vouch for a rewritten chain: only the audit writer may.
+    std::cerr << config_path
+              << ": audit.signing_key_file is set: the gateway must not hold the audit "
+                 "writer's signing key (give it audit.verify_key_file only, if anything)\n";
+    return 2;
+  }
   const sigset_t signals = block_stop_signals();
   obs::Metrics metrics("gateway");
   gateway::Gateway gw(cfg, bus::resolve_bootstrap(cfg.kafka), metrics);
@@ -153,13 +172,28 @@ int run_audit_writer(const std::string& config_path) {
 
 /// `lgsp audit verify`: walks the chain; exit 0 intact, 1 broken (with the first fault).
 int run_audit_verify(const std::string& config_path, const std::string& expect_head,
-                     std::int64_t expect_count) {
+                     std::int64_t expect_count, const std::string& verify_key_file) {
   const auto cfg = config::load_config(config_path);
-  const auto store = open_audit_store(cfg);
+  const auto store = audit::open_audit_store(cfg.audit.store, cfg.path, audit::Access::kReadOnly);
   audit::ExpectedHead expected;
   expected.hash = expect_head;
   expected.records = expect_count;
-  const audit::VerifyReport report = audit::verify_chain(*store, expected);
+  std::string pem = cfg.audit.verify_key;
+  if (!verify_key_file.empty()) {
+    std::ifstream in(verify_key_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) throw std::runtime_error("cannot read " + verify_key_file);
+    pem = text.str();
+  }
+  std::unique_ptr<util::Ed25519Verifier> key;
+  if (pem.empty()) {
+    std::cerr << "no audit.verify_key_file (or --verify-key): only the chain's own consistency "
+                 "is checked, which anyone who can write the database can arrange\n";
+  } else {
+    key = std::make_unique<util::Ed25519Verifier>(pem);
+  }
+  const audit::VerifyReport report = audit::verify_chain(*store, expected, key.get());
   std::cout << boost::json::serialize(boost::json::object{{"ok", report.ok},
                                                           {"records", report.records},
                                                           {"head_hash", report.head_hash},
@@ -288,6 +322,42 @@ int write_bus_keys(const std::string& dir, std::vector<std::string> domains, boo
   return 0;
 }
 
+/// `lgsp keys signing PRIVATE PUBLIC`: the audit writer's Ed25519 key pair.
+int write_signing_keys(const std::string& private_file, const std::string& public_file) {
+  for (const auto& f : {private_file, public_file}) {
+    if (const auto dir = std::filesystem::path(f).parent_path(); !dir.empty())
+      std::filesystem::create_directories(dir);
+  }
+  util::write_ed25519_key_pair(private_file, public_file);
+  std::cerr << "wrote the audit signing key " << private_file << " (the audit writer's only) and "
+            << "its public key " << public_file << "\n";
+  return 0;
+}
+
+/// `lgsp keys init --config F`: every secret file F names that does not exist yet, for a dev
+/// or test profile (production keys come from the operator's own ceremony, docs/deploy.md).
+/// Reads F as plain YAML: F does not load until they exist.
+int init_keys(const std::string& config_path) {
+  const YAML::Node root = YAML::LoadFile(config_path);
+  const auto path_at = [&](const char* section, const char* key) {
+    const YAML::Node n = root[section][key];
+    return n && n.IsScalar() ? n.as<std::string>() : std::string();
+  };
+  if (const auto f = path_at("audit", "subject_key_file"); !f.empty()) write_secret(f);
+  if (const auto dir = path_at("kafka", "envelope_keys_dir"); !dir.empty())
+    write_bus_keys(dir, {}, false);
+  const auto private_file = path_at("audit", "signing_key_file");
+  const auto public_file = path_at("audit", "verify_key_file");
+  if (!private_file.empty() && !std::filesystem::exists(private_file)) {
+    if (public_file.empty() || std::filesystem::exists(public_file)) {
+      throw std::runtime_error("cannot make " + private_file +
+                               ": its public key needs a new file (audit.verify_key_file)");
+    }
+    write_signing_keys(private_file, public_file);
+  }
+  return 0;
+}
+
 std::string random_key() {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
@@ -410,6 +480,18 @@ int run_cli(int argc, char** argv) {
   keys_bus->add_flag("--rotate", bus_keys_rotate,
                      "Add a new key even where one exists (docs/operations.md: key rotation)");
 
+  std::string signing_private, signing_public;
+  auto* keys_signing =
+      keys->add_subcommand("signing",
+                           "Write the audit writer's Ed25519 key pair (audit.signing_key_file, "
+                           "audit.verify_key_file)");
+  keys_signing->add_option("private", signing_private, "The private key (mode 0600)")->required();
+  keys_signing->add_option("public", signing_public, "The public key")->required();
+  auto* keys_init = keys->add_subcommand(
+      "init", "Create every secret file a (dev or test) config names that does not exist yet");
+  keys_init->add_option("-c,--config", config_path, "YAML configuration file")
+      ->capture_default_str();
+
   auto* audit_cmd = app.add_subcommand("audit", "The audit trail: writer process and verifier");
   audit_cmd->require_subcommand(1);
   auto* audit_writer = audit_cmd->add_subcommand(
@@ -428,11 +510,14 @@ int run_cli(int argc, char** argv) {
                            "Head hash noted earlier: detects removal of the newest records");
   audit_verify->add_option("--expect-count", expect_count, "Record count noted earlier")
       ->check(CLI::NonNegativeNumber);
+  std::string verify_key_file;
+  audit_verify->add_option("--verify-key", verify_key_file,
+                           "The audit writer's public key (PEM), instead of audit.verify_key_file");
 
   BatchCommands batch(app);  // `lgsp batch submit|watch|results|cancel`
 
   for (CLI::App* sub : {gw, conn, seed_cmd, dev, regs, keys, keys_new, keys_hash, keys_secret,
-                        keys_bus, audit_cmd, audit_writer, audit_verify}) {
+                        keys_bus, keys_signing, keys_init, audit_cmd, audit_writer, audit_verify}) {
     sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
   }
   CLI11_PARSE(app, argc, argv);
@@ -451,9 +536,12 @@ int run_cli(int argc, char** argv) {
       return 0;
     }
     if (*audit_writer) return run_audit_writer(config_path);
-    if (*audit_verify) return run_audit_verify(config_path, expect_head, expect_count);
+    if (*audit_verify)
+      return run_audit_verify(config_path, expect_head, expect_count, verify_key_file);
     if (*keys_secret) return write_secret(secret_file);
     if (*keys_bus) return write_bus_keys(bus_keys_dir, bus_key_domains, bus_keys_rotate);
+    if (*keys_signing) return write_signing_keys(signing_private, signing_public);
+    if (*keys_init) return init_keys(config_path);
     if (*keys_hash) {
       std::string key;
       std::getline(std::cin, key);

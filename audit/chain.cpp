@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
 
+#include "util/clock.hpp"
 #include "util/hashing.hpp"
 
 #include "audit/columns.hpp"
@@ -119,6 +121,11 @@ class Walker {
     ++report_.records;
     report_.head_hash = r.hash;
     last_seq_ = r.seq;
+    if (check_signed_) {
+      if (signed_ && r.seq == signed_->seq) signed_hash_matched_ = r.hash == signed_->hash;
+      if ((!signed_ || r.seq > signed_->seq) && r.time_unix_ms < now_ms_ - kUnsignedGraceMs)
+        ++old_unsigned_;
+    }
     if (!expected_.hash.empty() && r.hash == expected_.hash &&
         (expected_.records == 0 || r.seq == expected_.records)) {
       expected_hash_seen_ = true;
@@ -195,6 +202,47 @@ class Walker {
     }
   }
 
+  /// The writer's signed head, read before the walk (nullopt: never signed).
+  void expect_signed(std::optional<SignedHead> head, std::int64_t now_ms) {
+    signed_ = std::move(head);
+    check_signed_ = true;
+    now_ms_ = now_ms;
+  }
+
+  void check_signature(const util::Ed25519Verifier& key) {
+    if (!report_.ok || !check_signed_) return;
+    const std::string tail = std::to_string(old_unsigned_) + " record(s)";
+    if (!signed_) {
+      if (old_unsigned_ > 0) {
+        fail(1, "no signed head: " + tail +
+                    " older than a minute are not vouched for by the audit writer's key (it "
+                    "signs every append): the chain was written by someone else, or its "
+                    "signature deleted");
+      }
+      return;
+    }
+    const std::string at = "record " + std::to_string(signed_->seq);
+    if (signed_->key_id != key.key_id()) {
+      fail(0, "the head is signed by key " + signed_->key_id + ", not by the given key " +
+                  key.key_id() + " (another writer key, or a forged signature)");
+    } else if (!key.verify(signed_head_message(*signed_), signed_->signature)) {
+      fail(signed_->seq, "the signature of the signed head (" + at +
+                             ") is invalid: the signed head was forged or altered");
+    } else if (signed_->seq > last_seq_) {
+      fail(last_seq_ + 1, "the writer signed the chain up to " + at + " but it ends at record " +
+                              std::to_string(last_seq_) + ": records removed from the end");
+    } else if (!signed_hash_matched_) {
+      fail(signed_->seq, at + " differs from the head the audit writer signed: the chain was "
+                              "rewritten up to it (hashes recomputed by someone without the "
+                              "writer's key)");
+    } else if (old_unsigned_ > 0) {
+      fail(signed_->seq + 1, tail + " after the signed head (" + at +
+                                 ") are older than a minute and unsigned: appended or rewritten "
+                                 "by someone without the writer's key (the writer logs "
+                                 "audit_chain_left_unsigned when it finds that)");
+    }
+  }
+
   void check_index(AuditStore& store) {
     if (!report_.ok) return;
     Sha256 found;
@@ -265,6 +313,11 @@ class Walker {
   std::map<std::string, std::int64_t, std::less<>> last_source_seq_;
   Sha256 expected_index_;
   std::int64_t expected_index_rows_ = 0;
+  bool check_signed_ = false;
+  std::optional<SignedHead> signed_;
+  std::int64_t now_ms_ = 0;
+  bool signed_hash_matched_ = false;
+  std::int64_t old_unsigned_ = 0;
 };
 
 }  // namespace
@@ -303,11 +356,20 @@ std::string chain_hash(const AuditRecord& r) {
   return sha.hex();
 }
 
-VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected) {
+std::string signed_head_message(const SignedHead& h) {
+  return "lgsp-audit-head-v1\n" + std::to_string(h.seq) + "\n" + h.hash + "\n" +
+         std::to_string(h.signed_unix_ms) + "\n" + h.key_id;
+}
+
+VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected,
+                          const util::Ed25519Verifier* key) {
   Walker walker(expected);
   try {
+    // Before the walk: appends during it only lengthen the (recent) unsigned tail.
+    if (key != nullptr) walker.expect_signed(store.signed_head(), util::unix_ms_now());
     store.scan([&](const AuditRecord& r) { walker.visit(r); });
     walker.check_head();
+    if (key != nullptr) walker.check_signature(*key);
     walker.check_index(store);
     walker.check_conflicts(store);
   } catch (const CorruptRecord& e) {

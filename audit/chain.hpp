@@ -5,6 +5,7 @@
 
 #include "audit/record.hpp"
 #include "audit/store.hpp"
+#include "util/signing.hpp"
 
 namespace lgsp::audit {
 
@@ -48,6 +49,17 @@ struct VerifyReport {
 /// subject index that no longer matches the log, or a head that falls short of `expected`. Reads
 /// through the store only, so it sees exactly what is stored. Never throws: a database failure is
 /// reported as a problem.
-VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected = {});
+///
+/// With `key` (the audit writer's public key) it also checks the writer's signed head: a valid
+/// signature by that key, over a (seq, hash) the chain still has; records after it must be
+/// recent (appended while verify ran): older unsigned records were written or rewritten by
+/// someone without the key. Without `key` the chain is only self-consistent, which anyone
+/// who can write the database can arrange.
+VerifyReport verify_chain(AuditStore& store, const ExpectedHead& expected = {},
+                          const util::Ed25519Verifier* key = nullptr);
+
+/// Records this much older than now may not lie after the signed head (the writer signs in
+/// the transaction that appends, so only appends racing a verify are unsigned).
+inline constexpr std::int64_t kUnsignedGraceMs = 60'000;
 
 }  // namespace lgsp::audit

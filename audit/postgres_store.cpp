@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
@@ -37,7 +38,20 @@ constexpr const char* kSchema =
     " PRIMARY KEY (subject_hash, seq));"
     "CREATE TABLE IF NOT EXISTS audit_conflict ("
     " id BIGSERIAL PRIMARY KEY, detected_unix_ms BIGINT NOT NULL, event_id TEXT NOT NULL,"
-    " event TEXT NOT NULL);";
+    " event TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit_signed_head ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL,"
+    " signed_unix_ms BIGINT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL);";
+
+constexpr const char* kSelectSignedHead =
+    "SELECT seq, hash, signed_unix_ms, key_id, signature FROM audit_signed_head WHERE id = 1";
+
+std::optional<SignedHead> signed_head_of(const pqxx::result& rows) {
+  if (rows.empty()) return std::nullopt;
+  const pqxx::row& row = rows[0];
+  return SignedHead{row[0].as<std::int64_t>(), row[1].c_str(), row[2].as<std::int64_t>(),
+                    row[3].c_str(), row[4].c_str()};
+}
 
 // The columns a table created by an earlier release lacks, and how many there are. Looked up
 // through the same search_path resolution as the unqualified name in every other statement.
@@ -112,7 +126,14 @@ void stream(const std::string& dsn, const std::string& query,
 /// long verify blocks neither. A connection found broken is reopened on the next call.
 class PostgresAuditStore final : public AuditStore {
  public:
-  explicit PostgresAuditStore(std::string dsn) : dsn_(std::move(dsn)) {
+  PostgresAuditStore(std::string dsn, Access access)
+      : dsn_(std::move(dsn)), read_only_(access == Access::kReadOnly) {
+    if (read_only_) {
+      // No DDL, no writes: the role may be SELECT-only. Connects now to fail fast.
+      std::lock_guard lock(read_mu_);
+      reader();
+      return;
+    }
     // Fails fast with libpq's reason on a wrong DSN; the lock stops two starting processes
     // from racing on CREATE TABLE IF NOT EXISTS (which is not atomic in PostgreSQL).
     {
@@ -133,8 +154,28 @@ class PostgresAuditStore final : public AuditStore {
     reader();
   }
 
+  void sign_heads_with(HeadSigner signer) override {
+    std::lock_guard lock(write_mu_);
+    signer_ = std::move(signer);
+  }
+
+  std::optional<SignedHead> signed_head() override {
+    std::lock_guard lock(read_mu_);
+    try {
+      pqxx::nontransaction tx(reader());
+      // A database written by a release before signing has no such table.
+      if (tx.exec("SELECT to_regclass('audit_signed_head') IS NULL")[0][0].as<bool>())
+        return std::nullopt;
+      return signed_head_of(tx.exec(kSelectSignedHead));
+    } catch (const pqxx::broken_connection&) {
+      read_.reset();
+      throw;
+    }
+  }
+
   Appended append(std::vector<AuditRecord> records) override {
     std::lock_guard lock(write_mu_);
+    if (read_only_) throw std::logic_error("PostgreSQL audit store is open read-only");
     try {
       pqxx::work tx(writer());
       tx.exec(kChainLock);  // held until commit: nobody else extends the chain meanwhile
@@ -144,6 +185,11 @@ class PostgresAuditStore final : public AuditStore {
         head_seq = head[0][0].as<std::int64_t>();
         head_hash = text(head[0], 1);
       }
+      // Sign only on top of the head last signed: anything else was written by someone
+      // without the key, and signing on top would vouch for it.
+      const auto last_signed = signed_head_of(tx.exec_prepared("audit_signed_head"));
+      const bool may_sign =
+          !last_signed || (last_signed->seq == head_seq && last_signed->hash == head_hash);
       Appended result;
       for (auto& r : records) {
         r.seq = head_seq + 1;
@@ -169,6 +215,15 @@ class PostgresAuditStore final : public AuditStore {
         head_seq = r.seq;
         head_hash = r.hash;
         ++result.appended;
+      }
+      if (signer_ && result.appended > 0) {
+        if (may_sign) {
+          const SignedHead h = signer_(head_seq, head_hash);
+          tx.exec_prepared("audit_upsert_signed_head", h.seq, h.hash, h.signed_unix_ms, h.key_id,
+                           h.signature);
+        } else {
+          result.left_unsigned = true;
+        }
       }
       tx.commit();
       return result;
@@ -277,6 +332,13 @@ class PostgresAuditStore final : public AuditStore {
       conn->prepare("audit_insert_subject",
                     "INSERT INTO audit_subject (subject_hash, seq) VALUES ($1, $2)"
                     " ON CONFLICT DO NOTHING");
+      conn->prepare("audit_signed_head", kSelectSignedHead);
+      conn->prepare("audit_upsert_signed_head",
+                    "INSERT INTO audit_signed_head (id, seq, hash, signed_unix_ms, key_id,"
+                    " signature) VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET"
+                    " seq = excluded.seq, hash = excluded.hash,"
+                    " signed_unix_ms = excluded.signed_unix_ms, key_id = excluded.key_id,"
+                    " signature = excluded.signature");
       write_ = std::move(conn);
     }
     return *write_;
@@ -285,6 +347,8 @@ class PostgresAuditStore final : public AuditStore {
   pqxx::connection& reader() {
     if (!read_) {
       auto conn = std::make_unique<pqxx::connection>(dsn_);
+      // Defence in depth for the gateways: even a role that may write cannot through them.
+      if (read_only_) conn->set_variable("default_transaction_read_only", "on");
       std::string columns = "l.";
       for (const char* p = kLogColumns; *p != '\0'; ++p) {
         columns += *p;
@@ -303,7 +367,9 @@ class PostgresAuditStore final : public AuditStore {
   }
 
   std::string dsn_;
+  bool read_only_;
   std::mutex write_mu_;
+  HeadSigner signer_;
   std::unique_ptr<pqxx::connection> write_;
   std::mutex read_mu_;
   std::unique_ptr<pqxx::connection> read_;
@@ -311,8 +377,8 @@ class PostgresAuditStore final : public AuditStore {
 
 }  // namespace
 
-std::unique_ptr<AuditStore> open_postgres_audit_store(const std::string& dsn) {
-  return std::make_unique<PostgresAuditStore>(dsn);
+std::unique_ptr<AuditStore> open_postgres_audit_store(const std::string& dsn, Access access) {
+  return std::make_unique<PostgresAuditStore>(dsn, access);
 }
 
 }  // namespace lgsp::audit

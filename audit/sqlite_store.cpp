@@ -37,7 +37,10 @@ constexpr const char* kSchema =
     " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;"
     "CREATE TABLE IF NOT EXISTS audit_conflict ("
     " id INTEGER PRIMARY KEY, detected_unix_ms INTEGER NOT NULL, event_id TEXT NOT NULL,"
-    " event TEXT NOT NULL) STRICT;";
+    " event TEXT NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS audit_signed_head ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL,"
+    " signed_unix_ms INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL) STRICT;";
 
 /// Columns that a table created by an earlier release lacks, as ALTER TABLE adds them. The
 /// defaults are the values the older rows were hashed with ("" and 0 hash as v1).
@@ -53,6 +56,7 @@ constexpr AddedColumn kAddedColumns[] = {
 };
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+constexpr int kReadOnlyFlags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
 
 /// Rolls back unless committed, so an exception mid-append leaves the chain as it was.
 class WriteTransaction {
@@ -162,32 +166,10 @@ AuditRecord read_record(sqlite3_stmt* s) {
 /// other; scans open their own so a long verify blocks neither.
 class SqliteAuditStore final : public AuditStore {
  public:
-  explicit SqliteAuditStore(std::string path) : path_(std::move(path)) {
-    write_db_ = sq::open(path_, kOpenFlags);
-    // FULL: an appended batch is acknowledged upstream, so it must survive a power cut.
-    // 32 MiB of page cache (SQLite's default is 2 MiB): every event inserts into two indexes
-    // keyed by random values (event id, subject hash), so a small cache rereads index pages
-    // from disk for nearly every insert once the chain is a few hundred thousand long.
-    sq::exec(write_db_.get(),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;");
-    sq::exec(write_db_.get(), kSchema);
-    migrate(write_db_.get(), path_);
-    head_ =
-        sq::prepare(write_db_.get(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-    insert_ =
-        sq::prepare(write_db_.get(),
-                    std::string("INSERT INTO audit_log (") + kLogColumns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                        " ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (event_id) DO NOTHING");
-    insert_subject_ = sq::prepare(
-        write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
-    find_event_ = sq::prepare(write_db_.get(), std::string("SELECT ") + kLogColumns +
-                                                   " FROM audit_log WHERE event_id = ?1");
-    insert_conflict_ = sq::prepare(
-        write_db_.get(),
-        "INSERT INTO audit_conflict (detected_unix_ms, event_id, event) VALUES (?1, ?2, ?3)");
-
-    read_db_ = sq::open(path_, kOpenFlags);
+  SqliteAuditStore(std::string path, Access access)
+      : path_(std::move(path)), flags_(access == Access::kReadOnly ? kReadOnlyFlags : kOpenFlags) {
+    if (access == Access::kReadWrite) prepare_writer();
+    read_db_ = sq::open(path_, flags_);
     by_subject_ =
         sq::prepare(read_db_.get(), std::string("SELECT ") + prefixed_columns() +
                                         " FROM audit_subject s JOIN audit_log l ON"
@@ -198,8 +180,25 @@ class SqliteAuditStore final : public AuditStore {
     count_conflicts_ = sq::prepare(read_db_.get(), "SELECT count(*) FROM audit_conflict");
   }
 
+  void sign_heads_with(HeadSigner signer) override {
+    std::lock_guard lock(write_mu_);
+    signer_ = std::move(signer);
+  }
+
+  std::optional<SignedHead> signed_head() override {
+    std::lock_guard lock(read_mu_);
+    // A file written by a release before signing has no such table (read-only: not added).
+    const sq::Stmt exists = sq::prepare(
+        read_db_.get(),
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_signed_head'");
+    if (!step_row(read_db_.get(), exists.get())) return std::nullopt;
+    const sq::Stmt s = sq::prepare(read_db_.get(), kSelectSignedHead);
+    return read_signed_head(read_db_.get(), s.get());
+  }
+
   Appended append(std::vector<AuditRecord> records) override {
     std::lock_guard lock(write_mu_);
+    if (!write_db_) throw std::logic_error("SQLite audit store " + path_ + " is open read-only");
     sqlite3* db = write_db_.get();
     WriteTransaction tx(db);
     std::int64_t head_seq = 0;
@@ -211,6 +210,11 @@ class SqliteAuditStore final : public AuditStore {
         head_hash = sq::column_text(head_.get(), 1);
       }
     }
+    // Sign only on top of the head last signed: anything else was written by someone
+    // without the key, and signing on top would vouch for it.
+    const auto last_signed = read_signed_head(db, select_signed_head_.get());
+    const bool may_sign =
+        !last_signed || (last_signed->seq == head_seq && last_signed->hash == head_hash);
     Appended result;
     for (auto& r : records) {
       r.seq = head_seq + 1;
@@ -233,6 +237,13 @@ class SqliteAuditStore final : public AuditStore {
       head_seq = r.seq;
       head_hash = r.hash;
       ++result.appended;
+    }
+    if (signer_ && result.appended > 0) {
+      if (may_sign) {
+        store_signed_head(db, signer_(head_seq, head_hash));
+      } else {
+        result.left_unsigned = true;
+      }
     }
     tx.commit();
     return result;
@@ -262,7 +273,7 @@ class SqliteAuditStore final : public AuditStore {
   }
 
   void scan(const std::function<void(const AuditRecord&)>& visit) override {
-    const sq::Db db = sq::open(path_, kOpenFlags);
+    const sq::Db db = sq::open(path_, flags_);
     // One statement reads one snapshot: appends during the scan are not seen half-done.
     const sq::Stmt s = sq::prepare(
         db.get(), std::string("SELECT ") + kLogColumns + " FROM audit_log ORDER BY seq");
@@ -277,7 +288,7 @@ class SqliteAuditStore final : public AuditStore {
 
   bool scan_subject_index(
       const std::function<void(std::int64_t, const std::string&)>& visit) override {
-    const sq::Db db = sq::open(path_, kOpenFlags);
+    const sq::Db db = sq::open(path_, flags_);
     const sq::Stmt s = sq::prepare(
         db.get(), "SELECT seq, subject_hash FROM audit_subject ORDER BY seq, subject_hash");
     while (step_row(db.get(), s.get())) {
@@ -287,6 +298,49 @@ class SqliteAuditStore final : public AuditStore {
   }
 
  private:
+  static constexpr const char* kSelectSignedHead =
+      "SELECT seq, hash, signed_unix_ms, key_id, signature FROM audit_signed_head WHERE id = 1";
+
+  static std::optional<SignedHead> read_signed_head(sqlite3* db, sqlite3_stmt* s) {
+    ResetGuard reset(s);
+    if (!step_row(db, s)) return std::nullopt;
+    return SignedHead{sqlite3_column_int64(s, 0), sq::column_text(s, 1), sqlite3_column_int64(s, 2),
+                      sq::column_text(s, 3), sq::column_text(s, 4)};
+  }
+
+  void prepare_writer() {
+    write_db_ = sq::open(path_, kOpenFlags);
+    // FULL: an appended batch is acknowledged upstream, so it must survive a power cut.
+    // 32 MiB of page cache (SQLite's default is 2 MiB): every event inserts into two indexes
+    // keyed by random values (event id, subject hash), so a small cache rereads index pages
+    // from disk for nearly every insert once the chain is a few hundred thousand long.
+    sq::exec(write_db_.get(),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;");
+    sq::exec(write_db_.get(), kSchema);
+    migrate(write_db_.get(), path_);
+    head_ =
+        sq::prepare(write_db_.get(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    insert_ =
+        sq::prepare(write_db_.get(),
+                    std::string("INSERT INTO audit_log (") + kLogColumns +
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                        " ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (event_id) DO NOTHING");
+    insert_subject_ = sq::prepare(
+        write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
+    find_event_ = sq::prepare(write_db_.get(), std::string("SELECT ") + kLogColumns +
+                                                   " FROM audit_log WHERE event_id = ?1");
+    insert_conflict_ = sq::prepare(
+        write_db_.get(),
+        "INSERT INTO audit_conflict (detected_unix_ms, event_id, event) VALUES (?1, ?2, ?3)");
+    select_signed_head_ = sq::prepare(write_db_.get(), kSelectSignedHead);
+    upsert_signed_head_ = sq::prepare(
+        write_db_.get(),
+        "INSERT INTO audit_signed_head (id, seq, hash, signed_unix_ms, key_id, signature)"
+        " VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq,"
+        " hash = excluded.hash, signed_unix_ms = excluded.signed_unix_ms,"
+        " key_id = excluded.key_id, signature = excluded.signature");
+  }
+
   static std::string prefixed_columns() {
     std::string out = "l.";
     for (const char* p = kLogColumns; *p != '\0'; ++p) {
@@ -299,6 +353,16 @@ class SqliteAuditStore final : public AuditStore {
   static std::int64_t clamp_limit(std::size_t limit) {
     constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
     return static_cast<std::int64_t>(limit > kMax ? kMax : limit);
+  }
+
+  void store_signed_head(sqlite3* db, const SignedHead& h) {
+    sqlite3_stmt* s = upsert_signed_head_.get();
+    sqlite3_bind_int64(s, 1, h.seq);
+    sq::bind_text(s, 2, h.hash);
+    sqlite3_bind_int64(s, 3, h.signed_unix_ms);
+    sq::bind_text(s, 4, h.key_id);
+    sq::bind_text(s, 5, h.signature);
+    step_done(db, s);
   }
 
   /// Inserts one record; false when its event_id is already stored.
@@ -349,13 +413,17 @@ class SqliteAuditStore final : public AuditStore {
   }
 
   std::string path_;
+  int flags_;
   std::mutex write_mu_;
+  HeadSigner signer_;
   sq::Db write_db_;
   sq::Stmt head_;
   sq::Stmt insert_;
   sq::Stmt insert_subject_;
   sq::Stmt find_event_;
   sq::Stmt insert_conflict_;
+  sq::Stmt select_signed_head_;
+  sq::Stmt upsert_signed_head_;
   std::mutex read_mu_;
   sq::Db read_db_;
   sq::Stmt by_subject_;
@@ -365,17 +433,17 @@ class SqliteAuditStore final : public AuditStore {
 
 }  // namespace
 
-std::unique_ptr<AuditStore> open_sqlite_audit_store(const std::string& path) {
-  return std::make_unique<SqliteAuditStore>(path);
+std::unique_ptr<AuditStore> open_sqlite_audit_store(const std::string& path, Access access) {
+  return std::make_unique<SqliteAuditStore>(path, access);
 }
 
 std::unique_ptr<AuditStore> open_audit_store(const config::RegistryConfig& store,
-                                             const std::string& config) {
-  if (store.backend == "postgres") return open_postgres_audit_store(store.dsn());
+                                             const std::string& config, Access access) {
+  if (store.backend == "postgres") return open_postgres_audit_store(store.dsn(), access);
   if (store.sqlite_path.empty()) {
     throw config::ConfigError({config + ": audit.store: not configured (where the chain is kept)"});
   }
-  return open_sqlite_audit_store(store.sqlite_path);
+  return open_sqlite_audit_store(store.sqlite_path, access);
 }
 
 }  // namespace lgsp::audit

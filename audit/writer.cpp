@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 
+#include "audit/chain.hpp"
 #include "bus/client_properties.hpp"
 #include "bus/statistics.hpp"
 #include "observability/log.hpp"
@@ -68,6 +69,10 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
       conflicts_(records(metrics, "conflict")),
       undecodable_(records(metrics, "undecodable")),
       unauthenticated_(records(metrics, "unauthenticated")),
+      left_unsigned_(metrics.counter(
+          "lgsp_audit_writer_unsigned_appends_total",
+          "Appends left unsigned because the chain head was not the one last signed (the chain "
+          "was changed by someone without the signing key)")),
       store_errors_(metrics.counter("lgsp_audit_writer_store_errors_total",
                                     "Batches the audit store failed to commit (retried)")),
       chain_length_(
@@ -81,6 +86,13 @@ AuditWriter::AuditWriter(WriterOptions options, std::unique_ptr<AuditStore> stor
       lag_(metrics.gauge("lgsp_audit_writer_consumer_lag_messages",
                          "Audit events waiting in the audit topic (librdkafka statistics)")) {
   if (!options_.sealer) options_.sealer = std::make_shared<const util::Sealer>();
+  if (options_.signer) {
+    store_->sign_heads_with([signer = options_.signer](std::int64_t seq, const std::string& hash) {
+      SignedHead head{seq, hash, util::unix_ms_now(), signer->key_id(), {}};
+      head.signature = signer->sign(signed_head_message(head));
+      return head;
+    });
+  }
   chain_length_.Set(static_cast<double>(store_->count()));
 }
 
@@ -187,6 +199,14 @@ bool AuditWriter::store(std::vector<AuditRecord>& batch, const std::stop_token& 
       appended_.Increment(static_cast<double>(done.appended));
       duplicates_.Increment(static_cast<double>(done.duplicates));
       conflicts_.Increment(static_cast<double>(done.conflicts));
+      if (done.left_unsigned) {
+        left_unsigned_.Increment();
+        obs::error("audit_chain_left_unsigned",
+                   {{"detail",
+                     "the chain head is not the one this writer last signed: someone without "
+                     "the signing key changed the chain; events are kept, the head is not "
+                     "signed; run `lgsp audit verify`"}});
+      }
       if (done.conflicts > 0) {
         obs::error("audit_event_conflict",
                    {{"events", done.conflicts},

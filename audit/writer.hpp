@@ -18,6 +18,7 @@
 #include "bus/envelope.hpp"
 #include "observability/metrics.hpp"
 #include "util/sealing.hpp"
+#include "util/signing.hpp"
 
 namespace lgsp::audit {
 
@@ -37,6 +38,9 @@ struct WriterOptions {
   /// Opens events sealed with the "audit" key; one that is not (a writer to the audit topic
   /// without the key) is counted `unauthenticated` and never reaches the chain. Null: unsealed.
   std::shared_ptr<const util::Sealer> sealer;
+  /// Signs the chain head in every append's transaction (audit.signing_key_file), so a chain
+  /// rewritten by someone without the key no longer verifies. Null: heads are not signed.
+  std::shared_ptr<const util::Ed25519Signer> signer;
 };
 
 /// Consumes the audit topic and appends the events to the hash chain in batches (one store
@@ -81,6 +85,7 @@ class AuditWriter {
   prometheus::Counter& conflicts_;
   prometheus::Counter& undecodable_;
   prometheus::Counter& unauthenticated_;
+  prometheus::Counter& left_unsigned_;
   prometheus::Counter& store_errors_;
   prometheus::Gauge& chain_length_;
   prometheus::Histogram& batch_seconds_;

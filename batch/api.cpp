@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
@@ -352,28 +354,37 @@ Problem interrupted(boost::system::error_code ec) {
 /// an interactive request (its purpose the job's), an invalid one stored with its result.
 class RecordSink {
  public:
-  RecordSink(BatchStore& store, std::string job_id, const Submission& s,
-             registries::ReaderPolicy policy)
-      : store_(store),
-        job_id_(std::move(job_id)),
+  RecordSink(std::string job_id, const Submission& s, registries::ReaderPolicy policy,
+             std::int64_t stored_before)
+      : job_id_(std::move(job_id)),
         s_(s),
         policy_(policy),
-        reader_(s.format, s.gzip) {}
+        reader_(s.format, s.gzip),
+        stored_before_(stored_before) {}
 
   /// A piece of the body: its complete records stored; an error about the body, else "".
   std::string feed(std::string_view piece) {
     return reader_.feed(piece, [this](BatchRecord&& r) { add(std::move(r)); });
   }
-  /// The end of the body: the last records stored; an error about the body, else "".
+  /// The end of the body: the last records read; an error about the body, else "".
   std::string finish() {
-    std::string error = reader_.finish([this](BatchRecord&& r) { add(std::move(r)); });
-    if (error.empty() && !pending_.empty()) store_.append(job_id_, pending_);
-    pending_.clear();
-    return error;
+    return reader_.finish([this](BatchRecord&& r) { add(std::move(r)); });
   }
+  /// Records read and not yet handed out for storing: a full batch (or, `all`, whatever is
+  /// left), else nothing.
+  std::vector<NewRecord> take(bool all) {
+    std::vector<NewRecord> out;
+    if (all || pending_.size() >= kAppendBatch) out.swap(pending_);
+    return out;
+  }
+  const std::string& job_id() const { return job_id_; }
   std::int64_t records() const { return records_; }
   std::int64_t valid() const { return valid_; }
+  std::int64_t invalid() const { return records_ - valid_; }
   std::uint64_t decoded_bytes() const { return reader_.decoded_bytes(); }
+  bool gzip() const { return s_.gzip; }
+  /// Records the partner's other kept jobs held when this one was created.
+  std::int64_t stored_before() const { return stored_before_; }
 
  private:
   void add(BatchRecord&& rec) {
@@ -386,10 +397,6 @@ class RecordSink {
       convert(std::get<json::object>(rec.value), r);
     }
     pending_.push_back(std::move(r));
-    if (pending_.size() >= kAppendBatch) {
-      store_.append(job_id_, pending_);
-      pending_.clear();
-    }
   }
 
   /// A record's JSON object → its envelope (only what differs per record: the job-wide
@@ -418,11 +425,11 @@ class RecordSink {
     ++valid_;
   }
 
-  BatchStore& store_;
   std::string job_id_;
   const Submission& s_;
   registries::ReaderPolicy policy_;
   BatchRecordReader reader_;
+  std::int64_t stored_before_;
   std::vector<NewRecord> pending_;
   std::int64_t records_ = 0;
   std::int64_t valid_ = 0;
@@ -596,12 +603,12 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   }
 
   const batch::Job job = new_job(s, partner, request_id);
-  if (!store_.create_job(job)) {
-    co_return refuse(problem(Status::conflict, "batch-upload-in-progress",
-                             "The first upload is still arriving",
-                             "an upload with this Idempotency-Key is in progress"));
+  if (auto refused = create(job, request_id, version)) {
+    call.res = std::move(*refused);
+    co_return std::move(call);
   }
-  RecordSink sink(store_, job.id, s, {.year_only_dates = partner.year_only_dates});
+  RecordSink sink(job.id, s, {.year_only_dates = partner.year_only_dates},
+                  store_.stored_records(partner.id));
   std::optional<Problem> failed;
   try {
     failed = co_await upload(body, sink, request_id, partner.id);
@@ -621,6 +628,40 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   call.audited = true;
   call.res = whole(accept(job, sink, request_id, version));
   co_return std::move(call);
+}
+
+std::optional<http::StreamedResponse> BatchApi::create(const Job& job,
+                                                       const std::string& request_id,
+                                                       unsigned version) {
+  // The active-job and storage limits are checked and the job created in one transaction:
+  // parallel submissions cannot all pass a check made before any of them exists.
+  const auto created = store_.create_job_within(job, limits_.max_active_jobs_per_partner,
+                                                limits_.max_stored_records_per_partner);
+  if (created == BatchStore::Creation::kCreated) return std::nullopt;
+  Problem p;
+  if (created == BatchStore::Creation::kTooManyActive) {
+    p = too_many_jobs(job.partner_id);
+  } else if (created == BatchStore::Creation::kStorageFull) {
+    p = problem(Status::too_many_requests, "batch-storage-full", "Too many records kept",
+                "your kept jobs hold " + std::to_string(limits_.max_stored_records_per_partner) +
+                    " records or more; they are deleted after their retention, download what "
+                    "you need meanwhile");
+  } else {
+    p = problem(Status::conflict, "batch-upload-in-progress", "The first upload is still arriving",
+                "an upload with this Idempotency-Key is in progress");
+  }
+  auto res = refusal(p, request_id, version);
+  if (created != BatchStore::Creation::kExists)
+    res.head.set(bhttp::field::retry_after,
+                 created == BatchStore::Creation::kStorageFull ? "3600" : "60");
+  return res;
+}
+
+Problem BatchApi::too_many_jobs(const std::string& partner_id) const {
+  return problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
+                 "partner '" + partner_id + "' already has " +
+                     std::to_string(limits_.max_active_jobs_per_partner) +
+                     " jobs queued or running; wait for one to finish");
 }
 
 std::optional<Problem> BatchApi::admit_records(const Job& job, const RecordSink& sink,
@@ -688,11 +729,8 @@ std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::Reque
     return res;
   }
   if (store_.active_jobs(partner.id) >= limits_.max_active_jobs_per_partner) {
-    auto res = refusal(problem(Status::too_many_requests, "too-many-batches", "Too many jobs",
-                               "partner '" + partner.id + "' already has " +
-                                   std::to_string(limits_.max_active_jobs_per_partner) +
-                                   " jobs queued or running; wait for one to finish"),
-                       request_id, version);
+    // Early, before the body is read; create() checks again atomically.
+    auto res = refusal(too_many_jobs(partner.id), request_id, version);
     res.head.set(bhttp::field::retry_after, "60");
     return res;
   }
@@ -709,19 +747,65 @@ std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::Reque
   return std::nullopt;
 }
 
+std::optional<Problem> BatchApi::over_limits(const RecordSink& sink, std::uint64_t received) const {
+  const auto too_large = [](const std::string& why) {
+    return problem(Status::payload_too_large, "payload-too-large", "Request body too large", why);
+  };
+  if (sink.records() > limits_.max_records ||
+      sink.decoded_bytes() > static_cast<std::uint64_t>(limits_.max_bytes)) {
+    return too_large("a job may hold at most " + std::to_string(limits_.max_records) +
+                     " records and " + std::to_string(limits_.max_bytes) +
+                     " bytes (after decompression); split the file");
+  }
+  // Past the first MiB (a small file may compress very well): a decompression bomb.
+  constexpr std::uint64_t kInflationGrace = 1 << 20;
+  if (sink.gzip() && sink.decoded_bytes() > kInflationGrace &&
+      sink.decoded_bytes() / std::max<std::uint64_t>(received, 1) >
+          static_cast<std::uint64_t>(limits_.max_inflation_ratio)) {
+    return too_large("the gzip body inflates more than " +
+                     std::to_string(limits_.max_inflation_ratio) +
+                     " times: refused as a decompression bomb");
+  }
+  if (sink.invalid() > limits_.max_invalid_records) {
+    return problem(Status::bad_request, "too-many-invalid-records", "Too many invalid records",
+                   "more than " + std::to_string(limits_.max_invalid_records) +
+                       " lines of the file are invalid; nothing was kept. Validate a sample with "
+                       "the interactive API, fix the file and submit again",
+                   {{"body", "more than " + std::to_string(limits_.max_invalid_records) +
+                                 " invalid records"}});
+  }
+  if (sink.stored_before() + sink.records() > limits_.max_stored_records_per_partner) {
+    return too_large("your kept jobs and this one would hold more than " +
+                     std::to_string(limits_.max_stored_records_per_partner) +
+                     " records; download and wait for older jobs to expire, or split the file");
+  }
+  return std::nullopt;
+}
+
+boost::asio::awaitable<void> BatchApi::store_append(std::string job_id,
+                                                    std::vector<NewRecord> records) {
+  if (records.empty()) co_return;
+  // Runs on io_, resumes on the caller's executor; a store error is rethrown here. A named
+  // awaitable, not a capturing lambda in the co_await: GCC 12 destroyed such captures twice.
+  boost::asio::awaitable<void> work = append_on_io(std::move(job_id), std::move(records));
+  co_await boost::asio::co_spawn(io_, std::move(work), boost::asio::use_awaitable);
+}
+
+boost::asio::awaitable<void> BatchApi::append_on_io(std::string job_id,
+                                                    std::vector<NewRecord> records) {
+  store_.append(job_id, records);
+  co_return;
+}
+
 boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader& body,
                                                                 RecordSink& sink,
                                                                 const std::string& request_id,
                                                                 const std::string& partner_id) {
-  const auto too_large = [&](const std::string& what) {
-    return problem(Status::payload_too_large, "payload-too-large", "Request body too large",
-                   "a job may hold at most " + std::to_string(limits_.max_records) + " records" +
-                       what + "; split the file");
-  };
   const auto invalid = [](const std::string& error) {
     return problem(Status::bad_request, "validation", "The request is invalid", error,
                    {{"body", error}});
   };
+  std::uint64_t received = 0;
   for (;;) {
     auto [ec, piece] = co_await body.read();
     if (ec) {
@@ -733,16 +817,14 @@ boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader
       if (body.done()) break;
       continue;
     }
-    const std::string error = sink.feed(piece);
-    if (error.empty() && (sink.records() > limits_.max_records ||
-                          sink.decoded_bytes() > static_cast<std::uint64_t>(limits_.max_bytes))) {
-      co_return too_large(" and " + std::to_string(limits_.max_bytes) +
-                          " bytes (after decompression)");
-    }
-    if (!error.empty()) co_return invalid(error);
+    received += piece.size();
+    if (const std::string error = sink.feed(piece); !error.empty()) co_return invalid(error);
+    if (auto refused = over_limits(sink, received)) co_return refused;
+    co_await store_append(sink.job_id(), sink.take(false));
   }
   if (std::string error = sink.finish(); !error.empty()) co_return invalid(error);
-  if (sink.records() > limits_.max_records) co_return too_large("");
+  if (auto refused = over_limits(sink, received)) co_return refused;
+  co_await store_append(sink.job_id(), sink.take(true));
   if (sink.records() == 0) {
     co_return problem(Status::bad_request, "validation", "The request is invalid",
                       "the body holds no records", {{"body", "holds no records"}});

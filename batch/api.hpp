@@ -1,10 +1,13 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "batch/engine.hpp"
 #include "batch/store.hpp"
@@ -18,6 +21,9 @@ struct BatchLimits {
   std::int64_t max_records = 50'000'000;
   std::int64_t max_bytes = 20LL << 30;
   std::int64_t max_active_jobs_per_partner = 2;
+  std::int64_t max_stored_records_per_partner = 100'000'000;
+  std::int64_t max_invalid_records = 100'000;
+  std::int64_t max_inflation_ratio = 100;
 };
 
 /// What one call to the bulk-job API did, for the handler's metrics and audit trail.
@@ -93,12 +99,23 @@ class BatchApi {
                                                        const gateway::Partner& partner,
                                                        gateway::Admission& admission,
                                                        const std::string& request_id);
-  /// Reads the body into `sink` as it arrives: nullopt once every record is stored, else
-  /// the problem (the caller discards the job).
+  /// Reads the body into `sink` as it arrives, storing records on the store's own thread
+  /// (never an HTTP thread): nullopt once every record is stored, else the problem (the
+  /// caller discards the job).
   boost::asio::awaitable<std::optional<http::Problem>> upload(http::BodyReader& body,
                                                               RecordSink& sink,
                                                               const std::string& request_id,
                                                               const std::string& partner_id);
+  /// The problem when an upload in progress passes a limit (records, bytes, invalid lines,
+  /// the partner's stored records, the gzip inflation ratio after `received` bytes).
+  std::optional<http::Problem> over_limits(const RecordSink& sink, std::uint64_t received) const;
+  /// Creates the job within the partner's limits (one transaction), else the refusal.
+  std::optional<http::StreamedResponse> create(const Job& job, const std::string& request_id,
+                                               unsigned version);
+  http::Problem too_many_jobs(const std::string& partner_id) const;
+  /// Appends `records` to `job_id` on io_ (the store blocks: disk, fsync).
+  boost::asio::awaitable<void> store_append(std::string job_id, std::vector<NewRecord> records);
+  boost::asio::awaitable<void> append_on_io(std::string job_id, std::vector<NewRecord> records);
   /// An uploaded job's records against the partner's daily quota, then the job's audit
   /// event: nullopt when both pass, else the problem (the caller discards the job).
   std::optional<http::Problem> admit_records(const Job& job, const RecordSink& sink,
@@ -112,6 +129,8 @@ class BatchApi {
   BatchLimits limits_;
   batch::BatchStore& store_;
   BatchEngine& engine_;
+  /// Uploads' appends run here, one at a time per store connection anyway.
+  boost::asio::thread_pool io_{1};
 };
 
 }  // namespace lgsp::batch

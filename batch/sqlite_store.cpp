@@ -107,6 +107,38 @@ class SqliteBatchStore final : public BatchStore {
   /// ignored.
   bool create_job(const Job& job) override {
     std::lock_guard lock(mu_);
+    return insert_job(job);
+  }
+
+  Creation create_job_within(const Job& job, std::int64_t max_active,
+                             std::int64_t max_stored_records) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(*this, "create job");
+    if (count_for(active_jobs_.get(), job.partner_id, "count active jobs") >= max_active)
+      return Creation::kTooManyActive;
+    if (count_for(stored_records_.get(), job.partner_id, "count stored records") >=
+        max_stored_records)
+      return Creation::kStorageFull;
+    if (!insert_job(job)) return Creation::kExists;
+    tx.commit();
+    return Creation::kCreated;
+  }
+
+  std::int64_t stored_records(std::string_view partner_id) override {
+    std::lock_guard lock(mu_);
+    return count_for(stored_records_.get(), partner_id, "count stored records");
+  }
+
+ private:
+  /// A count query bound to one partner.
+  std::int64_t count_for(sqlite3_stmt* s, std::string_view partner_id, const char* what) {
+    ResetGuard reset(s);
+    sq::bind_text(s, 1, partner_id);
+    return step_row(s, what) ? sqlite3_column_int64(s, 0) : 0;
+  }
+
+  /// Inserts a job (mu_ held); false when its id or idempotency key exists.
+  bool insert_job(const Job& job) {
     sqlite3_stmt* s = insert_job_.get();
     ResetGuard reset(s);
     const std::array<std::string_view, 10> text{
@@ -127,6 +159,7 @@ class SqliteBatchStore final : public BatchStore {
     return sqlite3_changes(db_.get()) == 1;
   }
 
+ public:
   std::optional<Job> find_job(std::string_view id) override {
     std::lock_guard lock(mu_);
     sqlite3_stmt* s = find_job_.get();
@@ -233,10 +266,7 @@ class SqliteBatchStore final : public BatchStore {
 
   std::int64_t active_jobs(std::string_view partner_id) override {
     std::lock_guard lock(mu_);
-    sqlite3_stmt* s = active_jobs_.get();
-    ResetGuard reset(s);
-    sq::bind_text(s, 1, partner_id);
-    return step_row(s, "count active jobs") ? sqlite3_column_int64(s, 0) : 0;
+    return count_for(active_jobs_.get(), partner_id, "count active jobs");
   }
 
   std::vector<PendingRecord> pending(std::string_view job_id, std::int64_t after_line,
@@ -405,6 +435,17 @@ class SqliteBatchStore final : public BatchStore {
     active_jobs_ = sq::prepare(db,
                                "SELECT count(*) FROM jobs WHERE partner_id = ?1 AND"
                                " state IN ('uploading', 'queued', 'running')");
+    stored_records_ =
+        sq::prepare(db, "SELECT coalesce(sum(total), 0) FROM jobs WHERE partner_id = ?1");
+    prepare_result_statements();
+    finished_before_ = sq::prepare(db, std::string("SELECT id FROM jobs WHERE state IN ") +
+                                           kTerminal + " AND finished_ms > 0 AND finished_ms < ?1");
+    count_by_state_ = sq::prepare(db, "SELECT state, count(*) FROM jobs GROUP BY state");
+  }
+
+  /// The statements of dispatch and results (records to send, results recorded and read).
+  void prepare_result_statements() {
+    sqlite3* db = db_.get();
     pending_ = sq::prepare(db,
                            "SELECT line, request FROM records WHERE job_id = ?1 AND line > ?2"
                            " AND result IS NULL AND request IS NOT NULL ORDER BY line LIMIT ?3");
@@ -422,9 +463,6 @@ class SqliteBatchStore final : public BatchStore {
     results_ = sq::prepare(db,
                            "SELECT line, result FROM records WHERE job_id = ?1 AND line > ?2"
                            " ORDER BY line LIMIT ?3");
-    finished_before_ = sq::prepare(db, std::string("SELECT id FROM jobs WHERE state IN ") +
-                                           kTerminal + " AND finished_ms > 0 AND finished_ms < ?1");
-    count_by_state_ = sq::prepare(db, "SELECT state, count(*) FROM jobs GROUP BY state");
   }
 
   /// SQLite's message only: never a bound value, which may be personal data.
@@ -511,6 +549,7 @@ class SqliteBatchStore final : public BatchStore {
   sq::Stmt delete_records_;
   sq::Stmt delete_job_;
   sq::Stmt jobs_in_state_;
+  sq::Stmt stored_records_;
   sq::Stmt active_jobs_;
   sq::Stmt pending_;
   sq::Stmt is_open_;

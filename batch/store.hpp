@@ -94,6 +94,16 @@ class BatchStore {
   /// Inserts a new job (state uploading). False if `job.id` exists, or if the partner
   /// already has a job with the same non-empty idempotency key.
   virtual bool create_job(const Job& job) = 0;
+  /// What create_job_within() did.
+  enum class Creation { kCreated, kExists, kTooManyActive, kStorageFull };
+  /// create_job() under the partner's limits, checked and applied in one transaction, so
+  /// parallel submissions cannot both pass: refused when the partner already has
+  /// `max_active` jobs uploading, queued or running, or holds `max_stored_records` records
+  /// or more in the jobs kept (until retention deletes them).
+  virtual Creation create_job_within(const Job& job, std::int64_t max_active,
+                                     std::int64_t max_stored_records) = 0;
+  /// Records the partner's kept jobs hold (uploads in progress included).
+  virtual std::int64_t stored_records(std::string_view partner_id) = 0;
   virtual std::optional<Job> find_job(std::string_view id) = 0;
   virtual std::optional<Job> find_by_idempotency_key(std::string_view partner_id,
                                                      std::string_view key) = 0;

@@ -9,8 +9,7 @@
 #   sed -e 's#127.0.0.1:8080#127.0.0.1:38080#; s#127.0.0.1:9464#127.0.0.1:39464#' \
 #       -e 's#127.0.0.1:9465#127.0.0.1:39465#; s#127.0.0.1:9466#127.0.0.1:39466#' \
 #       -e "s#run/#$DIR/run/#g" -e 's#level: info#level: warn#' config/dev.yaml > $DIR/dev.yaml
-#   $DIR/lgsp keys secret $DIR/run/audit-subject.key
-#   $DIR/lgsp keys bus $DIR/run/bus-keys     (builds from before sealing ignore it)
+#   $DIR/lgsp keys init --config $DIR/dev.yaml   (older builds: keys secret $DIR/run/audit-subject.key)
 # DIR/lgsp may be a wrapper that execs a build with other settings, e.g. another allocator:
 #   exec env LD_PRELOAD=libjemalloc.so.2 /path/to/build/lgsp "$@"
 # To compare with a build older than 348d27a, run that one through bench/nodelay_shim.c.

@@ -31,8 +31,7 @@ sed -e 's/127.0.0.1:8080/127.0.0.1:58080/; s/127.0.0.1:9464/127.0.0.1:59464/' \
 [ -n "${2:-}" ] && sed -i "s/^  max_chunks_in_flight: .*/  max_chunks_in_flight: $2/" dev.yaml
 [ -n "${3:-}" ] && sed -i "s/^  chunk_records: .*/  chunk_records: $3/" dev.yaml
 grep -E '^  (max_chunks_in_flight|chunk_records):' dev.yaml | tr -d ' ' | tr '\n' ' '; echo
-"$lgsp" keys secret run/audit-subject.key > /dev/null 2>&1
-"$lgsp" keys bus run/bus-keys > /dev/null 2>&1
+"$lgsp" keys init --config dev.yaml > /dev/null 2>&1
 "$lgsp" dev --config dev.yaml > dev.log 2>&1 &
 dev_pid=$!
 for _ in $(seq 1 600); do

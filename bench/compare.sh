@@ -124,8 +124,7 @@ echo "| bus ceiling: raw request-reply, embedded cluster | 64 in flight | $(echo
 sed -e "s#127.0.0.1:8080#127.0.0.1:38080#; s#127.0.0.1:9464#127.0.0.1:39464#" \
     -e "s#127.0.0.1:9465#127.0.0.1:39465#; s#127.0.0.1:9466#127.0.0.1:39466#" \
     -e "s#run/#$work/#g" -e "s#level: info#level: warn#" config/dev.yaml > "$work/dev.yaml"
-"$lgsp" keys secret "$work/audit-subject.key" 2> /dev/null
-"$lgsp" keys bus "$work/bus-keys" 2> /dev/null
+"$lgsp" keys init --config "$work/dev.yaml" 2> /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 dev=$!
 pids+=($dev)

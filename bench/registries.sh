@@ -17,8 +17,7 @@ trap cleanup EXIT
 profile() {
   sed -e "s#127.0.0.1:8080#127.0.0.1:28080#; s#127.0.0.1:9464#127.0.0.1:29464#" \
       -e "s#run/#$work/$1-#g" config/dev.yaml > "$work/$1.yaml"
-  "$lgsp" keys secret "$work/$1-audit-subject.key" 2> /dev/null
-  "$lgsp" keys bus "$work/$1-bus-keys" 2> /dev/null
+  "$lgsp" keys init --config "$work/$1.yaml" 2> /dev/null
   if [ "$2" = postgres ]; then
     sed -i -e "s#    backend: sqlite#    backend: postgres\n    postgres_dsn_env: LGSP_TEST_PG_DSN#" "$work/$1.yaml"
   fi

@@ -17,8 +17,7 @@ profile() {  # profile NAME CITIZENS: the shipped dev profile on bench ports in 
   sed -e "s#127.0.0.1:8080#127.0.0.1:28080#; s#127.0.0.1:9464#127.0.0.1:29464#" \
       -e "s#run/#$work/$1-#g" -e "s#citizens: 100000#citizens: $2#" \
       config/dev.yaml > "$work/$1.yaml"
-  "$lgsp" keys secret "$work/$1-audit-subject.key" 2> /dev/null
-  "$lgsp" keys bus "$work/$1-bus-keys" 2> /dev/null
+  "$lgsp" keys init --config "$work/$1.yaml" 2> /dev/null
 }
 
 seed_time() {  # prints seconds to seed N citizens

@@ -28,8 +28,7 @@ profile() {  # profile NAME TLS(0|1) AUDIT(true|false)
     sed -i "s#^  listen: 127.0.0.1:28080#  listen: 127.0.0.1:28080\n  tls: {cert_file: $work/server.crt, key_file: $work/server.key}#" \
       "$work/$1.yaml"
   fi
-  "$lgsp" keys secret "$work/$1-audit-subject.key" 2> /dev/null
-  "$lgsp" keys bus "$work/$1-bus-keys" 2> /dev/null
+  "$lgsp" keys init --config "$work/$1.yaml" 2> /dev/null
 }
 
 wrk_row() {  # wrk_row URL THREADS CONNS SECONDS -> "rps | p50 | p99 | non-2xx"

@@ -16,6 +16,7 @@
 #include "config/yaml_reader.hpp"
 #include "registries/backends/upstream_record.hpp"
 #include "registries/table.hpp"
+#include "util/signing.hpp"
 
 namespace lgsp::config {
 namespace {
@@ -502,18 +503,48 @@ void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
   }
 }
 
+/// audit.signing_key_file (the writer's Ed25519 private key) and audit.verify_key_file (its
+/// public key, for verify), each checked to be such a key.
+void read_signing_keys(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
+  const std::string path = "audit";
+  read_secret(r, n, path, "signing_key", a.signing_key);
+  std::string verify_file;
+  r.get(n, path, "verify_key_file", verify_file);
+  if (!verify_file.empty()) {
+    std::ifstream in(verify_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in)
+      return r.error(n["verify_key_file"], path + ".verify_key_file", "cannot read " + verify_file);
+    a.verify_key = text.str();
+  }
+  try {
+    if (!a.signing_key.empty()) (void)util::Ed25519Signer(a.signing_key);
+  } catch (const std::invalid_argument& e) {
+    r.error(n[n["signing_key_env"] ? "signing_key_env" : "signing_key_file"],
+            path + (n["signing_key_env"] ? ".signing_key_env" : ".signing_key_file"), e.what());
+  }
+  try {
+    if (!a.verify_key.empty()) (void)util::Ed25519Verifier(a.verify_key);
+  } catch (const std::invalid_argument& e) {
+    r.error(n["verify_key_file"], path + ".verify_key_file",
+            e.what() + std::string(" in ") + verify_file);
+  }
+}
+
 void read_audit(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
   const std::string path = "audit";
-  if (!r.check_map(
-          n, path,
-          {"enabled", "subject_key_file", "subject_key_env", "store", "writer_admin_listen",
-           "consumer_properties", "delivery_timeout_ms", "max_undelivered"})) {
+  if (!r.check_map(n, path,
+                   {"enabled", "subject_key_file", "subject_key_env", "store",
+                    "writer_admin_listen", "consumer_properties", "delivery_timeout_ms",
+                    "max_undelivered", "signing_key_file", "signing_key_env", "verify_key_file"})) {
     return;
   }
   r.get(n, path, "enabled", a.enabled);
   r.get(n, path, "delivery_timeout_ms", a.delivery_timeout_ms, 50, 60000);
   r.get(n, path, "max_undelivered", a.max_undelivered, 1, 1'000'000);
   read_secret(r, n, path, "subject_key", a.subject_key);
+  read_signing_keys(r, n, a);
   if (n["store"]) read_store(r, n["store"], path + ".store", a.store);
   read_endpoint(r, n, path, "writer_admin_listen", a.writer_admin_listen);
   read_properties(r, n, path, "consumer_properties", a.consumer_properties);
@@ -532,7 +563,8 @@ void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
           n, path,
           {"enabled", "sqlite_path", "max_records", "max_bytes", "max_active_jobs_per_partner",
            "max_running", "chunk_records", "max_chunks_in_flight", "chunk_timeout_ms",
-           "stall_timeout_s", "retention_hours"})) {
+           "stall_timeout_s", "retention_hours", "max_stored_records_per_partner",
+           "max_invalid_records", "max_inflation_ratio"})) {
     return;
   }
   b.enabled = true;
@@ -541,6 +573,10 @@ void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
   r.get(n, path, "max_records", b.max_records, 1, 10'000'000'000LL);
   r.get(n, path, "max_bytes", b.max_bytes, 1024, 1LL << 50);
   r.get(n, path, "max_active_jobs_per_partner", b.max_active_jobs_per_partner, 1, 1000);
+  r.get(n, path, "max_stored_records_per_partner", b.max_stored_records_per_partner, 1,
+        100'000'000'000LL);
+  r.get(n, path, "max_invalid_records", b.max_invalid_records, 0, 10'000'000'000LL);
+  r.get(n, path, "max_inflation_ratio", b.max_inflation_ratio, 2, 100'000);
   r.get(n, path, "max_running", b.max_running, 1, 1000);
   r.get(n, path, "chunk_records", b.chunk_records, 1, 5000);
   r.get(n, path, "max_chunks_in_flight", b.max_chunks_in_flight, 1, 10000);

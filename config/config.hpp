@@ -199,6 +199,13 @@ struct AuditConfig {
   /// HMAC-SHA256 key for subject hashes (from subject_key_file / subject_key_env): without
   /// it a 12-digit ID's plain hash could be reversed by trying every ID.
   std::string subject_key;
+  /// The audit writer's Ed25519 private key, PEM (signing_key_file / _env): it signs the
+  /// chain head in every append. Only the writer's config holds it (`lgsp gateway` refuses
+  /// to start with it).
+  std::string signing_key;
+  /// The writer's public key, PEM (verify_key_file): `lgsp audit verify` checks the signed
+  /// head with it.
+  std::string verify_key;
   /// Where the audit writer keeps the hash chain and the gateway reads the access log.
   RegistryConfig store;
   Endpoint writer_admin_listen{"127.0.0.1", 9466};
@@ -229,12 +236,16 @@ struct BatchConfig {
   std::int64_t max_records = 50'000'000;         // per job
   std::int64_t max_bytes = 20LL << 30;           // per job, after decompression
   std::int64_t max_active_jobs_per_partner = 2;  // uploading, queued or running
-  std::int64_t max_running = 4;                  // jobs dispatched at once
-  std::int64_t chunk_records = 200;              // records per Kafka message
-  std::int64_t max_chunks_in_flight = 16;        // per gateway instance
-  std::int64_t chunk_timeout_ms = 30000;         // then the chunk is sent again
-  std::int64_t stall_timeout_s = 3600;           // no result for this long: failed
-  std::int64_t retention_hours = 168;            // finished jobs are then deleted
+  /// Records a partner's kept jobs may hold together (until retention deletes them).
+  std::int64_t max_stored_records_per_partner = 100'000'000;
+  std::int64_t max_invalid_records = 100'000;  // per job: beyond it the upload is refused
+  std::int64_t max_inflation_ratio = 100;      // decompressed / compressed bytes of an upload
+  std::int64_t max_running = 4;                // jobs dispatched at once
+  std::int64_t chunk_records = 200;            // records per Kafka message
+  std::int64_t max_chunks_in_flight = 16;      // per gateway instance
+  std::int64_t chunk_timeout_ms = 30000;       // then the chunk is sent again
+  std::int64_t stall_timeout_s = 3600;         // no result for this long: failed
+  std::int64_t retention_hours = 168;          // finished jobs are then deleted
 };
 
 struct SeedConfig {

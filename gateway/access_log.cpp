@@ -5,12 +5,21 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "observability/log.hpp"
+
 namespace lgsp::gateway {
 
 namespace asio = boost::asio;
 
-AccessLogReader::AccessLogReader(std::unique_ptr<audit::AuditStore> store)
-    : store_(std::move(store)) {}
+AccessLogReader::AccessLogReader(Open open, bool required) : open_(std::move(open)) {
+  try {
+    store_ = open_();
+  } catch (const std::exception& e) {
+    if (required) throw;
+    // Not fatal: the writer may not have created the chain yet; the first query tries again.
+    obs::warn("access_log_store_unavailable", {{"error", e.what()}});
+  }
+}
 
 AccessLogReader::~AccessLogReader() { pool_.join(); }
 
@@ -18,6 +27,7 @@ AccessLogReader::Page AccessLogReader::query(const std::string& subject_hash,
                                              std::int64_t before_seq, std::size_t limit) {
   std::lock_guard lock(mu_);
   try {
+    if (!store_) store_ = open_();
     return store_->by_subject(subject_hash, before_seq, limit);
   } catch (const std::exception& e) {
     return std::string(e.what());

@@ -3,6 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,10 +17,16 @@ namespace lgsp::gateway {
 
 /// Reads the audit chain for the citizen access log. Store queries block, so they run on a
 /// thread of this reader's own, never on an io_context thread; the caller's coroutine
-/// resumes on its own executor with the records or the store's error. Thread-safe.
+/// resumes on its own executor with the records or the store's error. The store is opened
+/// (read-only) at the first query and again after a failure to open, so a gateway starts
+/// before the audit writer has created the chain. Thread-safe.
 class AccessLogReader {
  public:
-  explicit AccessLogReader(std::unique_ptr<audit::AuditStore> store);
+  using Open = std::function<std::unique_ptr<audit::AuditStore>()>;
+  /// `required`: a failure to open at construction is thrown (a database server that must
+  /// be reachable); otherwise logged and retried at the first query (a SQLite file the
+  /// writer has not created yet).
+  AccessLogReader(Open open, bool required);
   ~AccessLogReader();
   AccessLogReader(const AccessLogReader&) = delete;
   AccessLogReader& operator=(const AccessLogReader&) = delete;
@@ -34,6 +41,7 @@ class AccessLogReader {
  private:
   Page query(const std::string& subject_hash, std::int64_t before_seq, std::size_t limit);
 
+  Open open_;
   std::mutex mu_;  // one store connection, used by one query at a time
   std::unique_ptr<audit::AuditStore> store_;
   boost::asio::thread_pool pool_{1};

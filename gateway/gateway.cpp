@@ -42,6 +42,18 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
       cfg.audit.subject_key, bus::envelope_sealer(cfg.kafka, sealed_domains(cfg))};
 }
 
+/// The citizen access log's reader of the audit store, or null when no store is configured.
+/// Read-only: the gateway's database role may (and should) be SELECT-only.
+std::unique_ptr<AccessLogReader> open_access_log(const config::Config& cfg) {
+  const auto& store = cfg.audit.store;
+  if (store.sqlite_path.empty() && store.dsn().empty()) return nullptr;
+  return std::make_unique<AccessLogReader>(
+      [store, path = cfg.path] {
+        return audit::open_audit_store(store, path, audit::Access::kReadOnly);
+      },
+      store.backend == "postgres");
+}
+
 http::ServerLimits limits(const config::GatewayConfig& g) {
   return {
       static_cast<std::size_t>(g.body_limit_bytes), static_cast<std::size_t>(g.header_limit_bytes),
@@ -85,11 +97,8 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
   if (!cfg.audit.subject_key.empty()) {
     hasher_ = std::make_unique<SubjectHasher>(cfg.audit.subject_key);
     services.hasher = hasher_.get();
-    const auto& store = cfg.audit.store;
-    if (!store.sqlite_path.empty() || !store.dsn().empty()) {
-      access_log_ = std::make_unique<AccessLogReader>(audit::open_audit_store(store, cfg.path));
-      services.access_log = access_log_.get();
-    }
+    access_log_ = open_access_log(cfg);
+    services.access_log = access_log_.get();
   }
   if (cfg.batches.enabled) {
     const auto& b = cfg.batches;
@@ -102,7 +111,9 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
             std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours)},
         *batch_store_, bus_, audit_.get(), hasher_.get(), metrics, &verify_guard_);
     batch_api_ = std::make_unique<batch::BatchApi>(
-        batch::BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner},
+        batch::BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner,
+                           b.max_stored_records_per_partner, b.max_invalid_records,
+                           b.max_inflation_ratio},
         *batch_store_, *batch_engine_);
     services.batches = batch_api_.get();
   }

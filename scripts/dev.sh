@@ -9,10 +9,10 @@ scripts/install-deps.sh
 source scripts/ccache-env.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j "$(nproc)" --target lgsp lgsp-ministry-standin
-# The audit trail's subject-hash key: created once, kept across runs (run/ is not committed).
-./build/lgsp keys secret run/audit-subject.key
-# The envelope sealing keys (kafka.envelope_keys_dir): one per registry and for audit events.
-./build/lgsp keys bus run/bus-keys
+# The secrets config/dev.yaml names, created once and kept across runs (run/ is not
+# committed): the audit subject-hash key, the envelope sealing keys (one per registry and
+# one for audit events) and the audit writer's signing key pair.
+./build/lgsp keys init --config config/dev.yaml
 mkdir -p run
 echo "starting the Ministry of Justice stand-in (civil status) on 127.0.0.1:8091"
 standin=$(scripts/start-standin.sh build config/ministry-standin.yaml 8091 run/ministry-standin.log)

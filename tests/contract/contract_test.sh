@@ -50,8 +50,7 @@ for port in 28080 29464; do
   fi
 done
 start_standin 2  # civil status, through the upstream backend as in scripts/dev.sh
-"$lgsp" keys secret "$work/audit-subject.key" > /dev/null 2>&1
-"$lgsp" keys bus "$work/bus-keys" 2> /dev/null
+"$lgsp" keys init --config "$work/dev.yaml" > /dev/null 2>&1
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
 pids+=("$pid")

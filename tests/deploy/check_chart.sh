@@ -219,6 +219,7 @@ secret_file() { # path: plausible content chosen by the file's name
     */ca.crt | */client-ca/*) cp "$pki/ca.crt" "$f" ;;
     */tls-key-password/*) echo "unused-password" > "$f" ;;
     */audit-subject-key/*) openssl rand -hex 32 > "$f" ;;
+    */audit-signing-key/*) openssl genpkey -algorithm ed25519 -out "$f" 2> /dev/null ;;
     */jwks/*) echo '{"keys":[]}' > "$f" ;;
     # Refused at once on loopback: the process must get past its config and stop at the
     # first connection, never reach another machine.

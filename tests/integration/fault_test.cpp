@@ -32,6 +32,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
+#include "util/signing.hpp"
 
 namespace lgsp::testing {
 namespace {
@@ -229,7 +230,9 @@ TEST(Faults, AuditTopicDownReleasesNoDataAndLosesNoEvent) {
     if (o.status > 0 && chained.count(o.request_id) == 0) ++missing;
   }
   EXPECT_EQ(missing, 0) << "answered requests without an audit record";
-  const auto report = audit::verify_chain(*store);
+  // Against the writer's signature too: every append was signed, none left unsigned.
+  const util::Ed25519Verifier key(stack.cfg.audit.verify_key);
+  const auto report = audit::verify_chain(*store, {}, &key);
   EXPECT_TRUE(report.ok) << report.problem;
 }
 
@@ -368,7 +371,9 @@ TEST(Faults, GatewayKilledUnderLoadLeftNoAnsweredRequestUnaudited) {
   std::cout << "[ fault    ] " << chained_count << " events in the chain, " << missing
             << " answered 200 without one\n";
   EXPECT_EQ(missing, 0) << "answered requests without an audit record";
-  const auto report = audit::verify_chain(*store);
+  // Against the writer's signature too: every append was signed, none left unsigned.
+  const util::Ed25519Verifier key(stack.cfg.audit.verify_key);
+  const auto report = audit::verify_chain(*store, {}, &key);
   EXPECT_TRUE(report.ok) << report.problem;
 }
 

@@ -32,8 +32,7 @@ dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#" \
 grep -q 'statistics.interval.ms: "1000"' "$work/dev.yaml" || fail "could not set statistics.interval.ms"
 
 start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
-"$lgsp" keys secret "$work/audit-subject.key" > /dev/null
-"$lgsp" keys bus "$work/bus-keys" 2> /dev/null
+"$lgsp" keys init --config "$work/dev.yaml" 2> /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pids+=($!)
 wait_ready "http://127.0.0.1:$admin/readyz" "$work/dev.log"

@@ -11,8 +11,7 @@ lgsp=${1:?usage: dev_smoke.sh path/to/lgsp}
 dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#"
 
 start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
-"$lgsp" keys secret "$work/audit-subject.key"
-"$lgsp" keys bus "$work/bus-keys"
+"$lgsp" keys init --config "$work/dev.yaml"
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pid=$!
 pids+=("$pid")
@@ -101,5 +100,12 @@ requests=$(grep -c '"event":"http_request"' "$work/dev.log")
   || { echo "FAIL: $requests requests but audit records: $report"; exit 1; }
 # The chain holds hashes, never the ID.
 if cat "$work"/audit.db* | grep -q -a "$id"; then echo "FAIL: citizen ID in the audit store"; exit 1; fi
+# The verify above also checked the writer's signed head (dev.yaml names the public key).
+grep -q '"problem":""' <<< "$report" || { echo "FAIL: audit verify: $report"; exit 1; }
+# A gateway process refuses to hold the audit writer's signing key.
+if "$lgsp" gateway --config "$work/dev.yaml" > "$work/gw-refused.log" 2>&1 ||
+   ! grep -q "must not hold the audit writer's signing key" "$work/gw-refused.log"; then
+  echo "FAIL: lgsp gateway started with audit.signing_key_file:"; cat "$work/gw-refused.log"; exit 1
+fi
 echo "log lines scanned: $lines"
 echo "smoke: 1 passed, 0 failed"

@@ -16,6 +16,7 @@
 #include "seed/seeder.hpp"
 #include "util/hashing.hpp"
 #include "util/sealing.hpp"
+#include "util/signing.hpp"
 
 namespace lgsp::testing {
 
@@ -58,6 +59,8 @@ registries:
 logging: {level: warn}
 audit:
   subject_key_file: @DIR@/audit-subject.key
+  signing_key_file: @DIR@/audit-signing.pem
+  verify_key_file: @DIR@/audit-signing.pub.pem
   store: {@BACKEND@, sqlite_path: @DIR@/audit.db}
 @AUDIT_EXTRA@
 @EXTRA_YAML@
@@ -115,6 +118,7 @@ batches:
   sqlite_path: @DIR@/batches.db
   chunk_records: @CHUNK@
   chunk_timeout_ms: @CHUNK_TIMEOUT@
+@BATCHES_EXTRA@
 )"
                                                             : ""));
   put("@EXTRA_PARTNERS@", options.extra_partners + (options.batches ? R"(
@@ -124,6 +128,7 @@ batches:
                  population.verify]
 )"
                                                                     : ""));
+  put("@BATCHES_EXTRA@", options.batches_yaml);
   put("@CHUNK@", std::to_string(options.chunk_records));
   put("@CHUNK_TIMEOUT@", std::to_string(options.chunk_timeout_ms));
   put("@BULK@", util::sha256_hex(kBulkKey));
@@ -143,6 +148,8 @@ batches:
   std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
   for (const char* domain : {"population", "insurance", "vehicle", "civil-status", "audit"})
     util::write_seal_key((dir / "bus-keys").string(), domain, "20261201");
+  util::write_ed25519_key_pair((dir / "audit-signing.pem").string(),
+                               (dir / "audit-signing.pub.pem").string());
   std::ofstream(config_path()) << yaml;
   cfg = config::load_config(config_path().string());
   obs::init_logging("test", cfg.log_level);
@@ -224,6 +231,9 @@ std::filesystem::path TestStack::write_process_config() const {
   text.replace(text.find(level), level.size(), "logging: {level: info}");
   const std::string section = "connector:\n";
   text.replace(text.find(section), section.size(), section + "  admin_listen: 127.0.0.1:0\n");
+  // A gateway process must not hold the audit writer's signing key (it refuses to start).
+  const std::string signing = "  signing_key_file: " + (dir / "audit-signing.pem").string() + "\n";
+  text.replace(text.find(signing), signing.size(), "");
   const auto path = dir / "process.yaml";
   std::ofstream(path) << text;
   return path;

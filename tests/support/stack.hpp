@@ -61,6 +61,8 @@ struct StackOptions {
   /// Registry name → its settings as a YAML flow mapping, replacing the stack's default for
   /// that registry (e.g. population served by an upstream system).
   std::map<std::string, std::string> registries{};
+  /// With batches: further lines of the batches section (indented by two spaces).
+  std::string batches_yaml{};
 };
 
 /// True when a PostgreSQL server for tests is available (LGSP_TEST_PG_DSN is set).

@@ -225,3 +225,13 @@ livenessProbe:
 {{- define "lgsp.configChecksum" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 {{- end -}}
+
+{{/* The gateways' audit DSN key: required, and never the writer's. */}}
+{{- define "lgsp.auditGatewayKey" -}}
+{{- $pg := .Values.audit.store.postgres -}}
+{{- $key := required "audit.store.postgres.gatewayKey is required: the gateways read the audit chain with a SELECT-only role of their own" $pg.gatewayKey -}}
+{{- if eq $key $pg.key -}}
+{{- fail "audit.store.postgres.gatewayKey is the writer's key: the gateways must not get the connection that can rewrite the audit chain; give them a SELECT-only role's DSN" -}}
+{{- end -}}
+{{- $key -}}
+{{- end -}}

@@ -6,15 +6,19 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "audit/store.hpp"
+#include "util/clock.hpp"
+#include "util/signing.hpp"
 #include "util/sqlite.hpp"
 
 // The audit chain against SQLite always, and against PostgreSQL when LGSP_TEST_PG_DSN is set
@@ -821,6 +825,205 @@ TEST_P(AuditMigrationTest, TamperedBatchColumnsOfAMigratedRecordAreReported) {
   EXPECT_FALSE(report.ok);
   EXPECT_EQ(report.first_bad_seq, 1);
   EXPECT_EQ(report.problem, "record 1: contents altered (hash mismatch)");
+}
+
+}  // namespace
+}  // namespace lgsp::audit
+
+namespace lgsp::audit {
+namespace {
+
+/// A fresh Ed25519 key pair as PEM texts: the writer's key and its public half.
+std::pair<std::string, std::string> key_pair() {
+  const auto base = std::filesystem::temp_directory_path() / unique_name();
+  const std::string priv = base.string() + ".pem";
+  const std::string pub = base.string() + ".pub.pem";
+  util::write_ed25519_key_pair(priv, pub);
+  const auto read = [](const std::string& f) {
+    std::stringstream text;
+    text << std::ifstream(f).rdbuf();
+    std::filesystem::remove(f);
+    return text.str();
+  };
+  return {read(priv), read(pub)};
+}
+
+/// Signs as the audit writer does (AuditWriter's constructor).
+HeadSigner signer_of(std::shared_ptr<const util::Ed25519Signer> key) {
+  return [key](std::int64_t seq, const std::string& hash) {
+    SignedHead h{seq, hash, util::unix_ms_now(), key->key_id(), {}};
+    h.signature = key->sign(signed_head_message(h));
+    return h;
+  };
+}
+
+// Item 4 of the trust issue: whoever can write the audit database can rewrite the chain
+// (the hash format is public), so only the writer's signature over the head tells.
+class SignedChainTest : public AuditStoreTest {
+ protected:
+  void SetUp() override {
+    AuditStoreTest::SetUp();
+    if (IsSkipped()) return;
+    auto [priv, pub] = key_pair();
+    signer_ = std::make_shared<const util::Ed25519Signer>(priv);
+    verifier_ = std::make_unique<util::Ed25519Verifier>(pub);
+    store_->sign_heads_with(signer_of(signer_));
+  }
+
+  /// Rewrites record `seq`'s partner and recomputes its hash and every later link, as an
+  /// insider who knows the public format would.
+  void rewrite_from(std::int64_t seq, const std::string& partner) {
+    auto records = all();
+    std::string prev = seq > 1 ? records.at(static_cast<std::size_t>(seq - 2)).hash : "";
+    for (auto& r : records) {
+      if (r.seq < seq) continue;
+      if (r.seq == seq) r.partner_id = partner;
+      r.prev_hash = prev;
+      r.hash = chain_hash(r);
+      prev = r.hash;
+      raw("UPDATE audit_log SET partner_id = '" + r.partner_id + "', prev_hash = '" + r.prev_hash +
+          "', hash = '" + r.hash + "' WHERE seq = " + std::to_string(r.seq));
+    }
+  }
+
+  std::shared_ptr<const util::Ed25519Signer> signer_;
+  std::unique_ptr<util::Ed25519Verifier> verifier_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, SignedChainTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& p) { return backend_name(p.param); });
+
+TEST_P(SignedChainTest, EveryAppendSignsItsHead) {
+  store_->append(make_records(1, 3));
+  store_->append(make_records(4, 5));
+  const auto head = store_->signed_head();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->seq, 5);
+  EXPECT_EQ(head->hash, all().back().hash);
+  EXPECT_EQ(head->key_id, signer_->key_id());
+  const VerifyReport report = verify_chain(*store_, {}, verifier_.get());
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_EQ(report.records, 5);
+}
+
+// Fails on 72190d0: the rewritten chain verified, and nothing else could tell.
+TEST_P(SignedChainTest, AChainRewrittenWithRecomputedHashesFailsOnlyAgainstTheSignature) {
+  store_->append(make_records(1, 5));
+  rewrite_from(3, "someone-else");
+  EXPECT_TRUE(verify_chain(*store_).ok) << "self-consistent: the hole the signature closes";
+  const VerifyReport report = verify_chain(*store_, {}, verifier_.get());
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.first_bad_seq, 5);
+  EXPECT_NE(report.problem.find("record 5 differs from the head the audit writer signed"),
+            std::string::npos)
+      << report.problem;
+}
+
+TEST_P(SignedChainTest, TheWriterDoesNotSignOnTopOfAChainChangedBehindIt) {
+  store_->append(make_records(1, 3));
+  rewrite_from(2, "someone-else");
+  const auto done = store_->append(make_records(4, 4));
+  EXPECT_EQ(done.appended, 1U) << "the event is kept";
+  EXPECT_TRUE(done.left_unsigned) << "signing now would vouch for the rewrite";
+  EXPECT_EQ(store_->signed_head()->seq, 3);
+  const VerifyReport report = verify_chain(*store_, {}, verifier_.get());
+  EXPECT_FALSE(report.ok);
+  EXPECT_NE(report.problem.find("record 3 differs from the head the audit writer signed"),
+            std::string::npos)
+      << report.problem;
+}
+
+TEST_P(SignedChainTest, AnUnsignedTailOrAMissingForgedOrForeignSignatureIsReported) {
+  store_->append(make_records(1, 3));
+  // Records added behind the writer's back, correctly chained (old times: not racing verify).
+  auto extra = all().back();
+  extra.seq = 4;
+  extra.event_id = "forged";
+  extra.prev_hash = extra.hash;
+  extra.hash = chain_hash(extra);
+  raw("INSERT INTO audit_log (seq, event_id, time_unix_ms, request_id, partner_id, operation,"
+      " subject_hashes, purpose, on_behalf_of, procedure_code, fields_released, outcome,"
+      " http_status, latency_us, prev_hash, hash) SELECT 4, 'forged', time_unix_ms, request_id,"
+      " partner_id, operation, subject_hashes, purpose, on_behalf_of, procedure_code,"
+      " fields_released, outcome, http_status, latency_us, '" +
+      extra.prev_hash + "', '" + extra.hash + "' FROM audit_log WHERE seq = 3");
+  raw("INSERT INTO audit_subject (subject_hash, seq) VALUES ('s-a', 4)");
+  ASSERT_TRUE(verify_chain(*store_).ok) << verify_chain(*store_).problem;
+  VerifyReport report = verify_chain(*store_, {}, verifier_.get());
+  EXPECT_NE(report.problem.find("1 record(s) after the signed head (record 3) are older than a "
+                                "minute and unsigned"),
+            std::string::npos)
+      << report.problem;
+
+  raw("DELETE FROM audit_log WHERE seq = 4");
+  raw("DELETE FROM audit_subject WHERE seq = 4");
+  ASSERT_TRUE(verify_chain(*store_, {}, verifier_.get()).ok);
+  const auto [other_priv, other_pub] = key_pair();
+  const util::Ed25519Verifier other(other_pub);
+  report = verify_chain(*store_, {}, &other);
+  EXPECT_NE(report.problem.find("the head is signed by key " + signer_->key_id()),
+            std::string::npos)
+      << report.problem;
+
+  raw("UPDATE audit_signed_head SET signature = '" + std::string(128, 'a') + "'");
+  report = verify_chain(*store_, {}, verifier_.get());
+  EXPECT_NE(report.problem.find("signature of the signed head (record 3) is invalid"),
+            std::string::npos)
+      << report.problem;
+
+  raw("DELETE FROM audit_signed_head");
+  report = verify_chain(*store_, {}, verifier_.get());
+  EXPECT_NE(report.problem.find("no signed head: 3 record(s)"), std::string::npos)
+      << report.problem;
+}
+
+TEST_P(SignedChainTest, ARecentUnsignedTailIsAnAppendRacingVerify) {
+  AuditRecord r = make_record("now");
+  r.time_unix_ms = util::unix_ms_now();
+  const auto unsigned_store = open();  // a store without the signer: its append is unsigned
+  unsigned_store->append({make_record("old")});
+  EXPECT_FALSE(verify_chain(*store_, {}, verifier_.get()).ok) << "an old unsigned record";
+  raw("DELETE FROM audit_subject");
+  raw("DELETE FROM audit_log");
+  unsigned_store->append({r});
+  EXPECT_TRUE(verify_chain(*store_, {}, verifier_.get()).ok)
+      << verify_chain(*store_, {}, verifier_.get()).problem;
+}
+
+// The gateways read the access log through a read-only store (its role may be SELECT-only).
+TEST_P(AuditStoreTest, AReadOnlyStoreReadsButCannotWrite) {
+  store_->append(make_records(1, 2));
+  const auto reader = backend_ == Backend::kSqlite
+                          ? open_sqlite_audit_store(path_, Access::kReadOnly)
+                          : open_postgres_audit_store(dsn_, Access::kReadOnly);
+  EXPECT_EQ(reader->by_subject("s-a", 0, 10).size(), 2U);
+  EXPECT_EQ(reader->count(), 2);
+  EXPECT_TRUE(verify_chain(*reader).ok);
+  EXPECT_THROW(reader->append(make_records(3, 3)), std::logic_error);
+  EXPECT_EQ(store_->count(), 2);
+}
+
+// The gateway's PostgreSQL role can be SELECT-only (the chart gives it its own DSN): the
+// read-only store runs no DDL and no write. Fails on 72190d0, whose gateway opened the
+// store like the writer (CREATE TABLE ... on every start).
+TEST_P(AuditStoreTest, TheGatewaysRoleMayBeSelectOnly) {
+  if (backend_ != Backend::kPostgres) GTEST_SKIP() << "PostgreSQL roles";
+  store_->append(make_records(1, 2));
+  const std::string role = schema_ + "_reader";
+  raw("CREATE ROLE " + role + " LOGIN");
+  raw("GRANT USAGE ON SCHEMA " + schema_ + " TO " + role);
+  raw("GRANT SELECT ON ALL TABLES IN SCHEMA " + schema_ + " TO " + role);
+  const std::string dsn = dsn_ + " user=" + role;
+  EXPECT_THROW(open_postgres_audit_store(dsn), std::exception) << "the writer's open runs DDL";
+  {
+    const auto reader = open_postgres_audit_store(dsn, Access::kReadOnly);
+    EXPECT_EQ(reader->by_subject("s-a", 0, 10).size(), 2U);
+    EXPECT_TRUE(verify_chain(*reader).ok);
+    EXPECT_FALSE(reader->signed_head());
+  }
+  raw("DROP OWNED BY " + role);
+  raw("DROP ROLE " + role);
 }
 
 }  // namespace

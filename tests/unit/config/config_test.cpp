@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 #include "util/sealing.hpp"
+#include "util/signing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -276,6 +277,7 @@ TEST(Config, ShippedDevProfileLoads) {
   std::ofstream("run/audit-subject.key") << std::string(64, 'k') << "\n";
   for (const char* domain : {"population", "insurance", "vehicle", "civil-status", "audit"})
     util::write_seal_key("run/bus-keys", domain, "20261201");
+  util::write_ed25519_key_pair("run/audit-signing.pem", "run/audit-signing.pub.pem");
   const Config c = load_config(std::string(LGSP_SOURCE_DIR) + "/config/dev.yaml");
   EXPECT_EQ(c.gateway.listen.to_string(), "127.0.0.1:8080");
   EXPECT_EQ(c.gateway.admin_listen.to_string(), "127.0.0.1:9464");
@@ -284,6 +286,25 @@ TEST(Config, ShippedDevProfileLoads) {
   EXPECT_EQ(c.audit.subject_key, std::string(64, 'k'));  // trailing newline dropped
   EXPECT_EQ(c.audit.store.sqlite_path, "run/audit.db");
   EXPECT_EQ(c.kafka.envelope_keys.size(), 5U);
+  EXPECT_NE(c.audit.signing_key.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_NE(c.audit.verify_key.find("PUBLIC KEY"), std::string::npos);
+}
+
+TEST(Config, AuditSigningKeysMustBeEd25519Keys) {
+  const InTempDir tmp;
+  std::ofstream("not-a-key.pem")
+      << "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  util::write_ed25519_key_pair("good.pem", "good.pub.pem");
+  auto errors =
+      errors_of("audit:\n  signing_key_file: not-a-key.pem\n  verify_key_file: good.pem\n");
+  EXPECT_TRUE(
+      any_contains(errors, "test.yaml:2:21: audit.signing_key_file: not an Ed25519 private key"))
+      << (errors.empty() ? "" : errors[0]);
+  EXPECT_TRUE(
+      any_contains(errors, "audit.verify_key_file: not an Ed25519 public key in PEM in good.pem"))
+      << "a private key where the public one belongs";
+  errors = errors_of("audit:\n  signing_key_file: good.pem\n  verify_key_file: good.pub.pem\n");
+  EXPECT_FALSE(any_contains(errors, "signing_key")) << (errors.empty() ? "" : errors[0]);
 }
 
 TEST(Config, SecretFileMissingIsNamedOnce) {
