@@ -348,7 +348,11 @@ class PostgresAuditStore final : public AuditStore {
     if (!read_) {
       auto conn = std::make_unique<pqxx::connection>(dsn_);
       // Defence in depth for the gateways: even a role that may write cannot through them.
-      if (read_only_) conn->set_variable("default_transaction_read_only", "on");
+      if (read_only_) {
+        conn->set_variable("default_transaction_read_only", "on");
+        // The gateways' queries (the access log) never hold a connection for long.
+        conn->set_variable("statement_timeout", "5000");
+      }
       std::string columns = "l.";
       for (const char* p = kLogColumns; *p != '\0'; ++p) {
         columns += *p;

@@ -24,13 +24,17 @@ AccessLogReader::AccessLogReader(Open open, bool required) : open_(std::move(ope
 AccessLogReader::~AccessLogReader() { pool_.join(); }
 
 AccessLogReader::Page AccessLogReader::query(const std::string& subject_hash,
-                                             std::int64_t before_seq, std::size_t limit) {
+                                             std::int64_t before_seq, std::size_t limit,
+                                             std::chrono::steady_clock::time_point queued_at) {
+  --queued_;
+  if (std::chrono::steady_clock::now() - queued_at > kMaxWait)
+    return Unavailable{"waited too long for the audit store", true};
   std::lock_guard lock(mu_);
   try {
     if (!store_) store_ = open_();
     return store_->by_subject(subject_hash, before_seq, limit);
   } catch (const std::exception& e) {
-    return std::string(e.what());
+    return Unavailable{e.what(), false};
   }
 }
 
@@ -39,11 +43,18 @@ asio::awaitable<AccessLogReader::Page> AccessLogReader::page(std::string subject
                                                              std::size_t limit) {
   // A plain callback hop (pool thread, then back to the caller's executor) rather than a
   // nested coroutine: the result travels as a value, never as an exception across co_await.
+  // Bounded: a flood of access-log reads (or a slow store) refuses new ones at once instead
+  // of queueing them behind each other without end.
+  if (queued_.fetch_add(1) >= kMaxQueued) {
+    --queued_;
+    co_return Unavailable{"too many access-log queries waiting", true};
+  }
+  const auto queued_at = std::chrono::steady_clock::now();
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Page)>(
-      [this, before_seq, limit](auto handler, std::string hash) {
-        asio::post(pool_, [this, before_seq, limit, hash = std::move(hash),
+      [this, before_seq, limit, queued_at](auto handler, std::string hash) {
+        asio::post(pool_, [this, before_seq, limit, queued_at, hash = std::move(hash),
                            handler = std::move(handler)]() mutable {
-          Page result = query(hash, before_seq, limit);
+          Page result = query(hash, before_seq, limit, queued_at);
           auto executor = asio::get_associated_executor(handler);
           asio::post(executor,
                      [handler = std::move(handler), result = std::move(result)]() mutable {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,19 +33,31 @@ class AccessLogReader {
   AccessLogReader(const AccessLogReader&) = delete;
   AccessLogReader& operator=(const AccessLogReader&) = delete;
 
-  /// The records, or why the store could not be read.
-  using Page = std::variant<std::vector<audit::AuditRecord>, std::string>;
+  /// Why no page: the store failed (`why`), or the reader is saturated (`busy`: too many
+  /// queries waiting, or this one waited too long), which the caller answers with a retry.
+  struct Unavailable {
+    std::string why;
+    bool busy = false;
+  };
+  /// The records, or why not.
+  using Page = std::variant<std::vector<audit::AuditRecord>, Unavailable>;
+  /// Queries waiting for the store beyond which a new one is refused at once, and how long
+  /// one may wait before it is dropped unrun (its caller has long given up).
+  static constexpr std::size_t kMaxQueued = 32;
+  static constexpr std::chrono::milliseconds kMaxWait{3000};
 
   /// Newest first, records with seq < before_seq (0 = from the newest), at most `limit`.
   boost::asio::awaitable<Page> page(std::string subject_hash, std::int64_t before_seq,
                                     std::size_t limit);
 
  private:
-  Page query(const std::string& subject_hash, std::int64_t before_seq, std::size_t limit);
+  Page query(const std::string& subject_hash, std::int64_t before_seq, std::size_t limit,
+             std::chrono::steady_clock::time_point queued_at);
 
   Open open_;
   std::mutex mu_;  // one store connection, used by one query at a time
   std::unique_ptr<audit::AuditStore> store_;
+  std::atomic<std::size_t> queued_{0};
   boost::asio::thread_pool pool_{1};
 };
 

@@ -689,13 +689,17 @@ asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedReque
   auto result = co_await services_.access_log->page(
       services_.hasher->hash(parsed.envelope.subject()), parsed.before_seq,
       static_cast<std::size_t>(parsed.page_size));
-  if (const auto* error = std::get_if<std::string>(&result)) {
-    obs::error("access_log_query_failed", {{"request_id", ex.request_id}, {"error", *error}});
-    co_return http::make_problem_response(
+  if (const auto* error = std::get_if<AccessLogReader::Unavailable>(&result)) {
+    obs::log(error->busy ? spdlog::level::warn : spdlog::level::err, "access_log_query_failed",
+             {{"request_id", ex.request_id}, {"error", error->why}, {"busy", error->busy}});
+    auto res = http::make_problem_response(
         problem(Status::service_unavailable, "access-log-unavailable",
                 "The access log is not available",
-                "the audit store could not be read; retry later"),
+                error->busy ? "too many access-log queries are waiting; retry in a second"
+                            : "the audit store could not be read; retry later"),
         ex.request_id, version, keep_alive);
+    if (error->busy) res.set(boost::beast::http::field::retry_after, "1");
+    co_return res;
   }
   const auto& page = std::get<std::vector<audit::AuditRecord>>(result);
   json::array accesses;
