@@ -34,6 +34,7 @@
 #include "observability/thread_name.hpp"
 #include "registries/table.hpp"
 #include "seed/seeder.hpp"
+#include "util/files.hpp"
 #include "util/hashing.hpp"
 #include "util/sealing.hpp"
 #include "util/signing.hpp"
@@ -286,13 +287,7 @@ int write_secret(const std::string& file) {
     std::filesystem::create_directories(dir);
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("no randomness from OpenSSL");
-  const std::string hex = util::to_hex(raw, sizeof raw);
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size())) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot write " + file);
-  }
-  ::close(fd);
+  util::write_new_file(file, util::to_hex(raw, sizeof raw), 0600);
   std::cerr << "wrote a new random secret to " << file << "\n";
   return 0;
 }

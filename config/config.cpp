@@ -508,16 +508,7 @@ void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
 void read_signing_keys(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
   const std::string path = "audit";
   read_secret(r, n, path, "signing_key", a.signing_key);
-  std::string verify_file;
-  r.get(n, path, "verify_key_file", verify_file);
-  if (!verify_file.empty()) {
-    std::ifstream in(verify_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in)
-      return r.error(n["verify_key_file"], path + ".verify_key_file", "cannot read " + verify_file);
-    a.verify_key = text.str();
-  }
+  read_secret(r, n, path, "verify_key", a.verify_key);
   try {
     if (!a.signing_key.empty()) (void)util::Ed25519Signer(a.signing_key);
   } catch (const std::invalid_argument& e) {
@@ -527,8 +518,7 @@ void read_signing_keys(YamlReader& r, const YAML::Node& n, AuditConfig& a) {
   try {
     if (!a.verify_key.empty()) (void)util::Ed25519Verifier(a.verify_key);
   } catch (const std::invalid_argument& e) {
-    r.error(n["verify_key_file"], path + ".verify_key_file",
-            e.what() + std::string(" in ") + verify_file);
+    r.error(n["verify_key_file"], path + ".verify_key_file", e.what());
   }
 }
 

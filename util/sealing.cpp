@@ -1,9 +1,7 @@
 #include "util/sealing.hpp"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -12,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/files.hpp"
 #include "util/hashing.hpp"
 
 namespace lgsp::util {
@@ -147,17 +146,13 @@ std::string write_seal_key(const std::string& dir, std::string_view domain,
   std::filesystem::create_directories(dir);
   std::string path = dir;
   path.append("/").append(domain).append(".").append(key_id);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot create " + path + " (does it exist?)");
   const std::string key = random_bytes(kKeyBytes);
   std::string text(4 * ((kKeyBytes + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()), bytes(key),
                                 static_cast<int>(key.size()));
   text.resize(static_cast<std::size_t>(n));
   text.push_back('\n');
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) throw std::runtime_error("cannot write " + path);
+  write_new_file(path, text, 0600);
   return path;
 }
 

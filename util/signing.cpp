@@ -1,14 +1,13 @@
 #include "util/signing.hpp"
 
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <unistd.h>
 
 #include <array>
 #include <stdexcept>
 
+#include "util/files.hpp"
 #include "util/hashing.hpp"
 
 namespace lgsp::util {
@@ -52,14 +51,6 @@ std::string pem_of(EVP_PKEY* key, bool is_private) {
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio.get(), &data);
   return {data, static_cast<std::size_t>(n)};
-}
-
-void write_new_file(const std::string& path, const std::string& text, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) throw std::runtime_error("cannot create " + path + " (does it exist?)");
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok) throw std::runtime_error("cannot write " + path);
 }
 
 int hex_digit(char c) {

@@ -300,8 +300,8 @@ TEST(Config, AuditSigningKeysMustBeEd25519Keys) {
   EXPECT_TRUE(
       any_contains(errors, "test.yaml:2:21: audit.signing_key_file: not an Ed25519 private key"))
       << (errors.empty() ? "" : errors[0]);
-  EXPECT_TRUE(
-      any_contains(errors, "audit.verify_key_file: not an Ed25519 public key in PEM in good.pem"))
+  EXPECT_TRUE(any_contains(
+      errors, "test.yaml:3:20: audit.verify_key_file: not an Ed25519 public key in PEM"))
       << "a private key where the public one belongs";
   errors = errors_of("audit:\n  signing_key_file: good.pem\n  verify_key_file: good.pub.pem\n");
   EXPECT_FALSE(any_contains(errors, "signing_key")) << (errors.empty() ? "" : errors[0]);
