@@ -146,15 +146,15 @@ void AuditWriter::run(const std::stop_token& stop) {
 }
 
 std::optional<bus::v1::AuditEvent> AuditWriter::open_event(const rd_kafka_message_t* msg) {
-  const auto opened = options_.sealer->open(options_.topic, bus::payload(msg));
-  if (!opened || (options_.sealer->sealing() && opened->domain != "audit")) {
+  const auto opened = options_.sealer->open_as("audit", options_.topic, bus::payload(msg));
+  if (!opened) {
     // Not sealed with the audit key: written by someone who is not a gateway.
     unauthenticated_.Increment();
     obs::error("audit_event_unauthenticated",
                {{"partition", msg->partition}, {"offset", msg->offset}});
     return std::nullopt;
   }
-  auto event = bus::decode_audit_event(opened->plaintext);
+  auto event = bus::decode_audit_event(*opened);
   if (!event) {
     undecodable_.Increment();
     obs::error("audit_event_undecodable", {{"partition", msg->partition}, {"offset", msg->offset}});

@@ -129,10 +129,10 @@ std::optional<std::string> ConnectorRuntime::open_request(const Lane& lane,
                                                           const rd_kafka_message_t* msg,
                                                           std::string_view reply_to,
                                                           std::string_view bundle) {
-  auto opened =
-      options_.sealer->open(bus::request_context(lane.topic, reply_to, bundle), bus::payload(msg));
-  if (opened && (!options_.sealer->sealing() || opened->domain == service_.registry()))
-    return std::move(opened->plaintext);
+  if (auto opened = options_.sealer->open_as(service_.registry(),
+                                             bus::request_context(lane.topic, reply_to, bundle),
+                                             bus::payload(msg)))
+    return opened;
   // Not sealed with this registry's key for this topic and reply address: a writer to the
   // request topic who does not hold the key (forged, or altered, or moved from elsewhere).
   probe_.request("unauthenticated");

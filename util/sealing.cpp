@@ -253,4 +253,11 @@ std::optional<Sealer::Opened> Sealer::open(std::string_view context,
   return opened;
 }
 
+std::optional<std::string> Sealer::open_as(std::string_view domain, std::string_view context,
+                                           std::string_view sealed) const {
+  auto opened = open(context, sealed);
+  if (!opened || (sealing() && opened->domain != domain)) return std::nullopt;
+  return std::move(opened->plaintext);
+}
+
 }  // namespace lgsp::util

@@ -62,6 +62,10 @@ class Sealer {
   /// nullopt when the bytes are not a message sealed under one of our keys with this
   /// context (forged, altered, moved, or sealed with a key we no longer hold).
   std::optional<Opened> open(std::string_view context, std::string_view sealed) const;
+  /// The plaintext of a message sealed under `domain` (any bytes when unsealed), else nullopt:
+  /// what a process that serves one domain (a connector, the audit writer) accepts.
+  std::optional<std::string> open_as(std::string_view domain, std::string_view context,
+                                     std::string_view sealed) const;
 
  private:
   struct Domain;

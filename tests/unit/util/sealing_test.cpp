@@ -46,6 +46,9 @@ TEST(Sealer, RefusesAlteredMovedOrForeignMessages) {
   const Sealer vehicle_only({{"vehicle", {{"20261201", std::string(32, 'v')}}}}, {});
   EXPECT_FALSE(vehicle_only.open("c", s.seal("population", "c", "x=1")));
   EXPECT_FALSE(vehicle_only.has_key("population"));
+  EXPECT_EQ(s.open_as("vehicle", "c", s.seal("vehicle", "c", "v=1")), "v=1");
+  EXPECT_FALSE(s.open_as("population", "c", s.seal("vehicle", "c", "v=1")))
+      << "sealed for another domain";
   EXPECT_THROW((void)vehicle_only.seal("population", "c", "x"), std::logic_error);
 }
 
