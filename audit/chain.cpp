@@ -56,6 +56,13 @@
 //     str(source)
 //     i64(source_seq)
 // Records without them encode as before, so older chains still verify.
+//
+// v4 extension (lawful withholding). A record with withheld_until_ms != 0 or
+// withholding_ref != "" appends, after the extensions above that the record has:
+//     str("lgsp-audit-v4:withheld")  extension tag
+//     i64(withheld_until_ms)
+//     str(withholding_ref)
+// Records without them encode as before.
 
 namespace lgsp::audit {
 namespace {
@@ -350,6 +357,11 @@ std::string chain_hash(const AuditRecord& r) {
     put_str(m, kChainSourceExtension);
     put_str(m, r.source);
     put_i64(m, r.source_seq);
+  }
+  if (r.withheld_until_ms != 0 || !r.withholding_ref.empty()) {
+    put_str(m, kChainWithheldExtension);
+    put_i64(m, r.withheld_until_ms);
+    put_str(m, r.withholding_ref);
   }
   Sha256 sha;
   sha.update(m);

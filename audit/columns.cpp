@@ -197,7 +197,8 @@ bool same_event(const AuditRecord& a, const AuditRecord& b) {
          a.procedure_code == b.procedure_code && a.fields_released == b.fields_released &&
          a.outcome == b.outcome && a.http_status == b.http_status && a.latency_us == b.latency_us &&
          a.batch_id == b.batch_id && a.subject_count == b.subject_count && a.source == b.source &&
-         a.source_seq == b.source_seq;
+         a.source_seq == b.source_seq && a.withheld_until_ms == b.withheld_until_ms &&
+         a.withholding_ref == b.withholding_ref;
 }
 
 std::string describe_event(const AuditRecord& r) {
@@ -205,7 +206,8 @@ std::string describe_event(const AuditRecord& r) {
                       r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of,
                       r.procedure_code, encode_list(r.fields_released), r.outcome,
                       std::to_string(r.http_status), std::to_string(r.latency_us), r.batch_id,
-                      std::to_string(r.subject_count), r.source, std::to_string(r.source_seq)});
+                      std::to_string(r.subject_count), r.source, std::to_string(r.source_seq),
+                      std::to_string(r.withheld_until_ms), r.withholding_ref});
 }
 
 }  // namespace lgsp::audit

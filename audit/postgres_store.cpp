@@ -32,7 +32,8 @@ constexpr const char* kSchema =
     " http_status INTEGER NOT NULL, latency_us BIGINT NOT NULL, prev_hash TEXT NOT NULL,"
     " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
     " subject_count BIGINT NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
-    " source_seq BIGINT NOT NULL DEFAULT 0);"
+    " source_seq BIGINT NOT NULL DEFAULT 0, withheld_until_ms BIGINT NOT NULL DEFAULT 0,"
+    " withholding_ref TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
     " PRIMARY KEY (subject_hash, seq));"
@@ -57,15 +58,18 @@ std::optional<SignedHead> signed_head_of(const pqxx::result& rows) {
 // through the same search_path resolution as the unqualified name in every other statement.
 constexpr const char* kCountAddedColumns =
     "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_log'::regclass"
-    " AND attname IN ('batch_id', 'subject_count', 'source', 'source_seq') AND NOT attisdropped";
-constexpr std::int64_t kAddedColumns = 4;
+    " AND attname IN ('batch_id', 'subject_count', 'source', 'source_seq', 'withheld_until_ms',"
+    " 'withholding_ref') AND NOT attisdropped";
+constexpr std::int64_t kAddedColumns = 6;
 // With a constant default (PostgreSQL 11 and later) this changes only the catalog: no table
 // rewrite, and older rows read back "" and 0, the values their hashes were computed with.
 constexpr const char* kAddColumns =
     "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS batch_id TEXT NOT NULL DEFAULT '',"
     " ADD COLUMN IF NOT EXISTS subject_count BIGINT NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS source TEXT NOT NULL DEFAULT '',"
-    " ADD COLUMN IF NOT EXISTS source_seq BIGINT NOT NULL DEFAULT 0";
+    " ADD COLUMN IF NOT EXISTS source_seq BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS withheld_until_ms BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS withholding_ref TEXT NOT NULL DEFAULT ''";
 // ALTER TABLE waits for an exclusive lock on audit_log, and every other query on the table
 // queues behind it; a long verify (one snapshot for the whole walk) would stall the access
 // log that long. Give up instead and say so.
@@ -100,6 +104,8 @@ AuditRecord read_record(const pqxx::row& row) {
   r.subject_count = row[17].as<std::int64_t>();
   r.source = text(row, 18);
   r.source_seq = row[19].as<std::int64_t>();
+  r.withheld_until_ms = row[20].as<std::int64_t>();
+  r.withholding_ref = text(row, 21);
   return r;
 }
 
@@ -199,7 +205,8 @@ class PostgresAuditStore final : public AuditStore {
             "audit_insert", r.seq, r.event_id, r.time_unix_ms, r.request_id, r.partner_id,
             r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of, r.procedure_code,
             encode_list(r.fields_released), r.outcome, r.http_status, r.latency_us, r.prev_hash,
-            r.hash, r.batch_id, r.subject_count, r.source, r.source_seq);
+            r.hash, r.batch_id, r.subject_count, r.source, r.source_seq, r.withheld_until_ms,
+            r.withholding_ref);
         if (inserted.affected_rows() == 0) {
           // The id is stored: a redelivery, or a different event under the same id.
           if (redelivered(tx, r)) {
@@ -305,8 +312,8 @@ class PostgresAuditStore final : public AuditStore {
     } catch (const pqxx::sql_error& e) {
       throw std::runtime_error(
           std::string("PostgreSQL audit store: audit_log was created by an earlier release and "
-                      "lacks columns (batch_id, subject_count, source, source_seq); adding them "
-                      "failed: ") +
+                      "lacks columns (batch_id, subject_count, source, source_seq, "
+                      "withheld_until_ms, withholding_ref); adding them failed: ") +
           e.what() +
           (e.sqlstate() == "55P03"
                ? " Hint: another session holds audit_log (a running `lgsp audit verify`?); "
@@ -322,7 +329,7 @@ class PostgresAuditStore final : public AuditStore {
       conn->prepare("audit_head", "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
       conn->prepare("audit_insert", std::string("INSERT INTO audit_log (") + kLogColumns +
                                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                                        " $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                                        " $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
                                         " ON CONFLICT (event_id) DO NOTHING");
       conn->prepare("audit_find_event",
                     std::string("SELECT ") + kLogColumns + " FROM audit_log WHERE event_id = $1");
@@ -361,7 +368,7 @@ class PostgresAuditStore final : public AuditStore {
       conn->prepare("audit_by_subject", "SELECT " + columns +
                                             " FROM audit_subject s JOIN audit_log l ON"
                                             " l.seq = s.seq WHERE s.subject_hash = $1 AND"
-                                            " s.seq < $2 AND l.operation <> 'audit.access-log'"
+                                            " s.seq < $2"
                                             " ORDER BY s.seq DESC LIMIT $3");
       conn->prepare("audit_count", "SELECT count(*) FROM audit_log");
       conn->prepare("audit_count_conflicts", "SELECT count(*) FROM audit_conflict");

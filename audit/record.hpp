@@ -37,6 +37,11 @@ struct AuditRecord {
   /// (`lgsp audit verify`). "" and 0 for records written before sequences existed.
   std::string source;
   std::int64_t source_seq = 0;
+  /// A lawful investigation's access: hidden from the citizen's access log until this time,
+  /// then listed as withheld under `withholding_ref` (the case or decision number). 0 and ""
+  /// for every other access.
+  std::int64_t withheld_until_ms = 0;
+  std::string withholding_ref;
   std::string prev_hash;  // hex SHA-256 of the previous record ("" before the first)
   std::string hash;       // hex SHA-256 over prev_hash and every field above
 };

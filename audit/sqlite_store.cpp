@@ -31,7 +31,8 @@ constexpr const char* kSchema =
     " http_status INTEGER NOT NULL, latency_us INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
     " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
     " subject_count INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
-    " source_seq INTEGER NOT NULL DEFAULT 0) STRICT;"
+    " source_seq INTEGER NOT NULL DEFAULT 0, withheld_until_ms INTEGER NOT NULL DEFAULT 0,"
+    " withholding_ref TEXT NOT NULL DEFAULT '') STRICT;"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;"
@@ -53,6 +54,8 @@ constexpr AddedColumn kAddedColumns[] = {
     {"subject_count", "INTEGER NOT NULL DEFAULT 0"},
     {"source", "TEXT NOT NULL DEFAULT ''"},
     {"source_seq", "INTEGER NOT NULL DEFAULT 0"},
+    {"withheld_until_ms", "INTEGER NOT NULL DEFAULT 0"},
+    {"withholding_ref", "TEXT NOT NULL DEFAULT ''"},
 };
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -128,7 +131,8 @@ void migrate(sqlite3* db, const std::string& path) {
   } catch (const std::exception& e) {
     throw std::runtime_error("SQLite audit store " + path +
                              ": audit_log was created by an earlier release and lacks columns "
-                             "(batch_id, subject_count, source, source_seq); adding them failed: " +
+                             "(batch_id, subject_count, source, source_seq, withheld_until_ms, "
+                             "withholding_ref); adding them failed: " +
                              e.what() +
                              ". Hint: open the file once with write access (start the audit "
                              "writer), which adds them; older records keep verifying");
@@ -158,6 +162,8 @@ AuditRecord read_record(sqlite3_stmt* s) {
   r.subject_count = sqlite3_column_int64(s, 17);
   r.source = sq::column_text(s, 18);
   r.source_seq = sqlite3_column_int64(s, 19);
+  r.withheld_until_ms = sqlite3_column_int64(s, 20);
+  r.withholding_ref = sq::column_text(s, 21);
   return r;
 }
 
@@ -170,12 +176,11 @@ class SqliteAuditStore final : public AuditStore {
       : path_(std::move(path)), flags_(access == Access::kReadOnly ? kReadOnlyFlags : kOpenFlags) {
     if (access == Access::kReadWrite) prepare_writer();
     read_db_ = sq::open(path_, flags_);
-    by_subject_ =
-        sq::prepare(read_db_.get(), std::string("SELECT ") + prefixed_columns() +
-                                        " FROM audit_subject s JOIN audit_log l ON"
-                                        " l.seq = s.seq WHERE s.subject_hash = ?1 AND"
-                                        " s.seq < ?2 AND l.operation <> 'audit.access-log'"
-                                        " ORDER BY s.seq DESC LIMIT ?3");
+    by_subject_ = sq::prepare(read_db_.get(), std::string("SELECT ") + prefixed_columns() +
+                                                  " FROM audit_subject s JOIN audit_log l ON"
+                                                  " l.seq = s.seq WHERE s.subject_hash = ?1 AND"
+                                                  " s.seq < ?2"
+                                                  " ORDER BY s.seq DESC LIMIT ?3");
     count_ = sq::prepare(read_db_.get(), "SELECT count(*) FROM audit_log");
     count_conflicts_ = sq::prepare(read_db_.get(), "SELECT count(*) FROM audit_conflict");
   }
@@ -320,11 +325,11 @@ class SqliteAuditStore final : public AuditStore {
     migrate(write_db_.get(), path_);
     head_ =
         sq::prepare(write_db_.get(), "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-    insert_ =
-        sq::prepare(write_db_.get(),
-                    std::string("INSERT INTO audit_log (") + kLogColumns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                        " ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT (event_id) DO NOTHING");
+    insert_ = sq::prepare(
+        write_db_.get(),
+        std::string("INSERT INTO audit_log (") + kLogColumns +
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+            " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT (event_id) DO NOTHING");
     insert_subject_ = sq::prepare(
         write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
     find_event_ = sq::prepare(write_db_.get(), std::string("SELECT ") + kLogColumns +
@@ -391,6 +396,8 @@ class SqliteAuditStore final : public AuditStore {
     sqlite3_bind_int64(s, 18, r.subject_count);
     sq::bind_text(s, 19, r.source);
     sqlite3_bind_int64(s, 20, r.source_seq);
+    sqlite3_bind_int64(s, 21, r.withheld_until_ms);
+    sq::bind_text(s, 22, r.withholding_ref);
     step_done(db, s);
     return sqlite3_changes(db) == 1;
   }

@@ -72,8 +72,7 @@ class AuditStore {
 
   /// The records touching one subject hash, newest first (seq descending), with
   /// seq < before_seq (0 = from the newest), at most `limit`. Reads of the access log itself
-  /// (operation "audit.access-log") are in the chain but not listed: they access the trail,
-  /// not the subject's data, and would otherwise crowd out what the citizen asks about.
+  /// (operation "audit.access-log") are listed too: the citizen sees who read it, and when.
   virtual std::vector<AuditRecord> by_subject(const std::string& subject_hash,
                                               std::int64_t before_seq, std::size_t limit) = 0;
 

@@ -37,6 +37,8 @@ AuditRecord to_record(const bus::v1::AuditEvent& e) {
   r.subject_count = e.subject_count();
   r.source = e.source();
   r.source_seq = e.source_seq();
+  r.withheld_until_ms = e.withheld_until_unix_ms();
+  r.withholding_ref = e.withholding_reference();
   return r;
 }
 

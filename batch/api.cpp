@@ -3,12 +3,15 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
+#include <exception>
 #include <tuple>
 
 #include "batch/input.hpp"
@@ -33,6 +36,7 @@ using gateway::RateLimiter;
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 namespace v1 = bus::v1;
+namespace asio = boost::asio;
 using batch::JobState;
 using http::Problem;
 using http::problem;
@@ -60,6 +64,32 @@ struct ResultsQuery {
 };
 
 namespace {
+
+/// Runs `work` (blocking job-store I/O) on `pool`, never on an HTTP thread; the caller's
+/// coroutine resumes on its own executor with the result, or with the exception `work`
+/// threw. Plain callbacks, not a lambda coroutine (GCC 12 destroyed such a lambda's
+/// captures twice).
+template <class T, class Work>
+asio::awaitable<T> on_pool(asio::thread_pool& pool, Work work) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(
+      [&pool](auto handler, Work w) {
+        asio::post(pool, [w = std::move(w), handler = std::move(handler)]() mutable {
+          std::exception_ptr error;
+          T result{};
+          try {
+            result = w();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          auto executor = asio::get_associated_executor(handler);
+          asio::post(executor,
+                     [handler = std::move(handler), error, result = std::move(result)]() mutable {
+                       std::move(handler)(error, std::move(result));
+                     });
+        });
+      },
+      asio::use_awaitable, std::move(work));
+}
 
 constexpr std::string_view kPrefix = "/v1/batches";
 /// Records stored per transaction during an upload.
@@ -411,6 +441,9 @@ class RecordSink {
     auto parsed = parse_request(s_.registry, "verify", obj, policy_);
     if (auto* errs = std::get_if<std::vector<http::FieldError>>(&parsed)) {
       errors.insert(errors.end(), errs->begin(), errs->end());
+    } else if (!std::get<ParsedRequest>(parsed).lawful_investigation.empty()) {
+      // A job's records are audited per chunk: none of them can be withheld alone.
+      errors.push_back({"lawful_investigation", "not accepted in bulk jobs"});
     }
     if (!errors.empty()) {
       r.result = invalid_line(r.line, errors);
@@ -492,8 +525,10 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
     co_return std::move(call);
   }
   // Another partner's job is as absent as one that never existed.
-  const std::optional<batch::Job> job =
-      plausible_job_id(id) ? store_.find_job(id) : std::optional<batch::Job>{};
+  std::optional<batch::Job> job;
+  if (plausible_job_id(id)) {
+    job = co_await on_pool<std::optional<Job>>(io_, [this, &id] { return store_.find_job(id); });
+  }
   if (!job || job->partner_id != partner.id || job->state == JobState::kUploading) {
     co_return refuse(problem(Status::not_found, "batch-not-found", "No such job",
                              "no job with this id belongs to partner '" + partner.id + "'"));
@@ -508,7 +543,7 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
     co_return std::move(call);
   }
   if (action == "cancel") {
-    call.res = cancel(*job, partner, request_id, version);
+    call.res = co_await cancel(*job, partner, request_id, version);
     co_return std::move(call);
   }
   // Results: NDJSON (default) or CSV, up to the first unanswered record.
@@ -518,18 +553,26 @@ boost::asio::awaitable<BatchCall> BatchApi::handle(const http::RequestHead& head
   co_return std::move(call);
 }
 
-http::StreamedResponse BatchApi::cancel(const Job& job, const Partner& partner,
-                                        const std::string& request_id, unsigned version) {
-  if (batch::is_terminal(job.state) ||
-      !store_.set_state(job.id, JobState::kCancelled, util::unix_ms_now())) {
-    return refusal(problem(Status::conflict, "batch-finished", "The job has finished",
-                           "job " + job.id + " is " + std::string(batch::to_string(job.state)) +
-                               "; only queued or running jobs can be cancelled"),
-                   request_id, version);
+asio::awaitable<http::StreamedResponse> BatchApi::cancel(const Job& job, const Partner& partner,
+                                                         const std::string& request_id,
+                                                         unsigned version) {
+  // The job as cancelled, or nullopt when it had already finished.
+  const auto cancelled = co_await on_pool<std::optional<Job>>(io_, [this, &job] {
+    if (batch::is_terminal(job.state) ||
+        !store_.set_state(job.id, JobState::kCancelled, util::unix_ms_now())) {
+      return std::optional<Job>{};
+    }
+    return store_.find_job(job.id);
+  });
+  if (!cancelled) {
+    co_return refusal(problem(Status::conflict, "batch-finished", "The job has finished",
+                              "job " + job.id + " is " + std::string(batch::to_string(job.state)) +
+                                  "; only queued or running jobs can be cancelled"),
+                      request_id, version);
   }
   engine_.wake();
   obs::info("batch_job_cancelled", {{"job", job.id}, {"partner", partner.id}});
-  return whole(job_response(Status::ok, *store_.find_job(job.id), request_id, version));
+  co_return whole(job_response(Status::ok, *cancelled, request_id, version));
 }
 
 http::StreamedResponse BatchApi::results(const Job& job, const ResultsQuery& query,
@@ -543,14 +586,15 @@ http::StreamedResponse BatchApi::results(const Job& job, const ResultsQuery& que
   res.head.set("X-Batch-State", std::string(batch::to_string(job.state)));
   res.head.set("X-Batch-Done", std::to_string(job.counts.done));
   res.head.set("X-Batch-Total", std::to_string(job.counts.total));
-  // Reads a page at a time on the connection's strand, so memory stays one page deep.
+  // Reads a page at a time (on io_), so memory stays one page deep.
   struct Cursor {
     std::int64_t after;
     bool header_pending;
     bool done = false;
   };
   auto cursor = std::make_shared<Cursor>(Cursor{query.after_line, csv});
-  res.next = [this, cursor, csv, job_id = job.id]() -> std::optional<std::string> {
+  // One page: read on io_, never on the connection's thread.
+  const auto page = [this, cursor, csv, job_id = job.id]() -> std::optional<std::string> {
     if (cursor->done) return std::nullopt;
     std::string out;
     if (cursor->header_pending) {
@@ -570,6 +614,7 @@ http::StreamedResponse BatchApi::results(const Job& job, const ResultsQuery& que
     if (out.empty() && cursor->done) return std::nullopt;
     return out;
   };
+  res.next = [this, page] { return on_pool<std::optional<std::string>>(io_, page); };
   return res;
 }
 
@@ -596,19 +641,34 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
   if (auto refused = admission.purpose(partner, s.purpose)) co_return refuse(*refused);
   if (auto refused = read_body_kind(head, s)) co_return refuse(*refused);
   if (auto refused = read_idempotency_key(head, s)) co_return refuse(*refused);
-  if (replay(s, partner, request_id, version, call)) co_return std::move(call);
-  if (auto refused = refuse_new_job(head, s, partner, admission, request_id)) {
+  // Every job-store call below runs on io_ (on_pool), never on this HTTP thread.
+  if (!s.idempotency_key.empty()) {
+    const auto earlier = co_await on_pool<std::optional<Job>>(io_, [this, &partner, &s] {
+      return store_.find_by_idempotency_key(partner.id, s.idempotency_key);
+    });
+    if (earlier && replay(*earlier, s, request_id, version, call)) co_return std::move(call);
+  }
+  const auto active = co_await on_pool<std::int64_t>(
+      io_, [this, &partner] { return store_.active_jobs(partner.id); });
+  if (auto refused = refuse_new_job(head, s, partner, admission, request_id, active)) {
     call.res = std::move(*refused);
     co_return std::move(call);
   }
 
   const batch::Job job = new_job(s, partner, request_id);
-  if (auto refused = create(job, request_id, version)) {
+  // The active-job and storage limits are checked and the job created in one transaction:
+  // parallel submissions cannot all pass a check made before any of them exists.
+  const auto created = co_await on_pool<BatchStore::Creation>(io_, [this, &job] {
+    return store_.create_job_within(job, limits_.max_active_jobs_per_partner,
+                                    limits_.max_stored_records_per_partner);
+  });
+  if (auto refused = not_created(created, job, request_id, version)) {
     call.res = std::move(*refused);
     co_return std::move(call);
   }
-  RecordSink sink(job.id, s, {.year_only_dates = partner.year_only_dates},
-                  store_.stored_records(partner.id));
+  const auto stored_before = co_await on_pool<std::int64_t>(
+      io_, [this, &partner] { return store_.stored_records(partner.id); });
+  RecordSink sink(job.id, s, {.year_only_dates = partner.year_only_dates}, stored_before);
   std::optional<Problem> failed;
   try {
     failed = co_await upload(body, sink, request_id, partner.id);
@@ -619,24 +679,43 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
                 "the job store failed; nothing was kept, retry later");
   }
   if (!failed) failed = admit_records(job, sink, partner, admission, audit_submission);
+  co_return co_await conclude(job, sink, std::move(failed), request_id, version, std::move(call));
+}
+
+boost::asio::awaitable<BatchCall> BatchApi::conclude(const Job& job, const RecordSink& sink,
+                                                     std::optional<Problem> failed,
+                                                     const std::string& request_id,
+                                                     unsigned version, BatchCall call) {
   if (failed) {
-    store_.discard(job.id);
-    co_return refuse(*failed);
+    co_await on_pool<bool>(io_, [this, &job] {
+      store_.discard(job.id);
+      return true;
+    });
+    call.res = refusal(*failed, request_id, version);
+    co_return std::move(call);
   }
+  const auto queued = co_await on_pool<std::optional<Job>>(io_, [this, &job] {
+    store_.set_state(job.id, JobState::kQueued, util::unix_ms_now());
+    return store_.find_job(job.id);
+  });
+  if (!queued) {
+    call.res = refusal(problem(Status::service_unavailable, "batch-store-unavailable",
+                               "Jobs cannot be stored", "the job store lost the job; retry later"),
+                       request_id, version);
+    co_return std::move(call);
+  }
+  engine_.wake();
   call.batch_id = job.id;
   call.subject_count = sink.valid();
   call.audited = true;
-  call.res = whole(accept(job, sink, request_id, version));
+  call.res = whole(accept(*queued, sink, request_id, version));
   co_return std::move(call);
 }
 
-std::optional<http::StreamedResponse> BatchApi::create(const Job& job,
-                                                       const std::string& request_id,
-                                                       unsigned version) {
-  // The active-job and storage limits are checked and the job created in one transaction:
-  // parallel submissions cannot all pass a check made before any of them exists.
-  const auto created = store_.create_job_within(job, limits_.max_active_jobs_per_partner,
-                                                limits_.max_stored_records_per_partner);
+std::optional<http::StreamedResponse> BatchApi::not_created(BatchStore::Creation created,
+                                                            const Job& job,
+                                                            const std::string& request_id,
+                                                            unsigned version) const {
   if (created == BatchStore::Creation::kCreated) return std::nullopt;
   Problem p;
   if (created == BatchStore::Creation::kTooManyActive) {
@@ -684,41 +763,36 @@ std::optional<Problem> BatchApi::admit_records(const Job& job, const RecordSink&
   return std::nullopt;
 }
 
-bool BatchApi::replay(const Submission& s, const Partner& partner, const std::string& request_id,
-                      unsigned version, BatchCall& call) {
-  if (s.idempotency_key.empty()) return false;
-  auto earlier = store_.find_by_idempotency_key(partner.id, s.idempotency_key);
-  if (!earlier) return false;
+bool BatchApi::replay(const Job& earlier, const Submission& s, const std::string& request_id,
+                      unsigned version, BatchCall& call) const {
   const auto refuse = [&](const Problem& p) {
     call.res = refusal(p, request_id, version);
     return true;
   };
-  if (earlier->fingerprint != s.fingerprint()) {
+  if (earlier.fingerprint != s.fingerprint()) {
     return refuse(problem(Status::unprocessable_entity, "idempotency-key-reused",
                           "Idempotency-Key already used",
                           "this key submitted a job with other parameters; use a new key for a "
                           "new job",
-                          {{"header:Idempotency-Key", "already used for job " + earlier->id}}));
+                          {{"header:Idempotency-Key", "already used for job " + earlier.id}}));
   }
-  if (earlier->state == JobState::kUploading) {
+  if (earlier.state == JobState::kUploading) {
     // Its first attempt is still uploading (a stalled connection): refuse until it ends.
     return refuse(problem(Status::conflict, "batch-upload-in-progress",
                           "The first upload is still arriving",
                           "an upload with this Idempotency-Key is in progress; retry once it "
                           "has ended"));
   }
-  call.batch_id = earlier->id;
-  call.subject_count = earlier->counts.total;
-  call.res = whole(job_response(Status::ok, *earlier, request_id, version));
+  call.batch_id = earlier.id;
+  call.subject_count = earlier.counts.total;
+  call.res = whole(job_response(Status::ok, earlier, request_id, version));
   call.res.head.set("Idempotent-Replayed", "true");
   return true;
 }
 
-std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::RequestHead& head,
-                                                               const Submission& s,
-                                                               const Partner& partner,
-                                                               Admission& admission,
-                                                               const std::string& request_id) {
+std::optional<http::StreamedResponse> BatchApi::refuse_new_job(
+    const http::RequestHead& head, const Submission& s, const Partner& partner,
+    Admission& admission, const std::string& request_id, std::int64_t active_jobs) {
   const unsigned version = head.version();
   // A new submission is one request against the partner's limits, as an interactive one is
   // (a replay costs nothing: it creates nothing).
@@ -728,8 +802,8 @@ std::optional<http::StreamedResponse> BatchApi::refuse_new_job(const http::Reque
     Admission::decorate(res.head, &limits);
     return res;
   }
-  if (store_.active_jobs(partner.id) >= limits_.max_active_jobs_per_partner) {
-    // Early, before the body is read; create() checks again atomically.
+  if (active_jobs >= limits_.max_active_jobs_per_partner) {
+    // Early, before the body is read; the creation checks again atomically.
     auto res = refusal(too_many_jobs(partner.id), request_id, version);
     res.head.set(bhttp::field::retry_after, "60");
     return res;
@@ -782,19 +856,13 @@ std::optional<Problem> BatchApi::over_limits(const RecordSink& sink, std::uint64
   return std::nullopt;
 }
 
-boost::asio::awaitable<void> BatchApi::store_append(std::string job_id,
+boost::asio::awaitable<void> BatchApi::store_append(const std::string& job_id,
                                                     std::vector<NewRecord> records) {
   if (records.empty()) co_return;
-  // Runs on io_, resumes on the caller's executor; a store error is rethrown here. A named
-  // awaitable, not a capturing lambda in the co_await: GCC 12 destroyed such captures twice.
-  boost::asio::awaitable<void> work = append_on_io(std::move(job_id), std::move(records));
-  co_await boost::asio::co_spawn(io_, std::move(work), boost::asio::use_awaitable);
-}
-
-boost::asio::awaitable<void> BatchApi::append_on_io(std::string job_id,
-                                                    std::vector<NewRecord> records) {
-  store_.append(job_id, records);
-  co_return;
+  co_await on_pool<bool>(io_, [this, &job_id, &records] {
+    store_.append(job_id, records);
+    return true;
+  });
 }
 
 boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader& body,
@@ -833,16 +901,14 @@ boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader
 }
 
 http::Response BatchApi::accept(const batch::Job& job, const RecordSink& sink,
-                                const std::string& request_id, unsigned version) {
-  store_.set_state(job.id, JobState::kQueued, util::unix_ms_now());
-  engine_.wake();
+                                const std::string& request_id, unsigned version) const {
   obs::info("batch_job_accepted", {{"request_id", request_id},
                                    {"job", job.id},
                                    {"partner", job.partner_id},
                                    {"registry", job.registry},
                                    {"records", sink.records()},
                                    {"invalid", sink.records() - sink.valid()}});
-  return job_response(Status::accepted, *store_.find_job(job.id), request_id, version);
+  return job_response(Status::accepted, job, request_id, version);
 }
 
 }  // namespace lgsp::batch

@@ -83,22 +83,22 @@ class BatchApi {
                                            const std::string& request_id,
                                            gateway::Admission& admission,
                                            const AuditSubmission& audit_submission);
-  http::StreamedResponse cancel(const Job& job, const gateway::Partner& partner,
-                                const std::string& request_id, unsigned version);
+  boost::asio::awaitable<http::StreamedResponse> cancel(const Job& job,
+                                                        const gateway::Partner& partner,
+                                                        const std::string& request_id,
+                                                        unsigned version);
   /// The job's results from the query's cursor, streamed a page at a time.
   http::StreamedResponse results(const Job& job, const ResultsQuery& query,
                                  const std::string& request_id, unsigned version);
-  /// A retried submission (same Idempotency-Key): `call` answers with the job its first
-  /// attempt created, or the problem with the key (true); false for a new job.
-  bool replay(const Submission& s, const gateway::Partner& partner, const std::string& request_id,
-              unsigned version, BatchCall& call);
-  /// A new job's limits (rate and quota, the partner's active jobs, the declared size): the
-  /// refusal, or nullopt.
-  std::optional<http::StreamedResponse> refuse_new_job(const http::RequestHead& head,
-                                                       const Submission& s,
-                                                       const gateway::Partner& partner,
-                                                       gateway::Admission& admission,
-                                                       const std::string& request_id);
+  /// A retried submission (same Idempotency-Key as `earlier`, the job its first attempt
+  /// created): `call` answers with that job, or the problem with the key.
+  bool replay(const Job& earlier, const Submission& s, const std::string& request_id,
+              unsigned version, BatchCall& call) const;
+  /// A new job's limits (rate and quota, the partner's `active_jobs`, the declared size):
+  /// the refusal, or nullopt.
+  std::optional<http::StreamedResponse> refuse_new_job(
+      const http::RequestHead& head, const Submission& s, const gateway::Partner& partner,
+      gateway::Admission& admission, const std::string& request_id, std::int64_t active_jobs);
   /// Reads the body into `sink` as it arrives, storing records on the store's own thread
   /// (never an HTTP thread): nullopt once every record is stored, else the problem (the
   /// caller discards the job).
@@ -109,27 +109,36 @@ class BatchApi {
   /// The problem when an upload in progress passes a limit (records, bytes, invalid lines,
   /// the partner's stored records, the gzip inflation ratio after `received` bytes).
   std::optional<http::Problem> over_limits(const RecordSink& sink, std::uint64_t received) const;
-  /// Creates the job within the partner's limits (one transaction), else the refusal.
-  std::optional<http::StreamedResponse> create(const Job& job, const std::string& request_id,
-                                               unsigned version);
+  /// The refusal when the store did not create the job (the partner's limits, or an upload
+  /// with its Idempotency-Key in progress); nullopt when it did.
+  std::optional<http::StreamedResponse> not_created(BatchStore::Creation created, const Job& job,
+                                                    const std::string& request_id,
+                                                    unsigned version) const;
   http::Problem too_many_jobs(const std::string& partner_id) const;
   /// Appends `records` to `job_id` on io_ (the store blocks: disk, fsync).
-  boost::asio::awaitable<void> store_append(std::string job_id, std::vector<NewRecord> records);
-  boost::asio::awaitable<void> append_on_io(std::string job_id, std::vector<NewRecord> records);
+  boost::asio::awaitable<void> store_append(const std::string& job_id,
+                                            std::vector<NewRecord> records);
   /// An uploaded job's records against the partner's daily quota, then the job's audit
   /// event: nullopt when both pass, else the problem (the caller discards the job).
   std::optional<http::Problem> admit_records(const Job& job, const RecordSink& sink,
                                              const gateway::Partner& partner,
                                              gateway::Admission& admission,
                                              const AuditSubmission& audit_submission);
-  /// Queues the stored, audited job and answers 202 with it.
+  /// After the upload: the job discarded when `failed` (the refusal in `call`), else queued
+  /// and answered 202.
+  boost::asio::awaitable<BatchCall> conclude(const Job& job, const RecordSink& sink,
+                                             std::optional<http::Problem> failed,
+                                             const std::string& request_id, unsigned version,
+                                             BatchCall call);
+  /// The 202 answer for the stored, audited job, now queued.
   http::Response accept(const Job& job, const RecordSink& sink, const std::string& request_id,
-                        unsigned version);
+                        unsigned version) const;
 
   BatchLimits limits_;
   batch::BatchStore& store_;
   BatchEngine& engine_;
-  /// Uploads' appends run here, one at a time per store connection anyway.
+  /// Every job-store call of the API runs here (the store blocks: disk, fsync), never on an
+  /// HTTP thread; one at a time per store connection anyway.
   boost::asio::thread_pool io_{1};
 };
 

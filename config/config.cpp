@@ -462,7 +462,7 @@ void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t) {
   const std::string path = "gateway.tls";
   if (!r.check_map(n, path,
                    {"cert_file", "key_file", "key_password_file", "key_password_env", "min_version",
-                    "ciphers", "client_ca_file"})) {
+                    "ciphers", "client_ca_file", "client_crl_file", "client_verify_depth"})) {
     return;
   }
   r.get(n, path, "cert_file", t.cert_file);
@@ -471,11 +471,17 @@ void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t) {
   r.get(n, path, "min_version", t.min_version);
   r.get(n, path, "ciphers", t.ciphers);
   r.get(n, path, "client_ca_file", t.client_ca_file);
+  r.get(n, path, "client_crl_file", t.client_crl_file);
+  r.get(n, path, "client_verify_depth", t.client_verify_depth, 0, 10);
+  if (!t.client_crl_file.empty() && t.client_ca_file.empty()) {
+    r.error(n["client_crl_file"], path + ".client_crl_file",
+            "revocation lists need client_ca_file (the CA whose certificates they revoke)");
+  }
   if (t.min_version != "1.2" && t.min_version != "1.3")
     r.error(n["min_version"], path + ".min_version", "expected \"1.2\" or \"1.3\"");
   if (t.cert_file.empty()) r.error(n, path + ".cert_file", "required when gateway.tls is given");
   if (t.key_file.empty()) r.error(n, path + ".key_file", "required when gateway.tls is given");
-  for (const auto* key : {"cert_file", "key_file", "client_ca_file"}) {
+  for (const auto* key : {"cert_file", "key_file", "client_ca_file", "client_crl_file"}) {
     const YAML::Node v = n[key];
     if (v && v.IsScalar() && !v.Scalar().empty() && !std::ifstream(v.Scalar())) {
       r.error(v, path + "." + key, "cannot read " + v.Scalar());
@@ -483,23 +489,36 @@ void read_tls(YamlReader& r, const YAML::Node& n, TlsConfig& t) {
   }
 }
 
-void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
-  if (!r.check_map(n, "auth", {"jwt"})) return;
-  const YAML::Node j = n["jwt"];
-  if (!j) return;
-  const std::string path = "auth.jwt";
-  if (!r.check_map(j, path, {"issuer", "audiences", "jwks_file", "clock_skew_s"})) return;
-  r.get(j, path, "issuer", a.jwt.issuer);
-  r.get(j, path, "audiences", a.jwt.audiences);
-  r.get(j, path, "jwks_file", a.jwt.jwks_file);
-  r.get(j, path, "clock_skew_s", a.jwt.clock_skew_s, 0, 600);
-  if (a.jwt.issuer.empty()) r.error(j, path + ".issuer", "required (the identity provider's iss)");
-  if (a.jwt.audiences.empty())
+/// An identity provider's token settings (`path`: "auth.jwt" or "auth.citizen"); the caller
+/// has checked the map's keys.
+void read_token_issuer(YamlReader& r, const YAML::Node& j, const std::string& path, JwtConfig& t) {
+  r.get(j, path, "issuer", t.issuer);
+  r.get(j, path, "audiences", t.audiences);
+  r.get(j, path, "jwks_file", t.jwks_file);
+  r.get(j, path, "clock_skew_s", t.clock_skew_s, 0, 600);
+  if (t.issuer.empty()) r.error(j, path + ".issuer", "required (the identity provider's iss)");
+  if (t.audiences.empty())
     r.error(j, path + ".audiences", "required (the aud values tokens for this gateway carry)");
-  if (a.jwt.jwks_file.empty()) {
+  if (t.jwks_file.empty()) {
     r.error(j, path + ".jwks_file", "required (the identity provider's public keys, JWKS)");
-  } else if (!std::ifstream(a.jwt.jwks_file)) {
-    r.error(j["jwks_file"], path + ".jwks_file", "cannot read " + a.jwt.jwks_file);
+  } else if (!std::ifstream(t.jwks_file)) {
+    r.error(j["jwks_file"], path + ".jwks_file", "cannot read " + t.jwks_file);
+  }
+}
+
+void read_auth(YamlReader& r, const YAML::Node& n, AuthConfig& a) {
+  if (!r.check_map(n, "auth", {"jwt", "citizen"})) return;
+  const YAML::Node j = n["jwt"];
+  if (j && r.check_map(j, "auth.jwt", {"issuer", "audiences", "jwks_file", "clock_skew_s"})) {
+    read_token_issuer(r, j, "auth.jwt", a.jwt);
+  }
+  const YAML::Node c = n["citizen"];
+  if (c && r.check_map(
+               c, "auth.citizen",
+               {"issuer", "audiences", "jwks_file", "clock_skew_s", "daily_reads_per_citizen"})) {
+    read_token_issuer(r, c, "auth.citizen", a.citizen.tokens);
+    r.get(c, "auth.citizen", "daily_reads_per_citizen", a.citizen.daily_reads_per_citizen, 1,
+          100000);
   }
 }
 

@@ -94,6 +94,9 @@ struct PartnerConfig {
   /// Accepts a year alone (YYYY) as a claimed date, graded partial when it agrees. Off
   /// unless granted: a partner should know the date it claims.
   bool year_only_dates = false;
+  /// Lawful investigations: a request naming one (`lawful_investigation`) is kept out of the
+  /// citizen's access log for this many days, then shown marked as withheld. 0 = not granted.
+  std::int64_t withhold_days = 0;
 };
 
 /// TLS on the API listener. Without cert_file the listener speaks plain HTTP, which is only
@@ -107,6 +110,13 @@ struct TlsConfig {
   std::string ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
   /// Enables mutual TLS: client certificates are requested and must chain to this CA.
   std::string client_ca_file;
+  /// Certificate revocation lists (PEM, one or more) of the CAs that issue partners'
+  /// certificates: a revoked, or a CRL missing or past its next update, fails the client
+  /// certificate. Re-read with the certificates on reload.
+  std::string client_crl_file;
+  /// Most CA certificates between a client certificate and the trust anchor (OpenSSL's
+  /// verify depth): 2 allows a root and two intermediates.
+  std::int64_t client_verify_depth = 2;
   bool enabled() const { return !cert_file.empty(); }
 };
 
@@ -220,8 +230,18 @@ struct AuditConfig {
   std::int64_t max_undelivered = 2000;
 };
 
+/// The citizen identity provider (the citizen app's sign-in): a citizen's own access log is
+/// read only with an access token it issued whose subject is that citizen.
+struct CitizenIdentityConfig {
+  JwtConfig tokens;  // issuer, audiences, JWKS file, clock skew
+  /// Access-log reads per citizen per UTC day, whichever partner reads (per gateway process).
+  std::int64_t daily_reads_per_citizen = 50;
+  bool enabled() const { return tokens.enabled(); }
+};
+
 struct AuthConfig {
   JwtConfig jwt;
+  CitizenIdentityConfig citizen;
 };
 
 struct ConnectorConfig {

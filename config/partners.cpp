@@ -82,7 +82,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
                      {"id", "name", "api_key_sha256", "api_key_sha256_file", "client_cert_sha256",
                       "client_cert_subjects", "oauth_client_ids", "operations", "fields", "demo",
                       "name_matching", "required_grade", "purposes", "rate_limit",
-                      "operation_limits", "daily_quota", "year_only_dates"})) {
+                      "operation_limits", "daily_quota", "year_only_dates", "withhold_days"})) {
       continue;
     }
     PartnerConfig pc;
@@ -124,6 +124,8 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     r.get(p, path, "daily_quota", pc.daily_quota, 0, INT64_MAX);
     r.get(p, path, "demo", pc.demo);
     r.get(p, path, "year_only_dates", pc.year_only_dates);
+    // Withholding longer than a year is not an investigation's secrecy but a hidden access.
+    r.get(p, path, "withhold_days", pc.withhold_days, 0, 365);
     r.get(p, path, "name_matching", pc.name_matching);
     if (pc.name_matching != "strict" && pc.name_matching != "diacritic-insensitive") {
       r.error(p["name_matching"], path + ".name_matching",

@@ -23,16 +23,34 @@ AccessLogReader::AccessLogReader(Open open, bool required) : open_(std::move(ope
 
 AccessLogReader::~AccessLogReader() { pool_.join(); }
 
-AccessLogReader::Page AccessLogReader::query(const std::string& subject_hash,
-                                             std::int64_t before_seq, std::size_t limit,
-                                             std::chrono::steady_clock::time_point queued_at) {
+AccessLogReader::Listing AccessLogReader::visible(const Query& q) {
+  Listing out;
+  std::int64_t before = q.before_seq;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    auto rows = store_->by_subject(q.subject_hash, before, q.limit);
+    for (auto& r : rows) {
+      before = r.seq;
+      if (r.withheld_until_ms > q.now_unix_ms) continue;
+      out.records.push_back(std::move(r));
+      if (out.records.size() == q.limit) {
+        out.next_before = before;
+        return out;
+      }
+    }
+    if (rows.size() < q.limit) return out;  // the start of the log
+  }
+  out.next_before = before;  // every round stepped over withheld records: go on from here
+  return out;
+}
+
+AccessLogReader::Page AccessLogReader::query(const Query& q) {
   --queued_;
-  if (std::chrono::steady_clock::now() - queued_at > kMaxWait)
+  if (std::chrono::steady_clock::now() - q.queued_at > kMaxWait)
     return Unavailable{"waited too long for the audit store", true};
   std::lock_guard lock(mu_);
   try {
     if (!store_) store_ = open_();
-    return store_->by_subject(subject_hash, before_seq, limit);
+    return visible(q);
   } catch (const std::exception& e) {
     return Unavailable{e.what(), false};
   }
@@ -40,7 +58,8 @@ AccessLogReader::Page AccessLogReader::query(const std::string& subject_hash,
 
 asio::awaitable<AccessLogReader::Page> AccessLogReader::page(std::string subject_hash,
                                                              std::int64_t before_seq,
-                                                             std::size_t limit) {
+                                                             std::size_t limit,
+                                                             std::int64_t now_unix_ms) {
   // A plain callback hop (pool thread, then back to the caller's executor) rather than a
   // nested coroutine: the result travels as a value, never as an exception across co_await.
   // Bounded: a flood of access-log reads (or a slow store) refuses new ones at once instead
@@ -49,12 +68,12 @@ asio::awaitable<AccessLogReader::Page> AccessLogReader::page(std::string subject
     --queued_;
     co_return Unavailable{"too many access-log queries waiting", true};
   }
-  const auto queued_at = std::chrono::steady_clock::now();
+  Query q{std::move(subject_hash), before_seq, limit, now_unix_ms,
+          std::chrono::steady_clock::now()};
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Page)>(
-      [this, before_seq, limit, queued_at](auto handler, std::string hash) {
-        asio::post(pool_, [this, before_seq, limit, queued_at, hash = std::move(hash),
-                           handler = std::move(handler)]() mutable {
-          Page result = query(hash, before_seq, limit, queued_at);
+      [this](auto handler, Query asked) {
+        asio::post(pool_, [this, asked = std::move(asked), handler = std::move(handler)]() mutable {
+          Page result = query(asked);
           auto executor = asio::get_associated_executor(handler);
           asio::post(executor,
                      [handler = std::move(handler), result = std::move(result)]() mutable {
@@ -62,7 +81,7 @@ asio::awaitable<AccessLogReader::Page> AccessLogReader::page(std::string subject
                      });
         });
       },
-      asio::use_awaitable, std::move(subject_hash));
+      asio::use_awaitable, std::move(q));
 }
 
 }  // namespace lgsp::gateway

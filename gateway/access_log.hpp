@@ -39,20 +39,39 @@ class AccessLogReader {
     std::string why;
     bool busy = false;
   };
-  /// The records, or why not.
-  using Page = std::variant<std::vector<audit::AuditRecord>, Unavailable>;
+  /// One page of a citizen's log: the records the citizen may see now, newest first, and
+  /// where the next page starts (pass as before_seq; 0 = the log's end).
+  struct Listing {
+    std::vector<audit::AuditRecord> records;
+    std::int64_t next_before = 0;
+  };
+  /// The listing, or why not.
+  using Page = std::variant<Listing, Unavailable>;
   /// Queries waiting for the store beyond which a new one is refused at once, and how long
   /// one may wait before it is dropped unrun (its caller has long given up).
   static constexpr std::size_t kMaxQueued = 32;
   static constexpr std::chrono::milliseconds kMaxWait{3000};
 
-  /// Newest first, records with seq < before_seq (0 = from the newest), at most `limit`.
+  /// Store reads one page may take to step over withheld records before it answers with
+  /// what it has (and a next_before to go on from).
+  static constexpr int kMaxRounds = 8;
+
+  /// Newest first, records with seq < before_seq (0 = from the newest), at most `limit`,
+  /// leaving out those withheld (a lawful investigation's) until after `now_unix_ms`: the
+  /// page is filled past them, so its length does not tell that any were left out.
   boost::asio::awaitable<Page> page(std::string subject_hash, std::int64_t before_seq,
-                                    std::size_t limit);
+                                    std::size_t limit, std::int64_t now_unix_ms);
 
  private:
-  Page query(const std::string& subject_hash, std::int64_t before_seq, std::size_t limit,
-             std::chrono::steady_clock::time_point queued_at);
+  struct Query {
+    std::string subject_hash;
+    std::int64_t before_seq = 0;
+    std::size_t limit = 0;
+    std::int64_t now_unix_ms = 0;
+    std::chrono::steady_clock::time_point queued_at;
+  };
+  Page query(const Query& q);
+  Listing visible(const Query& q);  // caller holds mu_
 
   Open open_;
   std::mutex mu_;  // one store connection, used by one query at a time

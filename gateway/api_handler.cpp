@@ -46,6 +46,9 @@ struct ApiHandler::Exchange {
   std::string purpose;
   std::string on_behalf_of;
   std::string procedure_code;
+  /// A lawful investigation's access: out of the citizen's access log until then.
+  std::int64_t withheld_until_ms = 0;
+  std::string withholding_ref;
   std::vector<std::string> released;  // "registry.field"
   std::int64_t time_unix_ms = 0;
   // Bulk jobs: the job a call concerns and how many subjects it covers.
@@ -236,6 +239,9 @@ std::variant<ParsedRequest, Problem> ApiHandler::admit(
   }
   if (auto refused = admission_.authorise(*ex.partner, ex.registry, ex.operation))
     return std::move(*refused);
+  if (const auto* p = std::get_if<ParsedRequest>(&body); p && !p->lawful_investigation.empty()) {
+    if (auto refused = withhold(ex, p->lawful_investigation)) return std::move(*refused);
+  }
   // Before the limits: a request the gateway cannot read spends no rate or quota.
   if (!util::is_json(util::media_type(ex.req[bhttp::field::content_type]))) {
     services_.probe.rejected("validation");
@@ -250,6 +256,20 @@ std::variant<ParsedRequest, Problem> ApiHandler::admit(
   }
   if (auto refused = admission_.purpose(*ex.partner, ex.purpose)) return std::move(*refused);
   return std::move(std::get<ParsedRequest>(body));
+}
+
+std::optional<Problem> ApiHandler::withhold(Exchange& ex, const std::string& reference) const {
+  if (ex.partner->withhold_days <= 0) {
+    services_.probe.rejected("forbidden");
+    return problem(Status::forbidden, "withholding-not-allowed",
+                   "This partner may not withhold accesses from access logs",
+                   "lawful_investigation: the partner is not granted withholding (partner policy "
+                   "withhold_days); send the request without it");
+  }
+  constexpr std::int64_t kMsPerDay = 86'400'000;
+  ex.withheld_until_ms = ex.time_unix_ms + ex.partner->withhold_days * kMsPerDay;
+  ex.withholding_ref = reference;
+  return std::nullopt;
 }
 
 asio::awaitable<http::Response> ApiHandler::dispatch(Exchange& ex, ParsedRequest parsed) {
@@ -376,6 +396,8 @@ bus::v1::AuditEvent ApiHandler::audit_event(const Exchange& ex, int status,
   e.set_latency_us(latency_us);
   e.set_batch_id(ex.batch_id);
   e.set_subject_count(ex.subject_count);
+  e.set_withheld_until_unix_ms(ex.withheld_until_ms);
+  e.set_withholding_reference(ex.withholding_ref);
   return e;
 }
 
@@ -676,19 +698,72 @@ json::object ApiHandler::join_profile(Exchange& ex, const std::vector<ProfilePar
   return {{"request_id", ex.request_id}, {"partial", partial}, {"parts", std::move(sources)}};
 }
 
+namespace {
+
+/// Carries the citizen's own access token on an access-log read; the partner (the citizen
+/// app) authenticates itself as usual in Authorization.
+constexpr std::string_view kCitizenTokenHeader = "Citizen-Token";
+
+}  // namespace
+
+std::optional<http::Response> ApiHandler::refuse_access_log_read(
+    const Exchange& ex, const ParsedRequest& parsed) const {
+  const auto answer = [&](const Problem& p) {
+    return http::make_problem_response(p, ex.request_id, ex.req.version(), ex.req.keep_alive());
+  };
+  if (services_.access_log == nullptr || services_.hasher == nullptr ||
+      services_.citizen_reads == nullptr || !ex.directory->checks_citizens()) {
+    return answer(problem(Status::service_unavailable, "access-log-unavailable",
+                          "The access log is not available",
+                          "this gateway has no audit store (audit.store) or no citizen identity "
+                          "provider (auth.citizen) configured"));
+  }
+  // The log is the citizen's own: only a token the citizen identity provider issued to
+  // this citizen opens it, whichever partner (the citizen app) carries it.
+  const std::string_view token = ex.req[kCitizenTokenHeader];
+  if (token.empty()) {
+    return answer(problem(Status::unauthorized, "citizen-token-required",
+                          "The citizen's token is required",
+                          "send the access token the citizen identity provider issued to the "
+                          "citizen in the Citizen-Token header"));
+  }
+  const auto now = std::chrono::system_clock::now();
+  auto citizen = ex.directory->citizen(token, now);
+  if (const auto* e = std::get_if<JwtError>(&citizen)) {
+    services_.probe.rejected("citizen_token");
+    return answer(problem(Status::unauthorized, "invalid-citizen-token",
+                          "The citizen's token is not valid",
+                          "Citizen-Token: " + std::string(describe(*e))));
+  }
+  if (std::get<std::string>(citizen) != parsed.envelope.subject()) {
+    services_.probe.rejected("citizen_token");
+    return answer(problem(Status::forbidden, "citizen-mismatch", "The token is another citizen's",
+                          "citizen_id must be the citizen the Citizen-Token was issued to"));
+  }
+  const auto verdict =
+      services_.citizen_reads->take(services_.hasher->hash(parsed.envelope.subject()), now);
+  if (verdict == CitizenReads::Verdict::kAllowed) return std::nullopt;
+  services_.probe.rejected("citizen_reads");
+  auto res =
+      answer(verdict == CitizenReads::Verdict::kExhausted
+                 ? problem(Status::too_many_requests, "citizen-reads-exhausted",
+                           "This citizen's access log was read too often today",
+                           "at most " + std::to_string(services_.citizen_reads->daily_limit()) +
+                               " reads per citizen and day (auth.citizen.daily_reads_per_citizen)")
+                 : problem(Status::service_unavailable, "access-log-unavailable",
+                           "The access log is not available",
+                           "too many citizens read their access log today on this gateway"));
+  res.set(bhttp::field::retry_after, std::to_string(CitizenReads::seconds_to_midnight(now)));
+  return res;
+}
+
 asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedRequest parsed) {
   const unsigned version = ex.req.version();
   const bool keep_alive = ex.req.keep_alive();
-  if (services_.access_log == nullptr || services_.hasher == nullptr) {
-    co_return http::make_problem_response(
-        problem(Status::service_unavailable, "access-log-unavailable",
-                "The access log is not available",
-                "this gateway has no audit store configured (audit.store)"),
-        ex.request_id, version, keep_alive);
-  }
+  if (auto refused = refuse_access_log_read(ex, parsed)) co_return std::move(*refused);
   auto result = co_await services_.access_log->page(
       services_.hasher->hash(parsed.envelope.subject()), parsed.before_seq,
-      static_cast<std::size_t>(parsed.page_size));
+      static_cast<std::size_t>(parsed.page_size), util::unix_ms_now());
   if (const auto* error = std::get_if<AccessLogReader::Unavailable>(&result)) {
     obs::log(error->busy ? spdlog::level::warn : spdlog::level::err, "access_log_query_failed",
              {{"request_id", ex.request_id}, {"error", error->why}, {"busy", error->busy}});
@@ -701,9 +776,9 @@ asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedReque
     if (error->busy) res.set(boost::beast::http::field::retry_after, "1");
     co_return res;
   }
-  const auto& page = std::get<std::vector<audit::AuditRecord>>(result);
+  const auto& listing = std::get<AccessLogReader::Listing>(result);
   json::array accesses;
-  for (const auto& r : page) {
+  for (const auto& r : listing.records) {
     json::array fields;
     for (const auto& f : r.fields_released) fields.emplace_back(f);
     const Partner* who = ex.directory->find(r.partner_id);
@@ -717,10 +792,15 @@ asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedReque
         {"fields", std::move(fields)},
         {"outcome", r.outcome},
     });
+    if (r.withheld_until_ms != 0) {
+      // Listed now that its time has passed; the citizen learns it was withheld, and why.
+      accesses.back().as_object()["withheld"] = json::object{
+          {"until", format_utc(r.withheld_until_ms)}, {"lawful_investigation", r.withholding_ref}};
+    }
   }
   json::object out{{"request_id", ex.request_id}, {"accesses", std::move(accesses)}};
-  if (page.size() == static_cast<std::size_t>(parsed.page_size)) {
-    out["next_page_token"] = std::to_string(page.back().seq);
+  if (listing.next_before != 0) {
+    out["next_page_token"] = std::to_string(listing.next_before);
   } else {
     out["next_page_token"] = nullptr;
   }

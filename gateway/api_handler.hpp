@@ -16,6 +16,7 @@
 #include "gateway/audit_publisher.hpp"
 #include "gateway/auth.hpp"
 #include "gateway/bus_client.hpp"
+#include "gateway/citizen_reads.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/validation.hpp"
@@ -33,6 +34,7 @@ struct ApiServices {
   AuditPublisher* audit = nullptr;        // null: audit off (benchmarks only)
   const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
   AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
+  CitizenReads* citizen_reads = nullptr;  // set with access_log: reads per citizen and day
   batch::BatchApi* batches = nullptr;     // null: /v1/batches answers 503 (not configured)
   AnonymousFailures* anonymous_failures = nullptr;  // null: every failure is its own event
   VerifyGuard* verify_guard = nullptr;              // null: no limit on failed verifications
@@ -89,6 +91,13 @@ class ApiHandler final : public http::Handler {
   /// released go to the exchange's audit event.
   boost::json::object join_profile(Exchange& ex, const std::vector<ProfilePart>& parts) const;
   boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
+  /// A request naming a lawful investigation: withheld from access logs for the partner's
+  /// granted period, or refused when the partner has none.
+  std::optional<http::Problem> withhold(Exchange& ex, const std::string& reference) const;
+  /// Why this access-log read may not go ahead (no citizen token for this citizen, the
+  /// citizen's daily reads spent), or nothing.
+  std::optional<http::Response> refuse_access_log_read(const Exchange& ex,
+                                                       const ParsedRequest& parsed) const;
   /// Fills partner identity, matching policy and deadline; lookups get their field scope
   /// (nullopt = allowed, else the problem to answer).
   /// The answer to a request refused before a partner was known: `refused`, or 429 when

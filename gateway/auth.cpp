@@ -42,19 +42,22 @@ bool Partner::may_state(std::string_view purpose) const {
   return purposes.empty() || purposes.contains(std::string(purpose));
 }
 
+PartnerDirectory::Issuer::Issuer(const config::JwtConfig& c) {
+  if (!c.enabled()) return;
+  keys = Jwks::load_file(c.jwks_file);
+  settings.issuer = c.issuer;
+  settings.audiences = c.audiences;
+  settings.clock_skew = std::chrono::seconds(c.clock_skew_s);
+}
+
 PartnerDirectory::PartnerDirectory(const std::vector<config::PartnerConfig>& partners,
-                                   const config::JwtConfig& jwt) {
-  if (jwt.enabled()) {
-    jwks_ = Jwks::load_file(jwt.jwks_file);
-    jwt_settings_.issuer = jwt.issuer;
-    jwt_settings_.audiences = jwt.audiences;
-    jwt_settings_.clock_skew = std::chrono::seconds(jwt.clock_skew_s);
-  }
+                                   const config::AuthConfig& auth)
+    : partner_tokens_(auth.jwt), citizens_(auth.citizen.tokens) {
   for (const auto& pc : partners) {
     auto p = std::make_unique<Partner>(Partner{
         pc.id, pc.name, pc.operations, pc.fields, pc.name_matching == "diacritic-insensitive",
         pc.required_grade == "partial", pc.purposes, pc.rate_limit, pc.operation_limits,
-        pc.daily_quota, pc.year_only_dates});
+        pc.daily_quota, pc.year_only_dates, pc.withhold_days});
     for (const auto& hex : pc.api_key_sha256) {
       KeyHash k{};
       for (std::size_t i = 0; i < 32; ++i) {
@@ -80,7 +83,7 @@ const Partner* PartnerDirectory::find(std::string_view id) const {
 
 AuthResult PartnerDirectory::authenticate(std::string_view header, const PeerIdentity& peer,
                                           std::chrono::system_clock::time_point now) const {
-  const AuthResult cert = by_certificate(peer);
+  AuthResult cert = by_certificate(peer);
   if (header.empty()) return cert;
 
   constexpr std::string_view kBearer = "bearer ";
@@ -90,8 +93,9 @@ AuthResult PartnerDirectory::authenticate(std::string_view header, const PeerIde
   while (!credential.empty() && credential.back() == ' ') credential.remove_suffix(1);
   if (credential.empty() || credential.size() > 8192) return fail(AuthFailure::kMalformed);
 
-  const AuthResult by_header =
-      jwks_ && looks_like_jwt(credential) ? by_token(credential, now) : by_api_key(credential);
+  AuthResult by_header = partner_tokens_.keys && looks_like_jwt(credential)
+                             ? by_token(credential, now)
+                             : by_api_key(credential);
   if (by_header.partner != nullptr && cert.partner != nullptr && cert.partner != by_header.partner)
     return fail(AuthFailure::kConflict, by_header.method);
   return by_header;
@@ -112,7 +116,7 @@ AuthResult PartnerDirectory::by_api_key(std::string_view key) const {
 
 AuthResult PartnerDirectory::by_token(std::string_view token,
                                       std::chrono::system_clock::time_point now) const {
-  auto verified = verify_jwt(token, *jwks_, jwt_settings_, now);
+  auto verified = verify_jwt(token, *partner_tokens_.keys, partner_tokens_.settings, now);
   if (const auto* e = std::get_if<JwtError>(&verified)) {
     AuthResult r = fail(AuthFailure::kInvalidToken, "jwt");
     r.jwt_error = *e;
@@ -128,9 +132,21 @@ AuthResult PartnerDirectory::by_token(std::string_view token,
   return fail(AuthFailure::kUnknownClient, "jwt");
 }
 
+std::variant<std::string, JwtError> PartnerDirectory::citizen(
+    std::string_view token, std::chrono::system_clock::time_point now) const {
+  if (!citizens_.keys) return JwtError::kUnknownKey;
+  auto verified = verify_jwt(token, *citizens_.keys, citizens_.settings, now);
+  if (const auto* e = std::get_if<JwtError>(&verified)) return *e;
+  return std::move(std::get<JwtClaims>(verified).subject);
+}
+
 AuthResult PartnerDirectory::by_certificate(const PeerIdentity& peer) const {
   if (!peer.cert_presented) return fail(AuthFailure::kMissing);
-  if (!peer.cert_verified) return fail(AuthFailure::kUntrustedCert, "mtls");
+  if (!peer.cert_verified) {
+    AuthResult r = fail(AuthFailure::kUntrustedCert, "mtls");
+    r.cert_problem = peer.cert_problem;
+    return r;
+  }
   if (const auto it = by_cert_sha256_.find(peer.cert_sha256); it != by_cert_sha256_.end())
     return {it->second, AuthFailure::kNone, "mtls"};
   if (const auto it = by_cert_subject_.find(peer.cert_subject); it != by_cert_subject_.end())
@@ -151,7 +167,11 @@ std::string auth_detail(const AuthResult& r) {
     case AuthFailure::kUnknownClient:
       return "the access token is valid but its client_id is not a registered partner";
     case AuthFailure::kUntrustedCert:
-      return "the client certificate does not chain to the CA this gateway trusts for partners";
+      return "the client certificate was refused: " +
+             (r.cert_problem.empty() ? std::string("it does not chain to the CA this gateway "
+                                                   "trusts for partners")
+                                     : r.cert_problem) +
+             " (it must chain to the partner CA, within the verify depth, and not be revoked)";
     case AuthFailure::kUnknownCert:
       return "the client certificate is trusted but registered to no partner";
     case AuthFailure::kConflict:

@@ -28,7 +28,8 @@ struct Partner {
   config::RateLimit rate_limit;
   std::map<std::string, config::RateLimit> operation_limits;
   std::int64_t daily_quota = 0;
-  bool year_only_dates = false;  // a year alone is accepted as a claimed date
+  bool year_only_dates = false;    // a year alone is accepted as a claimed date
+  std::int64_t withhold_days = 0;  // lawful investigations kept out of access logs; 0 = no
 
   bool may(std::string_view registry, std::string_view operation) const;
   const std::set<std::string>& fields_of(std::string_view registry) const;
@@ -55,6 +56,7 @@ struct AuthResult {
   AuthFailure failure = AuthFailure::kNone;
   std::string_view method;  // "api_key", "jwt", "mtls"
   JwtError jwt_error = JwtError::kMalformed;
+  std::string cert_problem{};  // kUntrustedCert: OpenSSL's reason (e.g. "certificate revoked")
 };
 
 /// The configured partners and every way they may authenticate: API keys (only SHA-256
@@ -66,9 +68,15 @@ struct AuthResult {
 class PartnerDirectory {
  public:
   PartnerDirectory(const std::vector<config::PartnerConfig>& partners,
-                   const config::JwtConfig& jwt);
+                   const config::AuthConfig& auth);
   AuthResult authenticate(std::string_view authorization, const PeerIdentity& peer,
                           std::chrono::system_clock::time_point now) const;
+  /// Whether citizen access tokens can be checked (auth.citizen is configured).
+  bool checks_citizens() const { return citizens_.keys.has_value(); }
+  /// The citizen an access token of the citizen identity provider was issued for (its
+  /// "sub"), or why the token is refused. kUnknownKey when none is configured.
+  std::variant<std::string, JwtError> citizen(std::string_view token,
+                                              std::chrono::system_clock::time_point now) const;
   const Partner* find(std::string_view id) const;
   std::size_t size() const { return partners_.size(); }
 
@@ -86,8 +94,14 @@ class PartnerDirectory {
   std::unordered_map<std::string, const Partner*> by_client_id_;
   std::unordered_map<std::string, const Partner*> by_cert_sha256_;
   std::unordered_map<std::string, const Partner*> by_cert_subject_;
-  std::optional<Jwks> jwks_;
-  JwtSettings jwt_settings_;
+  /// One identity provider: its keys (none when not configured) and what its tokens say.
+  struct Issuer {
+    std::optional<Jwks> keys;
+    JwtSettings settings;
+    explicit Issuer(const config::JwtConfig& c);
+  };
+  Issuer partner_tokens_;
+  Issuer citizens_;
 };
 
 /// The operator-facing sentence for a failure (what to send instead); no credential content.

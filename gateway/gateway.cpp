@@ -94,12 +94,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
   } else {
     obs::warn("audit_disabled", {{"detail", "audit.enabled is false: for benchmarks only"}});
   }
-  if (!cfg.audit.subject_key.empty()) {
-    hasher_ = std::make_unique<SubjectHasher>(cfg.audit.subject_key);
-    services.hasher = hasher_.get();
-    access_log_ = open_access_log(cfg);
-    services.access_log = access_log_.get();
-  }
+  if (!cfg.audit.subject_key.empty()) start_access_log(cfg, services);
   if (cfg.batches.enabled) {
     const auto& b = cfg.batches;
     batch_store_ = batch::open_sqlite_batch_store(b.sqlite_path);
@@ -118,7 +113,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
     services.batches = batch_api_.get();
   }
   api_handler_ = std::make_shared<ApiHandler>(
-      std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth.jwt), services);
+      std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth), services);
   api_ = std::make_unique<http::Server>(
       ioc_, cfg_.listen, limits(cfg_), api_handler_,
       cfg_.tls.enabled() ? http::make_tls_context(cfg_.tls) : nullptr);
@@ -132,11 +127,34 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
   quota_collector_ = metrics_.add_collector([this] { return quota_families(); });
 }
 
+void Gateway::start_access_log(const config::Config& cfg, ApiServices& services) {
+  hasher_ = std::make_unique<SubjectHasher>(cfg.audit.subject_key);
+  services.hasher = hasher_.get();
+  access_log_ = open_access_log(cfg);
+  services.access_log = access_log_.get();
+  citizen_reads_ = std::make_unique<CitizenReads>(cfg.auth.citizen.daily_reads_per_citizen);
+  services.citizen_reads = citizen_reads_.get();
+  if (!cfg.auth.citizen.enabled()) {
+    obs::warn("access_log_closed",
+              {{"detail",
+                "auth.citizen is not configured: every access-log read is refused "
+                "(a citizen's log opens only with that citizen's token)"}});
+  }
+}
+
 std::string Gateway::reload() {
   try {
     const config::Config cfg = config::load_config(config_path_);
-    auto directory = std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth.jwt);
+    auto directory = std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth);
+    // Certificates, the partner CA and its revocation lists too (a CRL must be replaced
+    // before its next update, or every client certificate fails), for new connections.
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    if (cfg.gateway.tls.enabled() != cfg_.tls.enabled()) {
+      throw std::runtime_error("gateway.tls cannot be turned on or off by a reload; restart");
+    }
+    if (cfg.gateway.tls.enabled()) tls = http::make_tls_context(cfg.gateway.tls);
     const auto partners = directory->size();
+    if (tls) api_->set_tls(std::move(tls));
     api_handler_->reload(std::move(directory));
     probe_.reloaded(true);
     obs::info("config_reloaded", {{"config", config_path_}, {"partners", partners}});

@@ -12,6 +12,7 @@
 #include "gateway/api_handler.hpp"
 #include "gateway/audit_publisher.hpp"
 #include "gateway/bus_client.hpp"
+#include "gateway/citizen_reads.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "gateway/verify_guard.hpp"
 #include "http/admin_handler.hpp"
@@ -41,13 +42,16 @@ class Gateway {
   std::uint16_t api_port() const { return api_->port(); }
   std::uint16_t admin_port() const { return admin_->port(); }
   std::string readiness() const;
-  /// Re-reads the config file and swaps in its partners, keys and limits (SIGHUP,
-  /// POST /admin/reload). Returns "" on success, else why the new config was refused (the
-  /// old one stays in force). Listeners, TLS and Kafka settings need a restart.
+  /// Re-reads the config file and swaps in its partners, keys, limits and JWKS files, and
+  /// the TLS certificate, client CA and CRLs for new connections (SIGHUP, POST
+  /// /admin/reload). Returns "" on success, else why the new config was refused (the old
+  /// one stays in force). Listeners, turning TLS on or off, and Kafka settings need a restart.
   std::string reload();
 
  private:
   std::vector<prometheus::MetricFamily> quota_families() const;
+  /// The subject hasher, the access log and its per-citizen read count, into `services`.
+  void start_access_log(const config::Config& cfg, ApiServices& services);
 
   const std::string config_path_;
   const config::GatewayConfig cfg_;
@@ -59,6 +63,7 @@ class Gateway {
   VerifyGuard verify_guard_;
   AnonymousFailures anonymous_failures_;
   std::unique_ptr<AccessLogReader> access_log_;
+  std::unique_ptr<CitizenReads> citizen_reads_;
   // Bulk jobs (when batches are configured); destroyed before the bus client they use.
   std::unique_ptr<batch::BatchStore> batch_store_;
   std::unique_ptr<batch::BatchEngine> batch_engine_;

@@ -15,10 +15,18 @@ namespace v1 = bus::v1;
 using Errors = std::vector<http::FieldError>;
 using registries::RequestReader;
 
-void accountability(RequestReader& b, v1::Request& env) {
+void accountability(RequestReader& b, ParsedRequest& out) {
+  v1::Request& env = out.envelope;
   if (auto p = b.str("purpose", true, 200)) env.set_purpose(*p);
   if (auto o = b.str("on_behalf_of", false, 128)) env.set_on_behalf_of(*o);
   if (auto c = b.str("procedure_code", false, 64)) env.set_procedure_code(*c);
+  if (auto l = b.str("lawful_investigation", false, 128)) {
+    if (l->empty()) {
+      b.error("lawful_investigation", "must be the investigation's case or decision reference");
+    } else {
+      out.lawful_investigation = std::move(*l);
+    }
+  }
 }
 
 void citizen_profile(RequestReader& b, ParsedRequest& out) {
@@ -82,7 +90,7 @@ Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view 
   ParsedRequest out;
   out.envelope.set_registry(std::string(registry));
   out.envelope.set_operation(operation == "verify" ? v1::OPERATION_VERIFY : v1::OPERATION_LOOKUP);
-  accountability(b, out.envelope);
+  accountability(b, out);
 
   const registries::Module* module = registries::find(registry);
   if (module != nullptr && (operation == "verify" || operation == "lookup") &&
@@ -94,6 +102,9 @@ Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view 
     citizen_profile(b, out);
   } else if (registry == "audit" && operation == "access-log") {
     access_log(b, out);
+    // The citizen's own reads are the citizen's to see.
+    if (!out.lawful_investigation.empty())
+      b.error("lawful_investigation", "not accepted when reading an access log");
   } else {
     errors.push_back(
         {"body", "no such operation " + std::string(registry) + "." + std::string(operation)});

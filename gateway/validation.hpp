@@ -22,6 +22,9 @@ struct ParsedRequest {
   std::optional<std::vector<std::string>> fields;
   /// citizen.profile: the registries asked for; empty = all the partner may see.
   std::vector<std::string> registries;
+  /// A lawful investigation's reference (case or decision number) when the partner asks for
+  /// this access to be withheld from the citizen's access log for a while; "" otherwise.
+  std::string lawful_investigation;
   /// audit.access-log: page size, and the page to continue from (0 = newest).
   std::int64_t page_size = 20;
   std::int64_t before_seq = 0;

@@ -1,5 +1,6 @@
 #include "http/admin_handler.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 
 #include "http/request_id.hpp"
@@ -8,7 +9,22 @@ namespace lgsp::http {
 
 namespace bhttp = boost::beast::http;
 
-boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInfo& /*peer*/) {
+namespace {
+
+/// Whether `address` is this machine (127.0.0.0/8, ::1, or IPv4 loopback mapped into IPv6).
+bool from_loopback(const std::string& address) {
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(address, ec);
+  if (ec) return false;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  }
+  return a.is_loopback();
+}
+
+}  // namespace
+
+boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInfo& peer) {
   const std::string id = new_request_id();
   const unsigned v = req.version();
   const bool ka = req.keep_alive();
@@ -23,6 +39,16 @@ boost::asio::awaitable<Response> AdminHandler::handle(Request req, const PeerInf
   if (const auto action = actions_.find(std::string(target)); action != actions_.end()) {
     if (req.method() != bhttp::verb::post)
       co_return not_allowed("POST", "use POST for " + action->first);
+    // The admin port also serves Prometheus and the kubelet's probes, so it may listen
+    // beyond loopback; actions change the process and are taken from the machine itself only.
+    if (!from_loopback(peer.address)) {
+      const Problem p = problem(Status::forbidden, "admin-loopback-only",
+                                "Admin actions are taken from this machine only",
+                                "POST " + action->first +
+                                    " is accepted from a loopback address only (in Kubernetes: "
+                                    "kubectl exec into the pod), or send the process SIGHUP");
+      co_return make_problem_response(p, id, v, ka);
+    }
     const std::string why = action->second();
     if (why.empty()) co_return make_json_response(Status::ok, R"({"status":"done"})", id, v, ka);
     const Problem p =

@@ -12,7 +12,9 @@ namespace lgsp::http {
 /// The admin endpoints of every process: GET /healthz (the process runs), GET /readyz (it
 /// can do its job: `ready` returns false and a reason otherwise) and GET /metrics
 /// (Prometheus text format), plus POST actions a process registers (the gateway's
-/// /admin/reload). Lives as long as the Server that uses it.
+/// /admin/reload), which are taken from a loopback address only (403 otherwise): the port
+/// may listen beyond loopback for Prometheus and probes. Lives as long as the Server that
+/// uses it.
 class AdminHandler final : public Handler {
  public:
   /// Returns an empty string when ready, else why not (shown in the 503 body).

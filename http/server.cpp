@@ -1,6 +1,8 @@
 #include "http/server.hpp"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <boost/asio/as_tuple.hpp>
@@ -164,7 +166,9 @@ PeerInfo peer_of(TlsStream& stream) {
   if (cert == nullptr) return peer;
   const std::unique_ptr<X509, decltype(&X509_free)> owned(cert, X509_free);
   peer.cert_presented = true;
-  peer.cert_verified = SSL_get_verify_result(ssl) == X509_V_OK;
+  const long verdict = SSL_get_verify_result(ssl);
+  peer.cert_verified = verdict == X509_V_OK;
+  if (!peer.cert_verified) peer.cert_problem = X509_verify_cert_error_string(verdict);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (X509_digest(cert, EVP_sha256(), md, &len) == 1) peer.cert_sha256 = util::to_hex(md, len);
@@ -175,6 +179,27 @@ PeerInfo peer_of(TlsStream& stream) {
     if (n > 0) peer.cert_subject.assign(data, static_cast<std::size_t>(n));
   }
   return peer;
+}
+
+/// Adds every CRL in the PEM file `path` to the context's store and checks client
+/// certificates against them (the leaf: CRLs of the CAs that issue partners' certificates).
+void load_crls(SSL_CTX* native, const std::string& path) {
+  const std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_file(path.c_str(), "r"), BIO_free);
+  if (!in) throw std::runtime_error("gateway.tls.client_crl_file: cannot read " + path);
+  X509_STORE* store = SSL_CTX_get_cert_store(native);
+  int loaded = 0;
+  while (X509_CRL* crl = PEM_read_bio_X509_CRL(in.get(), nullptr, nullptr, nullptr)) {
+    const int added = X509_STORE_add_crl(store, crl);
+    X509_CRL_free(crl);
+    if (added != 1) throw std::runtime_error("gateway.tls.client_crl_file: cannot use " + path);
+    ++loaded;
+  }
+  ERR_clear_error();  // the read that ended the loop
+  if (loaded == 0) {
+    throw std::runtime_error("gateway.tls.client_crl_file: " + path +
+                             " holds no PEM certificate revocation list");
+  }
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
 }
 
 }  // namespace
@@ -222,6 +247,8 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::TlsConfig& tl
     // that use API keys or tokens send none.
     SSL_CTX_set_client_CA_list(native, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
     SSL_CTX_set_verify(native, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+    SSL_CTX_set_verify_depth(native, static_cast<int>(tls.client_verify_depth));
+    if (!tls.client_crl_file.empty()) load_crls(native, tls.client_crl_file);
   }
   return ctx;
 }
@@ -229,12 +256,14 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const config::TlsConfig& tl
 struct Server::Connection {
   explicit Connection(tcp::socket s)
       : stream(std::in_place_type<beast::tcp_stream>, std::move(s)) {}
-  Connection(tcp::socket s, asio::ssl::context& ctx)
-      : stream(std::in_place_type<TlsStream>, std::move(s), ctx) {}
+  Connection(tcp::socket s, std::shared_ptr<asio::ssl::context> ctx)
+      : tls(std::move(ctx)), stream(std::in_place_type<TlsStream>, std::move(s), *tls) {}
   beast::tcp_stream& lowest() {
     return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
                       stream);
   }
+  /// The context this connection was accepted under: a reload may replace the server's.
+  std::shared_ptr<asio::ssl::context> tls;
   std::variant<beast::tcp_stream, TlsStream> stream;
 };
 
@@ -248,6 +277,17 @@ Server::Server(asio::io_context& ioc, config::Endpoint endpoint, ServerLimits li
       acceptor_(asio::make_strand(ioc)) {}
 
 Server::~Server() { stop(); }
+
+std::shared_ptr<asio::ssl::context> Server::current_tls() const {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
+void Server::set_tls(std::shared_ptr<asio::ssl::context> tls) {
+  std::lock_guard lock(tls_mu_);
+  if (!tls_ || !tls) throw std::logic_error("set_tls: a TLS server stays TLS, a plain one plain");
+  tls_ = std::move(tls);
+}
 
 void Server::start() {
   const auto address =
@@ -298,8 +338,9 @@ asio::awaitable<void> Server::accept_loop() {
     }
     boost::system::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);  // best effort; a reset peer fails here
-    auto conn = tls_ ? std::make_shared<Connection>(std::move(socket), *tls_)
-                     : std::make_shared<Connection>(std::move(socket));
+    auto tls = current_tls();
+    auto conn = tls ? std::make_shared<Connection>(std::move(socket), std::move(tls))
+                    : std::make_shared<Connection>(std::move(socket));
     {
       std::lock_guard lock(connections_->mu);
       connections_->open.emplace(conn.get(), conn);
@@ -535,7 +576,9 @@ asio::awaitable<bool> Server::write_chunks(Stream& stream, StreamedResponse& res
   (void)hn;
   if (hec) co_return true;
   try {
-    while (auto piece = res.next()) {
+    for (;;) {
+      std::optional<std::string> piece = co_await res.next();
+      if (!piece) break;
       if (piece->empty()) continue;
       lowest.expires_after(limits_.read_timeout);
       boost::system::error_code wec;

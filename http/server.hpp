@@ -31,6 +31,7 @@ struct PeerInfo {
   std::string cert_sha256;      // lower-case hex SHA-256 of the DER certificate
   std::string cert_subject;     // RFC 2253 one-line form, e.g. "CN=evn-gw,O=EVN,C=VN"
   std::string address;          // the client's IP address (no port)
+  std::string cert_problem{};   // why a presented certificate failed (e.g. "certificate revoked")
 };
 
 /// The request line and headers of a request whose body is streamed.
@@ -54,7 +55,9 @@ class BodyReader {
 /// chunk, until it returns nullopt; without, `head` is sent as is.
 struct StreamedResponse {
   Response head;
-  std::function<std::optional<std::string>()> next;
+  /// The next piece of the body (nullopt: the end). A coroutine, so that a piece read from
+  /// a store can be read off the connection's thread.
+  std::function<boost::asio::awaitable<std::optional<std::string>>()> next;
 };
 
 /// What a server does with one complete request. Runs on the connection's strand; may
@@ -106,6 +109,9 @@ class Server {
   void stop();
   /// The bound port (useful with port 0).
   std::uint16_t port() const { return port_; }
+  /// Connections accepted from now on use `tls` (new certificates, client CA, revocation
+  /// lists); open ones keep theirs. Only for a server started with TLS.
+  void set_tls(std::shared_ptr<boost::asio::ssl::context> tls);
 
  private:
   struct Connection;
@@ -147,7 +153,9 @@ class Server {
   config::Endpoint endpoint_;
   ServerLimits limits_;
   std::shared_ptr<Handler> handler_;
-  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<boost::asio::ssl::context> current_tls() const;
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // guarded by tls_mu_
   boost::asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};

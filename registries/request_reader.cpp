@@ -11,7 +11,8 @@
 namespace lgsp::registries {
 namespace {
 
-constexpr std::array<std::string_view, 3> kCommon{"purpose", "on_behalf_of", "procedure_code"};
+constexpr std::array<std::string_view, 4> kCommon{"purpose", "on_behalf_of", "procedure_code",
+                                                  "lawful_investigation"};
 
 }  // namespace
 

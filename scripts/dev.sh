@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 source scripts/ccache-env.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build build -j "$(nproc)" --target lgsp lgsp-ministry-standin
+cmake --build build -j "$(nproc)" --target lgsp lgsp-ministry-standin lgsp-citizen-idp
+# The citizen identity provider's stand-in: its signing key (created once) and the JWKS that
+# config/dev.yaml's auth.citizen trusts; `./build/lgsp-citizen-idp --citizen ID` prints a token.
+./build/lgsp-citizen-idp --dir run/citizen-idp
 # The secrets config/dev.yaml names, created once and kept across runs (run/ is not
 # committed): the audit subject-hash key, the envelope sealing keys (one per registry and
 # one for audit events) and the audit writer's signing key pair.

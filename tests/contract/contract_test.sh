@@ -65,7 +65,8 @@ status=0
 node "$here/validate-responses.mjs" --spec "$root/docs/openapi.yaml" \
   --api http://127.0.0.1:28080 --admin http://127.0.0.1:29464 \
   --samples "$work/samples.jsonl" --config "$work/dev.yaml" \
-  --rate-key contract-rate-key --quota-key contract-quota-key || status=$?
+  --rate-key contract-rate-key --quota-key contract-quota-key \
+  --citizen-idp "$(dirname "$lgsp")/lgsp-citizen-idp" --citizen-idp-dir "$work/citizen-idp" || status=$?
 
 kill -0 "$pid" 2>/dev/null || { echo "FAIL: lgsp dev is no longer running"; tail -30 "$work/dev.log"; exit 1; }
 stop_process "$pid" "lgsp dev" "$work/dev.log" || exit 1

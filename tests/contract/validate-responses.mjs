@@ -10,16 +10,20 @@
 // usage: node validate-responses.mjs --api http://127.0.0.1:28080 --admin http://127.0.0.1:29464
 //          --samples samples.jsonl [--spec ../../docs/openapi.yaml] [--config dev.yaml]
 //          [--ministry-key K] [--telecom-key K] [--citizen-app-key K]
-//          [--rate-key K] [--quota-key K]
+//          [--rate-key K] [--quota-key K] --citizen-idp PATH --citizen-idp-dir DIR
 // --samples: the output of `lgsp seed --config F --samples 1` (one subject per registry; the
 //   civil-status one is an event: a death when the sampled events hold one, else usually a
 //   marriage, with its spouse).
 // --config: the running stack's config file; when given, POST /admin/reload is also driven
 //   into its 422 answer by appending a bad key to the file for a moment (then restored), and
 //   its `batches` limits are read (a bulk job over `max_records` is provoked when it is set).
+// --citizen-idp / --citizen-idp-dir: the citizen identity provider's stand-in
+//   (lgsp-citizen-idp) and its directory, whose JWKS the stack's auth.citizen trusts: it signs
+//   the Citizen-Token of every access-log read.
 // --rate-key / --quota-key: partners with a tiny rate limit / a daily quota of 3 and
 //   citizen.profile without lookups (contract_test.sh adds them); their checks are skipped
 //   without them.
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -45,7 +49,7 @@ function parseArgs(argv) {
     }
     out[argv[i].slice(2)] = argv[i + 1];
   }
-  for (const k of ['api', 'admin', 'samples']) {
+  for (const k of ['api', 'admin', 'samples', 'citizen-idp', 'citizen-idp-dir']) {
     if (!out[k]) throw new Error(`--${k} is required (see the usage at the top of this file)`);
   }
   return out;
@@ -352,6 +356,9 @@ const auth = (key) => ({ Authorization: `Bearer ${key}`, 'Content-Type': 'applic
 const ministry = auth(args['ministry-key']);
 const telecom = auth(args['telecom-key']);
 const citizenApp = auth(args['citizen-app-key']);
+// The citizen app carrying the citizen's own token (signed by the identity provider's stand-in).
+const citizenToken = (id) => execFileSync(args['citizen-idp'], ['--dir', args['citizen-idp-dir'], '--citizen', id]).toString().trim();
+const citizenAppFor = (id) => ({ ...citizenApp, 'Citizen-Token': citizenToken(id) });
 const purpose = 'contract-test';
 
 // The civil-status claims the sample allows: its death, else `deceased: false` (whose grade
@@ -402,6 +409,8 @@ const catalogue = [
     body: { citizen_id: P.citizen_id, date_of_birth: '1901-01-01', gender: null, on_behalf_of: null, purpose } },
   { name: 'population.lookup all granted fields', target: '/v1/population/lookup', headers: ministry, expect: 200,
     body: { citizen_id: P.citizen_id, purpose } },
+  { name: 'population.lookup for a lawful investigation (withheld from the access log)', target: '/v1/population/lookup', headers: ministry, expect: 200,
+    body: { citizen_id: P.citizen_id, purpose, lawful_investigation: 'VKS-2026/123' } },
   { name: 'population.lookup named fields', target: '/v1/population/lookup', headers: ministry, expect: 200,
     body: { citizen_id: P.citizen_id, fields: ['full_name', 'permanent_address'], purpose } },
   { name: 'insurance.verify', target: '/v1/insurance/verify', headers: ministry, expect: 200,
@@ -516,10 +525,14 @@ const catalogue = [
   { name: '401 unknown API key', target: '/v1/population/lookup', headers: auth('not-a-key'), body: { citizen_id: P.citizen_id, purpose }, expect: 401, problemType: 'unauthenticated' },
   { name: '401 not a Bearer header', target: '/v1/citizen-profile', headers: { Authorization: 'Basic ZGVtbzpkZW1v', 'Content-Type': 'application/json' }, body: {}, expect: 401, problemType: 'unauthenticated' },
   { name: '401 access log without credentials', target: '/v1/audit/access-log', headers: { 'Content-Type': 'application/json' }, body: {}, expect: 401, problemType: 'unauthenticated' },
+  { name: "401 access log without the citizen's token", target: '/v1/audit/access-log', headers: citizenApp, body: { citizen_id: P.citizen_id, purpose }, expect: 401, problemType: 'citizen-token-required' },
+  { name: '401 access log with a refused citizen token', target: '/v1/audit/access-log', headers: { ...citizenApp, 'Citizen-Token': 'e30.e30.c2ln' }, body: { citizen_id: P.citizen_id, purpose }, expect: 401, problemType: 'invalid-citizen-token' },
 
   // 403: operation, field, purpose.
   { name: '403 operation (verify-only partner looks up)', target: '/v1/population/lookup', headers: telecom, body: { citizen_id: P.citizen_id, purpose: 'telecom-subscriber-registration' }, expect: 403, problemType: 'operation-not-allowed' },
   { name: '403 operation (citizen app verifies)', target: '/v1/insurance/verify', headers: citizenApp, body: {}, expect: 403, problemType: 'operation-not-allowed' },
+  { name: "403 access log with another citizen's token", target: '/v1/audit/access-log', headers: citizenAppFor(UNKNOWN_ID), body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'citizen-mismatch' },
+  { name: '403 withholding not granted', target: '/v1/population/verify', headers: telecom, body: { citizen_id: P.citizen_id, full_name: 'A', purpose: 'telecom-subscriber-registration', lawful_investigation: 'VKS-2026/1' }, expect: 403, problemType: 'withholding-not-allowed' },
   { name: '403 operation (ministry reads an access log)', target: '/v1/audit/access-log', headers: ministry, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed' },
   { name: '403 operation (telecom asks for a profile)', target: '/v1/citizen-profile', headers: telecom, body: { citizen_id: P.citizen_id, purpose }, expect: 403, problemType: 'operation-not-allowed' },
   { name: '403 operation (verify-only partner on vehicles)', target: '/v1/vehicle/verify', headers: telecom, body: {}, expect: 403, problemType: 'operation-not-allowed' },
@@ -941,20 +954,21 @@ if (args['quota-key']) {
 // Access log: the ministry's requests above reach the chain within about a second.
 {
   const body = { citizen_id: P.citizen_id, purpose: 'citizen-self-service', page_size: 2 };
+  const ownToken = citizenAppFor(P.citizen_id);
   let first = null;
-  for (let i = 0; i < 50; i += 1) {
-    const r = await request(args.api, 'POST', '/v1/audit/access-log', { headers: citizenApp, body });
+  for (let i = 0; i < 40; i += 1) {
+    const r = await request(args.api, 'POST', '/v1/audit/access-log', { headers: ownToken, body });
     if (r.status === 200 && JSON.parse(r.body).next_page_token) break;
     await new Promise((ok) => setTimeout(ok, 100));
   }
-  first = await exercise({ name: 'audit.access-log first page', target: '/v1/audit/access-log', headers: citizenApp, body, expect: 200 });
+  first = await exercise({ name: 'audit.access-log first page', target: '/v1/audit/access-log', headers: ownToken, body, expect: 200 });
   const token = first && first.json && first.json.next_page_token;
   check('audit.access-log: a full page has a next_page_token', typeof token === 'string');
   if (typeof token === 'string') {
-    await exercise({ name: 'audit.access-log next page', target: '/v1/audit/access-log', headers: citizenApp, expect: 200,
+    await exercise({ name: 'audit.access-log next page', target: '/v1/audit/access-log', headers: ownToken, expect: 200,
       body: { citizen_id: P.citizen_id, purpose: 'citizen-self-service', page_size: 100, page_token: token } });
   }
-  await exercise({ name: 'audit.access-log nobody accessed', target: '/v1/audit/access-log', headers: citizenApp, expect: 200,
+  await exercise({ name: 'audit.access-log nobody accessed', target: '/v1/audit/access-log', headers: citizenAppFor('096299999999'), expect: 200,
     body: { citizen_id: '096299999999', purpose: 'citizen-self-service' },
     extra: (_res, b) => check('audit.access-log: an untouched citizen has no accesses and no next page', b.accesses.length === 0 && b.next_page_token === null) });
 }

@@ -209,6 +209,11 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=lgsp.test" -keyout "$pki/tls.key"
   -out "$pki/tls.csr" 2> /dev/null
 openssl x509 -req -in "$pki/tls.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
   -days 2 -out "$pki/tls.crt" 2> /dev/null
+: > "$pki/index.txt"
+printf '[ca]\ndefault_ca = d\n[d]\ndatabase = %s/index.txt\ndefault_md = sha256\ndefault_crl_days = 2\n' \
+  "$pki" > "$pki/ca.cnf"
+openssl ca -config "$pki/ca.cnf" -keyfile "$pki/ca.key" -cert "$pki/ca.crt" -gencrl \
+  -out "$pki/ca.crl" 2> /dev/null
 
 secret_file() { # path: plausible content chosen by the file's name
   local f=$1
@@ -217,10 +222,11 @@ secret_file() { # path: plausible content chosen by the file's name
     */tls.crt) cp "$pki/tls.crt" "$f" ;;
     */tls.key) cp "$pki/tls.key" "$f" ;;
     */ca.crt | */client-ca/*) cp "$pki/ca.crt" "$f" ;;
+    */client-crl/*) cp "$pki/ca.crl" "$f" ;;
     */tls-key-password/*) echo "unused-password" > "$f" ;;
     */audit-subject-key/*) openssl rand -hex 32 > "$f" ;;
     */audit-signing-key/*) openssl genpkey -algorithm ed25519 -out "$f" 2> /dev/null ;;
-    */jwks/*) echo '{"keys":[]}' > "$f" ;;
+    */jwks/* | */citizen-jwks/*) echo '{"keys":[]}' > "$f" ;;
     # Refused at once on loopback: the process must get past its config and stop at the
     # first connection, never reach another machine.
     */audit-db/* | */registry-db/*) echo "host=127.0.0.1 port=1 dbname=lgsp user=lgsp connect_timeout=2" > "$f" ;;

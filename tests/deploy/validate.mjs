@@ -71,6 +71,7 @@ const modelModules = {
   "apps/v1": "kubernetes-models/apps/v1",
   "autoscaling/v2": "kubernetes-models/autoscaling/v2",
   "policy/v1": "kubernetes-models/policy/v1",
+  "networking.k8s.io/v1": "kubernetes-models/networking.k8s.io/v1",
   "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
 };
 

@@ -160,10 +160,7 @@ TEST(BatchJobs, HundredThousandRecordsCompleteWithCorrectCountsInInputOrder) {
   const auto until = std::chrono::steady_clock::now() + 20s;
   bool listed = false;
   while (!listed && std::chrono::steady_clock::now() < until) {
-    const auto log = post_json(stack.api_port(), "/v1/audit/access-log",
-                               json::serialize(json::object{{"citizen_id", subject.citizen_id},
-                                                            {"purpose", "citizen-self-service"}}),
-                               kCitizenAppKey);
+    const auto log = stack.access_log(subject.citizen_id);
     ASSERT_EQ(log.status, 200) << log.body;
     const json::value page = log.json();  // named: the loop must not outlive it
     for (const auto& a : page.at("accesses").as_array()) {

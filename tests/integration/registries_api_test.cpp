@@ -425,7 +425,7 @@ TEST_P(RegistriesApi, PlateLookupShowsInTheOwnersAccessLogAndTheChainVerifies) {
   // moments; the citizen may have older accesses from other tests).
   const auto listed = [this](const std::string& citizen, std::string_view operation) {
     for (int i = 0; i < 100; ++i) {
-      const auto r = post("/v1/audit/access-log", {{"citizen_id", citizen}}, kCitizenAppKey);
+      const auto r = stack_->access_log(citizen);
       if (r.status != 200) return false;
       const json::value log = r.json();
       for (const auto& a : log.at("accesses").as_array()) {

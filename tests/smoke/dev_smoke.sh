@@ -63,7 +63,8 @@ bad=$(jq -nc --arg id "$id" --arg n "$name" '{citizen_id:$id, full_name:$n, date
 log_body=$(jq -nc --arg id "$id" '{citizen_id:$id, purpose:"citizen-self-service"}')
 for _ in $(seq 1 50); do
   accesses=$(curl -fsS -X POST http://127.0.0.1:18080/v1/audit/access-log \
-    -H 'Authorization: Bearer demo-citizen-app-key' -H 'Content-Type: application/json' -d "$log_body")
+    -H 'Authorization: Bearer demo-citizen-app-key' -H "Citizen-Token: $(citizen_token "$id")" \
+    -H 'Content-Type: application/json' -d "$log_body")
   [ "$(echo "$accesses" | jq '.accesses | length')" -ge 4 ] && break
   sleep 0.1
 done

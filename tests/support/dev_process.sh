@@ -34,12 +34,20 @@ dev_profile() {
 
 # start_standin D: the Ministry of Justice stand-in as scripts/dev.sh runs it, on
 # 127.0.0.1:D8091 over its own copy of civil status in $work (the profile's 2,000 citizens),
-# killed on exit ($standin_pid, not in $pids). Needs $lgsp (the stand-in is built beside it).
+# killed on exit ($standin_pid, not in $pids); and the citizen identity provider's key and
+# JWKS in $work/citizen-idp (citizen_token). Needs $lgsp (the stand-ins are built beside it).
 start_standin() {
+  "$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$work/citizen-idp"
   sed -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 2000#" \
     "$dev_root/config/ministry-standin.yaml" > "$work/standin.yaml"
   standin_pid=$("$dev_root/scripts/start-standin.sh" "$(dirname "$lgsp")" "$work/standin.yaml" \
     "${1}8091" "$work/standin.log")
+}
+
+# citizen_token ID: an access token of the citizen identity provider's stand-in for citizen
+# ID (after start_standin), for the Citizen-Token header of an access-log read.
+citizen_token() {
+  "$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$work/citizen-idp" --citizen "$1"
 }
 
 # wait_ready URL LOG: waits up to 20 s for URL to answer 2xx; otherwise shows the end of LOG

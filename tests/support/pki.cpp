@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace lgsp::testing {
@@ -47,6 +48,16 @@ void issue(const std::string& base, const std::string& ca, const std::string& su
       ".key -CAcreateserial -days 2 -extfile " + base + ".ext -out " + base + ".crt");
 }
 
+/// "sha256 Fingerprint=AB:CD:..." of a certificate file → "abcd...".
+std::string fingerprint(const std::string& cert) {
+  std::string fp = output_of("openssl x509 -noout -fingerprint -sha256 -in " + cert);
+  fp = fp.substr(fp.find('=') + 1);
+  fp.erase(std::remove(fp.begin(), fp.end(), ':'), fp.end());
+  std::transform(fp.begin(), fp.end(), fp.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return fp;
+}
+
 }  // namespace
 
 TestPki make_test_pki(const std::filesystem::path& dir) {
@@ -68,17 +79,63 @@ TestPki make_test_pki(const std::filesystem::path& dir) {
   p.client_key = d + "client.key";
   p.rogue_cert = d + "rogue.crt";
   p.rogue_key = d + "rogue.key";
-  // "sha256 Fingerprint=AB:CD:..." → "abcd..."
-  std::string fp = output_of("openssl x509 -noout -fingerprint -sha256 -in " + p.client_cert);
-  fp = fp.substr(fp.find('=') + 1);
-  fp.erase(std::remove(fp.begin(), fp.end(), ':'), fp.end());
-  std::transform(fp.begin(), fp.end(), fp.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  p.client_sha256 = fp;
+  p.client_sha256 = fingerprint(p.client_cert);
   std::string subject =
       output_of("openssl x509 -noout -subject -nameopt RFC2253 -in " + p.client_cert);
   p.client_subject = subject.substr(subject.find('=') + 1);
   return p;
+}
+
+RevokingPki make_revoking_pki(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const std::string d = dir.string() + "/";
+  make_ca(d + "ca", "LGSP revoking partner CA");
+  issue(d + "server", d + "ca", "/CN=localhost",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth");
+  issue(d + "intermediate", d + "ca", "/CN=LGSP partner intermediate CA",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign");
+  const std::string client_ext = "extendedKeyUsage=clientAuth";
+  issue(d + "good", d + "ca", "/O=Good Bank/CN=good", client_ext);
+  issue(d + "revoked", d + "ca", "/O=Revoked Bank/CN=revoked", client_ext);
+  issue(d + "deep-leaf", d + "intermediate", "/O=Deep Bank/CN=deep", client_ext);
+  {
+    std::ofstream chain(d + "deep.crt");
+    chain << std::ifstream(d + "deep-leaf.crt").rdbuf()
+          << std::ifstream(d + "intermediate.crt").rdbuf();
+  }
+  const auto client = [&](const std::string& name, const std::string& leaf) {
+    return RevokingPki::Client{d + name + ".crt", d + leaf + ".key",
+                               fingerprint(d + leaf + ".crt")};
+  };
+  return RevokingPki{dir.string(),
+                     d + "ca.crt",
+                     d + "server.crt",
+                     d + "server.key",
+                     client("good", "good"),
+                     client("revoked", "revoked"),
+                     client("deep", "deep-leaf")};
+}
+
+void write_crl(const RevokingPki& pki, const std::vector<std::string>& certs,
+               const std::string& out) {
+  const std::string d = pki.dir + "/";
+  std::string pem;
+  // One CRL per CA (the root revoking `certs`, the intermediate revoking none), from a fresh
+  // database each time so that the list is exactly `certs`.
+  for (const std::string& ca : {std::string("ca"), std::string("intermediate")}) {
+    std::ofstream(d + ca + "-index.txt", std::ios::trunc).close();
+    std::ofstream(d + ca + ".cnf") << "[ca]\ndefault_ca = d\n[d]\ndatabase = " << d << ca
+                                   << "-index.txt\ndefault_md = sha256\ndefault_crl_days = 2\n";
+    const std::string cmd = "openssl ca -config " + d + ca + ".cnf -keyfile " + d + ca +
+                            ".key -cert " + d + ca + ".crt";
+    if (ca == "ca") {
+      for (const auto& cert : certs) run(cmd + " -revoke " + cert);
+    }
+    run(cmd + " -gencrl -out " + d + ca + ".crl");
+    std::ifstream in(d + ca + ".crl");
+    pem.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::ofstream(out, std::ios::trunc) << pem;
 }
 
 }  // namespace lgsp::testing

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json/serialize.hpp>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "observability/log.hpp"
 #include "registries/population/store.hpp"
 #include "seed/seeder.hpp"
+#include "tests/support/jwt_signer.hpp"
 #include "util/hashing.hpp"
 #include "util/sealing.hpp"
 #include "util/signing.hpp"
@@ -22,6 +24,19 @@ namespace lgsp::testing {
 
 namespace {
 std::atomic<int> g_counter{0};
+
+/// One citizen identity provider for every stack of the process (its RSA key takes ~0.1 s).
+const TestIssuer& citizen_issuer() {
+  static const TestIssuer issuer("citizen-rsa", "citizen-ec");
+  return issuer;
+}
+}  // namespace
+
+std::string citizen_token(const std::string& citizen_id, std::chrono::system_clock::time_point now,
+                          std::chrono::seconds lifetime, const std::string& audience) {
+  auto claims = access_token_claims(kCitizenIssuer, audience, "citizen-app", now, lifetime);
+  claims["sub"] = citizen_id;
+  return citizen_issuer().sign("ES256", claims);
 }
 
 TestStack::TestStack(StackOptions options) {
@@ -63,6 +78,13 @@ audit:
   verify_key_file: @DIR@/audit-signing.pub.pem
   store: {@BACKEND@, sqlite_path: @DIR@/audit.db}
 @AUDIT_EXTRA@
+auth:
+  citizen:
+    issuer: @CITIZEN_ISSUER@
+    audiences: [@CITIZEN_AUDIENCE@]
+    jwks_file: @DIR@/citizen-jwks.json
+    daily_reads_per_citizen: @CITIZEN_READS@
+@AUTH_EXTRA@
 @EXTRA_YAML@
 partners:
   - id: ministry
@@ -113,6 +135,10 @@ partners:
           ? ", message.timeout.ms: '" + std::to_string(options.message_timeout_ms) + "'"
           : std::string());
   put("@AUDIT_EXTRA@", options.audit_yaml);
+  put("@AUTH_EXTRA@", options.auth_yaml);
+  put("@CITIZEN_ISSUER@", kCitizenIssuer);
+  put("@CITIZEN_AUDIENCE@", kCitizenAudience);
+  put("@CITIZEN_READS@", std::to_string(options.citizen_reads_per_day));
   put("@EXTRA_YAML@", options.extra_yaml + (options.batches ? R"(
 batches:
   sqlite_path: @DIR@/batches.db
@@ -146,6 +172,7 @@ batches:
   put("@REGISTRAR@", util::sha256_hex(kRegistrarKey));
   put("@CITIZEN_APP@", util::sha256_hex(kCitizenAppKey));
   std::ofstream(dir / "audit-subject.key") << "test-audit-subject-key-0123456789abcdef\n";
+  citizen_issuer().write_jwks((dir / "citizen-jwks.json").string());
   for (const char* domain : {"population", "insurance", "vehicle", "civil-status", "audit"})
     util::write_seal_key((dir / "bus-keys").string(), domain, "20261201");
   util::write_ed25519_key_pair((dir / "audit-signing.pem").string(),
@@ -250,6 +277,16 @@ std::int64_t TestStack::wait_for_audit(std::int64_t n) const {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return audit_writer->appended();
+}
+
+HttpResult TestStack::access_log(const std::string& citizen_id,
+                                 const boost::json::object& extra) const {
+  boost::json::object body{{"citizen_id", citizen_id}, {"purpose", "citizen-self-service"}};
+  for (const auto& kv : extra) body[kv.key()] = kv.value();
+  return http_call(api_port(), "POST", "/v1/audit/access-log", boost::json::serialize(body),
+                   {{"Content-Type", "application/json"},
+                    {"Authorization", std::string("Bearer ") + kCitizenAppKey},
+                    {"Citizen-Token", citizen_token(citizen_id)}});
 }
 
 bool postgres_available() { return std::getenv("LGSP_TEST_PG_DSN") != nullptr; }

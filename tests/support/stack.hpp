@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "domain/citizen.hpp"
 #include "gateway/gateway.hpp"
 #include "observability/metrics.hpp"
+#include "tests/support/http_client.hpp"
 
 namespace lgsp::testing {
 
@@ -63,7 +65,24 @@ struct StackOptions {
   std::map<std::string, std::string> registries{};
   /// With batches: further lines of the batches section (indented by two spaces).
   std::string batches_yaml{};
+  /// Further lines of the auth section (indented by two spaces), e.g. a jwt block. The stack
+  /// always configures auth.citizen (citizen_token() signs for it).
+  std::string auth_yaml{};
+  /// auth.citizen.daily_reads_per_citizen (high: tests poll access logs).
+  std::int64_t citizen_reads_per_day = 100000;
 };
+
+/// The stacks' citizen identity provider (auth.citizen): its issuer and audience.
+inline constexpr const char* kCitizenIssuer = "https://citizen-id.test.lgsp";
+inline constexpr const char* kCitizenAudience = "lgsp-access-log";
+
+/// An access token of the stacks' citizen identity provider for `citizen_id` (the subject),
+/// valid for `lifetime` from `now`; `audience` other than kCitizenAudience to test refusals.
+std::string citizen_token(
+    const std::string& citizen_id,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now(),
+    std::chrono::seconds lifetime = std::chrono::minutes(5),
+    const std::string& audience = kCitizenAudience);
 
 /// True when a PostgreSQL server for tests is available (LGSP_TEST_PG_DSN is set).
 bool postgres_available();
@@ -96,6 +115,9 @@ class TestStack {
   /// how many it has.
   std::int64_t wait_for_audit(std::int64_t n) const;
   std::filesystem::path config_path() const { return dir / "stack.yaml"; }
+  /// The citizen app reading `citizen_id`'s access log with that citizen's token; `extra`
+  /// members (page_size, page_token) are added to the body.
+  HttpResult access_log(const std::string& citizen_id, const boost::json::object& extra = {}) const;
 
   std::filesystem::path dir;
   std::string yaml;

@@ -102,6 +102,36 @@ TEST(Config, OneCredentialInTwoPartnersIsRefused) {
                            "partners[1].oauth_client_ids"));
 }
 
+// The citizen identity provider is a provider of its own: every key named, checked.
+TEST(Config, CitizenIdentityNamesFileLineAndKey) {
+  const auto errors = errors_of(
+      "auth:\n  citizen:\n    issuer: https://id.citizen\n    jwks_file: /nonexistent/jwks.json\n"
+      "    daily_reads_per_citizen: 0\n    jwks: x\n");
+  EXPECT_TRUE(any_contains(errors, "auth.citizen.audiences: required"));
+  EXPECT_TRUE(any_contains(errors, "auth.citizen.jwks_file: cannot read /nonexistent/jwks.json"));
+  bool named_at_its_line = false;
+  for (const auto& e : errors) {
+    named_at_its_line =
+        named_at_its_line || (e.starts_with("test.yaml:5:") &&
+                              e.find("auth.citizen.daily_reads_per_citizen") != std::string::npos);
+  }
+  EXPECT_TRUE(named_at_its_line);
+  EXPECT_TRUE(any_contains(errors, "auth.citizen.jwks"));
+}
+
+// Withholding from access logs is bounded, and revocation lists need the CA they revoke for.
+TEST(Config, WithholdingIsBoundedAndCrlsNeedTheirCa) {
+  EXPECT_TRUE(any_contains(errors_of("partners:\n  - id: police\n    withhold_days: 366\n"),
+                           "partners[0].withhold_days"));
+  EXPECT_TRUE(errors_of("partners:\n  - id: police\n    withhold_days: 90\n").empty());
+  const auto crl = errors_of(
+      "gateway:\n  tls: {cert_file: /dev/null, key_file: /dev/null, client_crl_file: /dev/null,"
+      " client_verify_depth: 11}\n");
+  EXPECT_TRUE(
+      any_contains(crl, "gateway.tls.client_crl_file: revocation lists need client_ca_file"));
+  EXPECT_TRUE(any_contains(crl, "gateway.tls.client_verify_depth"));
+}
+
 // Serving partners beyond loopback without an audit trail is refused (fails on 293675d).
 TEST(Config, AuditOffIsOnlyForLoopback) {
   const auto errors = errors_of(
@@ -278,6 +308,8 @@ TEST(Config, ShippedDevProfileLoads) {
   for (const char* domain : {"population", "insurance", "vehicle", "civil-status", "audit"})
     util::write_seal_key("run/bus-keys", domain, "20261201");
   util::write_ed25519_key_pair("run/audit-signing.pem", "run/audit-signing.pub.pem");
+  std::filesystem::create_directories("run/citizen-idp");
+  std::ofstream("run/citizen-idp/jwks.json") << R"({"keys":[]})";
   const Config c = load_config(std::string(LGSP_SOURCE_DIR) + "/config/dev.yaml");
   EXPECT_EQ(c.gateway.listen.to_string(), "127.0.0.1:8080");
   EXPECT_EQ(c.gateway.admin_listen.to_string(), "127.0.0.1:9464");
@@ -288,6 +320,8 @@ TEST(Config, ShippedDevProfileLoads) {
   EXPECT_EQ(c.kafka.envelope_keys.size(), 5U);
   EXPECT_NE(c.audit.signing_key.find("PRIVATE KEY"), std::string::npos);
   EXPECT_NE(c.audit.verify_key.find("PUBLIC KEY"), std::string::npos);
+  EXPECT_EQ(c.auth.citizen.tokens.jwks_file, "run/citizen-idp/jwks.json");
+  EXPECT_EQ(c.auth.citizen.daily_reads_per_citizen, 50);
 }
 
 TEST(Config, AuditSigningKeysMustBeEd25519Keys) {

@@ -1,6 +1,7 @@
 #include "gateway/access_log.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -8,8 +9,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
+
+#include "audit/store.hpp"
 
 namespace lgsp::gateway {
 namespace {
@@ -59,7 +63,7 @@ TEST(AccessLogReader, WaitingQueriesAreBoundedAndStaleOnesAreNotRun) {
     boost::asio::co_spawn(
         ioc,
         [&, i]() -> boost::asio::awaitable<void> {
-          pages[i] = co_await reader.page("subject", 0, 10);
+          pages[i] = co_await reader.page("subject", 0, 10, 0);
           ++done;
         },
         boost::asio::detached);
@@ -80,7 +84,7 @@ TEST(AccessLogReader, WaitingQueriesAreBoundedAndStaleOnesAreNotRun) {
   ASSERT_EQ(done, kQueries);
   std::size_t ok = 0, stale = 0, refused = 0;
   for (const auto& p : pages) {
-    if (std::holds_alternative<std::vector<audit::AuditRecord>>(p)) {
+    if (std::holds_alternative<AccessLogReader::Listing>(p)) {
       ++ok;
     } else {
       const auto& u = std::get<AccessLogReader::Unavailable>(p);
@@ -92,6 +96,67 @@ TEST(AccessLogReader, WaitingQueriesAreBoundedAndStaleOnesAreNotRun) {
   EXPECT_EQ(ok, 1U);
   EXPECT_EQ(stale, AccessLogReader::kMaxQueued);
   EXPECT_EQ(refused, 1U);
+}
+
+/// Runs one page() to completion.
+AccessLogReader::Listing page_of(AccessLogReader& reader, std::int64_t before, std::size_t limit,
+                                 std::int64_t now_ms) {
+  boost::asio::io_context ioc;
+  AccessLogReader::Page page;
+  boost::asio::co_spawn(
+      ioc,
+      [&]() -> boost::asio::awaitable<void> {
+        page = co_await reader.page("s-a", before, limit, now_ms);
+      },
+      boost::asio::detached);
+  ioc.run();
+  return std::get<AccessLogReader::Listing>(page);
+}
+
+std::vector<std::string> ids(const AccessLogReader::Listing& l) {
+  std::vector<std::string> out;
+  for (const auto& r : l.records) out.push_back(r.event_id);
+  return out;
+}
+
+// A lawful investigation's access stays out of the citizen's log until its time has passed,
+// and pages are filled past it, so their length does not tell that something was left out.
+TEST(AccessLogReader, WithheldAccessesAreLeftOutUntilTheirTimeAndPagesStayFull) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("lgsp-withheld-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  constexpr std::int64_t kNow = 1'800'000'000'000;
+  {
+    auto store = audit::open_sqlite_audit_store(path.string());
+    std::vector<audit::AuditRecord> records;
+    for (int i = 1; i <= 6; ++i) {
+      audit::AuditRecord r;
+      r.event_id = "e" + std::to_string(i);
+      r.request_id = r.event_id;
+      r.partner_id = i == 3 || i == 5 ? "police" : "ministry";
+      r.operation = "population.lookup";
+      r.subject_hashes = {"s-a"};
+      r.outcome = "ok";
+      r.http_status = 200;
+      if (i == 5) r.withheld_until_ms = kNow + 1;  // still withheld
+      if (i == 3) r.withheld_until_ms = kNow;      // its time has come
+      if (i == 3 || i == 5) r.withholding_ref = "case 12/2026";
+      records.push_back(std::move(r));
+    }
+    store->append(std::move(records));
+  }
+  AccessLogReader reader([&] { return audit::open_sqlite_audit_store(path.string()); }, true);
+  const auto first = page_of(reader, 0, 2, kNow);
+  EXPECT_EQ(ids(first), (std::vector<std::string>{"e6", "e4"}));
+  const auto second = page_of(reader, first.next_before, 2, kNow);
+  EXPECT_EQ(ids(second), (std::vector<std::string>{"e3", "e2"}));
+  EXPECT_EQ(second.records[0].withholding_ref, "case 12/2026");
+  const auto last = page_of(reader, second.next_before, 2, kNow);
+  EXPECT_EQ(ids(last), (std::vector<std::string>{"e1"}));
+  EXPECT_EQ(last.next_before, 0);
+  // A day later e5 is listed too.
+  EXPECT_EQ(ids(page_of(reader, 0, 2, kNow + 86'400'000)), (std::vector<std::string>{"e6", "e5"}));
+  std::filesystem::remove(path);
 }
 
 }  // namespace

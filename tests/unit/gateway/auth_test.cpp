@@ -20,7 +20,7 @@ PartnerDirectory make() {
   b.api_key_sha256 = {util::sha256_hex("key-two")};
   b.client_cert_subjects = {"CN=telecom-gw,O=Telecom,C=VN"};
   b.purposes = {"subscriber-registration"};
-  return PartnerDirectory({a, b}, config::JwtConfig{});
+  return PartnerDirectory({a, b}, config::AuthConfig{});
 }
 
 PeerIdentity cert(std::string sha256, std::string subject, bool verified = true) {
