@@ -25,7 +25,7 @@ promtool check rules observability/prometheus/lgsp-alerts.yaml
 # The shipped profile on ports 1xxxx, statistics every second (consumer lag), debug logs.
 # Below 32768: ports in the kernel's ephemeral range (4xxxx, as before) can already be the
 # local end of one of the many loopback Kafka connections, and the listen then fails. The
-# smoke test uses the same ports; ctest runs the two one after the other.
+# smoke test uses the same ports; ctest runs the two one after the other (RESOURCE_LOCK).
 api=18080 admin=19464 conn_admin=19465 prom=19090
 dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#" \
   's#^\(    fetch.wait.max.ms: "1"\)$#\1\n    statistics.interval.ms: "1000"#'

@@ -4,8 +4,10 @@
 #   postgres_fixture.sh start DIR   initdb into DIR, start on a free port (no network, no
 #                                   fsync), write the connection string to DIR/dsn
 #   postgres_fixture.sh stop DIR    stop it and remove DIR, whatever state it is in
-#   postgres_fixture.sh run DIR CMD...  CMD with LGSP_TEST_PG_DSN from DIR/dsn; fails when the
-#                                   server was not started (tests would otherwise skip)
+#   postgres_fixture.sh run DIR CMD...  CMD with LGSP_TEST_PG_DSN naming a new database of its
+#                                   own on that server (so ctest may run entries in parallel);
+#                                   fails when the server was not started (tests would
+#                                   otherwise skip)
 set -euo pipefail
 action=${1:?usage: postgres_fixture.sh start|stop|run DIR [CMD...]}
 dir=${2:?usage: postgres_fixture.sh start|stop|run DIR [CMD...]}
@@ -44,7 +46,13 @@ case "$action" in
     ;;
   run)
     [ -s "$dir/dsn" ] || { echo "postgres_fixture: no server in $dir (run: postgres_fixture.sh start $dir)" >&2; exit 1; }
-    LGSP_TEST_PG_DSN=$(cat "$dir/dsn")
+    port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' "$dir/dsn")
+    db="t$$_$RANDOM"
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$db" \
+      || { echo "postgres_fixture: cannot create database $db" >&2; exit 1; }
+    # Left for `stop`, which removes the whole server: exec keeps the test the process ctest
+    # times out and kills.
+    LGSP_TEST_PG_DSN="host=127.0.0.1 port=$port user=postgres dbname=$db"
     export LGSP_TEST_PG_DSN
     exec "$@"
     ;;
