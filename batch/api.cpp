@@ -3,15 +3,11 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
-#include <exception>
 #include <tuple>
 
 #include "batch/input.hpp"
@@ -22,6 +18,7 @@
 #include "util/clock.hpp"
 #include "util/hashing.hpp"
 #include "util/media_type.hpp"
+#include "util/on_pool.hpp"
 
 namespace lgsp::batch {
 
@@ -41,6 +38,7 @@ using batch::JobState;
 using http::Problem;
 using http::problem;
 using http::Status;
+using util::on_pool;
 
 /// A submission's parameters, from its query and headers: nothing personal travels there.
 struct Submission {
@@ -64,32 +62,6 @@ struct ResultsQuery {
 };
 
 namespace {
-
-/// Runs `work` (blocking job-store I/O) on `pool`, never on an HTTP thread; the caller's
-/// coroutine resumes on its own executor with the result, or with the exception `work`
-/// threw. Plain callbacks, not a lambda coroutine (GCC 12 destroyed such a lambda's
-/// captures twice).
-template <class T, class Work>
-asio::awaitable<T> on_pool(asio::thread_pool& pool, Work work) {
-  return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(
-      [&pool](auto handler, Work w) {
-        asio::post(pool, [w = std::move(w), handler = std::move(handler)]() mutable {
-          std::exception_ptr error;
-          T result{};
-          try {
-            result = w();
-          } catch (...) {
-            error = std::current_exception();
-          }
-          auto executor = asio::get_associated_executor(handler);
-          asio::post(executor,
-                     [handler = std::move(handler), error, result = std::move(result)]() mutable {
-                       std::move(handler)(error, std::move(result));
-                     });
-        });
-      },
-      asio::use_awaitable, std::move(work));
-}
 
 constexpr std::string_view kPrefix = "/v1/batches";
 /// Records stored per transaction during an upload.

@@ -1,11 +1,7 @@
 #include "gateway/access_log.hpp"
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include "observability/log.hpp"
+#include "util/on_pool.hpp"
 
 namespace lgsp::gateway {
 
@@ -60,28 +56,19 @@ asio::awaitable<AccessLogReader::Page> AccessLogReader::page(std::string subject
                                                              std::int64_t before_seq,
                                                              std::size_t limit,
                                                              std::int64_t now_unix_ms) {
-  // A plain callback hop (pool thread, then back to the caller's executor) rather than a
-  // nested coroutine: the result travels as a value, never as an exception across co_await.
   // Bounded: a flood of access-log reads (or a slow store) refuses new ones at once instead
-  // of queueing them behind each other without end.
+  // of queueing them behind each other without end. query() reports store errors as
+  // Unavailable: nothing is thrown across the hop.
   if (queued_.fetch_add(1) >= kMaxQueued) {
     --queued_;
     co_return Unavailable{"too many access-log queries waiting", true};
   }
-  Query q{std::move(subject_hash), before_seq, limit, now_unix_ms,
-          std::chrono::steady_clock::now()};
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Page)>(
-      [this](auto handler, Query asked) {
-        asio::post(pool_, [this, asked = std::move(asked), handler = std::move(handler)]() mutable {
-          Page result = query(asked);
-          auto executor = asio::get_associated_executor(handler);
-          asio::post(executor,
-                     [handler = std::move(handler), result = std::move(result)]() mutable {
-                       std::move(handler)(std::move(result));
-                     });
-        });
-      },
-      asio::use_awaitable, std::move(q));
+  // Named, not temporaries in the co_await expression: GCC 12 destroys those twice when the
+  // coroutine suspends, and the lambda owns the query's strings.
+  auto work = [this, q = Query{std::move(subject_hash), before_seq, limit, now_unix_ms,
+                               std::chrono::steady_clock::now()}] { return query(q); };
+  auto hop = util::on_pool<Page>(pool_, std::move(work));
+  co_return co_await std::move(hop);
 }
 
 }  // namespace lgsp::gateway
