@@ -627,7 +627,11 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
     co_return std::move(call);
   }
 
-  const batch::Job job = new_job(s, partner, request_id);
+  batch::Job job = new_job(s, partner, request_id);
+  // Held by this instance while it arrives (its engine renews the lease): should this
+  // instance die, another discards the upload once the lease has run out.
+  job.owner = engine_.owner();
+  job.lease_until_ms = engine_.lease_until(job.created_ms);
   // The active-job and storage limits are checked and the job created in one transaction:
   // parallel submissions cannot all pass a check made before any of them exists.
   const auto created = co_await on_pool<BatchStore::Creation>(io_, [this, &job] {

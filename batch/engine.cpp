@@ -35,6 +35,9 @@ namespace {
 constexpr auto kResweepDelay = 1s;
 constexpr auto kTick = 250ms;
 constexpr auto kHousekeeping = 30s;
+/// How often the engine renews its leases and looks for jobs (at most; a third of the lease
+/// when that is shorter), besides whenever a job of this instance is queued or cancelled.
+constexpr auto kClaimEvery = 1s;
 /// Backend errors for one record before it is answered `failed`.
 constexpr int kMaxBackendErrors = 3;
 
@@ -184,12 +187,7 @@ BatchEngine::~BatchEngine() {
 }
 
 void BatchEngine::start() {
-  // An upload that was still arriving when the previous process stopped was never
-  // acknowledged: its client retries (with its Idempotency-Key) and gets a new job.
-  for (const auto& job : store_.jobs_in({JobState::kUploading})) {
-    store_.discard(job.id);
-    obs::info("batch_upload_discarded", {{"job", job.id}, {"partner", job.partner_id}});
-  }
+  refresh();  // before any upload: this store's leftover uploads of a dead instance go now
   thread_ = std::thread([this] {
     obs::name_this_thread("lgsp-batch");
     schedule_tick();
@@ -223,7 +221,7 @@ void BatchEngine::schedule_tick() {
   tick_.expires_after(kTick);
   tick_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
-    refresh_needed_ = true;
+    if (Clock::now() >= next_claim_) refresh_needed_ = true;
     pass();
     schedule_tick();
   });
@@ -231,37 +229,40 @@ void BatchEngine::schedule_tick() {
 
 void BatchEngine::refresh() {
   refresh_needed_ = false;
-  const auto running = store_.jobs_in({JobState::kRunning});
+  // Well within the lease, so a renewal or two may fail (the store busy) before it lapses.
+  next_claim_ = Clock::now() + std::min<Clock::duration>(kClaimEvery, options_.lease / 3);
+  const auto claim = store_.claim(options_.owner, util::unix_ms_now(), options_.lease.count(),
+                                  options_.max_running);
+  // An upload that was still arriving when its instance died was never acknowledged: its
+  // client retries (with its Idempotency-Key) and gets a new job.
+  for (const auto& job : claim.discarded) {
+    obs::info("batch_upload_discarded",
+              {{"job", job.id}, {"partner", job.partner_id}, {"instance", job.owner}});
+  }
+  for (const auto& id : claim.taken_over) {
+    obs::warn("batch_job_taken_over", {{"job", id}, {"instance", options_.owner}});
+  }
   std::set<std::string, std::less<>> ids;
-  for (const auto& job : running) ids.insert(job.id);
+  for (const auto& job : claim.running) ids.insert(job.id);
+  // Finished, cancelled, or (its lease lapsed) another instance's now.
   for (auto& [id, a] : active_) {
     if (!ids.contains(id)) a.retired = true;
   }
-  const auto adopt = [&](const batch::Job& job) {
-    if (active_.contains(job.id)) return;
+  for (const auto& job : claim.running) {
+    if (active_.contains(job.id)) continue;
     Active a;
     a.job = job;
     if (!a.tmpl.ParseFromString(job.template_request)) {
       store_.set_state(job.id, JobState::kFailed, util::unix_ms_now(),
                        "the job's stored request template is unreadable");
       obs::error("batch_template_unreadable", {{"job", job.id}});
-      return;
+      continue;
     }
     obs::info("batch_job_running", {{"job", job.id},
                                     {"partner", job.partner_id},
                                     {"registry", job.registry},
                                     {"records", job.counts.total}});
     active_.emplace(job.id, std::move(a));
-  };
-  for (const auto& job : running) adopt(job);
-  std::size_t live = running.size();
-  if (live < options_.max_running) {
-    for (const auto& job : store_.jobs_in({JobState::kQueued})) {
-      if (live >= options_.max_running) break;
-      if (!store_.set_state(job.id, JobState::kRunning, util::unix_ms_now())) continue;
-      if (auto fresh = store_.find_job(job.id)) adopt(*fresh);
-      ++live;
-    }
   }
 }
 

@@ -32,6 +32,10 @@ struct BatchEngineOptions {
   std::chrono::milliseconds chunk_timeout{30000};
   std::chrono::seconds stall_timeout{3600};
   std::chrono::hours retention{168};
+  /// Who this instance is in the store's leases (unique per process), and how long a lease
+  /// holds unrenewed: another instance takes over this one's jobs that long after it died.
+  std::string owner = "gateway";
+  std::chrono::milliseconds lease{15000};
 };
 
 /// The result line of one record, from the registry's answer to it (verify), and how it
@@ -44,7 +48,8 @@ std::optional<RecordVerdict> verdict_of(std::int64_t line, const bus::v1::Reply&
 /// The result line of a record that did not validate.
 std::string invalid_line(std::int64_t line, const std::vector<http::FieldError>& errors);
 
-/// Runs bulk jobs: takes queued jobs as slots free up (max_running), sends their records to
+/// Runs bulk jobs: claims jobs in the store (queued ones as slots free up, max_running, and
+/// those of instances whose lease ran out), renewing its leases, sends their records to
 /// the registry's batch topic in chunks (at most max_chunks_in_flight at once over all
 /// jobs, round robin between jobs), records each chunk's results in the store, and
 /// completes jobs whose every record is answered. The store is the source of truth: a
@@ -65,14 +70,18 @@ class BatchEngine {
   BatchEngine(const BatchEngine&) = delete;
   BatchEngine& operator=(const BatchEngine&) = delete;
 
-  /// Discards uploads a previous process left unfinished (never acknowledged), resumes
-  /// queued and running jobs, and starts the thread. Call before the API accepts uploads.
+  /// Claims its first jobs (discarding uploads an instance left unfinished when it died: never
+  /// acknowledged), and starts the thread. Call before the API accepts uploads.
   void start();
   /// Stops dispatching, lets chunks in flight land for up to 2 s; those still out are sent
   /// again after a restart.
   void stop();
   /// A job was queued or cancelled: look again now rather than at the next tick.
   void wake();
+  /// The lease holder name of this instance, and a new lease's end from `now_ms`: uploads
+  /// are created held by it, and renewed by the engine while they arrive.
+  const std::string& owner() const { return options_.owner; }
+  std::int64_t lease_until(std::int64_t now_ms) const { return now_ms + options_.lease.count(); }
 
  private:
   struct Active;
@@ -148,6 +157,7 @@ class BatchEngine {
   std::atomic<std::size_t> in_flight_count_{0};  // in_flight_, for stop()
   std::uint64_t next_chunk_ = 0;
   std::chrono::steady_clock::time_point next_housekeeping_{};
+  std::chrono::steady_clock::time_point next_claim_{};
   bool refresh_needed_ = true;
   bool stopping_ = false;
 };

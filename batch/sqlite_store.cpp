@@ -31,8 +31,8 @@ constexpr const char* kSchema =
     " total INTEGER NOT NULL, done INTEGER NOT NULL, matched INTEGER NOT NULL,"
     " mismatched INTEGER NOT NULL, not_found INTEGER NOT NULL, invalid INTEGER NOT NULL,"
     " failed INTEGER NOT NULL, created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL,"
-    " finished_ms INTEGER NOT NULL, last_progress_ms INTEGER NOT NULL, error TEXT NOT NULL)"
-    " STRICT;"
+    " finished_ms INTEGER NOT NULL, last_progress_ms INTEGER NOT NULL, error TEXT NOT NULL,"
+    " owner TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0) STRICT;"
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (partner_id, idempotency_key)"
     " WHERE idempotency_key <> '';"
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_ms, id);"
@@ -45,7 +45,8 @@ constexpr const char* kSchema =
 constexpr const char* kJobColumns =
     "id, partner_id, registry, operation, purpose, procedure_code, format, idempotency_key,"
     " fingerprint, request_id, template_request, state, total, done, matched, mismatched,"
-    " not_found, invalid, failed, created_ms, started_ms, finished_ms, last_progress_ms, error";
+    " not_found, invalid, failed, created_ms, started_ms, finished_ms, last_progress_ms, error,"
+    " owner, lease_until_ms";
 
 constexpr const char* kTerminal = "('completed', 'failed', 'cancelled')";
 
@@ -96,6 +97,7 @@ class SqliteBatchStore final : public BatchStore {
                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
                " PRAGMA journal_size_limit=67108864;");
       sq::exec(db_.get(), kSchema);
+      add_lease_columns();
       prepare_statements();
     } catch (const std::exception& e) {
       throw std::runtime_error("batch store " + path_ + ": open failed: " + e.what());
@@ -155,6 +157,8 @@ class SqliteBatchStore final : public BatchStore {
       sqlite3_bind_int64(s, static_cast<int>(i) + 13, times[i]);
     }
     sq::bind_text(s, 17, job.error);
+    sq::bind_text(s, 18, job.owner);
+    sqlite3_bind_int64(s, 19, job.lease_until_ms);
     step_done(s, "create job");
     return sqlite3_changes(db_.get()) == 1;
   }
@@ -370,7 +374,66 @@ class SqliteBatchStore final : public BatchStore {
     return out;
   }
 
+  Claim claim(std::string_view owner, std::int64_t now_ms, std::int64_t lease_ms,
+              std::size_t max_running) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(*this, "claim jobs");
+    const std::int64_t until = now_ms + lease_ms;
+    Claim out;
+    sqlite3_stmt* s = renew_.get();
+    sq::bind_text(s, 1, owner);
+    sqlite3_bind_int64(s, 2, until);
+    step_done(s, "claim jobs");
+    // Only this process uses the file: any other owner is a previous run of it.
+    out.discarded = select_jobs(others_uploads_.get(), owner, "claim jobs");
+    for (const auto& job : out.discarded) delete_job(job.id);
+    const std::int64_t mine = count_for(running_of_.get(), owner, "claim jobs");
+    std::int64_t room = clamp_limit(max_running) - mine;
+    if (room > 0) {
+      s = take_over_.get();
+      ResetGuard reset(s);
+      sq::bind_text(s, 1, owner);
+      sqlite3_bind_int64(s, 2, until);
+      sqlite3_bind_int64(s, 3, room);
+      while (step_row(s, "claim jobs")) out.taken_over.push_back(sq::column_text(s, 0));
+      room -= static_cast<std::int64_t>(out.taken_over.size());
+    }
+    if (room > 0) {
+      s = start_queued_.get();
+      sq::bind_text(s, 1, owner);
+      sqlite3_bind_int64(s, 2, until);
+      sqlite3_bind_int64(s, 3, now_ms);
+      sqlite3_bind_int64(s, 4, room);
+      step_done(s, "claim jobs");
+    }
+    out.running = select_jobs(running_jobs_of_.get(), owner, "claim jobs");
+    tx.commit();
+    return out;
+  }
+
+  bool shared() const override { return false; }
+
  private:
+  /// Jobs a query bound to one owner selects (kJobColumns).
+  std::vector<Job> select_jobs(sqlite3_stmt* s, std::string_view owner, const char* what) {
+    ResetGuard reset(s);
+    sq::bind_text(s, 1, owner);
+    std::vector<Job> out;
+    while (step_row(s, what)) out.push_back(read_job(s));
+    return out;
+  }
+
+  /// A file made before leases (no owner column) gets the two lease columns.
+  void add_lease_columns() {
+    const sq::Stmt info = sq::prepare(db_.get(),
+                                      "SELECT 1 FROM pragma_table_info('jobs')"
+                                      " WHERE name = 'owner'");
+    if (sqlite3_step(info.get()) == SQLITE_ROW) return;
+    sq::exec(db_.get(),
+             "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+             "ALTER TABLE jobs ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;");
+  }
+
   /// BEGIN … COMMIT, rolled back unless committed, so an exception leaves the store as it was.
   class Transaction {
    public:
@@ -405,8 +468,9 @@ class SqliteBatchStore final : public BatchStore {
                     " procedure_code, idempotency_key, fingerprint, request_id,"
                     " template_request, state, total, done, matched, mismatched, not_found,"
                     " invalid, failed, created_ms, started_ms, finished_ms,"
-                    " last_progress_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                    " ?10, ?11, ?12, 0, 0, 0, 0, 0, 0, 0, ?13, ?14, ?15, ?16, ?17)"
+                    " last_progress_ms, error, owner, lease_until_ms) VALUES (?1, ?2, ?3, ?4,"
+                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 0, 0, 0, 0, 0, 0, ?13, ?14, ?15,"
+                    " ?16, ?17, ?18, ?19)"
                     " ON CONFLICT DO NOTHING");
     find_job_ = sq::prepare(db, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1");
     // The repeated "<> ''" lets SQLite use the partial unique index.
@@ -441,6 +505,33 @@ class SqliteBatchStore final : public BatchStore {
     finished_before_ = sq::prepare(db, std::string("SELECT id FROM jobs WHERE state IN ") +
                                            kTerminal + " AND finished_ms > 0 AND finished_ms < ?1");
     count_by_state_ = sq::prepare(db, "SELECT state, count(*) FROM jobs GROUP BY state");
+    prepare_claim_statements();
+  }
+
+  /// The statements of claim(): leases renewed, predecessors' uploads and jobs, queued jobs.
+  void prepare_claim_statements() {
+    sqlite3* db = db_.get();
+    renew_ = sq::prepare(db,
+                         "UPDATE jobs SET lease_until_ms = ?2 WHERE owner = ?1"
+                         " AND state IN ('uploading', 'queued', 'running')");
+    others_uploads_ = sq::prepare(db, std::string("SELECT ") + kJobColumns +
+                                          " FROM jobs WHERE state = 'uploading' AND owner <> ?1");
+    running_of_ =
+        sq::prepare(db, "SELECT count(*) FROM jobs WHERE state = 'running' AND owner = ?1");
+    take_over_ = sq::prepare(db,
+                             "UPDATE jobs SET owner = ?1, lease_until_ms = ?2 WHERE id IN"
+                             " (SELECT id FROM jobs WHERE state = 'running' AND owner <> ?1"
+                             " ORDER BY created_ms, id LIMIT ?3) RETURNING id");
+    // The stall clock starts when the job starts, not when it was queued.
+    start_queued_ = sq::prepare(db,
+                                "UPDATE jobs SET state = 'running', owner = ?1,"
+                                " lease_until_ms = ?2, last_progress_ms = ?3, started_ms = CASE"
+                                " WHEN started_ms = 0 THEN ?3 ELSE started_ms END WHERE id IN"
+                                " (SELECT id FROM jobs WHERE state = 'queued'"
+                                " ORDER BY created_ms, id LIMIT ?4)");
+    running_jobs_of_ = sq::prepare(db, std::string("SELECT ") + kJobColumns +
+                                           " FROM jobs WHERE state = 'running' AND owner = ?1"
+                                           " ORDER BY created_ms, id");
   }
 
   /// The statements of dispatch and results (records to send, results recorded and read).
@@ -526,6 +617,8 @@ class SqliteBatchStore final : public BatchStore {
     j.finished_ms = sqlite3_column_int64(s, 21);
     j.last_progress_ms = sqlite3_column_int64(s, 22);
     j.error = sq::column_text(s, 23);
+    j.owner = sq::column_text(s, 24);
+    j.lease_until_ms = sqlite3_column_int64(s, 25);
     return j;
   }
 
@@ -558,6 +651,12 @@ class SqliteBatchStore final : public BatchStore {
   sq::Stmt results_;
   sq::Stmt finished_before_;
   sq::Stmt count_by_state_;
+  sq::Stmt renew_;
+  sq::Stmt others_uploads_;
+  sq::Stmt running_of_;
+  sq::Stmt take_over_;
+  sq::Stmt start_queued_;
+  sq::Stmt running_jobs_of_;
 };
 
 }  // namespace

@@ -57,6 +57,21 @@ struct Job {
   std::int64_t finished_ms = 0;
   std::int64_t last_progress_ms = 0;  // last time a result was recorded (or the job started)
   std::string error;                  // why it failed; never personal data
+  /// The gateway instance working the job (uploading it, or running it) and until when its
+  /// lease holds; queued jobs are anyone's to start. See BatchStore::claim().
+  std::string owner;
+  std::int64_t lease_until_ms = 0;
+};
+
+/// What BatchStore::claim() did for one instance.
+struct Claim {
+  /// The jobs the instance runs now, their leases renewed, oldest first.
+  std::vector<Job> running;
+  /// Uploads whose instance's lease ran out (it died mid-upload, so the client never got an
+  /// answer and retries with its Idempotency-Key): deleted with their records.
+  std::vector<Job> discarded;
+  /// Running jobs of instances whose lease ran out, now this instance's.
+  std::vector<std::string> taken_over;
 };
 
 /// One record as uploaded: a request to dispatch, or (invalid line) its result already.
@@ -85,14 +100,20 @@ struct ResultRow {
 /// Durable state of bulk jobs: the jobs, their records (the validated requests) and their
 /// results. The source of truth: Kafka only carries records to the connectors and back, so
 /// a restarted gateway re-sends whatever has no result yet. Exactly one result per record
-/// (the first recorded wins). Thread-safe (one connection behind a mutex).
-/// Errors (disk full, corrupt file) throw std::runtime_error naming the store.
+/// (the first recorded wins), whichever instance records it. Thread-safe.
+///
+/// Several gateway instances may share one store (PostgreSQL): each works the jobs it holds
+/// a lease on (claim()), renews them while alive, and takes over those whose lease ran out.
+/// Two instances working one job for a moment (a lease taken over from an instance that was
+/// only slow) cost duplicate dispatches, never a second result.
+/// Errors (disk full, corrupt file, server gone) throw std::runtime_error naming the store.
 class BatchStore {
  public:
   virtual ~BatchStore() = default;
 
-  /// Inserts a new job (state uploading). False if `job.id` exists, or if the partner
-  /// already has a job with the same non-empty idempotency key.
+  /// Inserts a new job (state uploading, held by `job.owner` until `job.lease_until_ms`).
+  /// False if `job.id` exists, or if the partner already has a job with the same non-empty
+  /// idempotency key.
   virtual bool create_job(const Job& job) = 0;
   /// What create_job_within() did.
   enum class Creation { kCreated, kExists, kTooManyActive, kStorageFull };
@@ -138,9 +159,23 @@ class BatchStore {
   virtual std::int64_t purge_finished(std::int64_t before_ms) = 0;
   /// Job counts per state (for the lgsp_batch_jobs gauge).
   virtual std::vector<std::pair<JobState, std::int64_t>> count_by_state() = 0;
+
+  /// One instance's turn, in one transaction: renews the leases of `owner`'s unfinished jobs
+  /// (until now + lease_ms), deletes uploads whose owner's lease ran out, takes over running
+  /// jobs whose owner's lease ran out and starts queued jobs (oldest first) while `owner`
+  /// runs fewer than `max_running`. Concurrent claims never hand one job to two owners.
+  /// In a store only one process uses (shared() false), any other owner is a previous run
+  /// of that process: its uploads are deleted and its jobs taken over at once.
+  virtual Claim claim(std::string_view owner, std::int64_t now_ms, std::int64_t lease_ms,
+                      std::size_t max_running) = 0;
+  /// Whether several processes may use the store at once.
+  virtual bool shared() const = 0;
 };
 
-/// The embedded store: one SQLite file (WAL), created when missing.
+/// The embedded store: one SQLite file (WAL), created when missing; one process at a time.
 std::unique_ptr<BatchStore> open_sqlite_batch_store(const std::string& path);
+/// The shared store: tables batch_jobs and batch_records in the PostgreSQL database named by
+/// `dsn` (created when missing), for several gateway instances at once.
+std::unique_ptr<BatchStore> open_postgres_batch_store(const std::string& dsn);
 
 }  // namespace lgsp::batch

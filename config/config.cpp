@@ -592,8 +592,21 @@ void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
   r.get(n, path, "chunk_timeout_ms", b.chunk_timeout_ms, 100, 3600000);
   r.get(n, path, "stall_timeout_s", b.stall_timeout_s, 1, 30LL * 86400);
   r.get(n, path, "retention_hours", b.retention_hours, 1, 24LL * 3650);
-  if (b.enabled && b.sqlite_path.empty()) {
-    r.error(n, path + ".sqlite_path", "required: where bulk jobs and their results are kept");
+}
+
+void read_cluster(YamlReader& r, const YAML::Node& n, ClusterConfig& c) {
+  const std::string path = "cluster";
+  if (!r.check_map(n, path, {"store", "lease_ms"})) return;
+  c.enabled = true;
+  r.get(n, path, "lease_ms", c.lease_ms, 3000, 600000);
+  if (!n["store"]) {
+    r.error(n, path + ".store", "required: the PostgreSQL database the gateways share");
+    return;
+  }
+  if (!read_store(r, n["store"], path + ".store", c.store)) return;
+  if (c.store.backend != "postgres") {
+    r.error(n["store"], path + ".store.backend",
+            "must be postgres: replicas on several machines cannot share a SQLite file");
   }
 }
 
@@ -616,6 +629,20 @@ void check_credentials_unique(YamlReader& r, const YAML::Node& root, const Confi
     claim("client_cert_sha256", p.client_cert_sha256);
     claim("client_cert_subjects", p.client_cert_subjects);
     claim("oauth_client_ids", p.oauth_client_ids);
+  }
+}
+
+/// Where bulk jobs are kept: a SQLite file of this instance, or the cluster's shared store.
+void check_batch_store(YamlReader& r, const YAML::Node& root, const Config& c) {
+  if (!c.batches.enabled) return;
+  const YAML::Node n = root["batches"];
+  if (c.cluster.enabled && !c.batches.sqlite_path.empty()) {
+    r.error(n["sqlite_path"], "batches.sqlite_path",
+            "not used with a cluster section: the replicas keep jobs in cluster.store; remove it");
+  } else if (!c.cluster.enabled && c.batches.sqlite_path.empty()) {
+    r.error(n, "batches.sqlite_path",
+            "required: where bulk jobs and their results are kept (or a cluster section, for "
+            "a store the replicas share)");
   }
 }
 
@@ -657,6 +684,7 @@ void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
                   ") is not a loopback address; remove it or listen on 127.0.0.1");
     }
   }
+  check_batch_store(r, root, c);
   if (root["audit"] && c.audit.enabled && c.audit.store.backend == "sqlite" &&
       c.audit.store.sqlite_path.empty()) {
     r.error(root["audit"], "audit.store", "required: where the audit chain is kept");
@@ -672,7 +700,7 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
   }
   if (r.check_map(root, "",
                   {"kafka", "gateway", "connector", "registries", "partners", "auth", "audit",
-                   "batches", "seed", "logging"})) {
+                   "batches", "cluster", "seed", "logging"})) {
     if (root["kafka"]) read_kafka(r, root["kafka"], c.kafka);
     if (root["gateway"]) read_gateway(r, root["gateway"], c.gateway);
     if (root["connector"]) read_connector(r, root["connector"], c.connector);
@@ -692,6 +720,7 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
     if (root["auth"]) read_auth(r, root["auth"], c.auth);
     if (root["audit"]) read_audit(r, root["audit"], c.audit);
     if (root["batches"]) read_batches(r, root["batches"], c.batches);
+    if (root["cluster"]) read_cluster(r, root["cluster"], c.cluster);
     cross_check(r, root, c);
   }
   if (!r.errors().empty()) throw ConfigError(r.errors());

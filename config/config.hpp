@@ -252,7 +252,7 @@ struct ConnectorConfig {
 /// Bulk jobs (POST /v1/batches). Off unless the section is present.
 struct BatchConfig {
   bool enabled = false;
-  std::string sqlite_path;                       // the job store
+  std::string sqlite_path;                       // the job store (without cluster)
   std::int64_t max_records = 50'000'000;         // per job
   std::int64_t max_bytes = 20LL << 30;           // per job, after decompression
   std::int64_t max_active_jobs_per_partner = 2;  // uploading, queued or running
@@ -266,6 +266,15 @@ struct BatchConfig {
   std::int64_t chunk_timeout_ms = 30000;       // then the chunk is sent again
   std::int64_t stall_timeout_s = 3600;         // no result for this long: failed
   std::int64_t retention_hours = 168;          // finished jobs are then deleted
+};
+
+/// Several gateway replicas sharing state (off unless the section is present): bulk jobs live
+/// in the cluster's PostgreSQL store instead of a per-instance SQLite file, and each instance
+/// holds a lease on its jobs there (renewed while alive, taken over `lease_ms` after it died).
+struct ClusterConfig {
+  bool enabled = false;
+  RegistryConfig store;           // backend postgres only
+  std::int64_t lease_ms = 15000;  // how long an instance's claims outlive its last renewal
 };
 
 struct SeedConfig {
@@ -283,6 +292,7 @@ struct Config {
   AuthConfig auth;
   AuditConfig audit;
   BatchConfig batches;
+  ClusterConfig cluster;
   SeedConfig seed;
   std::string log_level = "info";
 };

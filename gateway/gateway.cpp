@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 
 #include "audit/store.hpp"
@@ -40,6 +41,15 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
       static_cast<std::size_t>(cfg.gateway.max_bundle),
       // Shared by the instances, so a subject's requests take one partition.
       cfg.audit.subject_key, bus::envelope_sealer(cfg.kafka, sealed_domains(cfg))};
+}
+
+/// This process among the replicas, in the cluster store's leases: the host (the pod's name
+/// in Kubernetes), the process id and a random part, so a restarted process is someone new.
+std::string instance_name() {
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+  const std::string name = host[0] == '\0' ? "gateway" : host.data();
+  return name + "-" + std::to_string(::getpid()) + "-" + http::new_request_id().substr(0, 8);
 }
 
 /// The citizen access log's reader of the audit store, or null when no store is configured.
@@ -97,13 +107,15 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
   if (!cfg.audit.subject_key.empty()) start_access_log(cfg, services);
   if (cfg.batches.enabled) {
     const auto& b = cfg.batches;
-    batch_store_ = batch::open_sqlite_batch_store(b.sqlite_path);
+    batch_store_ = cfg.cluster.enabled ? batch::open_postgres_batch_store(cfg.cluster.store.dsn())
+                                       : batch::open_sqlite_batch_store(b.sqlite_path);
     batch_engine_ = std::make_unique<batch::BatchEngine>(
         batch::BatchEngineOptions{
             static_cast<std::size_t>(b.chunk_records),
             static_cast<std::size_t>(b.max_chunks_in_flight),
             static_cast<std::size_t>(b.max_running), std::chrono::milliseconds(b.chunk_timeout_ms),
-            std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours)},
+            std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours),
+            instance_name(), std::chrono::milliseconds(cfg.cluster.lease_ms)},
         *batch_store_, bus_, audit_.get(), hasher_.get(), metrics, &verify_guard_);
     batch_api_ = std::make_unique<batch::BatchApi>(
         batch::BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner,

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,7 +19,7 @@
 
 #include "util/sqlite.hpp"
 
-// The SQLite batch store on a real file in a temp dir of its own per test.
+// The batch stores: SQLite on a real file, and PostgreSQL on the test server.
 
 namespace lgsp::batch {
 namespace {
@@ -81,19 +83,60 @@ std::vector<std::int64_t> lines_of(const std::vector<PendingRecord>& records) {
   return out;
 }
 
-class BatchStoreTest : public ::testing::Test {
+enum class Backend { kSqlite, kPostgres };
+
+/// Each test against a store of its own: a SQLite file in a temp dir, or a schema of its own
+/// in the PostgreSQL server named by LGSP_TEST_PG_DSN (skipped when unset).
+class BatchStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lgsp-batch-store-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    // Nested and missing: the store creates the parent directories.
-    path_ = (dir_ / "state" / "batch.db").string();
-    store_ = open_sqlite_batch_store(path_);
+    const std::string name =
+        "lgsp_batch_store_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    if (GetParam() == Backend::kSqlite) {
+      dir_ = std::filesystem::temp_directory_path() / name;
+      // Nested and missing: the store creates the parent directories.
+      path_ = (dir_ / "state" / "batch.db").string();
+    } else {
+      const char* dsn = std::getenv("LGSP_TEST_PG_DSN");  // NOLINT(concurrency-mt-unsafe)
+      if (dsn == nullptr) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
+      admin_dsn_ = dsn;
+      schema_ = name;
+      pqxx::connection admin(admin_dsn_);
+      pqxx::nontransaction(admin).exec("CREATE SCHEMA " + schema_);
+      dsn_ = admin_dsn_ + " options='-csearch_path=" + schema_ + "'";
+    }
+    store_ = open();
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    if (!schema_.empty()) {
+      pqxx::connection admin(admin_dsn_);
+      pqxx::nontransaction(admin).exec("DROP SCHEMA " + schema_ + " CASCADE");
+    }
+  }
+
+  /// Another store on the same file or database (a restarted process, another replica).
+  std::unique_ptr<BatchStore> open() const {
+    return GetParam() == Backend::kSqlite ? open_sqlite_batch_store(path_)
+                                          : open_postgres_batch_store(dsn_);
+  }
+
+  /// How the store names itself in its errors.
+  std::string store_name() const {
+    return GetParam() == Backend::kSqlite ? "batch store " + path_ : "batch store (PostgreSQL)";
+  }
+
+  /// Drops the records table behind the store's back: what a broken store looks like.
+  void drop_records_table() const {
+    if (GetParam() == Backend::kSqlite) {
+      const auto db = sqlite::open(path_, SQLITE_OPEN_READWRITE);
+      sqlite::exec(db.get(), "DROP TABLE records");
+    } else {
+      pqxx::connection c(dsn_);
+      pqxx::nontransaction(c).exec("DROP TABLE batch_records");
+    }
   }
 
   Job job(const std::string& id) const {
@@ -104,8 +147,17 @@ class BatchStoreTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string path_;
+  std::string admin_dsn_;
+  std::string schema_;
+  std::string dsn_;
   std::unique_ptr<BatchStore> store_;
 };
+
+std::string backend_name(Backend b) { return b == Backend::kSqlite ? "Sqlite" : "Postgres"; }
+
+INSTANTIATE_TEST_SUITE_P(Backends, BatchStoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& p) { return backend_name(p.param); });
 
 TEST(BatchStoreNames, JobStatesRoundTripThroughTheirNames) {
   for (const auto s : {JobState::kUploading, JobState::kQueued, JobState::kRunning,
@@ -127,11 +179,12 @@ TEST(BatchStoreNames, OutcomesHaveTheirWireNames) {
   EXPECT_EQ(to_string(Outcome::kFailed), "failed");
 }
 
-TEST_F(BatchStoreTest, CreatesMissingParentDirectories) {
+TEST_P(BatchStoreTest, CreatesMissingParentDirectories) {
+  if (GetParam() != Backend::kSqlite) GTEST_SKIP() << "a file store only";
   EXPECT_TRUE(std::filesystem::exists(path_));
 }
 
-TEST_F(BatchStoreTest, FindsCreatedJobWithEveryField) {
+TEST_P(BatchStoreTest, FindsCreatedJobWithEveryField) {
   Job in = make_job("j1", "partner-1", "key-1");
   // The store owns these: a new job is uploading with nothing counted.
   in.state = JobState::kRunning;
@@ -161,38 +214,38 @@ TEST_F(BatchStoreTest, FindsCreatedJobWithEveryField) {
   EXPECT_EQ(store_->find_job("j2"), std::nullopt);
 }
 
-TEST_F(BatchStoreTest, KeepsAnEmptyTemplateRequest) {
+TEST_P(BatchStoreTest, KeepsAnEmptyTemplateRequest) {
   Job in = make_job("j1");
   in.template_request.clear();
   ASSERT_TRUE(store_->create_job(in));
   EXPECT_EQ(job("j1").template_request, "");
 }
 
-TEST_F(BatchStoreTest, RefusesDuplicateJobId) {
+TEST_P(BatchStoreTest, RefusesDuplicateJobId) {
   ASSERT_TRUE(store_->create_job(make_job("j1", "partner-1")));
   Job again = make_job("j1", "partner-2");
   EXPECT_FALSE(store_->create_job(again));
   EXPECT_EQ(job("j1").partner_id, "partner-1");
 }
 
-TEST_F(BatchStoreTest, RefusesReusedIdempotencyKeyOfSamePartner) {
+TEST_P(BatchStoreTest, RefusesReusedIdempotencyKeyOfSamePartner) {
   ASSERT_TRUE(store_->create_job(make_job("j1", "partner-1", "key-1")));
   EXPECT_FALSE(store_->create_job(make_job("j2", "partner-1", "key-1")));
   EXPECT_EQ(store_->find_job("j2"), std::nullopt);
 }
 
-TEST_F(BatchStoreTest, AllowsSameIdempotencyKeyForAnotherPartner) {
+TEST_P(BatchStoreTest, AllowsSameIdempotencyKeyForAnotherPartner) {
   ASSERT_TRUE(store_->create_job(make_job("j1", "partner-1", "key-1")));
   EXPECT_TRUE(store_->create_job(make_job("j2", "partner-2", "key-1")));
 }
 
-TEST_F(BatchStoreTest, JobsWithoutIdempotencyKeyNeverConflict) {
+TEST_P(BatchStoreTest, JobsWithoutIdempotencyKeyNeverConflict) {
   EXPECT_TRUE(store_->create_job(make_job("j1", "partner-1", "")));
   EXPECT_TRUE(store_->create_job(make_job("j2", "partner-1", "")));
   EXPECT_EQ(store_->find_by_idempotency_key("partner-1", ""), std::nullopt);
 }
 
-TEST_F(BatchStoreTest, FindsJobByPartnerAndIdempotencyKey) {
+TEST_P(BatchStoreTest, FindsJobByPartnerAndIdempotencyKey) {
   ASSERT_TRUE(store_->create_job(make_job("j1", "partner-1", "key-1")));
   ASSERT_TRUE(store_->create_job(make_job("j2", "partner-2", "key-1")));
   ASSERT_TRUE(store_->create_job(make_job("j3", "partner-1", "key-3")));
@@ -203,7 +256,7 @@ TEST_F(BatchStoreTest, FindsJobByPartnerAndIdempotencyKey) {
   EXPECT_EQ(store_->find_by_idempotency_key("partner-3", "key-1"), std::nullopt);
 }
 
-TEST_F(BatchStoreTest, AppendCountsValidAndInvalidRecords) {
+TEST_P(BatchStoreTest, AppendCountsValidAndInvalidRecords) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 5, {2, 4}));
   store_->append("j1", make_records(6, 8, {8}));
@@ -219,7 +272,7 @@ TEST_F(BatchStoreTest, AppendCountsValidAndInvalidRecords) {
   EXPECT_EQ(rows[0].result, std::nullopt);
 }
 
-TEST_F(BatchStoreTest, AppendingALineTwiceKeepsTheFirstAndCountsOnce) {
+TEST_P(BatchStoreTest, AppendingALineTwiceKeepsTheFirstAndCountsOnce) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 3));
   auto again = make_records(3, 4, {3});
@@ -229,12 +282,12 @@ TEST_F(BatchStoreTest, AppendingALineTwiceKeepsTheFirstAndCountsOnce) {
   EXPECT_EQ(lines_of(store_->pending("j1", 0, 10)), (std::vector<std::int64_t>{1, 2, 3, 4}));
 }
 
-TEST_F(BatchStoreTest, AppendToUnknownJobThrowsAndStoresNothing) {
+TEST_P(BatchStoreTest, AppendToUnknownJobThrowsAndStoresNothing) {
   EXPECT_THROW(store_->append("nope", make_records(1, 3)), std::runtime_error);
   EXPECT_TRUE(store_->results("nope", 0, 10).empty());
 }
 
-TEST_F(BatchStoreTest, AppendRefusesARecordWithNeitherRequestNorResultAndKeepsNoneOfTheChunk) {
+TEST_P(BatchStoreTest, AppendRefusesARecordWithNeitherRequestNorResultAndKeepsNoneOfTheChunk) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   auto records = make_records(1, 3);
   records[1].request.clear();
@@ -245,7 +298,7 @@ TEST_F(BatchStoreTest, AppendRefusesARecordWithNeitherRequestNorResultAndKeepsNo
   EXPECT_EQ(job("j1").counts.total, 3);
 }
 
-TEST_F(BatchStoreTest, PendingReturnsUnansweredRecordsWithRequestInOrder) {
+TEST_P(BatchStoreTest, PendingReturnsUnansweredRecordsWithRequestInOrder) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   ASSERT_TRUE(store_->create_job(make_job("j2")));
   store_->append("j1", make_records(1, 10, {3, 7}));
@@ -264,7 +317,7 @@ TEST_F(BatchStoreTest, PendingReturnsUnansweredRecordsWithRequestInOrder) {
   EXPECT_TRUE(store_->pending("nope", 0, 100).empty());
 }
 
-TEST_F(BatchStoreTest, RecordResultsKeepsTheFirstResultOfALine) {
+TEST_P(BatchStoreTest, RecordResultsKeepsTheFirstResultOfALine) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 4));
   EXPECT_EQ(store_->record_results("j1", {answer(1, Outcome::kMatched, "first")}, kNow + 1), 1);
@@ -286,7 +339,7 @@ TEST_F(BatchStoreTest, RecordResultsKeepsTheFirstResultOfALine) {
   EXPECT_EQ(rows[1].result, "a");
 }
 
-TEST_F(BatchStoreTest, AFinishedJobTakesNoMoreResults) {
+TEST_P(BatchStoreTest, AFinishedJobTakesNoMoreResults) {
   // A chunk's reply can arrive after its job was cancelled: its owner was already told the
   // counts and may have read the results, which must not change under it.
   for (const JobState end : {JobState::kCancelled, JobState::kFailed}) {
@@ -306,7 +359,7 @@ TEST_F(BatchStoreTest, AFinishedJobTakesNoMoreResults) {
   }
 }
 
-TEST_F(BatchStoreTest, RecordResultsWithNothingNewLeavesProgressTimeAlone) {
+TEST_P(BatchStoreTest, RecordResultsWithNothingNewLeavesProgressTimeAlone) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 2, {2}));
   ASSERT_EQ(store_->record_results("j1", {answer(1)}, kNow + 1), 1);
@@ -318,7 +371,7 @@ TEST_F(BatchStoreTest, RecordResultsWithNothingNewLeavesProgressTimeAlone) {
   EXPECT_EQ(job("j1").counts.invalid, 1);
 }
 
-TEST_F(BatchStoreTest, RecordResultsCountsEachOutcome) {
+TEST_P(BatchStoreTest, RecordResultsCountsEachOutcome) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 9, {9}));
   EXPECT_EQ(store_->record_results("j1",
@@ -339,7 +392,7 @@ TEST_F(BatchStoreTest, RecordResultsCountsEachOutcome) {
   EXPECT_TRUE(store_->pending("j1", 0, 100).empty());
 }
 
-TEST_F(BatchStoreTest, ResultsReturnsEveryRecordInOrderWithNulloptForUnanswered) {
+TEST_P(BatchStoreTest, ResultsReturnsEveryRecordInOrderWithNulloptForUnanswered) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 5));
   store_->record_results("j1", {answer(4), answer(2)}, kNow);
@@ -360,7 +413,7 @@ TEST_F(BatchStoreTest, ResultsReturnsEveryRecordInOrderWithNulloptForUnanswered)
   EXPECT_TRUE(store_->results("j1", 0, 0).empty());
 }
 
-TEST_F(BatchStoreTest, SetStateStampsStartOnceAndFinish) {
+TEST_P(BatchStoreTest, SetStateStampsStartOnceAndFinish) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   EXPECT_TRUE(store_->set_state("j1", JobState::kQueued, kNow + 1));
   EXPECT_EQ(job("j1").started_ms, 0);
@@ -379,7 +432,7 @@ TEST_F(BatchStoreTest, SetStateStampsStartOnceAndFinish) {
   EXPECT_EQ(job("j1").error, "");
 }
 
-TEST_F(BatchStoreTest, SetStateKeepsProgressTimeOfARunningJob) {
+TEST_P(BatchStoreTest, SetStateKeepsProgressTimeOfARunningJob) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 2));
   ASSERT_TRUE(store_->set_state("j1", JobState::kRunning, kNow));
@@ -388,7 +441,7 @@ TEST_F(BatchStoreTest, SetStateKeepsProgressTimeOfARunningJob) {
   EXPECT_EQ(job("j1").last_progress_ms, kNow + 7);
 }
 
-TEST_F(BatchStoreTest, SetStateRefusesAnyChangeOnceTerminal) {
+TEST_P(BatchStoreTest, SetStateRefusesAnyChangeOnceTerminal) {
   for (const auto terminal : {JobState::kCompleted, JobState::kFailed, JobState::kCancelled}) {
     const std::string id = "j-" + std::string(to_string(terminal));
     ASSERT_TRUE(store_->create_job(make_job(id)));
@@ -405,12 +458,12 @@ TEST_F(BatchStoreTest, SetStateRefusesAnyChangeOnceTerminal) {
   }
 }
 
-TEST_F(BatchStoreTest, SetStateRefusesAMissingJob) {
+TEST_P(BatchStoreTest, SetStateRefusesAMissingJob) {
   EXPECT_FALSE(store_->set_state("nope", JobState::kRunning, kNow));
   EXPECT_EQ(store_->find_job("nope"), std::nullopt);
 }
 
-TEST_F(BatchStoreTest, SetStateRecordsTheErrorOnlyWhenGiven) {
+TEST_P(BatchStoreTest, SetStateRecordsTheErrorOnlyWhenGiven) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   ASSERT_TRUE(store_->set_state("j1", JobState::kRunning, kNow, "slow registry"));
   ASSERT_TRUE(store_->set_state("j1", JobState::kQueued, kNow));
@@ -419,7 +472,7 @@ TEST_F(BatchStoreTest, SetStateRecordsTheErrorOnlyWhenGiven) {
   EXPECT_EQ(job("j1").error, "no progress for 600 s");
 }
 
-TEST_F(BatchStoreTest, DiscardDeletesTheJobAndItsRecordsOnly) {
+TEST_P(BatchStoreTest, DiscardDeletesTheJobAndItsRecordsOnly) {
   ASSERT_TRUE(store_->create_job(make_job("j1", "partner-1", "key-1")));
   ASSERT_TRUE(store_->create_job(make_job("j2")));
   store_->append("j1", make_records(1, 5));
@@ -434,7 +487,7 @@ TEST_F(BatchStoreTest, DiscardDeletesTheJobAndItsRecordsOnly) {
   store_->discard("nope");  // nothing to do
 }
 
-TEST_F(BatchStoreTest, PurgeFinishedDeletesOnlyTerminalJobsFinishedBeforeTheCutoff) {
+TEST_P(BatchStoreTest, PurgeFinishedDeletesOnlyTerminalJobsFinishedBeforeTheCutoff) {
   const std::int64_t cutoff = kNow + 100;
   const auto finish = [&](const std::string& id, JobState state, std::int64_t at) {
     ASSERT_TRUE(store_->create_job(make_job(id)));
@@ -462,7 +515,7 @@ TEST_F(BatchStoreTest, PurgeFinishedDeletesOnlyTerminalJobsFinishedBeforeTheCuto
   EXPECT_EQ(store_->purge_finished(cutoff), 0);
 }
 
-TEST_F(BatchStoreTest, CountsJobsByState) {
+TEST_P(BatchStoreTest, CountsJobsByState) {
   EXPECT_TRUE(store_->count_by_state().empty());
   for (const char* id : {"a", "b", "c", "d", "e", "f"})
     ASSERT_TRUE(store_->create_job(make_job(id)));
@@ -479,7 +532,7 @@ TEST_F(BatchStoreTest, CountsJobsByState) {
                                                                     {JobState::kCompleted, 2}}));
 }
 
-TEST_F(BatchStoreTest, ActiveJobsCountsThePartnersUnfinishedJobs) {
+TEST_P(BatchStoreTest, ActiveJobsCountsThePartnersUnfinishedJobs) {
   for (const char* id : {"a", "b", "c", "d", "e", "f"})
     ASSERT_TRUE(store_->create_job(make_job(id)));
   ASSERT_TRUE(store_->create_job(make_job("other", "partner-2")));
@@ -493,7 +546,7 @@ TEST_F(BatchStoreTest, ActiveJobsCountsThePartnersUnfinishedJobs) {
   EXPECT_EQ(store_->active_jobs("partner-3"), 0);
 }
 
-TEST_F(BatchStoreTest, JobsInListsJobsOfTheGivenStatesOldestFirst) {
+TEST_P(BatchStoreTest, JobsInListsJobsOfTheGivenStatesOldestFirst) {
   const auto create = [&](const std::string& id, std::int64_t created, JobState state) {
     Job j = make_job(id);
     j.created_ms = created;
@@ -518,14 +571,14 @@ TEST_F(BatchStoreTest, JobsInListsJobsOfTheGivenStatesOldestFirst) {
   EXPECT_EQ(store_->jobs_in({JobState::kUploading}).at(0).id, "up");
 }
 
-TEST_F(BatchStoreTest, EverythingSurvivesClosingAndReopening) {
+TEST_P(BatchStoreTest, EverythingSurvivesClosingAndReopening) {
   ASSERT_TRUE(store_->create_job(make_job("j1", "partner-1", "key-1")));
   store_->append("j1", make_records(1, 6, {6}));
   ASSERT_TRUE(store_->set_state("j1", JobState::kRunning, kNow + 1));
   ASSERT_EQ(store_->record_results("j1", {answer(1), answer(2, Outcome::kNotFound)}, kNow + 2), 2);
   store_.reset();
 
-  store_ = open_sqlite_batch_store(path_);
+  store_ = open();
   const Job j = job("j1");
   EXPECT_EQ(j.state, JobState::kRunning);
   EXPECT_EQ(j.started_ms, kNow + 1);
@@ -543,7 +596,8 @@ TEST_F(BatchStoreTest, EverythingSurvivesClosingAndReopening) {
   EXPECT_FALSE(store_->create_job(make_job("j2", "partner-1", "key-1")));
 }
 
-TEST_F(BatchStoreTest, OpeningAnUnusablePathThrowsNamingIt) {
+TEST_P(BatchStoreTest, OpeningAnUnusablePathThrowsNamingIt) {
+  if (GetParam() != Backend::kSqlite) GTEST_SKIP() << "a file store only";
   const std::string bad = (dir_ / "state").string();  // a directory, not a database
   try {
     open_sqlite_batch_store(bad);
@@ -553,25 +607,21 @@ TEST_F(BatchStoreTest, OpeningAnUnusablePathThrowsNamingIt) {
   }
 }
 
-TEST_F(BatchStoreTest, StorageErrorsNameTheStoreButNoRecordContents) {
+TEST_P(BatchStoreTest, StorageErrorsNameTheStoreButNoRecordContents) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
-  {
-    // What a broken file looks like from the store's side.
-    const auto db = sqlite::open(path_, SQLITE_OPEN_READWRITE);
-    sqlite::exec(db.get(), "DROP TABLE records");
-  }
+  drop_records_table();
   try {
     store_->append("j1", make_records(1, 2));
     FAIL() << "append into a dropped table succeeded";
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();
-    EXPECT_EQ(what.rfind("batch store " + path_ + ": append failed: ", 0), 0U) << what;
+    EXPECT_EQ(what.rfind(store_name() + ": append failed: ", 0), 0U) << what;
     EXPECT_EQ(what.find("request-"), std::string::npos) << what;
   }
   EXPECT_EQ(job("j1").counts.total, 0);
 }
 
-TEST_F(BatchStoreTest, ConcurrentCallersEachRecordTheirOwnResults) {
+TEST_P(BatchStoreTest, ConcurrentCallersEachRecordTheirOwnResults) {
   ASSERT_TRUE(store_->create_job(make_job("j1")));
   store_->append("j1", make_records(1, 2000));
   std::atomic<std::int64_t> recorded{0};
@@ -596,7 +646,7 @@ TEST_F(BatchStoreTest, ConcurrentCallersEachRecordTheirOwnResults) {
   EXPECT_EQ(c.matched + c.not_found, 2000);
 }
 
-TEST_F(BatchStoreTest, LargeJobCompletesWithEveryRecordAnsweredOnce) {
+TEST_P(BatchStoreTest, LargeJobCompletesWithEveryRecordAnsweredOnce) {
   constexpr std::int64_t kRecords = 200'000;
   constexpr std::int64_t kAppendChunk = 500;
   constexpr std::size_t kResultChunk = 200;
@@ -637,6 +687,168 @@ TEST_F(BatchStoreTest, LargeJobCompletesWithEveryRecordAnsweredOnce) {
               static_cast<long long>(kRecords),
               static_cast<long long>(std::chrono::duration_cast<Ms>(appended - start).count()),
               static_cast<long long>(std::chrono::duration_cast<Ms>(answered - appended).count()));
+}
+
+// Leases: which instance works a job (BatchStore::claim).
+
+constexpr std::int64_t kLease = 15'000;
+
+std::vector<std::string> ids_of(const std::vector<Job>& jobs) {
+  std::vector<std::string> out;
+  for (const auto& j : jobs) out.push_back(j.id);
+  return out;
+}
+
+class BatchStoreLeaseTest : public BatchStoreTest {
+ protected:
+  /// A job created at kNow + `age`, uploaded (3 records) and queued.
+  void queue(const std::string& id, std::int64_t age = 0, const std::string& owner = "a") {
+    Job j = make_job(id);
+    j.created_ms = kNow + age;
+    j.owner = owner;
+    j.lease_until_ms = kNow + kLease;
+    ASSERT_TRUE(store_->create_job(j));
+    store_->append(id, make_records(1, 3));
+    ASSERT_TRUE(store_->set_state(id, JobState::kQueued, kNow + age));
+  }
+  /// An upload in progress held by `owner` until `until`.
+  void upload(const std::string& id, const std::string& owner, std::int64_t until) {
+    Job j = make_job(id);
+    j.owner = owner;
+    j.lease_until_ms = until;
+    ASSERT_TRUE(store_->create_job(j));
+    store_->append(id, make_records(1, 3));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, BatchStoreLeaseTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& p) { return backend_name(p.param); });
+
+TEST_P(BatchStoreLeaseTest, ClaimStartsQueuedJobsOldestFirstUpToTheOwnersLimit) {
+  queue("q-late", 30);
+  queue("q-early", 10);
+  queue("q-mid", 20);
+  const Claim c = store_->claim("a", kNow + 100, kLease, 2);
+  EXPECT_EQ(ids_of(c.running), (std::vector<std::string>{"q-early", "q-mid"}));
+  for (const auto& j : c.running) {
+    EXPECT_EQ(j.state, JobState::kRunning);
+    EXPECT_EQ(j.owner, "a");
+    EXPECT_EQ(j.lease_until_ms, kNow + 100 + kLease);
+    EXPECT_EQ(j.started_ms, kNow + 100);
+    // The stall clock starts now, not when the job was queued.
+    EXPECT_EQ(j.last_progress_ms, kNow + 100);
+  }
+  EXPECT_EQ(job("q-late").state, JobState::kQueued);
+  // At its limit the owner takes no more; another owner takes the rest.
+  EXPECT_EQ(ids_of(store_->claim("a", kNow + 200, kLease, 2).running),
+            (std::vector<std::string>{"q-early", "q-mid"}));
+  EXPECT_EQ(job("q-mid").lease_until_ms, kNow + 200 + kLease);
+  EXPECT_TRUE(store_->claim("a", kNow + 300, kLease, 2).taken_over.empty());
+}
+
+TEST_P(BatchStoreLeaseTest, FinishedJobsLeaveTheOwnersRunningJobs) {
+  queue("j1");
+  queue("j2", 1);
+  ASSERT_EQ(store_->claim("a", kNow, kLease, 4).running.size(), 2U);
+  ASSERT_TRUE(store_->set_state("j1", JobState::kCancelled, kNow + 1));
+  EXPECT_EQ(ids_of(store_->claim("a", kNow + 2, kLease, 4).running),
+            (std::vector<std::string>{"j2"}));
+  EXPECT_EQ(job("j1").state, JobState::kCancelled);
+}
+
+TEST_P(BatchStoreLeaseTest, AnOwnersOwnUploadsAreRenewedAndNeverDiscarded) {
+  upload("up", "a", kNow + kLease);
+  const Claim c = store_->claim("a", kNow + 10 * kLease, kLease, 4);
+  EXPECT_TRUE(c.discarded.empty());
+  EXPECT_TRUE(c.running.empty());
+  EXPECT_EQ(job("up").lease_until_ms, kNow + 11 * kLease);
+  EXPECT_EQ(job("up").state, JobState::kUploading);
+}
+
+TEST_P(BatchStoreLeaseTest, AnotherInstancesLapsedUploadIsDiscardedWithItsRecords) {
+  upload("up", "dead", kNow + kLease);
+  const Claim c = store_->claim("b", kNow + kLease + 1, kLease, 4);
+  EXPECT_EQ(ids_of(c.discarded), (std::vector<std::string>{"up"}));
+  EXPECT_EQ(c.discarded.at(0).owner, "dead");
+  EXPECT_EQ(store_->find_job("up"), std::nullopt);
+  EXPECT_TRUE(store_->results("up", 0, 10).empty());
+}
+
+TEST_P(BatchStoreLeaseTest, ALapsedRunningJobIsTakenOverWithItsResultsKept) {
+  queue("j1");
+  ASSERT_EQ(store_->claim("dead", kNow, kLease, 4).running.size(), 1U);
+  ASSERT_EQ(store_->record_results("j1", {answer(1)}, kNow + 1), 1);
+  const Claim c = store_->claim("b", kNow + kLease + 1, kLease, 4);
+  EXPECT_EQ(c.taken_over, (std::vector<std::string>{"j1"}));
+  ASSERT_EQ(c.running.size(), 1U);
+  EXPECT_EQ(c.running[0].owner, "b");
+  EXPECT_EQ(c.running[0].counts.done, 1);
+  EXPECT_EQ(lines_of(store_->pending("j1", 0, 10)), (std::vector<std::int64_t>{2, 3}));
+  // The instance that lost it (only slow, not dead) no longer finds it among its jobs. (A
+  // file store takes it back: there, any other owner is a previous run.)
+  if (store_->shared()) {
+    EXPECT_TRUE(store_->claim("dead", kNow + kLease + 2, kLease, 4).running.empty());
+  }
+}
+
+TEST_P(BatchStoreLeaseTest, ALiveLeaseIsOnlyTakenFromAPreviousRunOfAFileStore) {
+  queue("j1");
+  upload("up", "a", kNow + kLease);
+  ASSERT_EQ(store_->claim("a", kNow, kLease, 4).running.size(), 1U);
+  // Well within a's lease.
+  const Claim c = store_->claim("b", kNow + 1, kLease, 4);
+  if (GetParam() == Backend::kSqlite) {
+    // One process per file: "a" can only be this process before it restarted.
+    EXPECT_EQ(c.taken_over, (std::vector<std::string>{"j1"}));
+    EXPECT_EQ(ids_of(c.discarded), (std::vector<std::string>{"up"}));
+    EXPECT_FALSE(store_->shared());
+  } else {
+    EXPECT_TRUE(c.taken_over.empty());
+    EXPECT_TRUE(c.discarded.empty());
+    EXPECT_TRUE(c.running.empty());
+    EXPECT_EQ(job("j1").owner, "a");
+    EXPECT_TRUE(store_->shared());
+  }
+}
+
+TEST_P(BatchStoreLeaseTest, RenewalKeepsAJobFromBeingTakenOver) {
+  if (GetParam() == Backend::kSqlite) GTEST_SKIP() << "a file store has one process";
+  queue("j1");
+  ASSERT_EQ(store_->claim("a", kNow, kLease, 4).running.size(), 1U);
+  ASSERT_EQ(store_->claim("a", kNow + kLease - 1, kLease, 4).running.size(), 1U);
+  // Past the first lease, within the renewed one.
+  EXPECT_TRUE(store_->claim("b", kNow + kLease + 1, kLease, 4).running.empty());
+  EXPECT_EQ(job("j1").owner, "a");
+  EXPECT_EQ(store_->claim("b", kNow + 2 * kLease, kLease, 4).taken_over,
+            (std::vector<std::string>{"j1"}));
+}
+
+TEST_P(BatchStoreLeaseTest, ConcurrentClaimsNeverHandOneJobToTwoInstances) {
+  if (GetParam() == Backend::kSqlite) GTEST_SKIP() << "a file store has one process";
+  constexpr int kJobs = 40;
+  for (int i = 0; i < kJobs; ++i) queue("j" + std::to_string(100 + i), i);
+  // Four replicas, each with its own connection, claiming at once, a few jobs at a time.
+  std::vector<std::vector<std::string>> held(4);
+  std::vector<std::thread> replicas;
+  for (std::size_t r = 0; r < held.size(); ++r) {
+    replicas.emplace_back([&, r] {
+      const auto store = open();
+      const std::string me = "replica-" + std::to_string(r);
+      for (std::size_t limit = 1; limit <= kJobs; ++limit) {
+        held[r] = ids_of(store->claim(me, kNow, kLease, limit).running);
+      }
+    });
+  }
+  for (auto& t : replicas) t.join();
+  std::vector<std::string> all;
+  for (const auto& h : held) all.insert(all.end(), h.begin(), h.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a job held twice";
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kJobs));
+  for (std::size_t r = 0; r < held.size(); ++r) {
+    for (const auto& id : held[r]) EXPECT_EQ(job(id).owner, "replica-" + std::to_string(r));
+  }
 }
 
 }  // namespace

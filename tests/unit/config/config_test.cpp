@@ -174,6 +174,34 @@ TEST(Config, BulkJobErrorsNameLineAndKey) {
       errors_of("partners:\n  - id: bank\n    operations: [population.batch-verify]\n").empty());
 }
 
+TEST(Config, AClusterKeepsBulkJobsInItsSharedPostgresStore) {
+  const Config c = parse_config(
+      "cluster:\n  store: {backend: postgres, postgres_dsn: 'host=db dbname=lgsp'}\n"
+      "  lease_ms: 5000\nbatches: {chunk_records: 50}\n",
+      "t.yaml");
+  EXPECT_TRUE(c.cluster.enabled);
+  EXPECT_EQ(c.cluster.store.dsn(), "host=db dbname=lgsp");
+  EXPECT_EQ(c.cluster.lease_ms, 5000);
+  EXPECT_TRUE(c.batches.enabled);
+  EXPECT_EQ(c.batches.sqlite_path, "");
+  EXPECT_FALSE(parse_config("logging: {level: info}\n", "t.yaml").cluster.enabled);
+}
+
+TEST(Config, ClusterErrorsNameLineAndKey) {
+  // A per-instance file beside the shared store would be two truths.
+  auto errors = errors_of(
+      "cluster:\n  store: {backend: postgres, postgres_dsn: 'host=db'}\n"
+      "batches:\n  sqlite_path: run/b.db\n");
+  EXPECT_TRUE(any_contains(errors, "test.yaml:4:16: batches.sqlite_path: not used with a cluster"));
+  errors = errors_of("cluster:\n  store: {backend: sqlite, sqlite_path: x.db}\n  lease_ms: 10\n");
+  EXPECT_TRUE(any_contains(errors, "test.yaml:2:10: cluster.store.backend: must be postgres"));
+  EXPECT_TRUE(any_contains(errors, "test.yaml:3:13: cluster.lease_ms: must be between 3000"));
+  errors = errors_of("cluster:\n  lease_ms: 5000\n");
+  EXPECT_TRUE(any_contains(errors, "test.yaml:2:3: cluster.store: required"));
+  errors = errors_of("cluster:\n  store: {backend: postgres}\n");
+  EXPECT_TRUE(any_contains(errors, "cluster.store.postgres_dsn: postgres_dsn, postgres_dsn_file"));
+}
+
 // Found by fuzz_config (tests/fuzz/corpus/fuzz_config): each used to escape as a yaml-cpp
 // exception without the file name.
 TEST(Config, KeyThatIsNotAPlainNameIsAConfigError) {
