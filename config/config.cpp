@@ -685,6 +685,11 @@ void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
     }
   }
   check_batch_store(r, root, c);
+  if (c.cluster.enabled && root["gateway"] && root["gateway"]["instance"]) {
+    r.error(root["gateway"]["instance"], "gateway.instance",
+            "not used with a cluster section: each replica leases a reply partition from "
+            "cluster.store; remove it");
+  }
   if (root["audit"] && c.audit.enabled && c.audit.store.backend == "sqlite" &&
       c.audit.store.sqlite_path.empty()) {
     r.error(root["audit"], "audit.store", "required: where the audit chain is kept");

@@ -133,7 +133,8 @@ struct GatewayConfig {
   TlsConfig tls;
   Endpoint admin_listen{"127.0.0.1", 9464};
   std::int64_t threads = 0;  // 0 = one per core
-  /// Which partition of the reply topic this instance owns (one per gateway instance).
+  /// Which partition of the reply topic this instance owns (one per gateway instance); in a
+  /// cluster, each replica leases one instead (ClusterConfig).
   std::int64_t instance = 0;
   std::int64_t body_limit_bytes = 64 * 1024;
   std::int64_t header_limit_bytes = 8 * 1024;

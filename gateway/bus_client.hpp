@@ -115,6 +115,8 @@ class BusClient {
   /// Kafka client fewer per gateway, and audit events batch with the requests.
   bus::Producer& producer() { return producer_; }
   const std::shared_ptr<const util::Sealer>& sealer() const { return options_.sealer; }
+  /// The partition of the reply topic this instance reads (and names in its requests).
+  std::int32_t reply_partition() const { return options_.reply_partition; }
 
   /// "" when the bus is reachable and the reply partition is positioned, else why not.
   std::string readiness() const;

@@ -23,9 +23,10 @@ std::vector<std::string> sealed_domains(const config::Config& cfg) {
   return domains;
 }
 
-BusClientOptions bus_options(const config::Config& cfg, const std::string& bootstrap) {
+BusClientOptions bus_options(const config::Config& cfg, const std::string& bootstrap,
+                             std::int32_t reply_partition) {
   const std::string client_id =
-      "lgsp-gateway-" + std::to_string(cfg.gateway.instance) + "-" + std::to_string(::getpid());
+      "lgsp-gateway-" + std::to_string(reply_partition) + "-" + std::to_string(::getpid());
   std::vector<std::string> registries;
   for (const auto& [name, _] : cfg.registries) registries.push_back(name);
   // Requests and audit events share this producer. An audit event must survive a broker
@@ -34,13 +35,13 @@ BusClientOptions bus_options(const config::Config& cfg, const std::string& boots
   bus::Properties producer = bus::producer_properties(cfg.kafka, bootstrap, client_id);
   producer.emplace_back("acks", "all");
   producer.emplace_back("enable.idempotence", "true");
-  return BusClientOptions{
-      bus::Topics{cfg.kafka.topic_prefix}, static_cast<std::int32_t>(cfg.gateway.instance),
-      std::move(producer), bus::consumer_properties(cfg.kafka, bootstrap, client_id),
-      static_cast<std::size_t>(cfg.gateway.max_pending), std::move(registries),
-      static_cast<std::size_t>(cfg.gateway.max_bundle),
-      // Shared by the instances, so a subject's requests take one partition.
-      cfg.audit.subject_key, bus::envelope_sealer(cfg.kafka, sealed_domains(cfg))};
+  return BusClientOptions{bus::Topics{cfg.kafka.topic_prefix}, reply_partition, std::move(producer),
+                          bus::consumer_properties(cfg.kafka, bootstrap, client_id),
+                          static_cast<std::size_t>(cfg.gateway.max_pending), std::move(registries),
+                          static_cast<std::size_t>(cfg.gateway.max_bundle),
+                          // Shared by the instances, so a subject's requests take one partition.
+                          cfg.audit.subject_key,
+                          bus::envelope_sealer(cfg.kafka, sealed_domains(cfg))};
 }
 
 /// This process among the replicas, in the cluster store's leases: the host (the pod's name
@@ -50,6 +51,16 @@ std::string instance_name() {
   if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
   const std::string name = host[0] == '\0' ? "gateway" : host.data();
   return name + "-" + std::to_string(::getpid()) + "-" + http::new_request_id().substr(0, 8);
+}
+
+/// In a cluster, a reply partition leased from its store; else none (gateway.instance says).
+std::unique_ptr<ReplyPartitionLease> lease_reply_partition(const config::Config& cfg,
+                                                           const std::string& instance) {
+  if (!cfg.cluster.enabled) return nullptr;
+  return std::make_unique<ReplyPartitionLease>(
+      cfg.cluster.store.dsn(), bus::Topics{cfg.kafka.topic_prefix}.replies(),
+      static_cast<std::int32_t>(cfg.kafka.reply_partitions), instance,
+      std::chrono::milliseconds(cfg.cluster.lease_ms));
 }
 
 /// The citizen access log's reader of the audit store, or null when no store is configured.
@@ -77,7 +88,12 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
     : config_path_(cfg.path),
       cfg_(cfg.gateway),
       probe_(metrics),
-      bus_(bus_options(cfg, bootstrap), probe_),
+      instance_name_(instance_name()),
+      reply_lease_(lease_reply_partition(cfg, instance_name_)),
+      bus_(bus_options(cfg, bootstrap,
+                       reply_lease_ ? reply_lease_->partition()
+                                    : static_cast<std::int32_t>(cfg.gateway.instance)),
+           probe_),
       verify_guard_({cfg.gateway.failed_verify_limit,
                      std::chrono::seconds(cfg.gateway.failed_verify_window_s)}),
       anonymous_failures_({cfg.gateway.anonymous_failures_per_second}),
@@ -97,7 +113,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
         AuditPublisherOptions{
             std::chrono::milliseconds(cfg.audit.delivery_timeout_ms), cfg.audit.max_undelivered,
             // A new sequence per process start: the nonce tells two runs of one instance apart.
-            "gateway-" + std::to_string(cfg.gateway.instance) + "-" +
+            "gateway-" + std::to_string(bus_.reply_partition()) + "-" +
                 http::new_request_id().substr(0, 12),
             bus_.sealer()});
     services.audit = audit_.get();
@@ -115,7 +131,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
             static_cast<std::size_t>(b.max_chunks_in_flight),
             static_cast<std::size_t>(b.max_running), std::chrono::milliseconds(b.chunk_timeout_ms),
             std::chrono::seconds(b.stall_timeout_s), std::chrono::hours(b.retention_hours),
-            instance_name(), std::chrono::milliseconds(cfg.cluster.lease_ms)},
+            instance_name_, std::chrono::milliseconds(cfg.cluster.lease_ms)},
         *batch_store_, bus_, audit_.get(), hasher_.get(), metrics, &verify_guard_);
     batch_api_ = std::make_unique<batch::BatchApi>(
         batch::BatchLimits{b.max_records, b.max_bytes, b.max_active_jobs_per_partner,
@@ -205,12 +221,14 @@ std::vector<prometheus::MetricFamily> Gateway::quota_families() const {
 }
 
 std::string Gateway::readiness() const {
-  std::string why = bus_.readiness();
+  std::string why = reply_lease_ ? reply_lease_->readiness() : std::string();
+  if (why.empty()) why = bus_.readiness();
   if (why.empty() && extra_readiness_) why = extra_readiness_();
   return why;
 }
 
 void Gateway::start() {
+  if (reply_lease_) reply_lease_->start();
   bus_.start();
   if (audit_) audit_->start();
   if (batch_engine_) batch_engine_->start();
@@ -228,7 +246,8 @@ void Gateway::start() {
             {{"listen", cfg_.listen.host + ":" + std::to_string(api_->port())},
              {"admin", cfg_.admin_listen.host + ":" + std::to_string(admin_->port())},
              {"threads", n},
-             {"instance", cfg_.instance}});
+             {"instance", instance_name_},
+             {"reply_partition", bus_.reply_partition()}});
 }
 
 void Gateway::stop() {

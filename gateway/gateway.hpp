@@ -14,6 +14,7 @@
 #include "gateway/bus_client.hpp"
 #include "gateway/citizen_reads.hpp"
 #include "gateway/gateway_probe.hpp"
+#include "gateway/partition_lease.hpp"
 #include "gateway/verify_guard.hpp"
 #include "http/admin_handler.hpp"
 #include "http/server.hpp"
@@ -57,6 +58,10 @@ class Gateway {
   const config::GatewayConfig cfg_;
   boost::asio::io_context ioc_;
   GatewayProbe probe_;
+  /// This process among the replicas (leases of reply partitions and bulk jobs).
+  const std::string instance_name_;
+  /// In a cluster: the reply partition this replica leased (else gateway.instance's).
+  std::unique_ptr<ReplyPartitionLease> reply_lease_;
   BusClient bus_;
   std::unique_ptr<SubjectHasher> hasher_;
   std::unique_ptr<AuditPublisher> audit_;

@@ -199,6 +199,7 @@ batches:
     audit_writer->start();
   }
   if (options.start_connector) start_connector();
+  if (!options.start_gateway) return;
   gateway = std::make_unique<gateway::Gateway>(cfg, bootstrap, metrics);
   gateway->start();
 }

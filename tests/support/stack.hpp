@@ -70,6 +70,9 @@ struct StackOptions {
   std::string auth_yaml{};
   /// auth.citizen.daily_reads_per_citizen (high: tests poll access logs).
   std::int64_t citizen_reads_per_day = 100000;
+  /// Runs the gateway in-process (off: tests that run gateway processes of their own; then
+  /// api_port() and the request helpers must not be used).
+  bool start_gateway = true;
 };
 
 /// The stacks' citizen identity provider (auth.citizen): its issuer and audience.

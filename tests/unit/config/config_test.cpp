@@ -198,6 +198,9 @@ TEST(Config, ClusterErrorsNameLineAndKey) {
   EXPECT_TRUE(any_contains(errors, "test.yaml:3:13: cluster.lease_ms: must be between 3000"));
   errors = errors_of("cluster:\n  lease_ms: 5000\n");
   EXPECT_TRUE(any_contains(errors, "test.yaml:2:3: cluster.store: required"));
+  errors = errors_of(
+      "gateway:\n  instance: 2\ncluster:\n  store: {backend: postgres, postgres_dsn: 'host=db'}\n");
+  EXPECT_TRUE(any_contains(errors, "test.yaml:2:13: gateway.instance: not used with a cluster"));
   errors = errors_of("cluster:\n  store: {backend: postgres}\n");
   EXPECT_TRUE(any_contains(errors, "cluster.store.postgres_dsn: postgres_dsn, postgres_dsn_file"));
 }

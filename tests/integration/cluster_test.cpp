@@ -1,0 +1,178 @@
+// Two gateway replicas as `lgsp gateway` processes sharing one PostgreSQL cluster store: each
+// leases its own reply partition, either serves the other's bulk jobs, and when the one
+// running a job is killed with SIGKILL mid-job, the other takes the job over once its lease
+// has run out and completes it with exactly one right result per record. Meanwhile
+// interactive verifications get a right answer from the survivor, and a right answer or a
+// plain connection error from the replica being killed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/gateway_process.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/stack.hpp"
+
+namespace lgsp::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+/// One `lgsp gateway` replica: the stack's process config on ports of its own, with no
+/// instance number and no job file, but the cluster section.
+class Replica {
+ public:
+  Replica(const TestStack& stack, const std::string& name)
+      : api(free_port()), admin(free_port()), config_(stack.dir / ("gateway-" + name + ".yaml")) {
+    std::ifstream in(stack.write_process_config());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    const auto replace = [&text](const std::string& from, const std::string& to) {
+      const auto at = text.find(from);
+      if (at == std::string::npos) throw std::runtime_error("unexpected stack config layout");
+      text.replace(at, from.size(), to);
+    };
+    replace("  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n  instance: 1\n",
+            "  listen: 127.0.0.1:" + std::to_string(api) +
+                "\n  admin_listen: 127.0.0.1:" + std::to_string(admin) + "\n  threads: 2\n");
+    replace("  sqlite_path: " + (stack.dir / "batches.db").string() + "\n", "");
+    const char* dsn = std::getenv("LGSP_TEST_PG_DSN");  // NOLINT(concurrency-mt-unsafe)
+    text += "cluster:\n  store: {backend: postgres, postgres_dsn: '" + std::string(dsn) +
+            "'}\n  lease_ms: 3000\n";
+    std::ofstream(config_) << text;
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"gateway", "--config", config_.string()},
+        stack.dir / ("gateway-" + name + ".log"));
+  }
+
+  void kill_hard() { process_->kill_hard(); }
+  int log_count(const std::string& text) const { return process_->log_count(text); }
+  /// The reply partition its log says it leased (-1: none yet).
+  int reply_partition() const {
+    const std::string log = process_->log_text();
+    const auto line = log.find("\"event\":\"reply_partition_claimed\"");
+    if (line == std::string::npos) return -1;
+    const std::string key = "\"partition\":";
+    const auto at = log.find(key, line);
+    return at == std::string::npos ? -1 : std::stoi(log.substr(at + key.size()));
+  }
+
+  const std::uint16_t api;
+  const std::uint16_t admin;
+
+ private:
+  std::filesystem::path config_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+/// Verifications, alternately true and false, against one replica until stopped; counts
+/// right answers, wrong answers and failures (connection refused or a 5xx).
+class InteractiveLoad {
+ public:
+  InteractiveLoad(const TestStack& stack, std::uint16_t api)
+      : thread_([this, subjects = stack.subjects(200), api](const std::stop_token& stop) {
+          for (std::size_t i = 0; !stop.stop_requested(); ++i) {
+            const auto& s = subjects[i % subjects.size()];
+            const bool truthful = i % 2 == 0;
+            const std::string body = json::serialize(json::object{
+                {"citizen_id", s.citizen_id},
+                {"date_of_birth", truthful ? s.date_of_birth : std::string("1900-01-01")},
+                {"purpose", "p"}});
+            try {
+              const auto r = post_json(api, "/v1/population/verify", body, kMinistryKey);
+              if (r.status == 200 && r.json().at("match").as_bool() == truthful) {
+                ++right;
+              } else if (r.status >= 500) {
+                ++failed;
+              } else {
+                ++wrong;
+              }
+            } catch (const std::exception&) {
+              ++failed;  // the replica is gone: connection refused or reset
+            }
+            std::this_thread::sleep_for(20ms);
+          }
+        }) {}
+
+  std::atomic<int> right{0};
+  std::atomic<int> wrong{0};
+  std::atomic<int> failed{0};
+
+ private:
+  std::jthread thread_;
+};
+
+TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
+  if (!postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
+  TestStack stack({.citizens = 3000,
+                   .batches = true,
+                   .chunk_records = 100,
+                   .chunk_timeout_ms = 3000,
+                   .start_gateway = false});
+  Replica a(stack, "a");
+  Replica b(stack, "b");
+  wait_gateway_ready(a.admin);
+  wait_gateway_ready(b.admin);
+  // Each leased a reply partition of its own: nobody numbered them.
+  EXPECT_NE(a.reply_partition(), -1);
+  EXPECT_NE(b.reply_partition(), -1);
+  EXPECT_NE(a.reply_partition(), b.reply_partition());
+
+  constexpr int kRecords = 30000;
+  const std::string id =
+      submit_verify_job(a.api, alternating_verify_job(stack, kRecords), "cluster-job-1");
+  ASSERT_FALSE(id.empty());
+  // The other replica serves the job too, from the shared store.
+  auto job = wait_done(b.api, id, kRecords / 5, 120s);
+  ASSERT_EQ(job.at("state").as_string(), "running") << "the job ended before the kill";
+
+  // Kill whichever replica runs it, with chunks in flight, under interactive load.
+  const bool a_runs = a.log_count("\"batch_job_running\"") > 0;
+  Replica& victim = a_runs ? a : b;
+  Replica& survivor = a_runs ? b : a;
+  ASSERT_EQ(survivor.log_count("\"batch_job_running\""), 0) << "both ran the job";
+  InteractiveLoad on_victim(stack, victim.api);
+  InteractiveLoad on_survivor(stack, survivor.api);
+  std::this_thread::sleep_for(500ms);
+  const auto done_at_kill = done_of(job_status(survivor.api, id));
+  victim.kill_hard();
+
+  job = wait_ended(survivor.api, id, 240s);
+  ASSERT_EQ(job.at("state").as_string(), "completed") << json::serialize(job);
+  EXPECT_GE(done_at_kill, kRecords / 5);
+  EXPECT_EQ(job.at("counts").at("total").as_int64(), kRecords);
+  EXPECT_EQ(done_of(job), kRecords);
+  EXPECT_EQ(job.at("counts").at("matched").as_int64(), kRecords / 2);
+  EXPECT_EQ(job.at("counts").at("mismatched").as_int64(), kRecords / 2);
+  expect_alternating_results(survivor.api, id, kRecords);
+  EXPECT_EQ(survivor.log_count("\"batch_job_taken_over\""), 1);
+
+  // The same Idempotency-Key at the survivor is the same job, not a second one.
+  EXPECT_EQ(
+      submit_verify_job(survivor.api, alternating_verify_job(stack, kRecords), "cluster-job-1"),
+      id);
+
+  std::printf(
+      "[ info     ] %d records, %lld done at the kill; interactive on the survivor: %d right, "
+      "%d wrong, %d failed; on the victim: %d right, %d wrong, %d failed\n",
+      kRecords, static_cast<long long>(done_at_kill), on_survivor.right.load(),
+      on_survivor.wrong.load(), on_survivor.failed.load(), on_victim.right.load(),
+      on_victim.wrong.load(), on_victim.failed.load());
+  EXPECT_EQ(on_survivor.wrong.load(), 0);
+  EXPECT_EQ(on_survivor.failed.load(), 0);
+  EXPECT_GT(on_survivor.right.load(), 10);
+  EXPECT_EQ(on_victim.wrong.load(), 0);
+  EXPECT_GT(on_victim.failed.load(), 0) << "the victim was never killed?";
+}
+
+}  // namespace
+}  // namespace lgsp::testing
