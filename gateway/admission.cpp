@@ -67,7 +67,15 @@ std::optional<Problem> Admission::limit(const Partner& partner, std::string_view
                    "partner '" + partner.id + "' has used its daily quota of " +
                        std::to_string(decision.quota_limit) + " requests; it renews at 00:00 UTC");
   }
+  if (decision.verdict == Verdict::kQuotaUnavailable) return quota_unavailable(partner);
   return std::nullopt;
+}
+
+Problem Admission::quota_unavailable(const Partner& partner) const {
+  probe_.rejected("quota_unavailable");
+  return problem(Status::service_unavailable, "quota-unavailable", "Quota cannot be checked",
+                 "the store the gateway replicas share partner '" + partner.id +
+                     "''s daily quota through cannot be reached; retry in a few seconds");
 }
 
 std::optional<http::Problem> Admission::take_quota(const Partner& partner, std::int64_t units,
@@ -76,6 +84,8 @@ std::optional<http::Problem> Admission::take_quota(const Partner& partner, std::
   decision =
       limiter_.take_quota(partner.id, partner.daily_quota, units, std::chrono::system_clock::now());
   if (decision.allowed()) return std::nullopt;
+  if (decision.verdict == RateLimiter::Decision::Verdict::kQuotaUnavailable)
+    return quota_unavailable(partner);
   probe_.rejected("quota");
   return problem(Status::too_many_requests, "quota-exhausted", "Daily quota exhausted",
                  "partner '" + partner.id + "' has " + std::to_string(decision.quota_remaining) +

@@ -50,6 +50,9 @@ class Admission {
   static void decorate(http::Response& res, const RateLimiter::Decision* decision);
 
  private:
+  /// 503: the shared quota ledger cannot be asked (a cluster's store is unreachable).
+  http::Problem quota_unavailable(const Partner& partner) const;
+
   GatewayProbe& probe_;
   RateLimiter& limiter_;
 };

@@ -38,6 +38,7 @@ struct ApiServices {
   batch::BatchApi* batches = nullptr;     // null: /v1/batches answers 503 (not configured)
   AnonymousFailures* anonymous_failures = nullptr;  // null: every failure is its own event
   VerifyGuard* verify_guard = nullptr;              // null: no limit on failed verifications
+  QuotaLedger* quota_ledger = nullptr;  // null: daily quotas counted by this process alone
 };
 
 /// The partner-facing API. Each request goes through one pipeline of small stages:
@@ -132,7 +133,7 @@ class ApiHandler final : public http::Handler {
   mutable std::mutex partners_mu_;
   std::shared_ptr<const PartnerDirectory> partners_;
   ApiServices services_;
-  RateLimiter limiter_;
+  RateLimiter limiter_{services_.quota_ledger};
   Admission admission_{services_.probe, limiter_};
   std::atomic<bool> draining_{false};
 };

@@ -140,6 +140,10 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
         *batch_store_, *batch_engine_);
     services.batches = batch_api_.get();
   }
+  if (cfg.cluster.enabled) {
+    cluster_quota_ = std::make_unique<ClusterQuota>(cfg.cluster.store.dsn(), instance_name_);
+    services.quota_ledger = cluster_quota_.get();
+  }
   api_handler_ = std::make_shared<ApiHandler>(
       std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth), services);
   api_ = std::make_unique<http::Server>(

@@ -13,6 +13,7 @@
 #include "gateway/audit_publisher.hpp"
 #include "gateway/bus_client.hpp"
 #include "gateway/citizen_reads.hpp"
+#include "gateway/cluster_quota.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "gateway/partition_lease.hpp"
 #include "gateway/verify_guard.hpp"
@@ -73,6 +74,8 @@ class Gateway {
   std::unique_ptr<batch::BatchStore> batch_store_;
   std::unique_ptr<batch::BatchEngine> batch_engine_;
   std::unique_ptr<batch::BatchApi> batch_api_;
+  /// In a cluster: partners' daily quotas, counted with the other replicas.
+  std::unique_ptr<ClusterQuota> cluster_quota_;
   std::shared_ptr<ApiHandler> api_handler_;
   http::AdminHandler::ReadinessCheck extra_readiness_;
   std::unique_ptr<http::Server> api_;

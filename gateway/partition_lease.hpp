@@ -51,7 +51,7 @@ class ReplyPartitionLease {
   const std::chrono::milliseconds lease_;
   std::int32_t partition_ = -1;
   std::unique_ptr<Connection> conn_;  // the renewing thread's (or the constructor's)
-  mutable std::mutex mu_;                   // guards the fields below
+  mutable std::mutex mu_;             // guards the fields below
   std::condition_variable wake_;
   std::string lost_;  // why the lease no longer holds ("" while it does)
   std::chrono::steady_clock::time_point renewed_;

@@ -43,35 +43,46 @@ RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
                                          std::int64_t daily_quota,
                                          TokenBucket::Clock::time_point now,
                                          std::chrono::system_clock::time_point wall_now) {
-  using Verdict = Decision::Verdict;
   Decision d;
   if (partner_limit.requests_per_second <= 0 && operation_limit == nullptr && daily_quota <= 0)
     return d;
   State& s = state(partner_id);
   std::lock_guard lock(s.mu);
-  today(s, daily_quota, wall_now, d);
-  if (daily_quota > 0 && s.used >= daily_quota) return d;
-  // The narrower (operation) bucket first: when the partner-wide bucket then refuses, one
-  // token of the operation's is spent for nothing, which only errs on the strict side.
-  std::chrono::milliseconds wait{0};
-  if (operation_limit != nullptr) {
-    auto& bucket = s.operations[operation];
-    if (!bucket.take(*operation_limit, now, wait)) {
-      d.verdict = Verdict::kRateLimited;
-      d.retry_after = wait;
-      return d;
-    }
-  }
-  if (!s.partner.take(partner_limit, now, wait)) {
-    d.verdict = Verdict::kRateLimited;
-    d.retry_after = wait;
+  const std::int64_t day = today(s, daily_quota, wall_now, d);
+  if (!d.allowed()) return d;
+  // From the shared ledger first, given back if a rate limit refuses: a refused request
+  // consumes neither.
+  const bool shared = ledger_ != nullptr && daily_quota > 0;
+  if (shared && !take_from_ledger(partner_id, daily_quota, 1, day, wall_now, d)) return d;
+  if (!take_tokens(s, operation, partner_limit, operation_limit, now, d)) {
+    if (shared) ledger_->give_back(partner_id, 1, day);
     return d;
   }
   if (daily_quota > 0) {
     ++s.used;
-    d.quota_remaining = daily_quota - s.used;
+    if (!shared) d.quota_remaining = daily_quota - s.used;
   }
   return d;
+}
+
+bool RateLimiter::take_tokens(State& s, const std::string& operation,
+                              const config::RateLimit& partner_limit,
+                              const config::RateLimit* operation_limit,
+                              TokenBucket::Clock::time_point now, Decision& d) {
+  // The narrower (operation) bucket first: when the partner-wide bucket then refuses, one
+  // token of the operation's is spent for nothing, which only errs on the strict side.
+  std::chrono::milliseconds wait{0};
+  if (operation_limit != nullptr && !s.operations[operation].take(*operation_limit, now, wait)) {
+    d.verdict = Decision::Verdict::kRateLimited;
+    d.retry_after = wait;
+    return false;
+  }
+  if (!s.partner.take(partner_limit, now, wait)) {
+    d.verdict = Decision::Verdict::kRateLimited;
+    d.retry_after = wait;
+    return false;
+  }
+  return true;
 }
 
 namespace {
@@ -83,7 +94,7 @@ std::chrono::milliseconds until_tomorrow(std::int64_t day,
 }  // namespace
 
 std::int64_t RateLimiter::today(State& s, std::int64_t daily_quota,
-                                std::chrono::system_clock::time_point wall_now, Decision& d) {
+                                std::chrono::system_clock::time_point wall_now, Decision& d) const {
   const auto since_epoch = wall_now.time_since_epoch();
   const std::int64_t day = std::chrono::duration_cast<std::chrono::days>(since_epoch).count();
   if (day != s.day) {
@@ -92,6 +103,7 @@ std::int64_t RateLimiter::today(State& s, std::int64_t daily_quota,
   }
   s.limit = daily_quota;
   d.quota_limit = daily_quota;
+  if (ledger_ != nullptr) return day;  // the ledger knows what is left
   d.quota_remaining = daily_quota > 0 ? std::max<std::int64_t>(0, daily_quota - s.used) : 0;
   if (daily_quota > 0 && s.used >= daily_quota) {
     d.verdict = Decision::Verdict::kQuotaExhausted;
@@ -108,6 +120,12 @@ RateLimiter::Decision RateLimiter::take_quota(const std::string& partner_id,
   State& s = state(partner_id);
   std::lock_guard lock(s.mu);
   const std::int64_t day = today(s, daily_quota, wall_now, d);
+  if (ledger_ != nullptr) {
+    d.verdict = Decision::Verdict::kAllowed;
+    if (!take_from_ledger(partner_id, daily_quota, units, day, wall_now, d)) return d;
+    s.used += units;
+    return d;
+  }
   if (s.used + units > daily_quota) {
     d.verdict = Decision::Verdict::kQuotaExhausted;
     d.retry_after = until_tomorrow(day, wall_now);
@@ -116,6 +134,26 @@ RateLimiter::Decision RateLimiter::take_quota(const std::string& partner_id,
   s.used += units;
   d.quota_remaining = daily_quota - s.used;
   return d;
+}
+
+bool RateLimiter::take_from_ledger(const std::string& partner_id, std::int64_t daily_quota,
+                                   std::int64_t units, std::int64_t day,
+                                   std::chrono::system_clock::time_point wall_now, Decision& d) {
+  const auto took = ledger_->take(partner_id, daily_quota, units, day);
+  d.quota_remaining = took.remaining;
+  switch (took.verdict) {
+    case QuotaLedger::Verdict::kTaken:
+      return true;
+    case QuotaLedger::Verdict::kExhausted:
+      d.verdict = Decision::Verdict::kQuotaExhausted;
+      d.retry_after = until_tomorrow(day, wall_now);
+      return false;
+    case QuotaLedger::Verdict::kUnavailable:
+      d.verdict = Decision::Verdict::kQuotaUnavailable;
+      d.retry_after = std::chrono::seconds(5);
+      return false;
+  }
+  return false;
 }
 
 std::vector<RateLimiter::QuotaUse> RateLimiter::quota_use(

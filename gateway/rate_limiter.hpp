@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "gateway/cluster_quota.hpp"
 
 namespace lgsp::gateway {
 
@@ -31,11 +32,21 @@ class TokenBucket {
 
 /// Per-partner rate limits (partner-wide and per operation) and daily quotas. State lives
 /// here, keyed by partner id, so a config reload changes the limits without resetting what
-/// was used today. Thread-safe: every gateway thread admits through the one instance.
+/// was used today. Daily quotas are counted here (exact for one process), or, given a
+/// ledger, by the replicas together (ClusterQuota). Thread-safe: every gateway thread admits
+/// through the one instance.
 class RateLimiter {
  public:
+  explicit RateLimiter(QuotaLedger* ledger = nullptr) : ledger_(ledger) {}
+
   struct Decision {
-    enum class Verdict { kAllowed, kRateLimited, kQuotaExhausted } verdict = Verdict::kAllowed;
+    /// kQuotaUnavailable: the shared quota ledger could not be asked.
+    enum class Verdict {
+      kAllowed,
+      kRateLimited,
+      kQuotaExhausted,
+      kQuotaUnavailable
+    } verdict = Verdict::kAllowed;
     std::chrono::milliseconds retry_after{0};
     std::int64_t quota_limit = 0;  // 0 = no quota
     std::int64_t quota_remaining = 0;
@@ -69,16 +80,27 @@ class RateLimiter {
     std::mutex mu;
     TokenBucket partner;
     std::map<std::string, TokenBucket, std::less<>> operations;
-    std::int64_t day = -1;  // days since the epoch (UTC) the count belongs to
-    std::int64_t used = 0;
+    std::int64_t day = -1;   // days since the epoch (UTC) the count belongs to
+    std::int64_t used = 0;   // by this process (with a ledger: its share of the cluster's)
     std::int64_t limit = 0;  // the daily quota of the latest admit()
   };
   State& state(const std::string& partner_id);
-  /// Today's count of `s` (reset at 00:00 UTC); fills the quota part of `d`. Caller holds
-  /// s.mu. Returns today's number (days since the epoch).
-  static std::int64_t today(State& s, std::int64_t daily_quota,
-                            std::chrono::system_clock::time_point wall_now, Decision& d);
+  /// Today's count of `s` (reset at 00:00 UTC); fills the quota part of `d` (without a
+  /// ledger). Caller holds s.mu. Returns today's number (days since the epoch).
+  std::int64_t today(State& s, std::int64_t daily_quota,
+                     std::chrono::system_clock::time_point wall_now, Decision& d) const;
+  /// `units` from the ledger into `d` (caller holds the partner's mutex); false if refused.
+  bool take_from_ledger(const std::string& partner_id, std::int64_t daily_quota, std::int64_t units,
+                        std::int64_t day, std::chrono::system_clock::time_point wall_now,
+                        Decision& d);
+  /// The partner's buckets (operation, then partner-wide) each give a token, or `d` says
+  /// how long to wait.
+  static bool take_tokens(State& s, const std::string& operation,
+                          const config::RateLimit& partner_limit,
+                          const config::RateLimit* operation_limit,
+                          TokenBucket::Clock::time_point now, Decision& d);
 
+  QuotaLedger* ledger_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<State>> states_;
 };

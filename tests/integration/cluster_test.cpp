@@ -3,15 +3,19 @@
 // running a job is killed with SIGKILL mid-job, the other takes the job over once its lease
 // has run out and completes it with exactly one right result per record. Meanwhile
 // interactive verifications get a right answer from the survivor, and a right answer or a
-// plain connection error from the replica being killed.
+// plain connection error from the replica being killed. A partner's daily quota holds across
+// both replicas.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
 
@@ -19,6 +23,7 @@
 #include "tests/support/gateway_process.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/stack.hpp"
+#include "util/hashing.hpp"
 
 namespace lgsp::testing {
 namespace {
@@ -26,11 +31,36 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
+/// A schema of its own in the test server, for one test's cluster store (a rerun on the same
+/// database starts empty).
+class ClusterSchema {
+ public:
+  ClusterSchema()
+      : admin_(std::getenv("LGSP_TEST_PG_DSN")),  // NOLINT(concurrency-mt-unsafe)
+        name_("lgsp_cluster_" + std::to_string(::getpid())) {
+    pqxx::connection c(admin_);
+    pqxx::nontransaction(c).exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE; CREATE SCHEMA " +
+                                 name_);
+  }
+  ~ClusterSchema() {
+    pqxx::connection c(admin_);
+    pqxx::nontransaction(c).exec("DROP SCHEMA " + name_ + " CASCADE");
+  }
+  ClusterSchema(const ClusterSchema&) = delete;
+  ClusterSchema& operator=(const ClusterSchema&) = delete;
+  /// The connection string the replicas use: the server, this schema only.
+  std::string dsn() const { return admin_ + " options=-csearch_path=" + name_; }
+
+ private:
+  std::string admin_;
+  std::string name_;
+};
+
 /// One `lgsp gateway` replica: the stack's process config on ports of its own, with no
 /// instance number and no job file, but the cluster section.
 class Replica {
  public:
-  Replica(const TestStack& stack, const std::string& name)
+  Replica(const TestStack& stack, const ClusterSchema& schema, const std::string& name)
       : api(free_port()), admin(free_port()), config_(stack.dir / ("gateway-" + name + ".yaml")) {
     std::ifstream in(stack.write_process_config());
     std::stringstream ss;
@@ -45,8 +75,7 @@ class Replica {
             "  listen: 127.0.0.1:" + std::to_string(api) +
                 "\n  admin_listen: 127.0.0.1:" + std::to_string(admin) + "\n  threads: 2\n");
     replace("  sqlite_path: " + (stack.dir / "batches.db").string() + "\n", "");
-    const char* dsn = std::getenv("LGSP_TEST_PG_DSN");  // NOLINT(concurrency-mt-unsafe)
-    text += "cluster:\n  store: {backend: postgres, postgres_dsn: '" + std::string(dsn) +
+    text += "cluster:\n  store: {backend: postgres, postgres_dsn: '" + schema.dsn() +
             "'}\n  lease_ms: 3000\n";
     std::ofstream(config_) << text;
     process_ = std::make_unique<ChildProcess>(
@@ -111,21 +140,50 @@ class InteractiveLoad {
   std::jthread thread_;
 };
 
+constexpr const char* kMeteredKey = "test-metered-key";
+constexpr int kMeteredQuota = 150;
+
+/// Verifications as the metered partner, alternately at each replica: how many each status.
+std::map<int, int> spend_quota(const TestStack& stack, std::uint16_t a, std::uint16_t b,
+                               int requests) {
+  const auto subjects = stack.subjects(50);
+  std::map<int, int> statuses;
+  for (int i = 0; i < requests; ++i) {
+    const auto& s = subjects[static_cast<std::size_t>(i) % subjects.size()];
+    const std::string body = json::serialize(json::object{
+        {"citizen_id", s.citizen_id}, {"date_of_birth", s.date_of_birth}, {"purpose", "p"}});
+    ++statuses[post_json(i % 2 == 0 ? a : b, "/v1/population/verify", body, kMeteredKey).status];
+  }
+  return statuses;
+}
+
 TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
   if (!postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
   TestStack stack({.citizens = 3000,
+                   .extra_partners = "  - id: metered\n    api_key_sha256: [" +
+                                     util::sha256_hex(kMeteredKey) +
+                                     "]\n    operations: [population.verify]\n"
+                                     "    daily_quota: " +
+                                     std::to_string(kMeteredQuota) + "\n",
                    .batches = true,
                    .chunk_records = 100,
                    .chunk_timeout_ms = 3000,
                    .start_gateway = false});
-  Replica a(stack, "a");
-  Replica b(stack, "b");
+  const ClusterSchema schema;
+  Replica a(stack, schema, "a");
+  Replica b(stack, schema, "b");
   wait_gateway_ready(a.admin);
   wait_gateway_ready(b.admin);
   // Each leased a reply partition of its own: nobody numbered them.
   EXPECT_NE(a.reply_partition(), -1);
   EXPECT_NE(b.reply_partition(), -1);
   EXPECT_NE(a.reply_partition(), b.reply_partition());
+
+  // One daily quota for both replicas: not twice the quota, not less.
+  const auto statuses = spend_quota(stack, a.api, b.api, kMeteredQuota + 50);
+  EXPECT_EQ(statuses.at(200), kMeteredQuota);
+  EXPECT_EQ(statuses.at(429), 50);
+  EXPECT_EQ(statuses.size(), 2U);
 
   constexpr int kRecords = 30000;
   const std::string id =
