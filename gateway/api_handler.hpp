@@ -39,6 +39,8 @@ struct ApiServices {
   AnonymousFailures* anonymous_failures = nullptr;  // null: every failure is its own event
   VerifyGuard* verify_guard = nullptr;              // null: no limit on failed verifications
   QuotaLedger* quota_ledger = nullptr;  // null: daily quotas counted by this process alone
+  /// How many replicas share the partners' rate limits (null: this process alone).
+  const std::atomic<int>* replicas = nullptr;
 };
 
 /// The partner-facing API. Each request goes through one pipeline of small stages:
@@ -133,7 +135,7 @@ class ApiHandler final : public http::Handler {
   mutable std::mutex partners_mu_;
   std::shared_ptr<const PartnerDirectory> partners_;
   ApiServices services_;
-  RateLimiter limiter_{services_.quota_ledger};
+  RateLimiter limiter_{services_.quota_ledger, services_.replicas};
   Admission admission_{services_.probe, limiter_};
   std::atomic<bool> draining_{false};
 };

@@ -143,6 +143,7 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
   if (cfg.cluster.enabled) {
     cluster_quota_ = std::make_unique<ClusterQuota>(cfg.cluster.store.dsn(), instance_name_);
     services.quota_ledger = cluster_quota_.get();
+    services.replicas = &reply_lease_->live_replicas();
   }
   api_handler_ = std::make_shared<ApiHandler>(
       std::make_shared<PartnerDirectory>(cfg.partners, cfg.auth), services);
@@ -221,7 +222,17 @@ std::vector<prometheus::MetricFamily> Gateway::quota_families() const {
     m.gauge.value = static_cast<double>(q.used);
     used.metric.push_back(m);
   }
-  return {limit, used};
+  if (!reply_lease_) return {limit, used};
+  prometheus::MetricFamily replicas{
+      "lgsp_gateway_cluster_replicas",
+      "Gateway replicas holding a live reply-partition lease, as this one counted at its last "
+      "renewal (they share the partners' rate limits)",
+      prometheus::MetricType::Gauge,
+      {}};
+  prometheus::ClientMetric m;
+  m.gauge.value = reply_lease_->live_replicas().load();
+  replicas.metric.push_back(m);
+  return {limit, used, replicas};
 }
 
 std::string Gateway::readiness() const {

@@ -1,5 +1,6 @@
 #include "gateway/partition_lease.hpp"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 #include <stdexcept>
 #include <utility>
@@ -18,6 +19,17 @@ constexpr const char* kSchema =
     " lease_until_ms BIGINT NOT NULL, PRIMARY KEY (topic, partition))";
 // The database's clock in unix ms: the one clock every replica agrees on.
 const std::string kDbNowMs = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// The replicas holding a live lease on `topic` (at least this one).
+int live_leases(pqxx::work& tx, const std::string& topic) {
+  const auto n = tx.exec_params(
+                       "SELECT count(*) FROM gateway_reply_partitions WHERE topic = $1"
+                       " AND lease_until_ms >= " +
+                           kDbNowMs,
+                       topic)[0][0]
+                     .as<int>();
+  return std::max(1, n);
+}
 
 }  // namespace
 
@@ -46,6 +58,7 @@ ReplyPartitionLease::ReplyPartitionLease(std::string dsn, std::string topic,
             " gateway_reply_partitions WHERE topic = $1 AND partition < $2 AND lease_until_ms < " +
             kDbNowMs + " ORDER BY partition LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING partition",
         topic_, partitions, owner_, static_cast<std::int64_t>(lease_.count()));
+    if (!got.empty()) live_replicas_ = live_leases(tx, topic_);
     tx.commit();
     if (got.empty()) {
       throw std::runtime_error(
@@ -110,6 +123,7 @@ bool ReplyPartitionLease::renew() {
         tx.exec_params("UPDATE gateway_reply_partitions SET lease_until_ms = " + kDbNowMs +
                            " + $4 WHERE topic = $1 AND partition = $2 AND owner = $3",
                        topic_, partition_, owner_, static_cast<std::int64_t>(lease_.count()));
+    if (r.affected_rows() == 1) live_replicas_ = live_leases(tx, topic_);
     tx.commit();
     if (r.affected_rows() == 1) {
       std::lock_guard lock(mu_);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -17,6 +18,8 @@ namespace lgsp::gateway {
 /// releases it for a successor. Leases are timed by the database's clock, so replicas'
 /// clocks need not agree.
 ///
+/// Each renewal also counts the replicas holding live leases (live_replicas()).
+///
 /// Should renewals fail for longer than the lease, or another replica take the partition
 /// (this one was cut off that long), readiness() says so: the replica stops getting traffic.
 /// Replies are still matched by request id, so a partition read by two replicas for a while
@@ -33,6 +36,9 @@ class ReplyPartitionLease {
   ReplyPartitionLease& operator=(const ReplyPartitionLease&) = delete;
 
   std::int32_t partition() const { return partition_; }
+  /// How many replicas held a live lease on the topic at the last renewal (this one
+  /// included): the replicas that share the partners' rate limits.
+  const std::atomic<int>& live_replicas() const { return live_replicas_; }
   /// Starts the renewing thread.
   void start();
   /// "" while the lease holds; else why this replica should get no traffic.
@@ -50,6 +56,7 @@ class ReplyPartitionLease {
   const std::string owner_;
   const std::chrono::milliseconds lease_;
   std::int32_t partition_ = -1;
+  std::atomic<int> live_replicas_{1};
   std::unique_ptr<Connection> conn_;  // the renewing thread's (or the constructor's)
   mutable std::mutex mu_;             // guards the fields below
   std::condition_variable wake_;

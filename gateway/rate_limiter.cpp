@@ -65,19 +65,28 @@ RateLimiter::Decision RateLimiter::admit(const std::string& partner_id,
   return d;
 }
 
+config::RateLimit RateLimiter::share(const config::RateLimit& limit) const {
+  const int n = replicas_ == nullptr ? 1 : replicas_->load(std::memory_order_relaxed);
+  if (n <= 1 || limit.requests_per_second <= 0) return limit;
+  const double burst = limit.burst > 0 ? limit.burst : limit.requests_per_second;
+  // At least one token of burst, or a share below one request a second would admit none.
+  return {limit.requests_per_second / n, std::max(1.0, burst / n)};
+}
+
 bool RateLimiter::take_tokens(State& s, const std::string& operation,
                               const config::RateLimit& partner_limit,
                               const config::RateLimit* operation_limit,
-                              TokenBucket::Clock::time_point now, Decision& d) {
+                              TokenBucket::Clock::time_point now, Decision& d) const {
   // The narrower (operation) bucket first: when the partner-wide bucket then refuses, one
   // token of the operation's is spent for nothing, which only errs on the strict side.
   std::chrono::milliseconds wait{0};
-  if (operation_limit != nullptr && !s.operations[operation].take(*operation_limit, now, wait)) {
+  if (operation_limit != nullptr &&
+      !s.operations[operation].take(share(*operation_limit), now, wait)) {
     d.verdict = Decision::Verdict::kRateLimited;
     d.retry_after = wait;
     return false;
   }
-  if (!s.partner.take(partner_limit, now, wait)) {
+  if (!s.partner.take(share(partner_limit), now, wait)) {
     d.verdict = Decision::Verdict::kRateLimited;
     d.retry_after = wait;
     return false;

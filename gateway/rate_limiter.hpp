@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -37,7 +38,11 @@ class TokenBucket {
 /// through the one instance.
 class RateLimiter {
  public:
-  explicit RateLimiter(QuotaLedger* ledger = nullptr) : ledger_(ledger) {}
+  /// `ledger`: daily quotas counted with the other replicas (null: by this process).
+  /// `replicas`: how many replicas share the partners' rate limits (null: this one alone);
+  /// each then admits its share, the configured rate and burst divided by that number.
+  explicit RateLimiter(QuotaLedger* ledger = nullptr, const std::atomic<int>* replicas = nullptr)
+      : ledger_(ledger), replicas_(replicas) {}
 
   struct Decision {
     /// kQuotaUnavailable: the shared quota ledger could not be asked.
@@ -95,12 +100,14 @@ class RateLimiter {
                         Decision& d);
   /// The partner's buckets (operation, then partner-wide) each give a token, or `d` says
   /// how long to wait.
-  static bool take_tokens(State& s, const std::string& operation,
-                          const config::RateLimit& partner_limit,
-                          const config::RateLimit* operation_limit,
-                          TokenBucket::Clock::time_point now, Decision& d);
+  bool take_tokens(State& s, const std::string& operation, const config::RateLimit& partner_limit,
+                   const config::RateLimit* operation_limit, TokenBucket::Clock::time_point now,
+                   Decision& d) const;
+  /// This replica's share of a configured limit.
+  config::RateLimit share(const config::RateLimit& limit) const;
 
   QuotaLedger* ledger_;
+  const std::atomic<int>* replicas_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<State>> states_;
 };

@@ -142,33 +142,52 @@ class InteractiveLoad {
 
 constexpr const char* kMeteredKey = "test-metered-key";
 constexpr int kMeteredQuota = 150;
+constexpr const char* kPacedKey = "test-paced-key";
+constexpr int kPacedRate = 10;   // requests a second, cluster-wide
+constexpr int kPacedBurst = 20;  // tokens, cluster-wide
 
-/// Verifications as the metered partner, alternately at each replica: how many each status.
-std::map<int, int> spend_quota(const TestStack& stack, std::uint16_t a, std::uint16_t b,
-                               int requests) {
+std::string partner(const std::string& id, const char* key, const std::string& limit) {
+  return "  - id: " + id + "\n    api_key_sha256: [" + util::sha256_hex(key) +
+         "]\n    operations: [population.verify]\n    " + limit + "\n";
+}
+
+/// Waits (up to 10 s) for the replica's lgsp_gateway_cluster_replicas gauge to show `n`.
+bool counts_replicas(std::uint16_t admin, int n) {
+  const std::string line = "lgsp_gateway_cluster_replicas " + std::to_string(n) + "\n";
+  for (const auto until = std::chrono::steady_clock::now() + 10s;
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+    if (http_call(admin, "GET", "/metrics").body.find(line) != std::string::npos) return true;
+  }
+  return false;
+}
+
+/// Verifications as `key`'s partner, alternately at each replica: how many each status.
+std::map<int, int> alternate(const TestStack& stack, const char* key, std::uint16_t a,
+                             std::uint16_t b, int requests) {
   const auto subjects = stack.subjects(50);
   std::map<int, int> statuses;
   for (int i = 0; i < requests; ++i) {
     const auto& s = subjects[static_cast<std::size_t>(i) % subjects.size()];
     const std::string body = json::serialize(json::object{
         {"citizen_id", s.citizen_id}, {"date_of_birth", s.date_of_birth}, {"purpose", "p"}});
-    ++statuses[post_json(i % 2 == 0 ? a : b, "/v1/population/verify", body, kMeteredKey).status];
+    ++statuses[post_json(i % 2 == 0 ? a : b, "/v1/population/verify", body, key).status];
   }
   return statuses;
 }
 
 TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
   if (!postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
-  TestStack stack({.citizens = 3000,
-                   .extra_partners = "  - id: metered\n    api_key_sha256: [" +
-                                     util::sha256_hex(kMeteredKey) +
-                                     "]\n    operations: [population.verify]\n"
-                                     "    daily_quota: " +
-                                     std::to_string(kMeteredQuota) + "\n",
-                   .batches = true,
-                   .chunk_records = 100,
-                   .chunk_timeout_ms = 3000,
-                   .start_gateway = false});
+  TestStack stack(
+      {.citizens = 3000,
+       .extra_partners =
+           partner("metered", kMeteredKey, "daily_quota: " + std::to_string(kMeteredQuota)) +
+           partner("paced", kPacedKey,
+                   "rate_limit: {requests_per_second: " + std::to_string(kPacedRate) +
+                       ", burst: " + std::to_string(kPacedBurst) + "}"),
+       .batches = true,
+       .chunk_records = 100,
+       .chunk_timeout_ms = 3000,
+       .start_gateway = false});
   const ClusterSchema schema;
   Replica a(stack, schema, "a");
   Replica b(stack, schema, "b");
@@ -180,10 +199,24 @@ TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
   EXPECT_NE(a.reply_partition(), b.reply_partition());
 
   // One daily quota for both replicas: not twice the quota, not less.
-  const auto statuses = spend_quota(stack, a.api, b.api, kMeteredQuota + 50);
+  const auto statuses = alternate(stack, kMeteredKey, a.api, b.api, kMeteredQuota + 50);
   EXPECT_EQ(statuses.at(200), kMeteredQuota);
   EXPECT_EQ(statuses.at(429), 50);
   EXPECT_EQ(statuses.size(), 2U);
+
+  // One rate limit: each replica admits half, once each counts two replicas (at its first
+  // renewal after the other started). Not twice the burst and rate.
+  ASSERT_TRUE(counts_replicas(a.admin, 2));
+  ASSERT_TRUE(counts_replicas(b.admin, 2));
+  const auto started = std::chrono::steady_clock::now();
+  auto paced = alternate(stack, kPacedKey, a.api, b.api, 3 * kPacedBurst);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("[ info     ] rate %d/s burst %d over two replicas: %d of %d admitted in %.2f s\n",
+              kPacedRate, kPacedBurst, paced[200], 3 * kPacedBurst, seconds);
+  EXPECT_LE(paced[200], kPacedBurst + static_cast<int>(kPacedRate * seconds) + 2);
+  EXPECT_GE(paced[200], kPacedBurst);
+  EXPECT_EQ(paced[200] + paced[429], 3 * kPacedBurst);
 
   constexpr int kRecords = 30000;
   const std::string id =

@@ -359,14 +359,21 @@ TEST(Faults, GatewayKilledUnderLoadLeftNoAnsweredRequestUnaudited) {
     all.insert(all.end(), k.all.begin(), k.all.end());
   }
 
-  // The writer may still be consuming what the dead gateways had delivered.
-  const std::int64_t chained_count = stack.wait_for_audit(ok);
-  std::set<std::string> chained;
+  // The writer may still be consuming what the dead gateways had delivered: the count alone
+  // says too little (events of requests cut off count too), so wait for the answered ones.
+  std::int64_t chained_count = stack.wait_for_audit(ok);
   const auto store = app::open_audit_store(stack.cfg);
-  store->scan([&](const audit::AuditRecord& r) { chained.insert(r.request_id); });
   std::int64_t missing = 0;
-  for (const auto& o : all) {
-    if (o.status == 200 && chained.count(o.request_id) == 0) ++missing;
+  for (const auto until = std::chrono::steady_clock::now() + 15s;;) {
+    std::set<std::string> chained;
+    store->scan([&](const audit::AuditRecord& r) { chained.insert(r.request_id); });
+    chained_count = static_cast<std::int64_t>(chained.size());
+    missing = 0;
+    for (const auto& o : all) {
+      if (o.status == 200 && chained.count(o.request_id) == 0) ++missing;
+    }
+    if (missing == 0 || std::chrono::steady_clock::now() > until) break;
+    std::this_thread::sleep_for(200ms);
   }
   std::cout << "[ fault    ] " << chained_count << " events in the chain, " << missing
             << " answered 200 without one\n";

@@ -64,13 +64,22 @@ TEST_F(ReplyPartitionLeaseTest, ReplicasEachGetTheirOwnPartitionUntilNoneIsLeft)
   }
   EXPECT_EQ(a->readiness(), "");
   EXPECT_TRUE(a->renew());
+  // Three live replicas share the partners' rate limits.
+  EXPECT_EQ(a->live_replicas().load(), 3);
 }
 
 TEST_F(ReplyPartitionLeaseTest, AReplicaThatStopsReleasesItsPartitionForTheNext) {
-  auto a = lease("a", 1);
+  auto a = lease("a", 2);
   ASSERT_EQ(a->partition(), 0);
+  EXPECT_EQ(a->live_replicas().load(), 1);
+  auto b = lease("b", 2);
+  EXPECT_EQ(b->live_replicas().load(), 2);
   a.reset();
-  EXPECT_EQ(lease("b", 1)->partition(), 0);
+  const auto c = lease("c", 2);
+  EXPECT_EQ(c->partition(), 0);
+  // b counts the replicas again at its next renewal: it and c, not a.
+  EXPECT_TRUE(b->renew());
+  EXPECT_EQ(b->live_replicas().load(), 2);
 }
 
 TEST_F(ReplyPartitionLeaseTest, ALapsedLeaseIsTakenAndItsFormerHolderIsNoLongerReady) {

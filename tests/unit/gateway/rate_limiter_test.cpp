@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -42,6 +43,30 @@ TEST(RateLimiter, PartnersHaveSeparateBuckets) {
   EXPECT_TRUE(limiter.admit("a", "op", limit, nullptr, 0, kT0, kWall).allowed());
   EXPECT_TRUE(limiter.admit("b", "op", limit, nullptr, 0, kT0, kWall).allowed());
   EXPECT_FALSE(limiter.admit("a", "op", limit, nullptr, 0, kT0, kWall).allowed());
+}
+
+TEST(RateLimiter, EachOfSeveralReplicasAdmitsItsShare) {
+  std::atomic<int> replicas{4};
+  RateLimiter limiter(nullptr, &replicas);
+  const config::RateLimit limit{40, 8};  // a quarter each: 10/s, burst 2
+  const config::RateLimit narrow{2, 2};  // a quarter of 2/s: 0.5/s, burst at least 1
+  int admitted = 0;
+  for (int i = 0; i < 10; ++i) {
+    admitted += limiter.admit("p", "op", limit, nullptr, 0, kT0, kWall).allowed() ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 2);
+  const auto d = limiter.admit("p", "op", limit, nullptr, 0, kT0, kWall);
+  EXPECT_EQ(d.retry_after, 100ms);  // one token at 10/s
+  EXPECT_TRUE(limiter.admit("q", "narrow", limit, &narrow, 0, kT0, kWall).allowed());
+  EXPECT_FALSE(limiter.admit("q", "narrow", limit, &narrow, 0, kT0 + 1s, kWall).allowed());
+  EXPECT_TRUE(limiter.admit("q", "narrow", limit, &narrow, 0, kT0 + 2s, kWall).allowed());
+  // One replica left: the whole limit again.
+  replicas = 1;
+  admitted = 0;
+  for (int i = 0; i < 10; ++i) {
+    admitted += limiter.admit("r", "op", limit, nullptr, 0, kT0, kWall).allowed() ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 8);
 }
 
 TEST(RateLimiter, OperationLimitIsNarrowerThanThePartnerWide) {
