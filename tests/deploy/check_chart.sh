@@ -124,8 +124,9 @@ render() { # out-dir values-file... (the render's stderr goes to out-dir/stderr)
 }
 
 # --- render ----------------------------------------------------------------------------
-cases=(default all)
-declare -A case_values=([default]="" [all]="$here/values-all.yaml")
+cases=(default all cluster)
+declare -A case_values=([default]="" [all]="$here/values-all.yaml"
+                        [cluster]="$here/values-all.yaml $here/values-cluster.yaml")
 for c in "${cases[@]}"; do
   # shellcheck disable=SC2086 # empty for the default values
   if render "$work/render/$c" ${case_values[$c]}; then
@@ -134,6 +135,18 @@ for c in "${cases[@]}"; do
     fail "render ($c values): $(grep -v '^warning' "$work/render/$c/stderr")"
   fi
 done
+
+# The cluster's gateway pods: one config for all, no per-pod numbering, no job volume.
+cluster_sts=$(awk '/^kind: StatefulSet/{on=0} /^---/{on=0} /^kind: StatefulSet$/{on=1} on' \
+  "$work/render/cluster/manifests.yaml" 2> /dev/null | sed -n '/name: lgsp-gateway$/,$p')
+if [ -n "$cluster_sts" ] && ! grep -q 'initContainers:' <<< "$cluster_sts" &&
+   ! grep -q 'volumeClaimTemplates:' <<< "$cluster_sts" &&
+   grep -q 'cluster:' "$work/render/cluster/manifests.yaml" &&
+   ! grep -q '^      instance: ' "$work/render/cluster/manifests.yaml"; then
+  pass "render (cluster values): the gateway pods have no init container, no claim template, no instance"
+else
+  fail "render (cluster values): the gateway StatefulSet still numbers its pods or claims volumes"
+fi
 
 # --- values against values.schema.json ---------------------------------------------------
 validate=(node "$here/validate.mjs")
@@ -229,7 +242,7 @@ secret_file() { # path: plausible content chosen by the file's name
     */jwks/* | */citizen-jwks/*) echo '{"keys":[]}' > "$f" ;;
     # Refused at once on loopback: the process must get past its config and stop at the
     # first connection, never reach another machine.
-    */audit-db/* | */registry-db/*) echo "host=127.0.0.1 port=1 dbname=lgsp user=lgsp connect_timeout=2" > "$f" ;;
+    */audit-db/* | */registry-db/* | */cluster-db/*) echo "host=127.0.0.1 port=1 dbname=lgsp user=lgsp connect_timeout=2" > "$f" ;;
     # One key per file: a credential may name only one partner.
     */partner-keys/*) printf '# test hashes\n%s\n' "$(printf '%s' "test-key-$f" | sha256sum | cut -d' ' -f1)" > "$f" ;;
     *) echo "no stand-in for secret file $f" >&2; return 1 ;;
