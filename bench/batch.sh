@@ -32,6 +32,8 @@ sed -e 's/127.0.0.1:8080/127.0.0.1:58080/; s/127.0.0.1:9464/127.0.0.1:59464/' \
 [ -n "${3:-}" ] && sed -i "s/^  chunk_records: .*/  chunk_records: $3/" dev.yaml
 grep -E '^  (max_chunks_in_flight|chunk_records):' dev.yaml | tr -d ' ' | tr '\n' ' '; echo
 "$lgsp" keys init --config dev.yaml > /dev/null 2>&1
+# The citizen identity provider's keys that dev.yaml's auth.citizen names.
+"$(dirname "$lgsp")/lgsp-citizen-idp" --dir run/citizen-idp > /dev/null
 "$lgsp" dev --config dev.yaml > dev.log 2>&1 &
 dev_pid=$!
 for _ in $(seq 1 600); do
