@@ -208,6 +208,13 @@ void BatchEngine::stop() {
   while (in_flight_count_.load() > 0 && Clock::now() < give_up) std::this_thread::sleep_for(10ms);
   ioc_.stop();
   thread_.join();
+  // Another instance takes this one's jobs over now rather than a lease later (a rolling
+  // update restarts every instance in turn).
+  try {
+    store_.release(options_.owner);
+  } catch (const std::exception& e) {
+    obs::warn("batch_leases_not_released", {{"error", e.what()}});
+  }
 }
 
 void BatchEngine::wake() {

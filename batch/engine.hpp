@@ -73,8 +73,8 @@ class BatchEngine {
   /// Claims its first jobs (discarding uploads an instance left unfinished when it died: never
   /// acknowledged), and starts the thread. Call before the API accepts uploads.
   void start();
-  /// Stops dispatching, lets chunks in flight land for up to 2 s; those still out are sent
-  /// again after a restart.
+  /// Stops dispatching, lets chunks in flight land for up to 2 s (those still out are sent
+  /// again), and releases its leases for another instance to take over at once.
   void stop();
   /// A job was queued or cancelled: look again now rather than at the next tick.
   void wake();

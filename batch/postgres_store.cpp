@@ -329,6 +329,11 @@ class PostgresBatchStore final : public BatchStore {
     });
   }
 
+  void release(std::string_view owner) override {
+    run("release leases",
+        [&](pqxx::work& tx) { tx.exec_prepared("batch_release", std::string(owner)); });
+  }
+
   bool shared() const override { return true; }
 
  private:
@@ -521,6 +526,7 @@ class PostgresBatchStore final : public BatchStore {
               " started_ms = CASE WHEN started_ms = 0 THEN $3 ELSE started_ms END WHERE id IN"
               " (SELECT id FROM batch_jobs WHERE state = 'queued' ORDER BY created_ms, id"
               " LIMIT $4 FOR UPDATE SKIP LOCKED)");
+    c.prepare("batch_release", "UPDATE batch_jobs SET lease_until_ms = 0 WHERE owner = $1");
     c.prepare("batch_running_jobs_of", select_jobs +
                                            " WHERE state = 'running' AND owner = $1"
                                            " ORDER BY created_ms, id");

@@ -411,6 +411,13 @@ class SqliteBatchStore final : public BatchStore {
     return out;
   }
 
+  void release(std::string_view owner) override {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = release_.get();
+    sq::bind_text(s, 1, owner);
+    step_done(s, "release leases");
+  }
+
   bool shared() const override { return false; }
 
  private:
@@ -529,6 +536,7 @@ class SqliteBatchStore final : public BatchStore {
                                 " WHEN started_ms = 0 THEN ?3 ELSE started_ms END WHERE id IN"
                                 " (SELECT id FROM jobs WHERE state = 'queued'"
                                 " ORDER BY created_ms, id LIMIT ?4)");
+    release_ = sq::prepare(db, "UPDATE jobs SET lease_until_ms = 0 WHERE owner = ?1");
     running_jobs_of_ = sq::prepare(db, std::string("SELECT ") + kJobColumns +
                                            " FROM jobs WHERE state = 'running' AND owner = ?1"
                                            " ORDER BY created_ms, id");
@@ -657,6 +665,7 @@ class SqliteBatchStore final : public BatchStore {
   sq::Stmt take_over_;
   sq::Stmt start_queued_;
   sq::Stmt running_jobs_of_;
+  sq::Stmt release_;
 };
 
 }  // namespace

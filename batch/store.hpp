@@ -168,6 +168,9 @@ class BatchStore {
   /// of that process: its uploads are deleted and its jobs taken over at once.
   virtual Claim claim(std::string_view owner, std::int64_t now_ms, std::int64_t lease_ms,
                       std::size_t max_running) = 0;
+  /// Ends `owner`'s leases (it stops): its running jobs are anyone's to take over and its
+  /// unfinished uploads anyone's to delete, at the next claim.
+  virtual void release(std::string_view owner) = 0;
   /// Whether several processes may use the store at once.
   virtual bool shared() const = 0;
 };

@@ -1,10 +1,11 @@
-// Two gateway replicas as `lgsp gateway` processes sharing one PostgreSQL cluster store: each
+// Two gateway replicas as `lgsp gateway` processes sharing one PostgreSQL cluster store, two
+// population connector processes, registries and the audit chain in PostgreSQL too: each
 // leases its own reply partition, either serves the other's bulk jobs, and when the one
 // running a job is killed with SIGKILL mid-job, the other takes the job over once its lease
 // has run out and completes it with exactly one right result per record. Meanwhile
 // interactive verifications get a right answer from the survivor, and a right answer or a
-// plain connection error from the replica being killed. A partner's daily quota holds across
-// both replicas.
+// plain connection error from the replica being killed. A partner's daily quota and rate limit
+// hold across both replicas.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -177,8 +178,11 @@ std::map<int, int> alternate(const TestStack& stack, const char* key, std::uint1
 
 TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
   if (!postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
+  // Registries and the audit chain in PostgreSQL too, two population connector processes.
   TestStack stack(
-      {.citizens = 3000,
+      {.start_connector = false,
+       .citizens = 3000,
+       .backend = "postgres",
        .extra_partners =
            partner("metered", kMeteredKey, "daily_quota: " + std::to_string(kMeteredQuota)) +
            partner("paced", kPacedKey,
@@ -188,11 +192,26 @@ TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
        .chunk_records = 100,
        .chunk_timeout_ms = 3000,
        .start_gateway = false});
+  const auto connector_config = stack.write_process_config();
+  std::vector<std::unique_ptr<ChildProcess>> connectors;
+  for (const char* name : {"c1", "c2"}) {
+    connectors.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{"connector", "--config", connector_config.string(), "--registry",
+                                 "population"},
+        stack.dir / (std::string("connector-") + name + ".log")));
+  }
   const ClusterSchema schema;
   Replica a(stack, schema, "a");
   Replica b(stack, schema, "b");
   wait_gateway_ready(a.admin);
   wait_gateway_ready(b.admin);
+  // Both connectors hold a share of the population topics before the load starts.
+  for (const auto until = std::chrono::steady_clock::now() + 30s;
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+    if (connectors[0]->log_count("kafka_partitions_assigned") > 0 &&
+        connectors[1]->log_count("kafka_partitions_assigned") > 0)
+      break;
+  }
   // Each leased a reply partition of its own: nobody numbered them.
   EXPECT_NE(a.reply_partition(), -1);
   EXPECT_NE(b.reply_partition(), -1);

@@ -824,6 +824,17 @@ TEST_P(BatchStoreLeaseTest, RenewalKeepsAJobFromBeingTakenOver) {
             (std::vector<std::string>{"j1"}));
 }
 
+TEST_P(BatchStoreLeaseTest, ReleasedLeasesAreTakenOverAtOnce) {
+  if (GetParam() == Backend::kSqlite) GTEST_SKIP() << "a file store has one process";
+  queue("j1");
+  upload("up", "a", kNow + kLease);
+  ASSERT_EQ(store_->claim("a", kNow, kLease, 4).running.size(), 1U);
+  store_->release("a");  // "a" stops
+  const Claim c = store_->claim("b", kNow + 1, kLease, 4);
+  EXPECT_EQ(c.taken_over, (std::vector<std::string>{"j1"}));
+  EXPECT_EQ(ids_of(c.discarded), (std::vector<std::string>{"up"}));
+}
+
 TEST_P(BatchStoreLeaseTest, ConcurrentClaimsNeverHandOneJobToTwoInstances) {
   if (GetParam() == Backend::kSqlite) GTEST_SKIP() << "a file store has one process";
   constexpr int kJobs = 40;
