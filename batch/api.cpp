@@ -289,7 +289,10 @@ std::optional<Problem> read_idempotency_key(const http::RequestHead& head, Submi
 }
 
 /// A new job of `partner` for `s`, uploading; its records' common envelope as a template.
-batch::Job new_job(const Submission& s, const Partner& partner, const std::string& request_id) {
+/// Held by this instance while it arrives (its engine renews the lease): should this
+/// instance die, another discards the upload once the lease has run out.
+batch::Job new_job(const Submission& s, const Partner& partner, const std::string& request_id,
+                   const BatchEngine& engine) {
   batch::Job job;
   job.id = new_job_id();
   job.partner_id = partner.id;
@@ -313,6 +316,8 @@ batch::Job new_job(const Submission& s, const Partner& partner, const std::strin
   job.template_request = tmpl.SerializeAsString();
   job.created_ms = util::unix_ms_now();
   job.last_progress_ms = job.created_ms;
+  job.owner = engine.owner();
+  job.lease_until_ms = engine.lease_until(job.created_ms);
   return job;
 }
 
@@ -627,11 +632,7 @@ boost::asio::awaitable<BatchCall> BatchApi::submit(const http::RequestHead& head
     co_return std::move(call);
   }
 
-  batch::Job job = new_job(s, partner, request_id);
-  // Held by this instance while it arrives (its engine renews the lease): should this
-  // instance die, another discards the upload once the lease has run out.
-  job.owner = engine_.owner();
-  job.lease_until_ms = engine_.lease_until(job.created_ms);
+  const batch::Job job = new_job(s, partner, request_id, engine_);
   // The active-job and storage limits are checked and the job created in one transaction:
   // parallel submissions cannot all pass a check made before any of them exists.
   const auto created = co_await on_pool<BatchStore::Creation>(io_, [this, &job] {

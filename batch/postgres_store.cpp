@@ -479,6 +479,17 @@ class PostgresBatchStore final : public BatchStore {
     c.prepare("batch_delete_job", "DELETE FROM batch_jobs WHERE id = $1");
     c.prepare("batch_jobs_in",
               select_jobs + " WHERE state = ANY($1::text[]) ORDER BY created_ms, id");
+
+    c.prepare("batch_finished_before",
+              std::string("SELECT id FROM batch_jobs WHERE state NOT IN ") + kUnfinished +
+                  " AND finished_ms > 0 AND finished_ms < $1");
+    c.prepare("batch_count_by_state", "SELECT state, count(*) FROM batch_jobs GROUP BY state");
+    prepare_records(c);
+    prepare_claim(c, select_jobs);
+  }
+
+  /// The statements of dispatch and results (records to send, results recorded and read).
+  static void prepare_records(pqxx::connection& c) {
     c.prepare("batch_pending",
               "SELECT line, request FROM batch_records WHERE job_id = $1 AND line > $2"
               " AND result IS NULL AND request IS NOT NULL ORDER BY line LIMIT $3");
@@ -497,11 +508,6 @@ class PostgresBatchStore final : public BatchStore {
     c.prepare("batch_results",
               "SELECT line, result FROM batch_records WHERE job_id = $1 AND line > $2"
               " ORDER BY line LIMIT $3");
-    c.prepare("batch_finished_before",
-              std::string("SELECT id FROM batch_jobs WHERE state NOT IN ") + kUnfinished +
-                  " AND finished_ms > 0 AND finished_ms < $1");
-    c.prepare("batch_count_by_state", "SELECT state, count(*) FROM batch_jobs GROUP BY state");
-    prepare_claim(c, select_jobs);
   }
 
   /// The statements of claim(): leases renewed, expired uploads and jobs, queued jobs.

@@ -7,7 +7,6 @@
 // plain connection error from the replica being killed. A partner's daily quota and rate limit
 // hold across both replicas.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -16,13 +15,13 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/gateway_process.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/pg_schema.hpp"
 #include "tests/support/stack.hpp"
 #include "util/hashing.hpp"
 
@@ -32,36 +31,11 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-/// A schema of its own in the test server, for one test's cluster store (a rerun on the same
-/// database starts empty).
-class ClusterSchema {
- public:
-  ClusterSchema()
-      : admin_(std::getenv("LGSP_TEST_PG_DSN")),  // NOLINT(concurrency-mt-unsafe)
-        name_("lgsp_cluster_" + std::to_string(::getpid())) {
-    pqxx::connection c(admin_);
-    pqxx::nontransaction(c).exec("DROP SCHEMA IF EXISTS " + name_ + " CASCADE; CREATE SCHEMA " +
-                                 name_);
-  }
-  ~ClusterSchema() {
-    pqxx::connection c(admin_);
-    pqxx::nontransaction(c).exec("DROP SCHEMA " + name_ + " CASCADE");
-  }
-  ClusterSchema(const ClusterSchema&) = delete;
-  ClusterSchema& operator=(const ClusterSchema&) = delete;
-  /// The connection string the replicas use: the server, this schema only.
-  std::string dsn() const { return admin_ + " options=-csearch_path=" + name_; }
-
- private:
-  std::string admin_;
-  std::string name_;
-};
-
 /// One `lgsp gateway` replica: the stack's process config on ports of its own, with no
 /// instance number and no job file, but the cluster section.
 class Replica {
  public:
-  Replica(const TestStack& stack, const ClusterSchema& schema, const std::string& name)
+  Replica(const TestStack& stack, const TestSchema& schema, const std::string& name)
       : api(free_port()), admin(free_port()), config_(stack.dir / ("gateway-" + name + ".yaml")) {
     std::ifstream in(stack.write_process_config());
     std::stringstream ss;
@@ -200,7 +174,7 @@ TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
                                  "population"},
         stack.dir / (std::string("connector-") + name + ".log")));
   }
-  const ClusterSchema schema;
+  const TestSchema schema("lgsp_cluster");
   Replica a(stack, schema, "a");
   Replica b(stack, schema, "b");
   wait_gateway_ready(a.admin);

@@ -1,17 +1,16 @@
 #include "gateway/cluster_quota.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gateway/rate_limiter.hpp"
+#include "tests/support/pg_schema.hpp"
+#include "tests/support/stack.hpp"
 
 // Daily quotas shared by replicas, against the PostgreSQL test server (LGSP_TEST_PG_DSN),
 // each test in a schema of its own; each ClusterQuota is one replica.
@@ -25,22 +24,11 @@ constexpr std::int64_t kDay = 20'000;
 class ClusterQuotaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* dsn = std::getenv("LGSP_TEST_PG_DSN");  // NOLINT(concurrency-mt-unsafe)
-    if (dsn == nullptr) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
-    static std::atomic<int> counter{0};
-    admin_dsn_ = dsn;
-    schema_ = "lgsp_quota_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
-    pqxx::connection admin(admin_dsn_);
-    pqxx::nontransaction(admin).exec("CREATE SCHEMA " + schema_);
-    dsn_ = admin_dsn_ + " options='-csearch_path=" + schema_ + "'";
-  }
-  void TearDown() override {
-    if (schema_.empty()) return;
-    pqxx::connection admin(admin_dsn_);
-    pqxx::nontransaction(admin).exec("DROP SCHEMA " + schema_ + " CASCADE");
+    if (!testing::postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set";
+    schema_ = std::make_unique<testing::TestSchema>("lgsp_quota");
   }
   std::unique_ptr<ClusterQuota> replica(const std::string& name) const {
-    return std::make_unique<ClusterQuota>(dsn_, name);
+    return std::make_unique<ClusterQuota>(schema_->dsn(), name);
   }
   /// Takes one unit at a time until refused; returns how many were taken.
   static std::int64_t drain(QuotaLedger& q, std::int64_t quota) {
@@ -49,9 +37,7 @@ class ClusterQuotaTest : public ::testing::Test {
     return taken;
   }
 
-  std::string admin_dsn_;
-  std::string schema_;
-  std::string dsn_;
+  std::unique_ptr<testing::TestSchema> schema_;
 };
 
 TEST_F(ClusterQuotaTest, ReplicasTogetherNeverAdmitMoreThanTheQuota) {
@@ -100,7 +86,7 @@ TEST_F(ClusterQuotaTest, WithoutTheStoreAReplicaSpendsItsSliceThenAnswersUnavail
   const auto a = replica("a");
   ASSERT_EQ(a->take("bank", 1000, 1, kDay).verdict, Verdict::kTaken);  // holds 4 more
   {
-    pqxx::connection c(dsn_);
+    pqxx::connection c(schema_->dsn());
     pqxx::nontransaction(c).exec("DROP TABLE quota_grants");  // what a lost store looks like
   }
   EXPECT_EQ(drain(*a, 1000), 4);

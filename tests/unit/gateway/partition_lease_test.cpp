@@ -1,16 +1,15 @@
 #include "gateway/partition_lease.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
-#include <pqxx/pqxx>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
+
+#include "tests/support/pg_schema.hpp"
+#include "tests/support/stack.hpp"
 
 // Reply partition leases against the PostgreSQL test server (LGSP_TEST_PG_DSN), each test in
 // a schema of its own.
@@ -23,29 +22,17 @@ using namespace std::chrono_literals;
 class ReplyPartitionLeaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* dsn = std::getenv("LGSP_TEST_PG_DSN");  // NOLINT(concurrency-mt-unsafe)
-    if (dsn == nullptr) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
-    static std::atomic<int> counter{0};
-    admin_dsn_ = dsn;
-    schema_ = "lgsp_lease_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
-    pqxx::connection admin(admin_dsn_);
-    pqxx::nontransaction(admin).exec("CREATE SCHEMA " + schema_);
-    dsn_ = admin_dsn_ + " options='-csearch_path=" + schema_ + "'";
-  }
-  void TearDown() override {
-    if (schema_.empty()) return;
-    pqxx::connection admin(admin_dsn_);
-    pqxx::nontransaction(admin).exec("DROP SCHEMA " + schema_ + " CASCADE");
+    if (!testing::postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set";
+    schema_ = std::make_unique<testing::TestSchema>("lgsp_lease");
   }
 
   std::unique_ptr<ReplyPartitionLease> lease(const std::string& owner, std::int32_t partitions,
                                              std::chrono::milliseconds length = 15s) const {
-    return std::make_unique<ReplyPartitionLease>(dsn_, "t.replies", partitions, owner, length);
+    return std::make_unique<ReplyPartitionLease>(schema_->dsn(), "t.replies", partitions, owner,
+                                                 length);
   }
 
-  std::string admin_dsn_;
-  std::string schema_;
-  std::string dsn_;
+  std::unique_ptr<testing::TestSchema> schema_;
 };
 
 TEST_F(ReplyPartitionLeaseTest, ReplicasEachGetTheirOwnPartitionUntilNoneIsLeft) {
