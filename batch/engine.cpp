@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <memory>
 #include <set>
+#include <utility>
 
 #include "gateway/responses.hpp"
 #include "http/request_id.hpp"
@@ -133,7 +134,7 @@ struct BatchEngine::Chunk {
 BatchEngine::BatchEngine(BatchEngineOptions options, batch::BatchStore& store, BusClient& bus,
                          AuditPublisher* audit, const SubjectHasher* hasher, obs::Metrics& metrics,
                          gateway::VerifyGuard* verify_guard)
-    : options_(options),
+    : options_(std::move(options)),
       store_(store),
       bus_(bus),
       audit_(audit),

@@ -179,6 +179,8 @@ class PostgresBatchStore final : public BatchStore {
       lines.push_back(r.line);
       hex.push_back(hex_of(r.request));
     }
+    requests.reserve(records.size());
+    results.reserve(records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
       requests.push_back(records[i].request.empty() ? std::nullopt
                                                     : std::optional<std::string_view>(hex[i]));
@@ -214,6 +216,7 @@ class PostgresBatchStore final : public BatchStore {
 
   std::vector<Job> jobs_in(const std::vector<JobState>& states) override {
     std::vector<std::optional<std::string_view>> names;
+    names.reserve(states.size());
     for (const auto s : states) names.emplace_back(to_string(s));
     return run("list jobs", [&](pqxx::work& tx) {
       return read_jobs(tx.exec_prepared("batch_jobs_in", text_array(names)));
@@ -243,6 +246,8 @@ class PostgresBatchStore final : public BatchStore {
     std::vector<std::int64_t> lines;
     std::vector<std::optional<std::string_view>> texts;
     std::map<std::int64_t, Outcome> outcome_of;
+    lines.reserve(results.size());
+    texts.reserve(results.size());
     for (const auto& r : results) {
       lines.push_back(r.line);
       texts.emplace_back(r.result);

@@ -94,7 +94,8 @@ TEST_F(ReplyPartitionLeaseTest, TheRenewingThreadKeepsTheLeaseAlive) {
 
 TEST_F(ReplyPartitionLeaseTest, AnUnreachableStoreIsAClearErrorAtStart) {
   try {
-    ReplyPartitionLease("host=127.0.0.1 port=1 connect_timeout=2", "t.replies", 2, "a", 15s);
+    const ReplyPartitionLease lease("host=127.0.0.1 port=1 connect_timeout=2", "t.replies", 2, "a",
+                                    15s);
     FAIL() << "claimed from nowhere";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("cluster store: cannot claim a reply partition"),
