@@ -446,6 +446,11 @@ int run_cli(int argc, char** argv) {
                                  "seeded registry, connectors, gateway");
   dev->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
 
+  auto* broker = app.add_subcommand(
+      "broker",
+      "Run the embedded Kafka-protocol cluster alone (tests and demos; kafka.bootstrap: embedded)");
+  broker->add_option("-c,--config", config_path, "YAML configuration file")->capture_default_str();
+
   std::string partner;
   bool registries_json = false;
   auto* regs = app.add_subcommand(
@@ -511,8 +516,9 @@ int run_cli(int argc, char** argv) {
 
   BatchCommands batch(app);  // `lgsp batch submit|watch|results|cancel`
 
-  for (CLI::App* sub : {gw, conn, seed_cmd, dev, regs, keys, keys_new, keys_hash, keys_secret,
-                        keys_bus, keys_signing, keys_init, audit_cmd, audit_writer, audit_verify}) {
+  for (CLI::App* sub :
+       {gw, conn, seed_cmd, dev, broker, regs, keys, keys_new, keys_hash, keys_secret, keys_bus,
+        keys_signing, keys_init, audit_cmd, audit_writer, audit_verify}) {
     sub->set_version_flag("--version", std::string("lgsp ") + std::string(obs::version()));
   }
   CLI11_PARSE(app, argc, argv);
@@ -522,6 +528,7 @@ int run_cli(int argc, char** argv) {
     if (*conn) return run_connector(config_path, registry);
     if (*seed_cmd) return run_seed(config_path, citizens, samples, force);
     if (*dev) return run_dev(config_path.c_str());
+    if (*broker) return run_broker(config_path);
     if (*regs) return print_registries(registries_json);
     if (*keys_new) {
       const std::string key = random_key();

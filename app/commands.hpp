@@ -8,6 +8,7 @@
 
 #include "audit/store.hpp"
 #include "audit/writer.hpp"
+#include "bus/embedded_cluster.hpp"
 #include "config/config.hpp"
 
 namespace lgsp::app {
@@ -25,6 +26,14 @@ int run_cli(int argc, char** argv);
 sigset_t block_stop_signals();
 /// Returns at SIGINT or SIGTERM; each SIGHUP calls `on_reload` (if any) and waits on.
 int wait_for_signal(const sigset_t& set, const std::function<void()>& on_reload = {});
+
+/// librdkafka's mock cluster with the config's topics (requests and bulk requests of every
+/// registry, replies, audit); writes its bootstrap list to kafka.bootstrap_file, where the
+/// other processes of a config with `bootstrap: embedded` find it.
+std::unique_ptr<bus::EmbeddedCluster> start_embedded_cluster(const config::Config& cfg);
+/// `lgsp broker`: the embedded cluster alone, in a process of its own, until a stop signal
+/// (so gateways and connectors in other processes can be killed and restarted around it).
+int run_broker(const std::string& config_path);
 
 /// `lgsp dev`: embedded cluster + seeded registry + connectors + gateway in one process.
 int run_dev(const char* config_path);

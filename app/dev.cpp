@@ -17,6 +17,45 @@
 
 namespace lgsp::app {
 
+std::unique_ptr<bus::EmbeddedCluster> start_embedded_cluster(const config::Config& cfg) {
+  auto cluster =
+      std::make_unique<bus::EmbeddedCluster>(static_cast<int>(cfg.kafka.embedded_brokers));
+  const bus::Topics topics{cfg.kafka.topic_prefix};
+  for (const auto& [name, _] : cfg.registries) {
+    cluster->create_topic(topics.requests(name), static_cast<int>(cfg.kafka.request_partitions));
+    cluster->create_topic(topics.batch_requests(name),
+                          static_cast<int>(cfg.kafka.request_partitions));
+  }
+  cluster->create_topic(topics.replies(), static_cast<int>(cfg.kafka.reply_partitions));
+  // One partition: the chain's order is the topic's order.
+  cluster->create_topic(topics.audit(), 1);
+  const std::string bootstrap = cluster->bootstraps();
+  const auto dir = std::filesystem::path(cfg.kafka.bootstrap_file).parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir);
+  std::ofstream(cfg.kafka.bootstrap_file) << bootstrap << "\n";
+  obs::info("embedded_cluster_started",
+            {{"bootstrap", bootstrap}, {"bootstrap_file", cfg.kafka.bootstrap_file}});
+  return cluster;
+}
+
+int run_broker(const std::string& config_path) {
+  const config::Config cfg = config::load_config(config_path);
+  obs::init_logging("lgsp-broker", cfg.log_level);
+  if (cfg.kafka.bootstrap != "embedded") {
+    std::cerr << config_path << ": kafka.bootstrap is \"" << cfg.kafka.bootstrap
+              << "\": `lgsp broker` runs the embedded cluster, for kafka.bootstrap: embedded\n";
+    return 2;
+  }
+  const sigset_t signals = block_stop_signals();
+  const auto cluster = start_embedded_cluster(cfg);
+  std::cerr << "lgsp broker: embedded Kafka-protocol cluster at " << cluster->bootstraps()
+            << " (written to " << cfg.kafka.bootstrap_file << "; Ctrl-C stops it)\n";
+  wait_for_signal(signals);
+  std::filesystem::remove(cfg.kafka.bootstrap_file);
+  obs::info("embedded_cluster_stopped");
+  return 0;
+}
+
 int run_dev(const char* config_path) {
   const config::Config cfg = config::load_config(config_path);
   obs::init_logging("lgsp-dev", cfg.log_level);
@@ -25,23 +64,9 @@ int run_dev(const char* config_path) {
   // 1. The bus: the embedded Kafka-protocol cluster, unless a real one is configured.
   std::unique_ptr<bus::EmbeddedCluster> cluster;
   std::string bootstrap = cfg.kafka.bootstrap;
-  const bus::Topics topics{cfg.kafka.topic_prefix};
   if (bootstrap == "embedded") {
-    cluster = std::make_unique<bus::EmbeddedCluster>(static_cast<int>(cfg.kafka.embedded_brokers));
-    for (const auto& [name, _] : cfg.registries) {
-      cluster->create_topic(topics.requests(name), static_cast<int>(cfg.kafka.request_partitions));
-      cluster->create_topic(topics.batch_requests(name),
-                            static_cast<int>(cfg.kafka.request_partitions));
-    }
-    cluster->create_topic(topics.replies(), static_cast<int>(cfg.kafka.reply_partitions));
-    // One partition: the chain's order is the topic's order.
-    cluster->create_topic(topics.audit(), 1);
+    cluster = start_embedded_cluster(cfg);
     bootstrap = cluster->bootstraps();
-    const auto dir = std::filesystem::path(cfg.kafka.bootstrap_file).parent_path();
-    if (!dir.empty()) std::filesystem::create_directories(dir);
-    std::ofstream(cfg.kafka.bootstrap_file) << bootstrap << "\n";
-    obs::info("embedded_cluster_started",
-              {{"bootstrap", bootstrap}, {"bootstrap_file", cfg.kafka.bootstrap_file}});
   }
 
   // 2. The registries: seeded on first start.

@@ -1,5 +1,6 @@
-// Two gateway replicas as `lgsp gateway` processes sharing one PostgreSQL cluster store, two
-// population connector processes, registries and the audit chain in PostgreSQL too: each
+// The scale-out test on one machine: the embedded Kafka-protocol cluster as an `lgsp broker`
+// process, two `lgsp gateway` replicas sharing one PostgreSQL cluster store, two connector
+// processes per registry, registries and the audit chain in PostgreSQL too. Each replica
 // leases its own reply partition, either serves the other's bulk jobs, and when the one
 // running a job is killed with SIGKILL mid-job, the other takes the job over once its lease
 // has run out and completes it with exactly one right result per record. Meanwhile
@@ -8,6 +9,7 @@
 // hold across both replicas.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -51,7 +53,7 @@ class Replica {
                 "\n  admin_listen: 127.0.0.1:" + std::to_string(admin) + "\n  threads: 2\n");
     replace("  sqlite_path: " + (stack.dir / "batches.db").string() + "\n", "");
     text += "cluster:\n  store: {backend: postgres, postgres_dsn: '" + schema.dsn() +
-            "'}\n  lease_ms: 3000\n";
+            "'}\n  lease_ms: 6000\n";
     std::ofstream(config_) << text;
     process_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"gateway", "--config", config_.string()},
@@ -60,6 +62,15 @@ class Replica {
 
   void kill_hard() { process_->kill_hard(); }
   int log_count(const std::string& text) const { return process_->log_count(text); }
+  /// Its log lines that contain `text`.
+  std::string log_lines(const std::string& text) const {
+    std::istringstream log(process_->log_text());
+    std::string out;
+    for (std::string line; std::getline(log, line);) {
+      if (line.find(text) != std::string::npos) out += line + "\n";
+    }
+    return out;
+  }
   /// The reply partition its log says it leased (-1: none yet).
   int reply_partition() const {
     const std::string log = process_->log_text();
@@ -152,7 +163,7 @@ std::map<int, int> alternate(const TestStack& stack, const char* key, std::uint1
 
 TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
   if (!postgres_available()) GTEST_SKIP() << "LGSP_TEST_PG_DSN not set (see with_postgres.sh)";
-  // Registries and the audit chain in PostgreSQL too, two population connector processes.
+  // Registries and the audit chain in PostgreSQL too, the broker a process of its own.
   TestStack stack(
       {.start_connector = false,
        .citizens = 3000,
@@ -165,27 +176,34 @@ TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
        .batches = true,
        .chunk_records = 100,
        .chunk_timeout_ms = 3000,
-       .start_gateway = false});
+       .start_gateway = false,
+       .broker_process = true});
+  ASSERT_EQ(stack.cluster, nullptr);
   const auto connector_config = stack.write_process_config();
-  std::vector<std::unique_ptr<ChildProcess>> connectors;
-  for (const char* name : {"c1", "c2"}) {
-    connectors.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{"connector", "--config", connector_config.string(), "--registry",
-                                 "population"},
-        stack.dir / (std::string("connector-") + name + ".log")));
+  std::vector<std::unique_ptr<ChildProcess>> connectors;  // two per registry
+  for (const auto& [registry, _] : stack.cfg.registries) {
+    for (const char* name : {"1", "2"}) {
+      connectors.push_back(std::make_unique<ChildProcess>(
+          std::vector<std::string>{"connector", "--config", connector_config.string(), "--registry",
+                                   registry},
+          stack.dir / ("connector-" + registry + "-" + name + ".log")));
+    }
   }
   const TestSchema schema("lgsp_cluster");
   Replica a(stack, schema, "a");
   Replica b(stack, schema, "b");
   wait_gateway_ready(a.admin);
   wait_gateway_ready(b.admin);
-  // Both connectors hold a share of the population topics before the load starts.
+  // Every connector holds a share of its registry's topics before the load starts.
+  const auto all_joined = [&connectors] {
+    return std::all_of(connectors.begin(), connectors.end(),
+                       [](const auto& c) { return c->log_count("kafka_partitions_assigned") > 0; });
+  };
   for (const auto until = std::chrono::steady_clock::now() + 30s;
-       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
-    if (connectors[0]->log_count("kafka_partitions_assigned") > 0 &&
-        connectors[1]->log_count("kafka_partitions_assigned") > 0)
-      break;
+       !all_joined() && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(100ms)) {
   }
+  ASSERT_TRUE(all_joined()) << "a connector never got partitions";
   // Each leased a reply partition of its own: nobody numbered them.
   EXPECT_NE(a.reply_partition(), -1);
   EXPECT_NE(b.reply_partition(), -1);
@@ -223,7 +241,10 @@ TEST(Cluster, TheSurvivingReplicaFinishesTheJobOfAKilledOne) {
   const bool a_runs = a.log_count("\"batch_job_running\"") > 0;
   Replica& victim = a_runs ? a : b;
   Replica& survivor = a_runs ? b : a;
-  ASSERT_EQ(survivor.log_count("\"batch_job_running\""), 0) << "both ran the job";
+  ASSERT_EQ(survivor.log_count("\"batch_job_running\""), 0)
+      << "both ran the job before the kill; a's log:\n"
+      << a.log_lines("\"batch_") << "b's log:\n"
+      << b.log_lines("\"batch_");
   InteractiveLoad on_victim(stack, victim.api);
   InteractiveLoad on_survivor(stack, survivor.api);
   std::this_thread::sleep_for(500ms);

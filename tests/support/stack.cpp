@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "app/commands.hpp"
@@ -24,6 +25,20 @@ namespace lgsp::testing {
 
 namespace {
 std::atomic<int> g_counter{0};
+
+/// The bootstrap list an `lgsp broker` process writes once its topics exist (up to 20 s).
+std::string wait_for_bootstrap(const std::filesystem::path& file) {
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string line = text.str();
+    if (!line.empty() && line.back() == '\n') return line.substr(0, line.size() - 1);
+  }
+  throw std::runtime_error("lgsp broker wrote no bootstrap list to " + file.string());
+}
 
 /// One citizen identity provider for every stack of the process (its RSA key takes ~0.1 s).
 const TestIssuer& citizen_issuer() {
@@ -50,6 +65,7 @@ TestStack::TestStack(StackOptions options) {
   yaml = R"(
 kafka:
   bootstrap: embedded
+  bootstrap_file: @DIR@/kafka-bootstrap.txt
   topic_prefix: @PREFIX@
   request_partitions: 4
   reply_partitions: 2
@@ -182,15 +198,14 @@ batches:
   obs::init_logging("test", cfg.log_level);
 
   seed::seed_registries(seed::targets_from(cfg), options.citizens, 11);
-  cluster = std::make_unique<bus::EmbeddedCluster>(1);
-  const bus::Topics topics{prefix};
-  for (const auto& [r, _] : cfg.registries) {
-    cluster->create_topic(topics.requests(r), 4);
-    cluster->create_topic(topics.batch_requests(r), 4);
+  if (options.broker_process) {
+    broker = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"broker", "--config", config_path().string()}, dir / "broker.log");
+    bootstrap = wait_for_bootstrap(cfg.kafka.bootstrap_file);
+  } else {
+    cluster = app::start_embedded_cluster(cfg);
+    bootstrap = cluster->bootstraps();
   }
-  cluster->create_topic(topics.replies(), 2);
-  cluster->create_topic(topics.audit(), 1);
-  bootstrap = cluster->bootstraps();
 
   if (options.audit_writer) {
     audit::WriterOptions wo = app::audit_writer_options(cfg, bootstrap);
@@ -210,6 +225,7 @@ TestStack::~TestStack() {
   if (audit_writer) audit_writer->stop();
   gateway.reset();
   cluster.reset();
+  broker.reset();
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
 }

@@ -14,6 +14,7 @@
 #include "domain/citizen.hpp"
 #include "gateway/gateway.hpp"
 #include "observability/metrics.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/http_client.hpp"
 
 namespace lgsp::testing {
@@ -73,6 +74,9 @@ struct StackOptions {
   /// Runs the gateway in-process (off: tests that run gateway processes of their own; then
   /// api_port() and the request helpers must not be used).
   bool start_gateway = true;
+  /// Runs the embedded Kafka-protocol cluster as an `lgsp broker` process of its own instead
+  /// of in the test process (then `cluster` is null: no fault injection).
+  bool broker_process = false;
 };
 
 /// The stacks' citizen identity provider (auth.citizen): its issuer and audience.
@@ -126,6 +130,7 @@ class TestStack {
   std::string yaml;
   config::Config cfg;
   std::unique_ptr<bus::EmbeddedCluster> cluster;
+  std::unique_ptr<ChildProcess> broker;
   std::string bootstrap;
   obs::Metrics metrics{"test"};
   std::map<std::string, std::unique_ptr<connectors::Connector>> connectors;
