@@ -13,7 +13,7 @@ ARG BUILD_PACKAGES="\
   build-essential cmake ninja-build pkg-config ca-certificates \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev \
   librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler \
-  libsqlite3-dev libpqxx-dev libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev"
+  libsqlite3-dev libpqxx-dev libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev libjemalloc-dev"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $BUILD_PACKAGES \
  && rm -rf /var/lib/apt/lists/*
@@ -30,7 +30,7 @@ FROM debian:12-slim
 # Debug or sanitizer build (what the test command checks with ldd) links.
 ARG RUNTIME_PACKAGES="\
   libboost-json1.81.0 libboost-url1.81.0 libboost-container1.81.0 libssl3 librdkafka1 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
-  libprotobuf32 libsqlite3-0 libpqxx-6.4 libutf8proc2 libspdlog1.10 libfmt9 \
+  libprotobuf32 libsqlite3-0 libpqxx-6.4 libutf8proc2 libspdlog1.10 libfmt9 libjemalloc2 \
   ca-certificates"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $RUNTIME_PACKAGES \

@@ -16,8 +16,8 @@ packages=(
   librdkafka-dev libyaml-cpp-dev prometheus-cpp-dev libprotobuf-dev protobuf-compiler
   # registries (SQLite embedded, PostgreSQL server for tests), Unicode matching, logging, CLI
   libsqlite3-dev libpqxx-dev postgresql libutf8proc-dev libspdlog-dev libfmt-dev libcli11-dev
-  # gzip-compressed bulk uploads (zlib inflate)
-  zlib1g-dev
+  # gzip-compressed bulk uploads (zlib inflate); jemalloc, the lgsp binary's allocator
+  zlib1g-dev libjemalloc-dev
   # tests and tools
   libgtest-dev libgmock-dev libbenchmark-dev kcat wrk curl jq clang-format clang-tidy
   # test certificates (TLS and mTLS tests create a throwaway CA with the openssl CLI)
@@ -35,9 +35,9 @@ packages=(
 # already there (the machine's own, newer one must not be swapped for Debian's).
 if ! command -v node > /dev/null; then packages+=(nodejs npm); fi
 # --bench: what bench/compare.sh adds (nginx as the HTTP ceiling, hey for fixed offered
-# loads, perf for the profile, jemalloc and tcmalloc to compare allocators by LD_PRELOAD).
+# loads, perf for the profile, tcmalloc to compare allocators by LD_PRELOAD).
 # Not needed to build, run or test.
-if [ "${1:-}" = "--bench" ]; then packages+=(nginx-light hey linux-perf libjemalloc2 libtcmalloc-minimal4); fi
+if [ "${1:-}" = "--bench" ]; then packages+=(nginx-light hey linux-perf libtcmalloc-minimal4); fi
 
 missing=()
 for p in "${packages[@]}"; do
