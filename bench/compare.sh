@@ -21,7 +21,7 @@ if [ ! -f build/CMakeCache.txt ]; then
   exit 2
 fi
 source scripts/ccache-env.sh
-cmake --build build -j2 --target lgsp lgsp_bare_beast lgsp_bus_ceiling > /dev/null
+cmake --build build -j2 --target lgsp lgsp-citizen-idp lgsp_bare_beast lgsp_bus_ceiling > /dev/null
 secs=10; soak=60
 [ "${1:-}" = "--quick" ] && { secs=5; soak=20; }
 work=$(mktemp -d)
@@ -125,6 +125,8 @@ sed -e "s#127.0.0.1:8080#127.0.0.1:38080#; s#127.0.0.1:9464#127.0.0.1:39464#" \
     -e "s#127.0.0.1:9465#127.0.0.1:39465#; s#127.0.0.1:9466#127.0.0.1:39466#" \
     -e "s#run/#$work/#g" -e "s#level: info#level: warn#" config/dev.yaml > "$work/dev.yaml"
 "$lgsp" keys init --config "$work/dev.yaml" 2> /dev/null
+# The citizen identity provider's keys (a stand-in) where auth.citizen.jwks_file looks.
+"$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$(dirname "$(awk '/jwks_file:/{print $2}' "$work/dev.yaml")")" > /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 dev=$!
 pids+=($dev)

@@ -17,6 +17,8 @@ sed -e "s#127.0.0.1:8080#127.0.0.1:38080#; s#127.0.0.1:9464#127.0.0.1:39464#" \
     -e "s#127.0.0.1:9465#127.0.0.1:39465#; s#127.0.0.1:9466#127.0.0.1:39466#" \
     -e "s#run/#$work/#g" -e "s#citizens: 100000#citizens: 20000#" config/dev.yaml > "$work/dev.yaml"
 "$lgsp" keys init --config "$work/dev.yaml" 2> /dev/null
+# The citizen identity provider's keys (a stand-in) where auth.citizen.jwks_file looks.
+"$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$(dirname "$(awk '/jwks_file:/{print $2}' "$work/dev.yaml")")" > /dev/null
 "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 600); do curl -fsS http://127.0.0.1:39464/readyz > /dev/null 2>&1 && break; sleep 0.1; done

@@ -18,6 +18,8 @@ profile() {
   sed -e "s#127.0.0.1:8080#127.0.0.1:28080#; s#127.0.0.1:9464#127.0.0.1:29464#" \
       -e "s#run/#$work/$1-#g" config/dev.yaml > "$work/$1.yaml"
   "$lgsp" keys init --config "$work/$1.yaml" 2> /dev/null
+  # The citizen identity provider's keys (a stand-in) where auth.citizen.jwks_file looks.
+  "$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$(dirname "$(awk '/jwks_file:/{print $2}' "$work/$1.yaml")")" > /dev/null
   if [ "$2" = postgres ]; then
     sed -i -e "s#    backend: sqlite#    backend: postgres\n    postgres_dsn_env: LGSP_TEST_PG_DSN#" "$work/$1.yaml"
   fi

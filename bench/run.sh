@@ -18,6 +18,8 @@ profile() {  # profile NAME CITIZENS: the shipped dev profile on bench ports in 
       -e "s#run/#$work/$1-#g" -e "s#citizens: 100000#citizens: $2#" \
       config/dev.yaml > "$work/$1.yaml"
   "$lgsp" keys init --config "$work/$1.yaml" 2> /dev/null
+  # The citizen identity provider's keys (a stand-in) where auth.citizen.jwks_file looks.
+  "$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$(dirname "$(awk '/jwks_file:/{print $2}' "$work/$1.yaml")")" > /dev/null
 }
 
 seed_time() {  # prints seconds to seed N citizens

@@ -29,6 +29,8 @@ profile() {  # profile NAME TLS(0|1) AUDIT(true|false)
       "$work/$1.yaml"
   fi
   "$lgsp" keys init --config "$work/$1.yaml" 2> /dev/null
+  # The citizen identity provider's keys (a stand-in) where auth.citizen.jwks_file looks.
+  "$(dirname "$lgsp")/lgsp-citizen-idp" --dir "$(dirname "$(awk '/jwks_file:/{print $2}' "$work/$1.yaml")")" > /dev/null
 }
 
 wrk_row() {  # wrk_row URL THREADS CONNS SECONDS -> "rps | p50 | p99 | non-2xx"
