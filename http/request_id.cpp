@@ -1,10 +1,8 @@
 #include "http/request_id.hpp"
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
-
 #include <array>
-#include <stdexcept>
+
+#include "util/random.hpp"
 
 namespace lgsp::http {
 
@@ -12,9 +10,7 @@ std::string new_request_id() {
   // Request ids are audit event ids: unpredictable and unique, so from the CSPRNG (OpenSSL's
   // DRBG, seeded by the kernel and reseeded on its own), never from a seeded PRNG.
   std::array<unsigned char, 16> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    throw std::runtime_error("the random generator failed: " + std::to_string(ERR_get_error()));
-  }
+  util::random_fill(bytes);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(bytes.size() * 2, '0');
   for (std::size_t i = 0; i < bytes.size(); ++i) {

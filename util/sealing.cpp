@@ -12,6 +12,7 @@
 
 #include "util/files.hpp"
 #include "util/hashing.hpp"
+#include "util/random.hpp"
 
 namespace lgsp::util {
 
@@ -206,7 +207,7 @@ std::string Sealer::seal(std::string_view domain, std::string_view context,
   if (d == domains_->end() || d->second.seal_id.empty())
     throw std::logic_error("no key to seal " + std::string(domain));
   const std::string& id = d->second.seal_id;
-  const std::string salt = random_bytes(kSaltBytes);
+  const std::string salt = random_string(kSaltBytes);
   std::string out;
   out.reserve(kMagic.size() + 2 + domain.size() + id.size() + kSaltBytes + plaintext.size() +
               kTagBytes);
