@@ -384,13 +384,24 @@ int print_registries(bool as_json) {
     };
     json::array backends{"sqlite", "postgres"};
     if (!m->upstream_shape().columns.empty()) backends.emplace_back("upstream");
+    // "name(arg, …) undo: other" for each command the registry accepts.
+    json::array commands;
+    for (const auto& cmd : c.commands) {
+      std::string line = std::string(cmd.name) + "(";
+      for (std::size_t i = 0; i < cmd.args.size(); ++i)
+        line += (i > 0 ? ", " : "") + std::string(cmd.args[i].name);
+      line += ")";
+      if (!cmd.undo.empty()) line += " undo:" + std::string(cmd.undo);
+      commands.emplace_back(line);
+    }
     out.push_back(json::object{{"name", c.name},
                                {"title", c.title},
                                {"operations", list(c.operations)},
                                {"subject_keys", list(c.subject_keys)},
                                {"claims", list(c.claims)},
                                {"fields", list(c.fields)},
-                               {"backends", std::move(backends)}});
+                               {"backends", std::move(backends)},
+                               {"commands", std::move(commands)}});
   }
   if (as_json) {
     std::cout << json::serialize(out) << "\n";
@@ -400,7 +411,8 @@ int print_registries(bool as_json) {
     const auto& o = v.as_object();
     std::cout << std::string_view(o.at("name").as_string()) << ": "
               << std::string_view(o.at("title").as_string()) << "\n";
-    for (const char* key : {"operations", "subject_keys", "claims", "fields", "backends"}) {
+    for (const char* key :
+         {"operations", "subject_keys", "claims", "fields", "backends", "commands"}) {
       std::cout << "  " << key << ":";
       for (const auto& item : o.at(key).as_array())
         std::cout << " " << std::string_view(item.as_string());
@@ -454,7 +466,8 @@ int run_cli(int argc, char** argv) {
   std::string partner;
   bool registries_json = false;
   auto* regs = app.add_subcommand(
-      "registries", "Print the registry table: operations, subject keys, claims and fields");
+      "registries",
+      "Print the registry table: operations, subject keys, claims, fields and commands");
   regs->add_flag("--json", registries_json, "One JSON array, for scripts");
 
   auto* keys = app.add_subcommand("keys", "API key tools");

@@ -29,6 +29,8 @@ std::unique_ptr<bus::EmbeddedCluster> start_embedded_cluster(const config::Confi
   cluster->create_topic(topics.replies(), static_cast<int>(cfg.kafka.reply_partitions));
   // One partition: the chain's order is the topic's order.
   cluster->create_topic(topics.audit(), 1);
+  // One partition too: the change feed's cursor is its offset.
+  cluster->create_topic(topics.changes(), 1);
   const std::string bootstrap = cluster->bootstraps();
   const auto dir = std::filesystem::path(cfg.kafka.bootstrap_file).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir);

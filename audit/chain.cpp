@@ -63,6 +63,12 @@
 //     i64(withheld_until_ms)
 //     str(withholding_ref)
 // Records without them encode as before.
+//
+// v5 extension (consent). A record with consent_id != "" appends, after the extensions above
+// that the record has:
+//     str("lgsp-audit-v5:consent")  extension tag
+//     str(consent_id)
+// Records without one encode as before.
 
 namespace lgsp::audit {
 namespace {
@@ -362,6 +368,10 @@ std::string chain_hash(const AuditRecord& r) {
     put_str(m, kChainWithheldExtension);
     put_i64(m, r.withheld_until_ms);
     put_str(m, r.withholding_ref);
+  }
+  if (!r.consent_id.empty()) {
+    put_str(m, kChainConsentExtension);
+    put_str(m, r.consent_id);
   }
   Sha256 sha;
   sha.update(m);

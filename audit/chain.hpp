@@ -20,6 +20,7 @@ inline constexpr const char* kChainSourceExtension = "lgsp-audit-v3:source";
 /// Tags the v4 extension (withheld_until_ms, withholding_ref), appended after the others for
 /// records that carry either field.
 inline constexpr const char* kChainWithheldExtension = "lgsp-audit-v4:withheld";
+inline constexpr const char* kChainConsentExtension = "lgsp-audit-v5:consent";
 
 /// Lower-case hex SHA-256 of the record's canonical encoding: prev_hash and every field
 /// except `hash` itself; batch_id and subject_count only when either is set (the v2

@@ -198,16 +198,30 @@ bool same_event(const AuditRecord& a, const AuditRecord& b) {
          a.outcome == b.outcome && a.http_status == b.http_status && a.latency_us == b.latency_us &&
          a.batch_id == b.batch_id && a.subject_count == b.subject_count && a.source == b.source &&
          a.source_seq == b.source_seq && a.withheld_until_ms == b.withheld_until_ms &&
-         a.withholding_ref == b.withholding_ref;
+         a.withholding_ref == b.withholding_ref && a.consent_id == b.consent_id;
 }
 
 std::string describe_event(const AuditRecord& r) {
-  return encode_list({r.event_id, std::to_string(r.time_unix_ms), r.request_id, r.partner_id,
-                      r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of,
-                      r.procedure_code, encode_list(r.fields_released), r.outcome,
-                      std::to_string(r.http_status), std::to_string(r.latency_us), r.batch_id,
-                      std::to_string(r.subject_count), r.source, std::to_string(r.source_seq),
-                      std::to_string(r.withheld_until_ms), r.withholding_ref});
+  return encode_list({r.event_id,
+                      std::to_string(r.time_unix_ms),
+                      r.request_id,
+                      r.partner_id,
+                      r.operation,
+                      encode_list(r.subject_hashes),
+                      r.purpose,
+                      r.on_behalf_of,
+                      r.procedure_code,
+                      encode_list(r.fields_released),
+                      r.outcome,
+                      std::to_string(r.http_status),
+                      std::to_string(r.latency_us),
+                      r.batch_id,
+                      std::to_string(r.subject_count),
+                      r.source,
+                      std::to_string(r.source_seq),
+                      std::to_string(r.withheld_until_ms),
+                      r.withholding_ref,
+                      r.consent_id});
 }
 
 }  // namespace lgsp::audit

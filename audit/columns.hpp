@@ -14,12 +14,13 @@
 namespace lgsp::audit {
 
 /// The audit_log columns in the order the stores select and insert them. batch_id,
-/// subject_count, source, source_seq, withheld_until_ms and withholding_ref come last, where
-/// ALTER TABLE puts them in a table created before them.
+/// subject_count, source, source_seq, withheld_until_ms, withholding_ref and consent_id come
+/// last, where ALTER TABLE puts them in a table created before them.
 inline constexpr const char* kLogColumns =
     "seq, event_id, time_unix_ms, request_id, partner_id, operation, subject_hashes, purpose, "
     "on_behalf_of, procedure_code, fields_released, outcome, http_status, latency_us, prev_hash, "
-    "hash, batch_id, subject_count, source, source_seq, withheld_until_ms, withholding_ref";
+    "hash, batch_id, subject_count, source, source_seq, withheld_until_ms, withholding_ref, "
+    "consent_id";
 
 /// Whether two records carry the same event: every field but seq, prev_hash and hash (which
 /// the store assigns). A repeated event id with different content is a conflict.

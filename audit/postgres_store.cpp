@@ -33,7 +33,7 @@ constexpr const char* kSchema =
     " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
     " subject_count BIGINT NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
     " source_seq BIGINT NOT NULL DEFAULT 0, withheld_until_ms BIGINT NOT NULL DEFAULT 0,"
-    " withholding_ref TEXT NOT NULL DEFAULT '');"
+    " withholding_ref TEXT NOT NULL DEFAULT '', consent_id TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT COLLATE \"C\" NOT NULL, seq BIGINT NOT NULL,"
     " PRIMARY KEY (subject_hash, seq));"
@@ -59,8 +59,8 @@ std::optional<SignedHead> signed_head_of(const pqxx::result& rows) {
 constexpr const char* kCountAddedColumns =
     "SELECT count(*) FROM pg_attribute WHERE attrelid = 'audit_log'::regclass"
     " AND attname IN ('batch_id', 'subject_count', 'source', 'source_seq', 'withheld_until_ms',"
-    " 'withholding_ref') AND NOT attisdropped";
-constexpr std::int64_t kAddedColumns = 6;
+    " 'withholding_ref', 'consent_id') AND NOT attisdropped";
+constexpr std::int64_t kAddedColumns = 7;
 // With a constant default (PostgreSQL 11 and later) this changes only the catalog: no table
 // rewrite, and older rows read back "" and 0, the values their hashes were computed with.
 constexpr const char* kAddColumns =
@@ -69,7 +69,8 @@ constexpr const char* kAddColumns =
     " ADD COLUMN IF NOT EXISTS source TEXT NOT NULL DEFAULT '',"
     " ADD COLUMN IF NOT EXISTS source_seq BIGINT NOT NULL DEFAULT 0,"
     " ADD COLUMN IF NOT EXISTS withheld_until_ms BIGINT NOT NULL DEFAULT 0,"
-    " ADD COLUMN IF NOT EXISTS withholding_ref TEXT NOT NULL DEFAULT ''";
+    " ADD COLUMN IF NOT EXISTS withholding_ref TEXT NOT NULL DEFAULT '',"
+    " ADD COLUMN IF NOT EXISTS consent_id TEXT NOT NULL DEFAULT ''";
 // ALTER TABLE waits for an exclusive lock on audit_log, and every other query on the table
 // queues behind it; a long verify (one snapshot for the whole walk) would stall the access
 // log that long. Give up instead and say so.
@@ -106,6 +107,7 @@ AuditRecord read_record(const pqxx::row& row) {
   r.source_seq = row[19].as<std::int64_t>();
   r.withheld_until_ms = row[20].as<std::int64_t>();
   r.withholding_ref = text(row, 21);
+  r.consent_id = text(row, 22);
   return r;
 }
 
@@ -206,7 +208,7 @@ class PostgresAuditStore final : public AuditStore {
             r.operation, encode_list(r.subject_hashes), r.purpose, r.on_behalf_of, r.procedure_code,
             encode_list(r.fields_released), r.outcome, r.http_status, r.latency_us, r.prev_hash,
             r.hash, r.batch_id, r.subject_count, r.source, r.source_seq, r.withheld_until_ms,
-            r.withholding_ref);
+            r.withholding_ref, r.consent_id);
         if (inserted.affected_rows() == 0) {
           // The id is stored: a redelivery, or a different event under the same id.
           if (redelivered(tx, r)) {
@@ -313,7 +315,7 @@ class PostgresAuditStore final : public AuditStore {
       throw std::runtime_error(
           std::string("PostgreSQL audit store: audit_log was created by an earlier release and "
                       "lacks columns (batch_id, subject_count, source, source_seq, "
-                      "withheld_until_ms, withholding_ref); adding them failed: ") +
+                      "withheld_until_ms, withholding_ref, consent_id); adding them failed: ") +
           e.what() +
           (e.sqlstate() == "55P03"
                ? " Hint: another session holds audit_log (a running `lgsp audit verify`?); "
@@ -327,10 +329,11 @@ class PostgresAuditStore final : public AuditStore {
     if (!write_) {
       auto conn = std::make_unique<pqxx::connection>(dsn_);
       conn->prepare("audit_head", "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-      conn->prepare("audit_insert", std::string("INSERT INTO audit_log (") + kLogColumns +
-                                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                                        " $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
-                                        " ON CONFLICT (event_id) DO NOTHING");
+      conn->prepare("audit_insert",
+                    std::string("INSERT INTO audit_log (") + kLogColumns +
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                        " $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+                        " ON CONFLICT (event_id) DO NOTHING");
       conn->prepare("audit_find_event",
                     std::string("SELECT ") + kLogColumns + " FROM audit_log WHERE event_id = $1");
       conn->prepare("audit_insert_conflict",

@@ -42,6 +42,8 @@ struct AuditRecord {
   /// for every other access.
   std::int64_t withheld_until_ms = 0;
   std::string withholding_ref;
+  /// The citizen's consent this access was made under ("" when none was needed or given).
+  std::string consent_id;
   std::string prev_hash;  // hex SHA-256 of the previous record ("" before the first)
   std::string hash;       // hex SHA-256 over prev_hash and every field above
 };

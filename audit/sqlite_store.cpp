@@ -32,7 +32,7 @@ constexpr const char* kSchema =
     " hash TEXT NOT NULL, batch_id TEXT NOT NULL DEFAULT '',"
     " subject_count INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL DEFAULT '',"
     " source_seq INTEGER NOT NULL DEFAULT 0, withheld_until_ms INTEGER NOT NULL DEFAULT 0,"
-    " withholding_ref TEXT NOT NULL DEFAULT '') STRICT;"
+    " withholding_ref TEXT NOT NULL DEFAULT '', consent_id TEXT NOT NULL DEFAULT '') STRICT;"
     "CREATE TABLE IF NOT EXISTS audit_subject ("
     " subject_hash TEXT NOT NULL, seq INTEGER NOT NULL,"
     " PRIMARY KEY (subject_hash, seq)) WITHOUT ROWID, STRICT;"
@@ -56,33 +56,16 @@ constexpr AddedColumn kAddedColumns[] = {
     {"source_seq", "INTEGER NOT NULL DEFAULT 0"},
     {"withheld_until_ms", "INTEGER NOT NULL DEFAULT 0"},
     {"withholding_ref", "TEXT NOT NULL DEFAULT ''"},
+    {"consent_id", "TEXT NOT NULL DEFAULT ''"},
 };
 
 constexpr int kOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 constexpr int kReadOnlyFlags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
 
-/// Rolls back unless committed, so an exception mid-append leaves the chain as it was.
-class WriteTransaction {
- public:
-  explicit WriteTransaction(sqlite3* db) : db_(db) {
-    // IMMEDIATE takes the write lock now: the head read below stays the head until COMMIT,
-    // even with appenders in other processes.
-    sq::exec(db_, "BEGIN IMMEDIATE");
-  }
-  ~WriteTransaction() {
-    if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  WriteTransaction(const WriteTransaction&) = delete;
-  WriteTransaction& operator=(const WriteTransaction&) = delete;
-  void commit() {
-    sq::exec(db_, "COMMIT");
-    committed_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  bool committed_ = false;
-};
+// A WriteTransaction (util/sqlite.hpp) takes the write lock at BEGIN: the head read in it
+// stays the head until COMMIT, even with appenders in other processes; an exception
+// mid-append rolls back and leaves the chain as it was.
+using sq::WriteTransaction;
 
 void step_done(sqlite3* db, sqlite3_stmt* s) {
   const int rc = sqlite3_step(s);
@@ -132,7 +115,7 @@ void migrate(sqlite3* db, const std::string& path) {
     throw std::runtime_error("SQLite audit store " + path +
                              ": audit_log was created by an earlier release and lacks columns "
                              "(batch_id, subject_count, source, source_seq, withheld_until_ms, "
-                             "withholding_ref); adding them failed: " +
+                             "withholding_ref, consent_id); adding them failed: " +
                              e.what() +
                              ". Hint: open the file once with write access (start the audit "
                              "writer), which adds them; older records keep verifying");
@@ -164,6 +147,7 @@ AuditRecord read_record(sqlite3_stmt* s) {
   r.source_seq = sqlite3_column_int64(s, 19);
   r.withheld_until_ms = sqlite3_column_int64(s, 20);
   r.withholding_ref = sq::column_text(s, 21);
+  r.consent_id = sq::column_text(s, 22);
   return r;
 }
 
@@ -332,7 +316,7 @@ class SqliteAuditStore final : public AuditStore {
         write_db_.get(),
         std::string("INSERT INTO audit_log (") + kLogColumns +
             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-            " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT (event_id) DO NOTHING");
+            " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) ON CONFLICT (event_id) DO NOTHING");
     insert_subject_ = sq::prepare(
         write_db_.get(), "INSERT OR IGNORE INTO audit_subject (subject_hash, seq) VALUES (?1, ?2)");
     find_event_ = sq::prepare(write_db_.get(), std::string("SELECT ") + kLogColumns +
@@ -401,6 +385,7 @@ class SqliteAuditStore final : public AuditStore {
     sqlite3_bind_int64(s, 20, r.source_seq);
     sqlite3_bind_int64(s, 21, r.withheld_until_ms);
     sq::bind_text(s, 22, r.withholding_ref);
+    sq::bind_text(s, 23, r.consent_id);
     step_done(db, s);
     return sqlite3_changes(db) == 1;
   }

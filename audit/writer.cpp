@@ -39,6 +39,7 @@ AuditRecord to_record(const bus::v1::AuditEvent& e) {
   r.source_seq = e.source_seq();
   r.withheld_until_ms = e.withheld_until_unix_ms();
   r.withholding_ref = e.withholding_reference();
+  r.consent_id = e.consent_id();
   return r;
 }
 

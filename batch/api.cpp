@@ -26,7 +26,6 @@ using gateway::parse_request;
 using gateway::ParsedRequest;
 
 using gateway::Admission;
-using gateway::format_utc;
 using gateway::Partner;
 using gateway::RateLimiter;
 
@@ -82,11 +81,6 @@ bool plausible_job_id(std::string_view id) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-json::value time_or_null(std::int64_t unix_ms) {
-  if (unix_ms <= 0) return nullptr;
-  return json::value(format_utc(unix_ms));
-}
-
 /// The job as the API shows it.
 std::string job_json(const batch::Job& job, const std::string& request_id) {
   const auto& c = job.counts;
@@ -115,9 +109,9 @@ std::string job_json(const batch::Job& job, const std::string& request_id) {
                  {"purpose", job.purpose},
                  {"format", job.format},
                  {"state", batch::to_string(job.state)},
-                 {"created_at", time_or_null(job.created_ms)},
-                 {"started_at", time_or_null(job.started_ms)},
-                 {"finished_at", time_or_null(job.finished_ms)},
+                 {"created_at", gateway::time_or_null(job.created_ms)},
+                 {"started_at", gateway::time_or_null(job.started_ms)},
+                 {"finished_at", gateway::time_or_null(job.finished_ms)},
                  {"counts", std::move(counts)},
                  {"rate_per_second", rate},
                  {"eta_seconds", std::move(eta)},
@@ -279,13 +273,7 @@ std::optional<Problem> read_body_kind(const http::RequestHead& head, Submission&
 /// The Idempotency-Key header into `s`, or the 400.
 std::optional<Problem> read_idempotency_key(const http::RequestHead& head, Submission& s) {
   s.idempotency_key = std::string(head["Idempotency-Key"]);
-  const auto& key = s.idempotency_key;
-  if (key.size() <= 255 &&
-      std::none_of(key.begin(), key.end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; })) {
-    return std::nullopt;
-  }
-  return http::validation_problem(
-      {{"header:Idempotency-Key", "must be 1 to 255 visible ASCII characters"}});
+  return gateway::check_idempotency_key(s.idempotency_key);
 }
 
 /// A new job of `partner` for `s`, uploading; its records' common envelope as a template.

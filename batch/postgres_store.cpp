@@ -5,16 +5,15 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include "batch/store.hpp"
 #include "util/hashing.hpp"
+#include "util/pg_session.hpp"
 
 namespace lgsp::batch {
 namespace {
@@ -99,6 +98,8 @@ std::string bytes_of(const pqxx::field& f) {
 
 std::size_t outcome_index(Outcome o) { return static_cast<std::size_t>(o); }
 
+constexpr const char* kStore = "batch store (PostgreSQL)";
+
 /// The shared job store. One connection (a libpqxx connection is single-threaded) behind a
 /// mutex, reopened on the next call when found broken; every call is one short transaction.
 /// Records are written and results recorded with one statement per call over arrays
@@ -106,27 +107,26 @@ std::size_t outcome_index(Outcome o) { return static_cast<std::size_t>(o); }
 class PostgresBatchStore final : public BatchStore {
  public:
   /// Connects now (a wrong DSN fails at start, with libpq's reason) and creates the tables.
-  explicit PostgresBatchStore(std::string dsn) : dsn_(std::move(dsn)) {
-    std::lock_guard lock(mu_);
+  explicit PostgresBatchStore(const std::string& dsn) : session_(dsn, kStore, prepare) {
     try {
-      pqxx::connection conn(dsn_);
+      pqxx::connection conn(dsn);
       pqxx::work tx(conn);
       tx.exec(kSchemaLock);
       tx.exec(kSchema);
       tx.commit();
     } catch (const pqxx::failure& e) {
-      fail("open", e.what());
+      throw util::PgSession::error(kStore, "open", e.what());
     }
-    connection();
+    session_.connect();  // with the statements prepared on it
   }
 
   bool create_job(const Job& job) override {
-    return run("create job", [&](pqxx::work& tx) { return insert_job(tx, job); });
+    return session_.run("create job", [&](pqxx::work& tx) { return insert_job(tx, job); });
   }
 
   Creation create_job_within(const Job& job, std::int64_t max_active,
                              std::int64_t max_stored_records) override {
-    return run("create job", [&](pqxx::work& tx) {
+    return session_.run("create job", [&](pqxx::work& tx) {
       // Two submissions of one partner on two instances: the second waits for the first's
       // commit and counts its job.
       tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))", kPartnerLockClass,
@@ -140,12 +140,13 @@ class PostgresBatchStore final : public BatchStore {
   }
 
   std::int64_t stored_records(std::string_view partner_id) override {
-    return run("count stored records",
-               [&](pqxx::work& tx) { return count(tx, "batch_stored_records", partner_id); });
+    return session_.run("count stored records", [&](pqxx::work& tx) {
+      return count(tx, "batch_stored_records", partner_id);
+    });
   }
 
   std::optional<Job> find_job(std::string_view id) override {
-    return run("find job", [&](pqxx::work& tx) -> std::optional<Job> {
+    return session_.run("find job", [&](pqxx::work& tx) -> std::optional<Job> {
       const auto rows = tx.exec_prepared("batch_find_job", std::string(id));
       if (rows.empty()) return std::nullopt;
       return read_job(rows[0]);
@@ -155,7 +156,7 @@ class PostgresBatchStore final : public BatchStore {
   std::optional<Job> find_by_idempotency_key(std::string_view partner_id,
                                              std::string_view key) override {
     if (key.empty()) return std::nullopt;  // "" means no key: never a match
-    return run("find job by idempotency key", [&](pqxx::work& tx) -> std::optional<Job> {
+    return session_.run("find job by idempotency key", [&](pqxx::work& tx) -> std::optional<Job> {
       const auto rows =
           tx.exec_prepared("batch_find_by_key", std::string(partner_id), std::string(key));
       if (rows.empty()) return std::nullopt;
@@ -188,7 +189,7 @@ class PostgresBatchStore final : public BatchStore {
                             ? std::nullopt
                             : std::optional<std::string_view>(records[i].result));
     }
-    run("append", [&](pqxx::work& tx) {
+    session_.run("append", [&](pqxx::work& tx) {
       // A line already stored keeps what it has and is not counted twice.
       const auto added = tx.exec_prepared("batch_append", std::string(job_id), bigint_array(lines),
                                           text_array(requests), text_array(results));
@@ -196,13 +197,14 @@ class PostgresBatchStore final : public BatchStore {
       for (const auto& row : added) invalid += row[0].as<bool>() ? 1 : 0;
       const auto updated = tx.exec_prepared("batch_add_records", std::string(job_id),
                                             static_cast<std::int64_t>(added.size()), invalid);
-      if (updated.affected_rows() != 1) fail("append", "no job " + std::string(job_id));
+      if (updated.affected_rows() != 1)
+        throw util::PgSession::error(kStore, "append", "no job " + std::string(job_id));
     });
   }
 
   bool set_state(std::string_view job_id, JobState state, std::int64_t now_ms,
                  std::string_view error) override {
-    return run("set state", [&](pqxx::work& tx) {
+    return session_.run("set state", [&](pqxx::work& tx) {
       return tx.exec_prepared("batch_set_state", std::string(job_id), std::string(to_string(state)),
                               now_ms, state == JobState::kRunning, is_terminal(state),
                               std::string(error))
@@ -211,28 +213,28 @@ class PostgresBatchStore final : public BatchStore {
   }
 
   void discard(std::string_view job_id) override {
-    run("discard", [&](pqxx::work& tx) { delete_job(tx, job_id); });
+    session_.run("discard", [&](pqxx::work& tx) { delete_job(tx, job_id); });
   }
 
   std::vector<Job> jobs_in(const std::vector<JobState>& states) override {
     std::vector<std::optional<std::string_view>> names;
     names.reserve(states.size());
     for (const auto s : states) names.emplace_back(to_string(s));
-    return run("list jobs", [&](pqxx::work& tx) {
+    return session_.run("list jobs", [&](pqxx::work& tx) {
       return read_jobs(tx.exec_prepared("batch_jobs_in", text_array(names)));
     });
   }
 
   std::int64_t active_jobs(std::string_view partner_id) override {
-    return run("count active jobs",
-               [&](pqxx::work& tx) { return count(tx, "batch_active_jobs", partner_id); });
+    return session_.run("count active jobs",
+                        [&](pqxx::work& tx) { return count(tx, "batch_active_jobs", partner_id); });
   }
 
   std::vector<PendingRecord> pending(std::string_view job_id, std::int64_t after_line,
                                      std::size_t limit) override {
     std::vector<PendingRecord> out;
     if (limit == 0) return out;
-    return run("list pending records", [&](pqxx::work& tx) {
+    return session_.run("list pending records", [&](pqxx::work& tx) {
       const auto rows =
           tx.exec_prepared("batch_pending", std::string(job_id), after_line, clamp(limit));
       out.reserve(rows.size());
@@ -253,7 +255,7 @@ class PostgresBatchStore final : public BatchStore {
       texts.emplace_back(r.result);
       outcome_of.emplace(r.line, r.outcome);
     }
-    return run("record results", [&](pqxx::work& tx) -> std::int64_t {
+    return session_.run("record results", [&](pqxx::work& tx) -> std::int64_t {
       // The job's row locked: a cancellation commits before or after, never in between, so
       // a finished job takes none (its owner was told what it holds).
       if (tx.exec_prepared("batch_lock_open_job", std::string(job_id)).empty()) return 0;
@@ -279,7 +281,7 @@ class PostgresBatchStore final : public BatchStore {
                                  std::size_t limit) override {
     std::vector<ResultRow> out;
     if (limit == 0) return out;
-    return run("list results", [&](pqxx::work& tx) {
+    return session_.run("list results", [&](pqxx::work& tx) {
       const auto rows =
           tx.exec_prepared("batch_results", std::string(job_id), after_line, clamp(limit));
       out.reserve(rows.size());
@@ -293,7 +295,7 @@ class PostgresBatchStore final : public BatchStore {
   }
 
   std::int64_t purge_finished(std::int64_t before_ms) override {
-    return run("purge finished jobs", [&](pqxx::work& tx) {
+    return session_.run("purge finished jobs", [&](pqxx::work& tx) {
       const auto ids = tx.exec_prepared("batch_finished_before", before_ms);
       for (const auto& row : ids) delete_job(tx, row[0].c_str());
       return static_cast<std::int64_t>(ids.size());
@@ -301,7 +303,7 @@ class PostgresBatchStore final : public BatchStore {
   }
 
   std::vector<std::pair<JobState, std::int64_t>> count_by_state() override {
-    return run("count jobs by state", [&](pqxx::work& tx) {
+    return session_.run("count jobs by state", [&](pqxx::work& tx) {
       std::vector<std::pair<JobState, std::int64_t>> out;
       for (const auto& row : tx.exec_prepared("batch_count_by_state")) {
         out.emplace_back(state_of(row[0].c_str()), row[1].as<std::int64_t>());
@@ -314,7 +316,7 @@ class PostgresBatchStore final : public BatchStore {
               std::size_t max_running) override {
     const std::string me(owner);
     const std::int64_t until = now_ms + lease_ms;
-    return run("claim jobs", [&](pqxx::work& tx) {
+    return session_.run("claim jobs", [&](pqxx::work& tx) {
       Claim out;
       tx.exec_prepared("batch_renew", me, until);
       // SKIP LOCKED everywhere: two instances claiming at once each take other jobs instead
@@ -335,47 +337,13 @@ class PostgresBatchStore final : public BatchStore {
   }
 
   void release(std::string_view owner) override {
-    run("release leases",
-        [&](pqxx::work& tx) { tx.exec_prepared("batch_release", std::string(owner)); });
+    session_.run("release leases",
+                 [&](pqxx::work& tx) { tx.exec_prepared("batch_release", std::string(owner)); });
   }
 
   bool shared() const override { return true; }
 
  private:
-  /// Runs `body` in one transaction on the connection (opened when missing), committed when
-  /// it returns. Failures become runtime_errors naming the store and `what`; the message is
-  /// the server's, never a bound value. A broken connection is reopened on the next call.
-  template <typename Body>
-  auto run(const char* what, Body&& body) -> std::invoke_result_t<Body, pqxx::work&> {
-    std::lock_guard lock(mu_);
-    try {
-      pqxx::work tx(connection());
-      if constexpr (std::is_void_v<std::invoke_result_t<Body, pqxx::work&>>) {
-        body(tx);
-        tx.commit();
-      } else {
-        auto result = body(tx);
-        tx.commit();
-        return result;
-      }
-    } catch (const pqxx::broken_connection& e) {
-      conn_.reset();
-      fail(what, e.what());
-    } catch (const pqxx::sql_error& e) {
-      fail(what, e.what());
-    } catch (const pqxx::failure& e) {
-      conn_.reset();  // in doubt (e.g. the commit's outcome unknown): start afresh
-      fail(what, e.what());
-    }
-  }
-
-  [[noreturn]] static void fail(const char* what, const std::string& why) {
-    std::string reason = why;
-    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
-    throw std::runtime_error(std::string("batch store (PostgreSQL): ") + what +
-                             " failed: " + reason);
-  }
-
   static std::int64_t clamp(std::size_t n) {
     constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
     return static_cast<std::int64_t>(std::min(n, kMax));
@@ -434,15 +402,6 @@ class PostgresBatchStore final : public BatchStore {
     j.owner = row[24].c_str();
     j.lease_until_ms = row[25].as<std::int64_t>();
     return j;
-  }
-
-  pqxx::connection& connection() {
-    if (!conn_) {
-      auto conn = std::make_unique<pqxx::connection>(dsn_);
-      prepare(*conn);
-      conn_ = std::move(conn);
-    }
-    return *conn_;
   }
 
   static void prepare(pqxx::connection& c) {
@@ -543,9 +502,7 @@ class PostgresBatchStore final : public BatchStore {
                                            " ORDER BY created_ms, id");
   }
 
-  std::string dsn_;
-  std::mutex mu_;  // guards conn_
-  std::unique_ptr<pqxx::connection> conn_;
+  util::PgSession session_;
 };
 
 }  // namespace

@@ -49,6 +49,12 @@ std::string reply_context(std::string_view reply_to, std::string_view bundle) {
   return c;
 }
 
+std::string change_context(std::string_view topic) {
+  std::string c = "change\n";
+  c.append(topic);
+  return c;
+}
+
 std::string_view payload(const rd_kafka_message_t* msg) {
   return {static_cast<const char*>(msg->payload), msg->len};
 }
@@ -78,6 +84,7 @@ std::string MessageKeys::key(std::string_view subject) const {
 std::string encode(const v1::Request& r) { return r.SerializeAsString(); }
 std::string encode(const v1::Reply& r) { return r.SerializeAsString(); }
 std::string encode(const v1::AuditEvent& e) { return e.SerializeAsString(); }
+std::string encode(const v1::ChangeEvent& e) { return e.SerializeAsString(); }
 std::string encode(const v1::RequestBundle& b) { return b.SerializeAsString(); }
 std::string encode(const v1::ReplyBundle& b) { return b.SerializeAsString(); }
 
@@ -94,6 +101,10 @@ std::optional<v1::Request> decode_request(std::string_view bytes) {
   return decode<v1::Request>(bytes);
 }
 std::optional<v1::Reply> decode_reply(std::string_view bytes) { return decode<v1::Reply>(bytes); }
+std::optional<v1::ChangeEvent> decode_change_event(std::string_view bytes) {
+  return decode<v1::ChangeEvent>(bytes);
+}
+
 std::optional<v1::AuditEvent> decode_audit_event(std::string_view bytes) {
   return decode<v1::AuditEvent>(bytes);
 }

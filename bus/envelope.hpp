@@ -34,6 +34,8 @@ struct Topics {
     return prefix + ".batch." + std::string(registry) + ".requests";
   }
   std::string audit() const { return prefix + ".audit"; }
+  /// Registries' change events, one partition (the feed's cursor is its offset).
+  std::string changes() const { return prefix + ".changes"; }
 };
 
 /// Where a reply goes: the gateway instance's own partition of the reply topic.
@@ -68,6 +70,8 @@ class MessageKeys {
 std::string request_context(std::string_view topic, std::string_view reply_to,
                             std::string_view bundle);
 std::string reply_context(std::string_view reply_to, std::string_view bundle);
+/// What a change event's seal binds: the topic it was sent to.
+std::string change_context(std::string_view topic);
 /// The value of a message, and its header `key` or "" (for the contexts above).
 std::string_view payload(const rd_kafka_message_t* msg);
 std::string_view header_or_empty(const rd_kafka_message_t* msg, std::string_view key);
@@ -78,6 +82,8 @@ std::string encode(const v1::Reply& r);
 std::string encode(const v1::AuditEvent& e);
 std::string encode(const v1::RequestBundle& b);
 std::string encode(const v1::ReplyBundle& b);
+std::string encode(const v1::ChangeEvent& e);
+std::optional<v1::ChangeEvent> decode_change_event(std::string_view bytes);
 std::optional<v1::Request> decode_request(std::string_view bytes);
 std::optional<v1::Reply> decode_reply(std::string_view bytes);
 std::optional<v1::AuditEvent> decode_audit_event(std::string_view bytes);

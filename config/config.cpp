@@ -13,9 +13,12 @@
 #include <sstream>
 
 #include "config/partners.hpp"
+#include "config/procedures.hpp"
 #include "config/yaml_reader.hpp"
 #include "registries/backends/upstream_record.hpp"
+#include "registries/commands.hpp"
 #include "registries/table.hpp"
+#include "util/http_url.hpp"
 #include "util/signing.hpp"
 
 namespace lgsp::config {
@@ -302,6 +305,29 @@ std::string listed(std::span<const std::string_view> items) {
   return out;
 }
 
+/// commands of an upstream block: command → the path its POST goes to.
+void read_upstream_commands(YamlReader& r, const YAML::Node& v, const std::string& path,
+                            const registries::UpstreamShape& shape, UpstreamConfig& u) {
+  const YAML::Node commands = v["commands"];
+  if (!commands) return;
+  if (!commands.IsMap()) return r.error(commands, path + ".commands", "expected command → path");
+  for (auto it = commands.begin(); it != commands.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    const std::string at = YamlReader::join(path + ".commands", name);
+    if (registries::find_command(shape.commands, name) == nullptr) {
+      std::string known;
+      for (const auto& c : shape.commands)
+        known += (known.empty() ? "" : ", ") + std::string(c.name);
+      r.error(it->first, at,
+              "not a command of this registry (" + (known.empty() ? "it has none" : known) + ")");
+    } else if (!it->second.IsScalar() || !it->second.Scalar().starts_with('/')) {
+      r.error(it->second, at, "expected a path starting with /");
+    } else {
+      u.commands[name] = it->second.Scalar();
+    }
+  }
+}
+
 /// paths and fields of an upstream block, against what the module can take.
 void read_upstream_shape(YamlReader& r, const YAML::Node& v, const std::string& path,
                          const registries::UpstreamShape& shape, UpstreamConfig& u) {
@@ -353,18 +379,21 @@ void read_upstream_shape(YamlReader& r, const YAML::Node& v, const std::string& 
     if (!u.fields.contains(std::string(column)))
       r.error(fields, path + ".fields." + std::string(column), "required");
   }
+  read_upstream_commands(r, v, path, shape, u);
 }
 
 /// registries.<name>.upstream: how to reach the ministry's system and read its answers.
 void read_upstream(YamlReader& r, const YAML::Node& v, const std::string& path,
                    const registries::UpstreamShape& shape, UpstreamConfig& u) {
-  if (!r.check_map(v, path,
-                   {"base_url", "ca_file", "cert_file", "key_file", "bearer_token_env",
-                    "timeout_ms", "max_attempts", "retry_budget_percent", "breaker_failures",
-                    "breaker_open_ms", "paths", "records", "fields"})) {
+  if (!r.check_map(
+          v, path,
+          {"base_url", "ca_file", "cert_file", "key_file", "bearer_token_env", "timeout_ms",
+           "max_attempts", "retry_budget_percent", "breaker_failures", "breaker_open_ms", "paths",
+           "records", "fields", "commands", "change_outbox"})) {
     return;
   }
   for (const auto& [key, out] : {std::pair<const char*, std::string*>{"base_url", &u.base_url},
+                                 {"change_outbox", &u.change_outbox},
                                  {"ca_file", &u.ca_file},
                                  {"cert_file", &u.cert_file},
                                  {"key_file", &u.key_file},
@@ -453,6 +482,16 @@ void read_registries(YamlReader& r, const YAML::Node& n,
       continue;
     }
     RegistryConfig rc;
+    // `backend: connector`: served by connector processes elsewhere; this process (a
+    // gateway) only routes requests to it, and needs nothing about how to reach it.
+    if (it->second.IsMap() && it->second["backend"] &&
+        it->second["backend"].Scalar() == "connector") {
+      if (r.check_map(it->second, path, {"backend"})) {
+        rc.backend = "connector";
+        out[name] = rc;
+      }
+      continue;
+    }
     if (read_store(r, it->second, path, rc, registries::find(name)->upstream_shape()))
       out[name] = rc;
   }
@@ -594,6 +633,48 @@ void read_batches(YamlReader& r, const YAML::Node& n, BatchConfig& b) {
   r.get(n, path, "retention_hours", b.retention_hours, 1, 24LL * 3650);
 }
 
+void read_changes(YamlReader& r, const YAML::Node& n, ChangesConfig& c) {
+  const std::string path = "changes";
+  if (!r.check_map(n, path,
+                   {"enabled", "sqlite_path", "retention_hours", "max_wait_s", "webhook_timeout_ms",
+                    "webhook_batch", "webhook_max_backoff_s"})) {
+    return;
+  }
+  c.enabled = true;
+  r.get(n, path, "enabled", c.enabled);
+  r.get(n, path, "sqlite_path", c.sqlite_path);
+  r.get(n, path, "retention_hours", c.retention_hours, 1, 24LL * 3650);
+  r.get(n, path, "max_wait_s", c.max_wait_s, 0, 120);
+  r.get(n, path, "webhook_timeout_ms", c.webhook_timeout_ms, 100, 60000);
+  r.get(n, path, "webhook_batch", c.webhook_batch, 1, 1000);
+  r.get(n, path, "webhook_max_backoff_s", c.webhook_max_backoff_s, 1, 86400);
+  if (c.enabled && c.sqlite_path.empty()) r.error(n, "changes.sqlite_path", "required");
+}
+
+void read_consents(YamlReader& r, const YAML::Node& n, ConsentsConfig& c) {
+  const std::string path = "consents";
+  if (!r.check_map(n, path, {"enabled", "store", "purposes", "max_days"})) return;
+  c.enabled = true;
+  r.get(n, path, "enabled", c.enabled);
+  r.get(n, path, "max_days", c.max_days, 1, 3650);
+  std::vector<std::string> purposes;
+  std::vector<YAML::Node> at;
+  if (n["purposes"]) r.strings(n["purposes"], path + ".purposes", purposes, at);
+  for (std::size_t i = 0; i < purposes.size(); ++i) {
+    if (purposes[i].empty() || purposes[i].size() > 200)
+      r.error(at[i], path + ".purposes", "a purpose is 1 to 200 bytes, as partners state it");
+  }
+  c.purposes.insert(purposes.begin(), purposes.end());
+  if (!n["store"]) {
+    if (c.enabled) r.error(n, path + ".store", "required: where consents are kept");
+    return;
+  }
+  if (read_store(r, n["store"], path + ".store", c.store) && c.store.backend != "sqlite" &&
+      c.store.backend != "postgres") {
+    r.error(n["store"]["backend"], path + ".store.backend", "must be sqlite or postgres");
+  }
+}
+
 void read_cluster(YamlReader& r, const YAML::Node& n, ClusterConfig& c) {
   const std::string path = "cluster";
   if (!r.check_map(n, path, {"store", "lease_ms"})) return;
@@ -632,6 +713,64 @@ void check_credentials_unique(YamlReader& r, const YAML::Node& root, const Confi
   }
 }
 
+/// Why the backend of `rc` cannot apply `step`'s command (and its undo), or "".
+std::string command_backend_problem(const RegistryConfig& rc, const ProcedureStep& step) {
+  if (rc.backend == "connector") {
+    return "the " + step.registry +
+           " registry is named with backend connector: name its real backend here, so that the "
+           "gateway can check at start that it applies " +
+           step.command;
+  }
+  if (rc.backend == "postgres")
+    return "the " + step.registry + " registry's postgres backend does not accept commands yet";
+  if (rc.backend != "upstream") return {};
+  const auto* module = registries::find(step.registry);
+  const auto* spec = module == nullptr
+                         ? nullptr
+                         : registries::find_command(module->catalogue().commands, step.command);
+  for (const std::string_view command :
+       {std::string_view(step.command), spec != nullptr ? spec->undo : std::string_view{}}) {
+    if (!command.empty() && !rc.upstream.commands.contains(std::string(command)))
+      return "the " + step.registry + " registry is served by an upstream system: map " +
+             std::string(command) + " under registries." + step.registry + ".upstream.commands";
+  }
+  return {};
+}
+
+/// Procedures are kept in one gateway's SQLite file or, in a cluster, in the store the
+/// replicas share; they run against configured registries.
+void check_procedures(YamlReader& r, const YAML::Node& root, const Config& c) {
+  if (!c.procedures.enabled) return;
+  const YAML::Node n = root["procedures"];
+  if (c.cluster.enabled && !c.procedures.sqlite_path.empty()) {
+    r.error(n["sqlite_path"], "procedures.sqlite_path",
+            "not used with a cluster section: the replicas keep procedures in cluster.store; "
+            "remove it");
+  } else if (!c.cluster.enabled && c.procedures.sqlite_path.empty()) {
+    r.error(n, "procedures.sqlite_path",
+            "required: where procedures are kept (or a cluster section, for a store the "
+            "replicas share)");
+  }
+  for (const auto& [name, def] : c.procedures.definitions) {
+    for (std::size_t i = 0; i < def.steps.size(); ++i) {
+      const auto& step = def.steps[i];
+      const YAML::Node at = n["definitions"][name]["steps"][i];
+      const std::string path =
+          "procedures.definitions." + name + ".steps[" + std::to_string(i) + "]";
+      if (step.registry.empty()) continue;
+      const auto rc = c.registries.find(step.registry);
+      if (rc == c.registries.end()) {
+        r.error(
+            at["registry"], path + ".registry",
+            "registry \"" + step.registry + "\" is not under registries: nobody would apply it");
+        continue;
+      }
+      const std::string why = command_backend_problem(rc->second, step);
+      if (!why.empty()) r.error(at["command"], path + ".command", why);
+    }
+  }
+}
+
 /// Where bulk jobs are kept: a SQLite file of this instance, or the cluster's shared store.
 void check_batch_store(YamlReader& r, const YAML::Node& root, const Config& c) {
   if (!c.batches.enabled) return;
@@ -646,8 +785,45 @@ void check_batch_store(YamlReader& r, const YAML::Node& root, const Config& c) {
   }
 }
 
+/// A partner's webhook: its secret, and what it needs from the other sections.
+void check_webhook(YamlReader& r, const YAML::Node& root, Config& c, std::size_t i) {
+  auto& p = c.partners[i];
+  const YAML::Node w = root["partners"][i]["webhook"];
+  const std::string path = "partners[" + std::to_string(i) + "].webhook";
+  read_secret(r, w, path, "secret", p.webhook.secret);
+  const auto url = util::parse_http_url(p.webhook.url, "the webhook URL");
+  if (p.webhook.url.empty()) {
+    r.error(w, path + ".url", "required: where the partner's server takes deliveries");
+  } else if (const auto* why = std::get_if<std::string>(&url)) {
+    r.error(w["url"], path + ".url", *why);
+  } else if (!std::get<util::HttpUrl>(url).tls && !std::get<util::HttpUrl>(url).loopback()) {
+    r.error(w["url"], path + ".url",
+            "must be https: deliveries carry citizens' data (plain http only to a loopback "
+            "address)");
+  }
+  if (p.webhook.secret.size() < 32) {
+    r.error(w, path + ".secret_file",
+            "required: a shared secret of at least 32 characters to sign deliveries with "
+            "(`lgsp keys secret FILE` writes one)");
+  }
+  if (p.webhook.purpose.empty()) {
+    r.error(w, path + ".purpose", "required: the purpose deliveries are made under");
+  } else if (!p.purposes.empty() && !p.purposes.contains(p.webhook.purpose)) {
+    r.error(w["purpose"], path + ".purpose", "not one of the partner's purposes");
+  } else if (c.consents.purposes.contains(p.webhook.purpose)) {
+    r.error(w["purpose"], path + ".purpose",
+            "needs the citizen's consent, which a feed of many citizens cannot carry");
+  }
+  if (p.changes.empty()) r.error(w, path, "the partner is granted no kind of change (changes)");
+  if (c.cluster.enabled) {
+    r.error(w, path,
+            "not with a cluster section: each replica keeps its own copy of the feed and "
+            "would deliver every change once per replica");
+  }
+}
+
 /// Checks that need several sections at once.
-void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
+void cross_check(YamlReader& r, const YAML::Node& root, Config& c) {
   check_credentials_unique(r, root, c);
   // Serving partners without an audit trail is for benchmarks on one machine only.
   if (!c.audit.enabled && !c.gateway.listen.is_loopback()) {
@@ -685,6 +861,31 @@ void cross_check(YamlReader& r, const YAML::Node& root, const Config& c) {
     }
   }
   check_batch_store(r, root, c);
+  check_procedures(r, root, c);
+  for (std::size_t i = 0; i < c.partners.size(); ++i) {
+    // Not a mapping: already reported where the partner was read.
+    const YAML::Node w = root["partners"][i]["webhook"];
+    if (w && w.IsMap()) check_webhook(r, root, c, i);
+  }
+  if (!c.changes.enabled) {
+    const YAML::Node partners = root["partners"];
+    for (std::size_t i = 0; i < c.partners.size(); ++i) {
+      if (!c.partners[i].changes.empty()) {
+        r.error(partners[i]["changes"], "partners[" + std::to_string(i) + "].changes",
+                "change feed grants need the changes section (changes.sqlite_path)");
+      }
+    }
+  }
+  if (c.consents.enabled && c.cluster.enabled && c.consents.store.backend != "postgres") {
+    r.error(root["consents"]["store"], "consents.store.backend",
+            "must be postgres with a cluster section: a revocation recorded through one replica "
+            "must hold at every other");
+  }
+  if (c.consents.enabled && !c.audit.enabled) {
+    r.error(root["consents"], "consents",
+            "needs the audit trail (audit): every grant, revocation and access under a consent "
+            "is audited");
+  }
   if (c.cluster.enabled && root["gateway"] && root["gateway"]["instance"]) {
     r.error(root["gateway"]["instance"], "gateway.instance",
             "not used with a cluster section: each replica leases a reply partition from "
@@ -705,12 +906,14 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
   }
   if (r.check_map(root, "",
                   {"kafka", "gateway", "connector", "registries", "partners", "auth", "audit",
-                   "batches", "cluster", "seed", "logging"})) {
+                   "batches", "cluster", "procedures", "changes", "consents", "seed", "logging"})) {
     if (root["kafka"]) read_kafka(r, root["kafka"], c.kafka);
     if (root["gateway"]) read_gateway(r, root["gateway"], c.gateway);
     if (root["connector"]) read_connector(r, root["connector"], c.connector);
     if (root["registries"]) read_registries(r, root["registries"], c.registries);
-    if (root["partners"]) read_partners(r, root["partners"], c.partners);
+    // Before the partners: their grants may name a procedure.
+    if (root["procedures"]) read_procedures(r, root["procedures"], c.procedures);
+    if (root["partners"]) read_partners(r, root["partners"], c.partners, c.procedures);
     if (const auto s = root["seed"]; s && r.check_map(s, "seed", {"citizens", "seed"})) {
       r.get(s, "seed", "citizens", c.seed.citizens, 1, 200000000);
       r.get(s, "seed", "seed", c.seed.seed, 0, INT64_MAX);
@@ -726,6 +929,8 @@ Config parse_node(const YAML::Node& root, const std::string& name) {
     if (root["audit"]) read_audit(r, root["audit"], c.audit);
     if (root["batches"]) read_batches(r, root["batches"], c.batches);
     if (root["cluster"]) read_cluster(r, root["cluster"], c.cluster);
+    if (root["changes"]) read_changes(r, root["changes"], c.changes);
+    if (root["consents"]) read_consents(r, root["consents"], c.consents);
     cross_check(r, root, c);
   }
   if (!r.errors().empty()) throw ConfigError(r.errors());

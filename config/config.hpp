@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "registries/command_spec.hpp"
 #include "util/sealing.hpp"
 
 namespace lgsp::config {
@@ -60,6 +61,19 @@ struct RateLimit {
   double burst = 0;                // 0 = one second's worth
 };
 
+/// Where a partner's change feed is also pushed (POST, signed, retried until answered 2xx).
+struct WebhookConfig {
+  std::string url;  // https://… (plain http only to a loopback address)
+  /// The HMAC-SHA256 key the deliveries are signed with, shared with the partner
+  /// (secret_file / secret_env; at least 32 characters).
+  std::string secret;
+  /// The purpose every delivery is made and audited under (one of the partner's purposes).
+  std::string purpose;
+  /// PEM CA certificates that verify the partner's server ("" = the system's store).
+  std::string ca_file;
+  bool enabled() const { return !url.empty(); }
+};
+
 struct PartnerConfig {
   std::string id;
   std::string name;
@@ -80,10 +94,17 @@ struct PartnerConfig {
   std::map<std::string, RateLimit> operation_limits;
   /// Requests per UTC day; 0 = no quota.
   std::int64_t daily_quota = 0;
-  /// "registry.operation", e.g. "population.verify"; "citizen.profile" for the profile.
+  /// "registry.operation", e.g. "population.verify"; "citizen.profile" for the profile;
+  /// "procedure.<name>" for a procedure.
   std::set<std::string> operations;
   /// registry -> fields the partner may receive from lookups.
   std::map<std::string, std::set<std::string>> fields;
+  /// Change feed grants: "<registry>.<command>" (a kind of change, e.g.
+  /// "civil-status.record-death") -> the members of its data the partner receives. A grant of
+  /// a command includes the changes of its undo (a change taken back).
+  std::map<std::string, std::set<std::string>> changes;
+  /// Its change feed pushed to it as well (a reload takes effect from the next delivery).
+  WebhookConfig webhook;
   /// A demo partner with a published key: refused unless the API listens on loopback only.
   bool demo = false;
   /// "strict": diacritics must agree; "diacritic-insensitive": "Nguyen Van An" is a partial
@@ -181,10 +202,18 @@ struct UpstreamConfig {
   std::string records;
   /// Column of the module's record → where the upstream's answer holds it.
   std::map<std::string, UpstreamField> fields;
+  /// Command of the module → the path under base_url its POST goes to (registries/commands.hpp);
+  /// a command without one is refused as not accepted by this backend.
+  std::map<std::string, std::string> commands;
+  /// Where the connector keeps the changes those commands made (a SQLite file of its own)
+  /// until the changes topic has them; "" = the upstream's changes are not announced.
+  std::string change_outbox;
 };
 
 struct RegistryConfig {
-  std::string backend = "sqlite";  // sqlite | postgres | upstream (modules that offer it)
+  /// sqlite | postgres | upstream (modules that offer it) | connector (a gateway's entry for a
+  /// registry that connector processes elsewhere serve: only its name is used).
+  std::string backend = "sqlite";
   std::string sqlite_path;
   /// libpq connection string, e.g. "host=db port=5432 dbname=population user=lgsp";
   /// keep passwords out of it (use postgres_dsn_env, or PGPASSWORD / ~/.pgpass).
@@ -278,6 +307,67 @@ struct ClusterConfig {
   std::int64_t lease_ms = 15000;  // how long an instance's claims outlive its last renewal
 };
 
+/// One step of a procedure: a command to one registry, its arguments taken from the
+/// procedure's input ("input.<member>") or an earlier step's result ("<step>.<member>").
+struct ProcedureStep {
+  std::string name;  // unique within the procedure; part of the command id
+  std::string registry;
+  std::string command;
+  /// command argument -> source, in the order the file gives them.
+  std::vector<std::pair<std::string, std::string>> args;
+};
+
+/// A procedure (a saga): steps applied in order; when one fails for good, the undo commands
+/// of those before it run in reverse order. Its input members are those its steps name, each
+/// of the kind of the arguments it feeds.
+struct ProcedureDefinition {
+  std::string name;
+  std::string title;
+  std::vector<ProcedureStep> steps;
+  std::map<std::string, registries::ArgKind> input;
+};
+
+/// Procedures (POST /v1/procedures/{name}). Off unless the section is present.
+struct ProceduresConfig {
+  bool enabled = false;
+  std::string sqlite_path;               // the procedure store
+  std::int64_t step_timeout_ms = 10000;  // one attempt of a command; then it is sent again
+  /// A step still failing for a transient reason this long after the procedure started fails
+  /// for good (and the procedure is undone).
+  std::int64_t give_up_after_s = 3600;
+  std::int64_t retention_hours = 24 * 30;  // finished procedures are then deleted
+  std::map<std::string, ProcedureDefinition, std::less<>> definitions;
+};
+
+/// The change feed (GET /v1/changes). Off unless the section is present.
+struct ChangesConfig {
+  bool enabled = false;
+  /// This gateway's copy of the changes topic (each replica keeps its own; the cursor is the
+  /// topic's offset, so it is the same on every replica).
+  std::string sqlite_path;
+  std::int64_t retention_hours = 24 * 7;  // older changes are deleted; older cursors get 410
+  std::int64_t max_wait_s = 30;           // the longest long-poll (?wait=)
+  /// Webhooks (partners[].webhook): one POST's deadline, the most changes in one POST, and
+  /// the longest pause between retries of a partner whose server does not answer 2xx.
+  std::int64_t webhook_timeout_ms = 5000;
+  std::int64_t webhook_batch = 100;
+  std::int64_t webhook_max_backoff_s = 300;
+};
+
+/// Citizens' consents (POST /v1/consents…, and the check of `consent_id` on requests whose
+/// purpose needs consent). Off unless the section is present.
+struct ConsentsConfig {
+  bool enabled = false;
+  /// Where consents are kept: sqlite (one gateway) or postgres (every replica shares it).
+  RegistryConfig store;
+  /// Purposes a partner may state only with the citizen's consent (`consent_id`), e.g. a
+  /// bank's credit scoring (Decree 13/2023 art. 11). Refused in bulk jobs and change feeds,
+  /// which cannot carry one consent per citizen.
+  std::set<std::string> purposes;
+  /// The longest a consent may run, in days from its grant.
+  std::int64_t max_days = 365;
+};
+
 struct SeedConfig {
   std::int64_t citizens = 100000;
   std::int64_t seed = 42;
@@ -294,6 +384,9 @@ struct Config {
   AuditConfig audit;
   BatchConfig batches;
   ClusterConfig cluster;
+  ProceduresConfig procedures;
+  ChangesConfig changes;
+  ConsentsConfig consents;
   SeedConfig seed;
   std::string log_level = "info";
 };

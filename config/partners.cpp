@@ -1,9 +1,11 @@
 #include "config/partners.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <set>
 
+#include "registries/commands.hpp"
 #include "registries/table.hpp"
 
 namespace lgsp::config {
@@ -34,9 +36,12 @@ void read_rate_limit(YamlReader& r, const YAML::Node& n, const std::string& path
   out.burst = static_cast<double>(burst > 0 ? burst : rps);
 }
 
-/// "registry.operation" known to the registry table (including citizen.profile, audit.access-log).
-bool is_operation(const std::string& op) {
+/// "registry.operation" known to the registry table (including citizen.profile, audit.access-log),
+/// or "procedure.<name>" of a configured procedure.
+bool is_operation(const std::string& op, const ProceduresConfig& procedures) {
   const auto dot = op.find('.');
+  if (op.starts_with("procedure."))
+    return procedures.enabled && procedures.definitions.contains(op.substr(dot + 1));
   const auto* reg =
       dot == std::string::npos ? nullptr : registries::find_catalogue(op.substr(0, dot));
   return reg != nullptr && registries::has_operation(*reg, op.substr(dot + 1));
@@ -72,17 +77,69 @@ void read_key_hash_file(YamlReader& r, const YAML::Node& p, const std::string& p
 
 }  // namespace
 
-void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig>& out) {
+/// partners[i].changes: "<registry>.<command>" -> members of the change's data (the command's
+/// arguments and results; citizen_id always comes with a change).
+void read_change_grants(YamlReader& r, const YAML::Node& c, const std::string& path,
+                        std::map<std::string, std::set<std::string>>& out) {
+  if (!c.IsMap()) {
+    return r.error(c, path, "expected a mapping of registry.command to a list of data members");
+  }
+  for (auto it = c.begin(); it != c.end(); ++it) {
+    const std::string kind = it->first.Scalar();
+    std::string kpath = path;
+    kpath.append(".").append(kind);
+    const registries::CommandSpec* spec = registries::find_change_kind(kind);
+    if (spec == nullptr) {
+      r.error(it->first, kpath,
+              "unknown kind of change (expected <registry>.<command>, e.g. "
+              "civil-status.record-death; `lgsp registries` lists the commands)");
+      continue;
+    }
+    auto& members = out[kind];
+    std::vector<std::string> names;
+    std::vector<YAML::Node> nodes;
+    r.strings(it->second, kpath, names, nodes);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      if (!registries::has_member(*spec, names[k]) || names[k] == "citizen_id") {
+        r.error(nodes[k], kpath + "[" + std::to_string(k) + "]",
+                names[k] == "citizen_id"
+                    ? "citizen_id comes with every change; list the other members"
+                    : "\"" + names[k] + "\" is not an argument or result of " + kind);
+        continue;
+      }
+      members.insert(names[k]);
+    }
+  }
+}
+
+void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig>& out,
+                   const ProceduresConfig& procedures) {
   if (!n.IsSequence()) return r.error(n, "partners", "expected a list of partners");
   std::set<std::string> ids;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const YAML::Node& p = n[i];
     const std::string path = "partners[" + std::to_string(i) + "]";
     if (!r.check_map(p, path,
-                     {"id", "name", "api_key_sha256", "api_key_sha256_file", "client_cert_sha256",
-                      "client_cert_subjects", "oauth_client_ids", "operations", "fields", "demo",
-                      "name_matching", "required_grade", "purposes", "rate_limit",
-                      "operation_limits", "daily_quota", "year_only_dates", "withhold_days"})) {
+                     {"id",
+                      "name",
+                      "api_key_sha256",
+                      "api_key_sha256_file",
+                      "client_cert_sha256",
+                      "client_cert_subjects",
+                      "oauth_client_ids",
+                      "operations",
+                      "fields",
+                      "demo",
+                      "name_matching",
+                      "required_grade",
+                      "purposes",
+                      "rate_limit",
+                      "operation_limits",
+                      "daily_quota",
+                      "year_only_dates",
+                      "withhold_days",
+                      "changes",
+                      "webhook"})) {
       continue;
     }
     PartnerConfig pc;
@@ -113,7 +170,7 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
         for (auto it = ol.begin(); it != ol.end(); ++it) {
           const std::string op = it->first.Scalar();
           const std::string opath = path + ".operation_limits." += op;
-          if (!is_operation(op)) {
+          if (!is_operation(op, procedures)) {
             r.error(it->first, opath, "unknown operation \"" + op + "\"");
             continue;
           }
@@ -148,10 +205,11 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
     std::vector<std::string> ops;
     r.get(p, path, "operations", ops);
     for (std::size_t k = 0; k < ops.size(); ++k) {
-      if (!is_operation(ops[k])) {
+      if (!is_operation(ops[k], procedures)) {
         r.error(p["operations"][k], path + ".operations[" + std::to_string(k) + "]",
                 "unknown operation \"" + ops[k] +
-                    "\" (expected registry.operation, e.g. population.verify)");
+                    "\" (expected registry.operation, e.g. population.verify, or "
+                    "procedure.<name> of a procedure under procedures.definitions)");
         continue;
       }
       pc.operations.insert(ops[k]);
@@ -189,6 +247,15 @@ void read_partners(YamlReader& r, const YAML::Node& n, std::vector<PartnerConfig
           }
         }
       }
+    }
+    if (p["changes"]) read_change_grants(r, p["changes"], path + ".changes", pc.changes);
+    if (const YAML::Node w = p["webhook"];
+        w && r.check_map(w, path + ".webhook",
+                         {"url", "secret_file", "secret_env", "purpose", "ca_file"})) {
+      // The secret is read with the other secrets (config.cpp); the rest here.
+      r.get(w, path + ".webhook", "url", pc.webhook.url);
+      r.get(w, path + ".webhook", "purpose", pc.webhook.purpose);
+      r.get(w, path + ".webhook", "ca_file", pc.webhook.ca_file);
     }
     out.push_back(std::move(pc));
   }

@@ -42,7 +42,20 @@ ConnectorProbe::ConnectorProbe(obs::Metrics& metrics, const std::string& registr
                .Name("lgsp_connector_consumer_lag_messages")
                .Help("Requests waiting in this instance's partitions (librdkafka statistics)")
                .Register(metrics.registry())
-               .Add({{"registry", registry}})) {
+               .Add({{"registry", registry}})),
+      changes_(prometheus::BuildCounter()
+                   .Name("lgsp_connector_changes_total")
+                   .Help("Change events sent from the registry's outbox to the changes topic, "
+                         "by registry and outcome (published, failed)")
+                   .Register(metrics.registry())),
+      changes_published_(changes_.Add({{"registry", registry}, {"outcome", "published"}})),
+      changes_failed_(changes_.Add({{"registry", registry}, {"outcome", "failed"}})),
+      outbox_(prometheus::BuildGauge()
+                  .Name("lgsp_connector_change_outbox_messages")
+                  .Help("Change events in the registry's outbox not yet acknowledged by the "
+                        "cluster (read at each send)")
+                  .Register(metrics.registry())
+                  .Add({{"registry", registry}})) {
   for (std::size_t i = 0; i < kBatchOutcomes.size(); ++i) {
     batch_outcomes_.at(i) = &batch_records_.Add(
         {{"registry", registry}, {"outcome", std::string(kBatchOutcomes.at(i))}});

@@ -39,6 +39,12 @@ class ConnectorProbe {
   void ready(bool yes) { ready_.Set(yes ? 1 : 0); }
   /// Messages waiting in this instance's partitions (from librdkafka statistics).
   void lag(std::int64_t messages) { lag_.Set(static_cast<double>(messages)); }
+  /// Change events sent from the registry's outbox: "published" (acknowledged by the
+  /// cluster) or "failed" (sent again later); and how many wait in the outbox.
+  void change(std::string_view outcome) {
+    (outcome == "published" ? changes_published_ : changes_failed_).Increment();
+  }
+  void outbox(std::int64_t waiting) { outbox_.Set(static_cast<double>(waiting)); }
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
@@ -50,6 +56,10 @@ class ConnectorProbe {
   prometheus::Histogram& backend_seconds_;
   prometheus::Gauge& ready_;
   prometheus::Gauge& lag_;
+  prometheus::Family<prometheus::Counter>& changes_;
+  prometheus::Counter& changes_published_;
+  prometheus::Counter& changes_failed_;
+  prometheus::Gauge& outbox_;
 };
 
 }  // namespace lgsp::connectors

@@ -18,8 +18,8 @@ using namespace std::chrono_literals;
 namespace {
 
 /// The outcome label of an answered request or record (the probe's bounded set).
-constexpr std::array<std::string_view, 4> kOutcomes{"ok", "not_found", "bad_request",
-                                                    "backend_error"};
+constexpr std::array<std::string_view, 5> kOutcomes{"ok", "not_found", "bad_request",
+                                                    "backend_error", "rejected"};
 constexpr std::size_t kBackendError = 3;
 
 std::size_t outcome_of(v1::Status status) {
@@ -30,6 +30,8 @@ std::size_t outcome_of(v1::Status status) {
       return 1;
     case v1::STATUS_BAD_REQUEST:
       return 2;
+    case v1::STATUS_REJECTED:  // a command refused by the registry's rules
+      return 4;
     default:
       return kBackendError;
   }
@@ -65,6 +67,11 @@ ConnectorRuntime::ConnectorRuntime(RuntimeOptions options, RegistryService& serv
               options_.group_id + "-batch", {}, true),
       producer_(options_.producer_properties, bus::Producer::Polling::kByOwner) {
   if (!options_.sealer) options_.sealer = std::make_shared<const util::Sealer>();
+  if (!options_.change_outbox.empty()) {
+    changes_ = std::make_unique<ChangePublisher>(std::string(service.registry()),
+                                                 options_.change_outbox, options_.topics.changes(),
+                                                 producer_, options_.sealer, probe_);
+  }
 }
 
 void ConnectorRuntime::run(const std::stop_token& stop) {
@@ -72,6 +79,12 @@ void ConnectorRuntime::run(const std::stop_token& stop) {
   if (const auto ec = producer_.learn_topic(options_.topics.replies())) {
     obs::warn("connector_topic_metadata_failed",
               {{"topic", options_.topics.replies()}, {"error", ec.message()}});
+  }
+  if (changes_) {
+    if (const auto ec = producer_.learn_topic(options_.topics.changes())) {
+      obs::warn("connector_topic_metadata_failed",
+                {{"topic", options_.topics.changes()}, {"error", ec.message()}});
+    }
   }
   requests_.consumer.subscribe({requests_.topic});
   chunks_.consumer.subscribe({chunks_.topic});
@@ -93,10 +106,15 @@ void ConnectorRuntime::run(const std::stop_token& stop) {
     bus::MessagePtr chunk = chunks_.consumer.poll(0ms);
     took_chunk = usable(chunk);
     if (took_chunk) process(chunks_, chunk.get());
+    if (changes_) {
+      changes_->pump(applied_);
+      applied_ = false;
+    }
   }
-  // Deliver the replies already produced, store their offsets, then leave both groups so the
-  // partitions move to the other instances at once.
+  // Deliver the replies and changes already produced, store their offsets, then leave both
+  // groups so the partitions move to the other instances at once.
   for (int i = 0; i < 100 && producer_.outstanding() > 0; ++i) producer_.poll(50ms);
+  if (changes_) changes_->settle();  // what was acknowledged meanwhile leaves the outbox
   requests_.consumer.close();
   chunks_.consumer.close();
   probe_.ready(false);
@@ -226,8 +244,19 @@ void ConnectorRuntime::process_bundle(Lane& lane, const rd_kafka_message_t* msg,
 }
 
 v1::Reply ConnectorRuntime::answer(const v1::Request& request, const std::string& trace_id) {
+  const bool command = request.operation() == v1::OPERATION_COMMAND;
+  applied_ |= command;
   const auto started = std::chrono::steady_clock::now();
   v1::Reply reply = service_.handle(request);
+  // An upstream system applied it: its change goes to the connector's outbox before the
+  // answer does; if it cannot, the command is answered unavailable and comes again (the
+  // upstream answers a repeated id with its recorded outcome).
+  if (command && changes_ && options_.outbox_of_connector && reply.status() == v1::STATUS_OK &&
+      reply.subject_citizen_ids_size() > 0 &&
+      !changes_->queue(registries::sqlite_rows::make_change(
+          service_.registry(), request, reply.subject_citizen_ids(0), reply.answer_json()))) {
+    fail(reply, v1::STATUS_UNAVAILABLE, "the connector's change outbox cannot be written");
+  }
   const double seconds = util::seconds_since(started);
   probe_.backend_latency(seconds);
   const std::size_t outcome = outcome_of(reply.status());

@@ -9,6 +9,7 @@
 #include "bus/consumer.hpp"
 #include "bus/envelope.hpp"
 #include "bus/producer.hpp"
+#include "connectors/change_publisher.hpp"
 #include "connectors/connector_probe.hpp"
 #include "connectors/offset_tracker.hpp"
 #include "connectors/registry_service.hpp"
@@ -27,6 +28,12 @@ struct RuntimeOptions {
   /// Opens requests sealed with the registry's key and seals the replies
   /// (bus::envelope_sealer). Null: unsealed.
   std::shared_ptr<const util::Sealer> sealer;
+  /// The SQLite file whose change outbox this connector sends to the changes topic: the
+  /// registry's own (its commands queue their changes there), or with `outbox_of_connector`
+  /// one of the connector's (it queues the changes of commands an upstream system applied,
+  /// from their replies); "" when the registry's changes are not announced.
+  std::string change_outbox;
+  bool outbox_of_connector = false;
 };
 
 /// The connector's poll loop: request topic → registry service → reply-to partition; and
@@ -98,6 +105,9 @@ class ConnectorRuntime {
 
   RuntimeOptions options_;
   RegistryService& service_;
+  /// Sends the change outbox (null without one); `applied_` says a command came meanwhile.
+  std::unique_ptr<ChangePublisher> changes_;
+  bool applied_ = false;
   ConnectorProbe& probe_;
   Lane requests_;
   Lane chunks_;

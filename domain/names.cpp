@@ -33,13 +33,17 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-std::optional<std::string> normalize_name(std::string_view name) {
+namespace {
+
+/// NFC (case-folded when `fold`), white space trimmed and collapsed to one ASCII space.
+std::optional<std::string> compose(std::string_view name, bool fold) {
   utf8proc_uint8_t* raw = nullptr;
   // COMPOSE|STABLE = NFC; CASEFOLD folds case before composition so "Ễ" and "ễ" agree.
-  const utf8proc_ssize_t len = utf8proc_map(
-      reinterpret_cast<const utf8proc_uint8_t*>(name.data()),
-      static_cast<utf8proc_ssize_t>(name.size()), &raw,
-      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
+  auto options = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+  if (fold) options |= UTF8PROC_CASEFOLD;
+  const utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(name.data()),
+                                            static_cast<utf8proc_ssize_t>(name.size()), &raw,
+                                            static_cast<utf8proc_option_t>(options));
   if (len < 0) return std::nullopt;
   const std::unique_ptr<utf8proc_uint8_t, FreeDeleter> folded(raw);
 
@@ -64,6 +68,12 @@ std::optional<std::string> normalize_name(std::string_view name) {
   }
   return out;
 }
+
+}  // namespace
+
+std::optional<std::string> normalize_name(std::string_view name) { return compose(name, true); }
+
+std::optional<std::string> tidy_name(std::string_view name) { return compose(name, false); }
 
 std::optional<std::string> fold_diacritics(std::string_view name) {
   const auto normalized = normalize_name(name);

@@ -12,6 +12,10 @@ namespace lgsp::domain {
 /// nullopt when the input is not valid UTF-8.
 std::optional<std::string> normalize_name(std::string_view name);
 
+/// A name as a registry records it: NFC, white space trimmed and collapsed, case kept.
+/// nullopt when the input is not valid UTF-8.
+std::optional<std::string> tidy_name(std::string_view name);
+
 /// normalize_name without the diacritics: marks stripped after decomposition, and "đ"
 /// (a letter of its own, with no decomposition) mapped to "d" explicitly, so that
 /// "Nguyen Van Dung" folds like "Nguyễn Văn Dũng" and "Dang" like "Đặng".

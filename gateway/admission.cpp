@@ -37,12 +37,20 @@ std::optional<Problem> Admission::authorise(const Partner& partner, std::string_
                      std::string(operation));
 }
 
-std::optional<Problem> Admission::purpose(const Partner& partner, std::string_view purpose) const {
-  if (partner.may_state(purpose)) return std::nullopt;
-  probe_.rejected("purpose");
-  return problem(Status::forbidden, "purpose-not-allowed", "Purpose not allowed",
-                 "partner '" + partner.id + "' is not registered for this purpose",
-                 {{"purpose", "not one of the purposes registered for this partner"}});
+std::optional<Problem> Admission::purpose(const Partner& partner, std::string_view purpose,
+                                          bool consent_possible) const {
+  if (!partner.may_state(purpose)) {
+    probe_.rejected("purpose");
+    return problem(Status::forbidden, "purpose-not-allowed", "Purpose not allowed",
+                   "partner '" + partner.id + "' is not registered for this purpose",
+                   {{"purpose", "not one of the purposes registered for this partner"}});
+  }
+  if (consent_possible || consents_ == nullptr || !consents_->needs(purpose)) return std::nullopt;
+  probe_.rejected("consent");
+  return problem(Status::forbidden, "consent-required", "The citizen's consent is required",
+                 "this purpose needs each citizen's consent, which this kind of request cannot "
+                 "carry; send single requests about one citizen with its consent_id",
+                 {{"purpose", "needs the citizen's consent (consents.purposes)"}});
 }
 
 std::optional<Problem> Admission::limit(const Partner& partner, std::string_view registry,

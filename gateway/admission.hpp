@@ -5,6 +5,7 @@
 #include <string_view>
 #include <variant>
 
+#include "consents/book.hpp"
 #include "gateway/auth.hpp"
 #include "gateway/gateway_probe.hpp"
 #include "gateway/rate_limiter.hpp"
@@ -21,7 +22,10 @@ namespace lgsp::gateway {
 /// the answer is the caller's last step (ApiHandler::account). Thread-safe.
 class Admission {
  public:
-  Admission(GatewayProbe& probe, RateLimiter& limiter) : probe_(probe), limiter_(limiter) {}
+  /// `consents`: which purposes need the citizen's consent (null: none).
+  Admission(GatewayProbe& probe, RateLimiter& limiter,
+            const consents::ConsentBook* consents = nullptr)
+      : probe_(probe), limiter_(limiter), consents_(consents) {}
 
   /// 503 while the gateway drains.
   std::optional<http::Problem> open(bool draining) const;
@@ -32,8 +36,11 @@ class Admission {
   /// 403 unless `partner` may call `registry`.`operation`.
   std::optional<http::Problem> authorise(const Partner& partner, std::string_view registry,
                                          std::string_view operation) const;
-  /// 403 unless `partner` is registered for `purpose` (naming the field).
-  std::optional<http::Problem> purpose(const Partner& partner, std::string_view purpose) const;
+  /// 403 unless `partner` is registered for `purpose` (naming the field). A purpose that needs
+  /// the citizen's consent is refused too unless the request can carry one (`consent_possible`:
+  /// single requests about one citizen; not bulk jobs, change feeds or procedures).
+  std::optional<http::Problem> purpose(const Partner& partner, std::string_view purpose,
+                                       bool consent_possible = false) const;
   /// The partner's rate limits and daily quota for one request of `registry`.`operation`;
   /// `decision` is kept for the answer's headers (decorate). A refused request consumes
   /// neither.
@@ -55,6 +62,7 @@ class Admission {
 
   GatewayProbe& probe_;
   RateLimiter& limiter_;
+  const consents::ConsentBook* consents_;
 };
 
 }  // namespace lgsp::gateway

@@ -11,6 +11,7 @@
 #include <tuple>
 #include <variant>
 
+#include "domain/dates.hpp"
 #include "gateway/responses.hpp"
 #include "gateway/routes.hpp"
 #include "http/request_id.hpp"
@@ -49,6 +50,9 @@ struct ApiHandler::Exchange {
   /// A lawful investigation's access: out of the citizen's access log until then.
   std::int64_t withheld_until_ms = 0;
   std::string withholding_ref;
+  /// The consent presented (audited even when refused), and once checked, the consent itself.
+  std::string consent_id;
+  std::optional<consents::Consent> consent;
   std::vector<std::string> released;  // "registry.field"
   std::int64_t time_unix_ms = 0;
   // Bulk jobs: the job a call concerns and how many subjects it covers.
@@ -187,9 +191,11 @@ asio::awaitable<http::Response> ApiHandler::handle(http::Request req, const http
   }
 
   std::optional<RateLimiter::Decision> limits;
-  auto admitted = admit(ex, peer, limits);
   http::Response res;
-  if (auto* refused = std::get_if<Problem>(&admitted)) {
+  if (procedures::ProcedureApi::matches(target) || changes::ChangesApi::matches(target)) {
+    res = co_await module_call(ex, peer, changes::ChangesApi::matches(target));
+  } else if (auto admitted = admit(ex, peer, limits);
+             auto* refused = std::get_if<Problem>(&admitted)) {
     ex.address = peer.address;
     // The client's own failures before a partner is known; not the gateway's refusals
     // (draining, audit backlog), which say nothing about the client.
@@ -236,6 +242,7 @@ std::variant<ParsedRequest, Problem> ApiHandler::admit(
   // and why, whatever the answer.
   if (const auto* p = std::get_if<ParsedRequest>(&body)) {
     note_accountability(p->envelope, ex.subjects, ex.purpose, ex.on_behalf_of, ex.procedure_code);
+    ex.consent_id = p->consent_id;  // audited whatever the answer
   }
   if (auto refused = admission_.authorise(*ex.partner, ex.registry, ex.operation))
     return std::move(*refused);
@@ -254,8 +261,57 @@ std::variant<ParsedRequest, Problem> ApiHandler::admit(
     services_.probe.rejected("validation");
     return http::validation_problem(std::move(*errors));
   }
-  if (auto refused = admission_.purpose(*ex.partner, ex.purpose)) return std::move(*refused);
+  // A purpose that needs consent passes here; dispatch checks the consent itself.
+  if (auto refused = admission_.purpose(*ex.partner, ex.purpose, true)) return std::move(*refused);
   return std::move(std::get<ParsedRequest>(body));
+}
+
+asio::awaitable<http::Response> ApiHandler::module_call(Exchange& ex, const http::PeerInfo& peer,
+                                                        bool changes) {
+  ex.registry = changes ? "changes" : "procedure";
+  if (changes) {
+    ex.route = "/v1/changes";
+    ex.operation = "read";
+  } else if (services_.procedures != nullptr) {
+    std::tie(ex.route, ex.operation) = services_.procedures->classify(ex.req);
+  }
+  const auto refuse = [&](const Problem& p) {
+    return http::make_problem_response(p, ex.request_id, ex.req.version(), ex.req.keep_alive());
+  };
+  if (auto closed = admission_.open(draining_)) co_return refuse(*closed);
+  if (auto backlog = audit_backlog()) co_return refuse(*backlog);
+  if (changes && services_.changes == nullptr) {
+    co_return refuse(problem(Status::service_unavailable, "changes-unavailable",
+                             "The change feed is not available",
+                             "this gateway has no change feed configured (changes)"));
+  }
+  if (!changes && services_.procedures == nullptr) {
+    co_return refuse(problem(Status::service_unavailable, "procedures-unavailable",
+                             "Procedures are not available",
+                             "this gateway has no procedure store configured (procedures)"));
+  }
+  auto who = admission_.authenticate(*ex.directory, ex.req[bhttp::field::authorization], peer);
+  if (auto* refused = std::get_if<Problem>(&who)) {
+    // As on every partner path: an address's failed authentications count against its
+    // budget, so keys cannot be guessed here faster than elsewhere.
+    ex.address = peer.address;
+    co_return refused->status == Status::unauthorized ? anonymous_failure(ex, *refused)
+                                                      : refuse(*refused);
+  }
+  ex.partner = std::get<const Partner*>(who);
+  if (changes) {
+    auto read = co_await services_.changes->handle(ex.req, *ex.partner, ex.request_id, admission_);
+    ex.subjects = std::move(read.subjects);
+    ex.purpose = std::move(read.purpose);
+    ex.released = std::move(read.released);
+    co_return std::move(read.res);
+  }
+  auto call = co_await services_.procedures->handle(ex.req, *ex.partner, ex.request_id, admission_);
+  ex.subjects = std::move(call.subjects);
+  ex.purpose = std::move(call.purpose);
+  ex.on_behalf_of = std::move(call.on_behalf_of);
+  ex.procedure_code = std::move(call.procedure_code);
+  co_return std::move(call.res);
 }
 
 std::optional<Problem> ApiHandler::withhold(Exchange& ex, const std::string& reference) const {
@@ -273,8 +329,11 @@ std::optional<Problem> ApiHandler::withhold(Exchange& ex, const std::string& ref
 }
 
 asio::awaitable<http::Response> ApiHandler::dispatch(Exchange& ex, ParsedRequest parsed) {
-  if (ex.registry == "citizen") co_return co_await citizen_profile(ex, std::move(parsed));
   if (ex.registry == "audit") co_return co_await access_log(ex, std::move(parsed));
+  if (ex.registry == "consent") co_return co_await consent_call(ex, std::move(parsed));
+  // Before any data moves: the consent its purpose needs, or the one it presents.
+  if (auto refused = co_await check_consent(ex, parsed)) co_return std::move(*refused);
+  if (ex.registry == "citizen") co_return co_await citizen_profile(ex, std::move(parsed));
   co_return co_await registry_call(ex, std::move(parsed));
 }
 
@@ -398,6 +457,7 @@ bus::v1::AuditEvent ApiHandler::audit_event(const Exchange& ex, int status,
   e.set_subject_count(ex.subject_count);
   e.set_withheld_until_unix_ms(ex.withheld_until_ms);
   e.set_withholding_reference(ex.withholding_ref);
+  e.set_consent_id(ex.consent_id);
   return e;
 }
 
@@ -513,6 +573,10 @@ asio::awaitable<http::Response> ApiHandler::registry_call(Exchange& ex, ParsedRe
     services_.probe.rejected("forbidden");
     co_return http::make_problem_response(*refused, ex.request_id, version, keep_alive);
   }
+  if (auto refused = within_consent(ex, parsed.envelope, parsed.fields.has_value())) {
+    services_.probe.rejected("consent");
+    co_return http::make_problem_response(*refused, ex.request_id, version, keep_alive);
+  }
   const bool verify = parsed.envelope.operation() == v1::OPERATION_VERIFY;
   std::optional<VerifyCharge> charge;
   if (verify) {
@@ -591,8 +655,18 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
     const bool asked = parsed.registries.empty() ||
                        std::find(parsed.registries.begin(), parsed.registries.end(), name) !=
                            parsed.registries.end();
-    if (asked && partner.may(name, "lookup") && !partner.fields_of(name).empty())
+    if (asked && partner.may(name, "lookup") && !partner.fields_of(name).empty()) {
       parts.push_back({name, {}, {}, {}, {}});
+      // Under a consent, a registry outside its scope is left out, and said so.
+      if (ex.consent) {
+        const auto scope = consents::scope_of(ex.consent->scope, name);
+        const auto& granted = partner.fields_of(name);
+        if (!scope.covered || std::none_of(granted.begin(), granted.end(),
+                                           [&](const auto& f) { return scope.allows(f); })) {
+          parts.back().refused = "consent-out-of-scope: the citizen's consent does not cover it";
+        }
+      }
+    }
   }
   if (parts.empty()) {
     services_.probe.rejected("forbidden");
@@ -606,6 +680,16 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
   std::optional<Problem> first_refusal;
   std::size_t refused = 0;
   for (auto& part : parts) {
+    if (!part.refused.empty()) {
+      ++refused;
+      if (!first_refusal) {
+        first_refusal =
+            problem(Status::forbidden, "consent-out-of-scope", "Outside the citizen's consent",
+                    "the citizen's consent covers none of the registries asked for",
+                    {{"consent_id", "its scope covers none of these registries"}});
+      }
+      continue;
+    }
     RateLimiter::Decision decision;
     if (auto no = admission_.limit(partner, part.registry, "lookup", decision)) {
       part.refused = no->type.substr(no->type.rfind(':') + 1) + ": " + no->detail;
@@ -614,6 +698,7 @@ asio::awaitable<http::Response> ApiHandler::citizen_profile(Exchange& ex, Parsed
     }
   }
   if (refused == parts.size()) {
+    if (first_refusal->type == "consent-out-of-scope") services_.probe.rejected("consent");
     co_return http::make_problem_response(*first_refusal, ex.request_id, ex.req.version(),
                                           ex.req.keep_alive());
   }
@@ -648,6 +733,9 @@ asio::awaitable<void> ApiHandler::ask_registries(Exchange& ex, const ParsedReque
     sub.envelope.set_registry(part.registry);
     sub.envelope.set_operation(v1::OPERATION_LOOKUP);
     complete_envelope(ex, sub);  // cannot refuse: no explicit fields, and fields exist
+    // Cannot refuse either: parts whose granted fields the consent does not reach were
+    // refused above; this narrows the fields to the consent's.
+    within_consent(ex, sub.envelope, false);
     // Distinct ids per part, traceable to the profile's request id.
     sub.envelope.set_request_id(ex.request_id + "-" + part.registry);
     part.asked.assign(sub.envelope.fields().begin(), sub.envelope.fields().end());
@@ -708,18 +796,26 @@ constexpr std::string_view kCitizenTokenHeader = "Citizen-Token";
 
 std::optional<http::Response> ApiHandler::refuse_access_log_read(
     const Exchange& ex, const ParsedRequest& parsed) const {
-  const auto answer = [&](const Problem& p) {
-    return http::make_problem_response(p, ex.request_id, ex.req.version(), ex.req.keep_alive());
-  };
   if (services_.access_log == nullptr || services_.hasher == nullptr ||
       services_.citizen_reads == nullptr || !ex.directory->checks_citizens()) {
-    return answer(problem(Status::service_unavailable, "access-log-unavailable",
-                          "The access log is not available",
-                          "this gateway has no audit store (audit.store) or no citizen identity "
-                          "provider (auth.citizen) configured"));
+    return http::make_problem_response(
+        problem(Status::service_unavailable, "access-log-unavailable",
+                "The access log is not available",
+                "this gateway has no audit store (audit.store) or no citizen identity provider "
+                "(auth.citizen) configured"),
+        ex.request_id, ex.req.version(), ex.req.keep_alive());
   }
   // The log is the citizen's own: only a token the citizen identity provider issued to
   // this citizen opens it, whichever partner (the citizen app) carries it.
+  if (auto refused = refuse_citizen_token(ex, parsed.envelope.subject())) return refused;
+  return spend_citizen_read(ex, parsed.envelope.subject());
+}
+
+std::optional<http::Response> ApiHandler::refuse_citizen_token(
+    const Exchange& ex, const std::string& citizen_id) const {
+  const auto answer = [&](const Problem& p) {
+    return http::make_problem_response(p, ex.request_id, ex.req.version(), ex.req.keep_alive());
+  };
   const std::string_view token = ex.req[kCitizenTokenHeader];
   if (token.empty()) {
     return answer(problem(Status::unauthorized, "citizen-token-required",
@@ -735,24 +831,32 @@ std::optional<http::Response> ApiHandler::refuse_access_log_read(
                           "The citizen's token is not valid",
                           "Citizen-Token: " + std::string(describe(*e))));
   }
-  if (std::get<std::string>(citizen) != parsed.envelope.subject()) {
+  if (std::get<std::string>(citizen) != citizen_id) {
     services_.probe.rejected("citizen_token");
     return answer(problem(Status::forbidden, "citizen-mismatch", "The token is another citizen's",
                           "citizen_id must be the citizen the Citizen-Token was issued to"));
   }
-  const auto verdict =
-      services_.citizen_reads->take(services_.hasher->hash(parsed.envelope.subject()), now);
+  return std::nullopt;
+}
+
+std::optional<http::Response> ApiHandler::spend_citizen_read(const Exchange& ex,
+                                                             const std::string& citizen_id) const {
+  const auto answer = [&](const Problem& p) {
+    return http::make_problem_response(p, ex.request_id, ex.req.version(), ex.req.keep_alive());
+  };
+  const auto now = std::chrono::system_clock::now();
+  const auto verdict = services_.citizen_reads->take(services_.hasher->hash(citizen_id), now);
   if (verdict == CitizenReads::Verdict::kAllowed) return std::nullopt;
   services_.probe.rejected("citizen_reads");
   auto res =
       answer(verdict == CitizenReads::Verdict::kExhausted
                  ? problem(Status::too_many_requests, "citizen-reads-exhausted",
-                           "This citizen's access log was read too often today",
+                           "This citizen's own records were read too often today",
                            "at most " + std::to_string(services_.citizen_reads->daily_limit()) +
                                " reads per citizen and day (auth.citizen.daily_reads_per_citizen)")
                  : problem(Status::service_unavailable, "access-log-unavailable",
                            "The access log is not available",
-                           "too many citizens read their access log today on this gateway"));
+                           "too many citizens read their own records today on this gateway"));
   res.set(bhttp::field::retry_after, std::to_string(CitizenReads::seconds_to_midnight(now)));
   return res;
 }
@@ -792,6 +896,7 @@ asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedReque
         {"fields", std::move(fields)},
         {"outcome", r.outcome},
     });
+    if (!r.consent_id.empty()) accesses.back().as_object()["consent_id"] = r.consent_id;
     if (r.withheld_until_ms != 0) {
       // Listed now that its time has passed; the citizen learns it was withheld, and why.
       accesses.back().as_object()["withheld"] = json::object{
@@ -805,6 +910,245 @@ asio::awaitable<http::Response> ApiHandler::access_log(Exchange& ex, ParsedReque
     out["next_page_token"] = nullptr;
   }
   co_return http::make_json_response(Status::ok, json::serialize(out), ex.request_id, version,
+                                     keep_alive);
+}
+
+namespace {
+
+constexpr std::int64_t kMsPerDay = 86'400'000;
+
+/// The first millisecond after `iso` (YYYY-MM-DD, already validated), UTC.
+std::int64_t end_of_day_ms(std::string_view iso) {
+  const auto d = *domain::parse_iso_date(iso);
+  const std::chrono::sys_days day{std::chrono::year{d.year} / d.month / d.day};
+  return std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count() +
+         kMsPerDay;
+}
+
+std::string_view consent_state(const consents::Consent& c, std::int64_t now_ms) {
+  if (c.revoked_ms != 0) return "revoked";
+  return now_ms >= c.expires_ms ? "expired" : "active";
+}
+
+Problem consent_unavailable() {
+  return problem(Status::service_unavailable, "consent-unavailable",
+                 "The consent store is unavailable",
+                 "the citizen's consent could not be checked or recorded now, so no data moves; "
+                 "retry later");
+}
+
+}  // namespace
+
+std::optional<Problem> ApiHandler::within_consent(const Exchange& ex, v1::Request& env,
+                                                  bool fields_named) const {
+  if (!ex.consent) return std::nullopt;
+  const auto scope = consents::scope_of(ex.consent->scope, env.registry());
+  const auto out_of_scope = [&](std::string why) {
+    return problem(Status::forbidden, "consent-out-of-scope", "Outside the citizen's consent",
+                   "the citizen's consent does not cover what this request asks for",
+                   {{"consent_id", std::move(why)}});
+  };
+  if (!scope.covered)
+    return out_of_scope("its scope does not include the " + env.registry() + " registry");
+  if (scope.whole) return std::nullopt;
+  if (env.operation() == v1::OPERATION_VERIFY) {
+    for (const auto& [claim, value] : env.claims()) {
+      if (!scope.allows(claim))
+        return out_of_scope("its scope does not include " + env.registry() + "." + claim);
+    }
+    return std::nullopt;
+  }
+  // A lookup: the fields named must all be in scope; by default, those of the partner's
+  // fields that are.
+  std::vector<std::string> kept;
+  for (const auto& f : env.fields()) {
+    if (scope.allows(f)) {
+      kept.push_back(f);
+    } else if (fields_named) {
+      return out_of_scope("its scope does not include " + env.registry() + "." + f);
+    }
+  }
+  if (kept.empty())
+    return out_of_scope("its scope includes none of the fields this partner may receive");
+  env.clear_fields();
+  for (auto& f : kept) env.add_fields(std::move(f));
+  return std::nullopt;
+}
+
+asio::awaitable<std::optional<http::Response>> ApiHandler::check_consent(
+    Exchange& ex, const ParsedRequest& parsed) {
+  auto* book = services_.consents;
+  const bool needed = book != nullptr && book->needs(ex.purpose);
+  if (parsed.consent_id.empty() && !needed) co_return std::nullopt;
+  const auto refuse = [&](const Problem& p) -> std::optional<http::Response> {
+    services_.probe.rejected("consent");
+    return http::make_problem_response(p, ex.request_id, ex.req.version(), ex.req.keep_alive());
+  };
+  if (book == nullptr) {
+    co_return refuse(http::validation_problem(
+        {{"consent_id",
+          "this gateway keeps no consents (consents section); send the request "
+          "without it"}}));
+  }
+  const auto& env = parsed.envelope;
+  if (env.subject_key() != "citizen_id") {
+    if (!needed) {
+      co_return refuse(http::validation_problem(
+          {{"consent_id", "a consent covers requests about a citizen by citizen_id only"}}));
+    }
+    book->checked(ex.partner->id, "missing");
+    co_return refuse(problem(Status::forbidden, "consent-required",
+                             "The citizen's consent is required",
+                             "a consent is the citizen's: ask about the citizen by citizen_id",
+                             {{"purpose",
+                               "needs the citizen's consent, which covers requests "
+                               "by citizen_id only"}}));
+  }
+  if (parsed.consent_id.empty()) {
+    book->checked(ex.partner->id, "missing");
+    co_return refuse(
+        problem(Status::forbidden, "consent-required", "The citizen's consent is required",
+                "purpose '" + ex.purpose + "' needs the citizen's consent (Decree 13/2023)",
+                {{"consent_id",
+                  "required for this purpose: the id the citizen app gave when the "
+                  "citizen consented"}}));
+  }
+  auto found = co_await book->find(parsed.consent_id);
+  if (const auto* error = std::get_if<consents::ConsentBook::Unavailable>(&found)) {
+    obs::error("consent_check_failed", {{"request_id", ex.request_id}, {"error", error->why}});
+    book->checked(ex.partner->id, "unavailable");
+    co_return refuse(consent_unavailable());
+  }
+  auto& consent = std::get<std::optional<consents::Consent>>(found);
+  const auto standing =
+      consents::standing(consent, ex.partner->id, services_.hasher->hash(env.subject()), ex.purpose,
+                         util::unix_ms_now());
+  book->checked(ex.partner->id, consents::label(standing));
+  if (standing != consents::Standing::kValid) {
+    co_return refuse(problem(Status::forbidden, "consent-invalid",
+                             "The consent does not cover this request",
+                             "the consent presented does not allow this access",
+                             {{"consent_id", consents::explain(standing)}}));
+  }
+  ex.consent = std::move(consent);
+  co_return std::nullopt;
+}
+
+asio::awaitable<http::Response> ApiHandler::consent_call(Exchange& ex, ParsedRequest parsed) {
+  const unsigned version = ex.req.version();
+  const bool keep_alive = ex.req.keep_alive();
+  auto* book = services_.consents;
+  if (book == nullptr || services_.hasher == nullptr || services_.citizen_reads == nullptr ||
+      !ex.directory->checks_citizens()) {
+    co_return http::make_problem_response(
+        problem(Status::service_unavailable, "consents-unavailable", "Consents are not available",
+                "this gateway has no consent store (consents) or no citizen identity provider "
+                "(auth.citizen) configured"),
+        ex.request_id, version, keep_alive);
+  }
+  // A consent is the citizen's own: only that citizen's token records, withdraws or lists it.
+  const std::string citizen = parsed.envelope.subject();
+  if (auto refused = refuse_citizen_token(ex, citizen)) co_return std::move(*refused);
+  const std::string hash = services_.hasher->hash(citizen);
+  const std::int64_t now = util::unix_ms_now();
+  const auto as_json = [&](const consents::Consent& c) {
+    json::array scope;
+    for (const auto& s : c.scope) scope.emplace_back(s);
+    const Partner* to = ex.directory->find(c.partner_id);
+    return json::object{{"consent_id", c.id},
+                        {"partner_id", c.partner_id},
+                        {"partner_name", to != nullptr ? to->name : c.partner_id},
+                        {"purpose", c.purpose},
+                        {"scope", std::move(scope)},
+                        {"granted_at", format_utc(c.granted_ms)},
+                        {"expires_at", format_utc(c.expires_ms)},
+                        {"revoked_at", time_or_null(c.revoked_ms)},
+                        {"state", consent_state(c, now)}};
+  };
+  const auto failed = [&](const consents::ConsentBook::Unavailable& e) {
+    obs::error("consent_store_failed", {{"request_id", ex.request_id}, {"error", e.why}});
+    return http::make_problem_response(consent_unavailable(), ex.request_id, version, keep_alive);
+  };
+
+  if (ex.operation == "list") {
+    if (auto refused = spend_citizen_read(ex, citizen)) co_return std::move(*refused);
+    auto listed = co_await book->list(hash);
+    if (const auto* e = std::get_if<consents::ConsentBook::Unavailable>(&listed))
+      co_return failed(*e);
+    json::array out;
+    for (const auto& c : std::get<std::vector<consents::Consent>>(listed))
+      out.push_back(as_json(c));
+    co_return http::make_json_response(
+        Status::ok,
+        json::serialize(json::object{{"request_id", ex.request_id}, {"consents", std::move(out)}}),
+        ex.request_id, version, keep_alive);
+  }
+
+  if (ex.operation == "revoke") {
+    auto revoked = co_await book->revoke(parsed.consent_id, hash, now);
+    if (const auto* e = std::get_if<consents::ConsentBook::Unavailable>(&revoked))
+      co_return failed(*e);
+    const auto& c = std::get<std::optional<consents::Consent>>(revoked);
+    if (!c) {
+      // Another citizen's consent reads the same as none: ids tell nothing about others.
+      co_return http::make_problem_response(
+          problem(Status::not_found, "consent-not-found", "No such consent",
+                  "this citizen has no consent by this id", {{"consent_id", "not found"}}),
+          ex.request_id, version, keep_alive);
+    }
+    if (c->revoked_ms == now) book->changed("revoked");
+    json::object body = as_json(*c);
+    body["request_id"] = ex.request_id;
+    co_return http::make_json_response(Status::ok, json::serialize(body), ex.request_id, version,
+                                       keep_alive);
+  }
+
+  // grant: checked against what the gateway knows before anything is recorded.
+  const auto& g = parsed.grant;
+  std::vector<http::FieldError> errors;
+  const Partner* to = ex.directory->find(g.partner_id);
+  if (to == nullptr) {
+    errors.push_back({"consent.partner_id", "no partner '" + g.partner_id + "'"});
+  } else if (!to->may_state(g.purpose)) {
+    errors.push_back(
+        {"consent.purpose",
+         "partner '" + g.partner_id + "' is not registered for purpose '" + g.purpose + "'"});
+  }
+  if (!book->needs(g.purpose)) {
+    errors.push_back({"consent.purpose", "purpose '" + g.purpose +
+                                             "' does not need the citizen's consent "
+                                             "(consents.purposes)"});
+  }
+  const std::int64_t expires = end_of_day_ms(g.expires_on);
+  if (expires <= now) {
+    errors.push_back({"consent.expires_on", "must be today or later"});
+  } else if (expires > now + (book->max_days() + 1) * kMsPerDay) {
+    errors.push_back({"consent.expires_on", "at most " + std::to_string(book->max_days()) +
+                                                " days from today (consents.max_days)"});
+  }
+  if (!errors.empty()) {
+    auto p = http::validation_problem(std::move(errors));
+    p.status = Status::unprocessable_entity;
+    p.type = "consent-rejected";
+    p.title = "The consent cannot be recorded";
+    co_return http::make_problem_response(p, ex.request_id, version, keep_alive);
+  }
+  consents::Consent c{consents::new_consent_id(),
+                      hash,
+                      g.partner_id,
+                      g.purpose,
+                      g.scope,
+                      now,
+                      expires,
+                      0,
+                      ex.partner->id};
+  ex.consent_id = c.id;
+  auto added = co_await book->add(c);
+  if (const auto* e = std::get_if<consents::ConsentBook::Unavailable>(&added)) co_return failed(*e);
+  book->changed("granted");
+  json::object body = as_json(c);
+  body["request_id"] = ex.request_id;
+  co_return http::make_json_response(Status::created, json::serialize(body), ex.request_id, version,
                                      keep_alive);
 }
 

@@ -10,6 +10,8 @@
 #include <variant>
 
 #include "batch/api.hpp"
+#include "changes/api.hpp"
+#include "consents/book.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/admission.hpp"
 #include "gateway/anonymous_failures.hpp"
@@ -22,6 +24,7 @@
 #include "gateway/validation.hpp"
 #include "gateway/verify_guard.hpp"
 #include "http/server.hpp"
+#include "procedures/api.hpp"
 
 namespace lgsp::gateway {
 
@@ -31,11 +34,14 @@ struct ApiServices {
   BusClient& bus;
   GatewayProbe& probe;
   std::chrono::milliseconds deadline;
-  AuditPublisher* audit = nullptr;        // null: audit off (benchmarks only)
-  const SubjectHasher* hasher = nullptr;  // set whenever audit or the access log is on
-  AccessLogReader* access_log = nullptr;  // null: POST /v1/audit/access-log answers 503
-  CitizenReads* citizen_reads = nullptr;  // set with access_log: reads per citizen and day
-  batch::BatchApi* batches = nullptr;     // null: /v1/batches answers 503 (not configured)
+  AuditPublisher* audit = nullptr;                 // null: audit off (benchmarks only)
+  const SubjectHasher* hasher = nullptr;           // set whenever audit or the access log is on
+  AccessLogReader* access_log = nullptr;           // null: POST /v1/audit/access-log answers 503
+  CitizenReads* citizen_reads = nullptr;           // set with access_log: reads per citizen and day
+  batch::BatchApi* batches = nullptr;              // null: /v1/batches answers 503 (not configured)
+  procedures::ProcedureApi* procedures = nullptr;  // null: /v1/procedures answers 503
+  changes::ChangesApi* changes = nullptr;          // null: /v1/changes answers 503
+  consents::ConsentBook* consents = nullptr;  // null: no purpose needs consent; /v1/consents 503
   AnonymousFailures* anonymous_failures = nullptr;  // null: every failure is its own event
   VerifyGuard* verify_guard = nullptr;              // null: no limit on failed verifications
   QuotaLedger* quota_ledger = nullptr;  // null: daily quotas counted by this process alone
@@ -77,6 +83,10 @@ class ApiHandler final : public http::Handler {
   struct Exchange;
   /// A new exchange: request id, the partners now, the clock, the trace; counted in flight.
   Exchange open_exchange(std::string_view traceparent);
+  /// /v1/procedures… and /v1/changes: admission, authentication, then the procedure or the
+  /// change feed API (which authorises, limits and validates itself).
+  boost::asio::awaitable<http::Response> module_call(Exchange& ex, const http::PeerInfo& peer,
+                                                     bool changes);
   /// The interactive pipeline's admission (Admission's steps, plus route, method, media
   /// type and validation): the parsed request, or the problem to answer. `limits` is set
   /// once the limits were consulted.
@@ -94,6 +104,26 @@ class ApiHandler final : public http::Handler {
   /// released go to the exchange's audit event.
   boost::json::object join_profile(Exchange& ex, const std::vector<ProfilePart>& parts) const;
   boost::asio::awaitable<http::Response> access_log(Exchange& ex, ParsedRequest parsed);
+  /// POST /v1/consents, /v1/consents/revoke, /v1/consents/list: the citizen app records,
+  /// withdraws and lists a citizen's consents, with that citizen's token.
+  boost::asio::awaitable<http::Response> consent_call(Exchange& ex, ParsedRequest parsed);
+  /// A request whose purpose needs the citizen's consent, or that presents one: the consent
+  /// checked in the store before any data moves (nullopt: go on, with ex's consent set), or
+  /// the answer that refuses it.
+  boost::asio::awaitable<std::optional<http::Response>> check_consent(Exchange& ex,
+                                                                      const ParsedRequest& parsed);
+  /// A lookup's or verification's envelope cut to the exchange's consent scope for its
+  /// registry: nullopt when it may go (fields narrowed), else why not.
+  std::optional<http::Problem> within_consent(const Exchange& ex, bus::v1::Request& env,
+                                              bool fields_named) const;
+  /// The Citizen-Token check shared by the citizen's own routes (access log, consents): the
+  /// answer refusing the request, or nullopt when the token is `citizen_id`'s.
+  std::optional<http::Response> refuse_citizen_token(const Exchange& ex,
+                                                     const std::string& citizen_id) const;
+  /// One read of the citizen's own records (the access log, the consent list) against the
+  /// citizen's daily budget: the 429/503 answer, or nullopt.
+  std::optional<http::Response> spend_citizen_read(const Exchange& ex,
+                                                   const std::string& citizen_id) const;
   /// A request naming a lawful investigation: withheld from access logs for the partner's
   /// granted period, or refused when the partner has none.
   std::optional<http::Problem> withhold(Exchange& ex, const std::string& reference) const;
@@ -136,7 +166,7 @@ class ApiHandler final : public http::Handler {
   std::shared_ptr<const PartnerDirectory> partners_;
   ApiServices services_;
   RateLimiter limiter_{services_.quota_ledger, services_.replicas};
-  Admission admission_{services_.probe, limiter_};
+  Admission admission_{services_.probe, limiter_, services_.consents};
   std::atomic<bool> draining_{false};
 };
 

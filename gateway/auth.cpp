@@ -57,7 +57,7 @@ PartnerDirectory::PartnerDirectory(const std::vector<config::PartnerConfig>& par
     auto p = std::make_unique<Partner>(Partner{
         pc.id, pc.name, pc.operations, pc.fields, pc.name_matching == "diacritic-insensitive",
         pc.required_grade == "partial", pc.purposes, pc.rate_limit, pc.operation_limits,
-        pc.daily_quota, pc.year_only_dates, pc.withhold_days});
+        pc.daily_quota, pc.year_only_dates, pc.withhold_days, pc.changes});
     for (const auto& hex : pc.api_key_sha256) {
       KeyHash k{};
       for (std::size_t i = 0; i < 32; ++i) {

@@ -30,6 +30,8 @@ struct Partner {
   std::int64_t daily_quota = 0;
   bool year_only_dates = false;    // a year alone is accepted as a claimed date
   std::int64_t withhold_days = 0;  // lawful investigations kept out of access logs; 0 = no
+  /// Change feed grants: "<registry>.<command>" -> data members (config::PartnerConfig).
+  std::map<std::string, std::set<std::string>> changes;
 
   bool may(std::string_view registry, std::string_view operation) const;
   const std::set<std::string>& fields_of(std::string_view registry) const;

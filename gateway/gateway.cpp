@@ -140,6 +140,40 @@ Gateway::Gateway(const config::Config& cfg, const std::string& bootstrap, obs::M
         *batch_store_, *batch_engine_);
     services.batches = batch_api_.get();
   }
+  if (cfg.procedures.enabled) {
+    const auto& pc = cfg.procedures;
+    // In a cluster the replicas share one store, each procedure leased to the one driving it.
+    procedure_store_ = cfg.cluster.enabled
+                           ? procedures::open_postgres_procedure_store(
+                                 cfg.cluster.store.dsn(), instance_name_,
+                                 std::chrono::milliseconds(cfg.cluster.lease_ms))
+                           : procedures::open_sqlite_procedure_store(pc.sqlite_path);
+    procedure_engine_ = std::make_unique<procedures::ProcedureEngine>(
+        procedures::EngineOptions{std::chrono::milliseconds(pc.step_timeout_ms),
+                                  std::chrono::seconds(pc.give_up_after_s),
+                                  std::chrono::hours(pc.retention_hours)},
+        pc, *procedure_store_, bus_, audit_.get(), hasher_.get(), metrics);
+    procedure_api_ =
+        std::make_unique<procedures::ProcedureApi>(pc, *procedure_store_, *procedure_engine_);
+    services.procedures = procedure_api_.get();
+  }
+  if (cfg.changes.enabled) {
+    const std::string client_id = "lgsp-gateway-changes-" + std::to_string(::getpid());
+    // Its own assignment and its own offset store: nothing to commit to a group.
+    auto consumer = bus::consumer_properties(cfg.kafka, bootstrap, client_id);
+    consumer.emplace_back("enable.auto.commit", "false");
+    change_feed_ = std::make_unique<changes::ChangeFeed>(
+        cfg.changes, bus::Topics{cfg.kafka.topic_prefix}.changes(), consumer, bus_.sealer(),
+        metrics);
+    changes_api_ = std::make_unique<changes::ChangesApi>(*change_feed_);
+    services.changes = changes_api_.get();
+    webhooks_ = std::make_unique<changes::WebhookDispatcher>(cfg, *change_feed_, audit_.get(),
+                                                             hasher_.get(), metrics);
+  }
+  if (cfg.consents.enabled) {
+    consents_ = std::make_unique<consents::ConsentBook>(cfg.consents, metrics);
+    services.consents = consents_.get();
+  }
   if (cfg.cluster.enabled) {
     cluster_quota_ = std::make_unique<ClusterQuota>(cfg.cluster.store.dsn(), instance_name_);
     services.quota_ledger = cluster_quota_.get();
@@ -187,6 +221,8 @@ std::string Gateway::reload() {
     }
     if (cfg.gateway.tls.enabled()) tls = http::make_tls_context(cfg.gateway.tls);
     const auto partners = directory->size();
+    // Webhooks first: a webhook that cannot be set up (its CA file) refuses the whole reload.
+    if (webhooks_) webhooks_->reload(cfg);
     if (tls) api_->set_tls(std::move(tls));
     api_handler_->reload(std::move(directory));
     probe_.reloaded(true);
@@ -247,6 +283,9 @@ void Gateway::start() {
   bus_.start();
   if (audit_) audit_->start();
   if (batch_engine_) batch_engine_->start();
+  if (procedure_engine_) procedure_engine_->start();
+  if (change_feed_) change_feed_->start();
+  if (webhooks_) webhooks_->start();
   api_->start();
   admin_->start();
   const unsigned n = cfg_.threads > 0 ? static_cast<unsigned>(cfg_.threads)
@@ -273,6 +312,11 @@ void Gateway::stop() {
   api_->stop();
   // Bulk jobs send nothing more; their chunks in flight land or are sent again next start.
   if (batch_engine_) batch_engine_->stop();
+  // Procedures too: a command on its way is sent again (same command id) next start.
+  if (procedure_engine_) procedure_engine_->stop();
+  // A webhook POST under way finishes (or times out) first; its cursor moves only on a 2xx.
+  if (webhooks_) webhooks_->stop();
+  if (change_feed_) change_feed_->stop();
   // Exchanges in flight end by reply or by deadline; wait at most one deadline for them.
   const auto until =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.request_deadline_ms + 500);

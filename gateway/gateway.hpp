@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "changes/webhooks.hpp"
 #include "config/config.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/api_handler.hpp"
@@ -74,6 +75,14 @@ class Gateway {
   std::unique_ptr<batch::BatchStore> batch_store_;
   std::unique_ptr<batch::BatchEngine> batch_engine_;
   std::unique_ptr<batch::BatchApi> batch_api_;
+  // Procedures (when configured); destroyed before the bus client they use.
+  std::unique_ptr<procedures::ProcedureStore> procedure_store_;
+  std::unique_ptr<procedures::ProcedureEngine> procedure_engine_;
+  std::unique_ptr<procedures::ProcedureApi> procedure_api_;
+  std::unique_ptr<changes::ChangeFeed> change_feed_;
+  std::unique_ptr<changes::ChangesApi> changes_api_;
+  std::unique_ptr<changes::WebhookDispatcher> webhooks_;
+  std::unique_ptr<consents::ConsentBook> consents_;
   /// In a cluster: partners' daily quotas, counted with the other replicas.
   std::unique_ptr<ClusterQuota> cluster_quota_;
   std::shared_ptr<ApiHandler> api_handler_;

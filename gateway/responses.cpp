@@ -54,6 +54,20 @@ std::string_view grade_name(v1::Grade g) {
   }
 }
 
+json::value time_or_null(std::int64_t unix_ms) {
+  if (unix_ms <= 0) return nullptr;
+  return json::value(format_utc(unix_ms));
+}
+
+std::optional<http::Problem> check_idempotency_key(std::string_view key) {
+  if (key.size() <= 255 &&
+      std::none_of(key.begin(), key.end(), [](unsigned char c) { return c < 0x21 || c > 0x7e; })) {
+    return std::nullopt;
+  }
+  return http::validation_problem(
+      {{"header:Idempotency-Key", "must be 1 to 255 visible ASCII characters"}});
+}
+
 std::string format_utc(std::int64_t unix_ms) {
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bus/envelope.hpp"
+#include "http/problem.hpp"
 
 namespace lgsp::gateway {
 
@@ -16,6 +17,12 @@ std::string_view grade_name(bus::v1::Grade g);
 
 /// unix ms → "2026-11-23T08:00:00.123Z".
 std::string format_utc(std::int64_t unix_ms);
+/// format_utc, or null for 0 ("not yet").
+boost::json::value time_or_null(std::int64_t unix_ms);
+
+/// An Idempotency-Key header's value ("" = none): the 400 naming the header when it is not
+/// up to 255 visible ASCII characters.
+std::optional<http::Problem> check_idempotency_key(std::string_view key);
 
 /// The JSON bodies of successful answers, from the connector's reply. Pure.
 /// verify: {"request_id","match","subject_found","fields":{name:grade},<facts>,"source":{…}}

@@ -24,6 +24,9 @@ std::vector<Route> build() {
   }
   out.push_back({"/v1/citizen-profile", "citizen", "profile"});
   out.push_back({"/v1/audit/access-log", "audit", "access-log"});
+  out.push_back({"/v1/consents", "consent", "grant"});
+  out.push_back({"/v1/consents/revoke", "consent", "revoke"});
+  out.push_back({"/v1/consents/list", "consent", "list"});
   return out;
 }
 

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "consents/rules.hpp"
+#include "domain/dates.hpp"
 #include "registries/request_reader.hpp"
 #include "registries/table.hpp"
 
@@ -27,6 +29,74 @@ void accountability(RequestReader& b, ParsedRequest& out) {
       out.lawful_investigation = std::move(*l);
     }
   }
+  if (auto c = b.str("consent_id", false, 64)) {
+    if (!consents::well_formed_id(*c)) {
+      b.error("consent_id",
+              "must be a consent id as the citizen app gave it (cs- and 32 hex "
+              "digits)");
+    } else {
+      out.consent_id = std::move(*c);
+    }
+  }
+}
+
+/// consent.grant: {"citizen_id", "consent": {"partner_id", "purpose", "scope", "expires_on"}}.
+void consent_grant(RequestReader& b, ParsedRequest& out) {
+  b.only({"citizen_id", "consent"});
+  if (auto id = b.citizen_id("citizen_id", true))
+    registries::set_subject(out.envelope, "citizen_id", std::move(*id));
+  const auto* c = b.raw("consent");
+  if (c == nullptr || !c->is_object()) {
+    b.error("consent", "required: an object with partner_id, purpose, scope and expires_on");
+    return;
+  }
+  std::vector<http::FieldError> inner;
+  RequestReader g(c->as_object(), inner, {});
+  for (const auto& kv : c->as_object()) {
+    const std::string_view k = kv.key();
+    if (k != "partner_id" && k != "purpose" && k != "scope" && k != "expires_on")
+      g.error(k, "unknown member (partner_id, purpose, scope, expires_on)");
+  }
+  auto& grant = out.grant;
+  if (auto p = g.str("partner_id", true, 64)) grant.partner_id = std::move(*p);
+  if (auto p = g.str("purpose", true, 200)) grant.purpose = std::move(*p);
+  if (auto d = g.str("expires_on", true, 10)) {
+    if (!domain::parse_iso_date(*d)) {
+      g.error("expires_on", "must be a date, YYYY-MM-DD: the last day the consent covers");
+    } else {
+      grant.expires_on = std::move(*d);
+    }
+  }
+  const auto* s = g.raw("scope");
+  if (s == nullptr || !s->is_array()) {
+    g.error("scope",
+            "required: an array of registries or registry fields, e.g. [\"population\"] "
+            "or [\"population.full_name\"]");
+  } else {
+    for (const auto& e : s->as_array()) {
+      if (!e.is_string() || e.as_string().empty() || e.as_string().size() > 100) {
+        g.error("scope", "each entry is a registry or registry field name");
+        continue;
+      }
+      grant.scope.emplace_back(e.as_string());
+    }
+    for (auto& why : consents::scope_problems(grant.scope)) g.error("scope", std::move(why));
+  }
+  for (auto& e : inner) b.error("consent." + e.field, e.detail);
+}
+
+void consent_revoke(RequestReader& b, ParsedRequest& out) {
+  b.only({"citizen_id"});  // and consent_id, a common member
+  if (auto id = b.citizen_id("citizen_id", true))
+    registries::set_subject(out.envelope, "citizen_id", std::move(*id));
+  const auto* id = b.raw("consent_id");
+  if (id == nullptr || id->is_null()) b.error("consent_id", "required: the consent to revoke");
+}
+
+void consent_list(RequestReader& b, ParsedRequest& out) {
+  b.only({"citizen_id"});
+  if (auto id = b.citizen_id("citizen_id", true))
+    registries::set_subject(out.envelope, "citizen_id", std::move(*id));
 }
 
 void citizen_profile(RequestReader& b, ParsedRequest& out) {
@@ -105,6 +175,17 @@ Parsed<ParsedRequest> parse_request(std::string_view registry, std::string_view 
     // The citizen's own reads are the citizen's to see.
     if (!out.lawful_investigation.empty())
       b.error("lawful_investigation", "not accepted when reading an access log");
+    if (!out.consent_id.empty()) b.error("consent_id", "not accepted when reading an access log");
+  } else if (registry == "consent" &&
+             (operation == "grant" || operation == "revoke" || operation == "list")) {
+    if (operation == "grant") consent_grant(b, out);
+    if (operation == "revoke") consent_revoke(b, out);
+    if (operation == "list") consent_list(b, out);
+    // A citizen's own records: never withheld from the citizen.
+    if (!out.lawful_investigation.empty())
+      b.error("lawful_investigation", "not accepted on a citizen's consents");
+    if (operation != "revoke" && !out.consent_id.empty())
+      b.error("consent_id", "only when revoking a consent");
   } else {
     errors.push_back(
         {"body", "no such operation " + std::string(registry) + "." + std::string(operation)});

@@ -25,6 +25,17 @@ struct ParsedRequest {
   /// A lawful investigation's reference (case or decision number) when the partner asks for
   /// this access to be withheld from the citizen's access log for a while; "" otherwise.
   std::string lawful_investigation;
+  /// The citizen's consent the request is made under ("" when none is presented); for
+  /// consent.revoke, the consent to revoke.
+  std::string consent_id;
+  /// consent.grant: what the citizen consents to.
+  struct ConsentGrant {
+    std::string partner_id;
+    std::string purpose;
+    std::vector<std::string> scope;
+    std::string expires_on;  // YYYY-MM-DD, the last day it covers (UTC)
+  };
+  ConsentGrant grant;
   /// audit.access-log: page size, and the page to continue from (0 = newest).
   std::int64_t page_size = 20;
   std::int64_t before_seq = 0;

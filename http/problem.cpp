@@ -1,5 +1,7 @@
 #include "http/problem.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 namespace lgsp::http {
@@ -28,8 +30,11 @@ Response make_problem_response(const Problem& p, std::string_view request_id, un
   if (!p.errors.empty()) {
     boost::json::array errs;
     for (const auto& e : p.errors) {
-      errs.push_back(boost::json::object{
-          {"field", e.field}, {"pointer", "#/" + e.field}, {"detail", e.detail}});
+      // "input.date_of_birth" names a nested member: its JSON Pointer is #/input/date_of_birth.
+      std::string pointer = "#/" + e.field;
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      errs.push_back(
+          boost::json::object{{"field", e.field}, {"pointer", pointer}, {"detail", e.detail}});
     }
     o["errors"] = std::move(errs);
   }

@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "connectors/registry_service.hpp"
 #include "domain/citizen.hpp"
+#include "registries/commands.hpp"
 
 namespace lgsp::registries {
 
@@ -30,6 +31,8 @@ struct Catalogue {
   std::span<const std::string_view> claims;
   /// One line for the docs and `lgsp registries`.
   std::string_view title;
+  /// The changes it accepts (registries/commands.hpp); empty for a read-only registry.
+  std::span<const CommandSpec> commands = {};
 };
 
 /// A request turned into its envelope by a module's parser; identity, deadline and field
@@ -65,6 +68,8 @@ struct UpstreamShape {
   std::span<const std::string_view> required;
   std::span<const std::string_view> subject_keys;
   bool many = false;
+  /// The commands config `upstream.commands` may send to the upstream's API.
+  std::span<const CommandSpec> commands = {};
 };
 
 /// One registry of record, as the platform sees it. A module lives in registries/<name>/ and

@@ -11,8 +11,8 @@
 namespace lgsp::registries {
 namespace {
 
-constexpr std::array<std::string_view, 4> kCommon{"purpose", "on_behalf_of", "procedure_code",
-                                                  "lawful_investigation"};
+constexpr std::array<std::string_view, 5> kCommon{"purpose", "on_behalf_of", "procedure_code",
+                                                  "lawful_investigation", "consent_id"};
 
 }  // namespace
 

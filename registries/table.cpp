@@ -12,12 +12,15 @@ namespace lgsp::registries {
 namespace {
 
 // Not registries: the cross-registry profile is authorised as "citizen.profile", the citizen
-// access log as "audit.access-log". They are the gateway's own operations.
+// access log as "audit.access-log", a citizen's consents as "consent.grant", "consent.revoke"
+// and "consent.list". They are the gateway's own operations.
 constexpr std::array<std::string_view, 1> kCitizenOps{"profile"};
 constexpr std::array<std::string_view, 1> kAuditOps{"access-log"};
-constexpr std::array<Catalogue, 2> kPseudo{{
+constexpr std::array<std::string_view, 3> kConsentOps{"grant", "revoke", "list"};
+constexpr std::array<Catalogue, 3> kPseudo{{
     {"citizen", kCitizenOps, {}, {}, {}, "one subject across every registry a partner may see"},
     {"audit", kAuditOps, {}, {}, {}, "who accessed a citizen's data"},
+    {"consent", kConsentOps, {}, {}, {}, "a citizen's consents to partners (the citizen app)"},
 }};
 
 bool contains(std::span<const std::string_view> s, std::string_view v) {

@@ -15,7 +15,8 @@ std::span<const Module* const> modules();
 const Module* find(std::string_view name);
 
 /// The catalogue of `name`: a registry's, or a pseudo-registry's: "citizen" (operation
-/// "profile": one subject across registries) or "audit" (operation "access-log"). Operations
+/// "profile": one subject across registries), "audit" (operation "access-log") or "consent"
+/// (operations "grant", "revoke", "list": the citizen app's consent records). Operations
 /// are authorised as "registry.operation". nullptr when unknown.
 const Catalogue* find_catalogue(std::string_view name);
 bool has_operation(const Catalogue& c, std::string_view op);

@@ -14,9 +14,10 @@ namespace lgsp::seed {
 
 SeedTargets targets_from(const config::Config& cfg) {
   SeedTargets t;
-  // A registry served by its ministry's own system (backend upstream) is not ours to write.
+  // A registry served by its ministry's own system (backend upstream) is not ours to write,
+  // nor one this config only names (backend connector: served elsewhere).
   for (const auto& [name, rc] : cfg.registries) {
-    if (rc.backend != "upstream") t.emplace(name, rc);
+    if (rc.backend != "upstream" && rc.backend != "connector") t.emplace(name, rc);
   }
   return t;
 }

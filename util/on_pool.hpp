@@ -18,8 +18,8 @@ namespace lgsp::util {
 /// owns values (strings, shared pointers) is passed from a named variable and the returned
 /// awaitable named before co_await: GCC 12 destroys temporaries of a co_await expression
 /// twice.
-template <class T, class Work>
-boost::asio::awaitable<T> on_pool(boost::asio::thread_pool& pool, Work work) {
+template <class T, class Context, class Work>
+boost::asio::awaitable<T> on_pool(Context& pool, Work work) {
   namespace asio = boost::asio;
   return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(
       [&pool](auto handler, Work w) {

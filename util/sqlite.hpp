@@ -46,6 +46,26 @@ class ResetGuard {
   sqlite3_stmt* s_;
 };
 
+/// A write transaction: BEGIN IMMEDIATE (the write lock at once, so what it reads stays
+/// true until COMMIT even with writers in other processes), rolled back unless committed.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(sqlite3* db) : db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+  ~WriteTransaction() {
+    if (!committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit() {
+    exec(db_, "COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  sqlite3* db_;
+  bool committed_ = false;
+};
+
 }  // namespace lgsp::sqlite
 
 namespace lgsp::sqlite {

@@ -291,6 +291,18 @@ Client::Client(Options options, Hooks hooks)
 Client::~Client() = default;
 
 Outcome Client::get_json(std::string_view path, Deadline deadline) {
+  return exchange("GET", path, {}, {}, deadline);
+}
+
+Outcome Client::post_json(std::string_view path, const std::string& body,
+                          const std::string& idempotency_key, Deadline deadline) {
+  return exchange("POST", path, body,
+                  {{"Content-Type", "application/json"}, {"Idempotency-Key", idempotency_key}},
+                  deadline);
+}
+
+Outcome Client::exchange(std::string_view method, std::string_view path, const std::string& body,
+                         const util::HttpClient::Headers& extra, Deadline deadline) {
   if (!valid_target(path)) {
     return not_sent(Failure::kRejected,
                     "the path must start with / and hold no spaces or control characters");
@@ -317,7 +329,8 @@ Outcome Client::get_json(std::string_view path, Deadline deadline) {
   int n = 0;
   std::string stop_note;
   for (;;) {
-    a = attempt(target, std::min(SteadyClock::now() + options_.timeout, overall));
+    a = attempt(method, target, body, extra,
+                std::min(SteadyClock::now() + options_.timeout, overall));
     ++n;
     // A half-open breaker's probe is one request: it tests the upstream, it does not insist.
     if (!a.transient || ticket == CircuitBreaker::Ticket::kProbe) break;
@@ -327,7 +340,7 @@ Outcome Client::get_json(std::string_view path, Deadline deadline) {
   }
   a.outcome.attempts = n;
   if (a.outcome.failure) {
-    a.outcome.message = "upstream GET " + a.detail;
+    a.outcome.message = "upstream " + std::string(method) + " " + a.detail;
     if (n > 1 || !stop_note.empty()) {
       a.outcome.message +=
           " (" + std::to_string(n) + (n == 1 ? " attempt" : " attempts") + stop_note + ")";
@@ -338,7 +351,9 @@ Outcome Client::get_json(std::string_view path, Deadline deadline) {
   return std::move(a.outcome);
 }
 
-detail::Attempt Client::attempt(const std::string& target, SteadyClock::time_point deadline) {
+detail::Attempt Client::attempt(std::string_view method, const std::string& target,
+                                const std::string& body, const util::HttpClient::Headers& extra,
+                                SteadyClock::time_point deadline) {
   {
     const std::lock_guard lock(mutex_);
     ++stats_.attempts;
@@ -347,7 +362,9 @@ detail::Attempt Client::attempt(const std::string& target, SteadyClock::time_poi
   std::unique_ptr<util::HttpClient> connection;
   try {
     connection = take_connection();
-    a = from_answer(connection->call("GET", target, headers_, {}, deadline), options_);
+    util::HttpClient::Headers headers = headers_;
+    for (const auto& [k, v] : extra) headers[k] = v;
+    a = from_answer(connection->call(method, target, headers, body, deadline), options_);
   } catch (const util::TransportError& e) {
     a = from_transport(e);
   } catch (const std::runtime_error& e) {

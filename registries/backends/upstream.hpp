@@ -123,11 +123,19 @@ class Client {
   /// timeouts, connection failures and 502/503/504 within max_attempts, the retry budget and
   /// the deadline (the earlier of `deadline` and timeout × max_attempts from now).
   Outcome get_json(std::string_view path, Deadline deadline = std::nullopt);
+  /// POSTs `body` (JSON) to base_url + `path` with an Idempotency-Key: the upstream applies
+  /// a key once, so timeouts and 502/503/504 are retried as for a GET. A refusal (4xx) is a
+  /// failure kRejected with its status.
+  Outcome post_json(std::string_view path, const std::string& body,
+                    const std::string& idempotency_key, Deadline deadline = std::nullopt);
 
   Stats stats() const;
 
  private:
-  detail::Attempt attempt(const std::string& target,
+  Outcome exchange(std::string_view method, std::string_view path, const std::string& body,
+                   const util::HttpClient::Headers& extra, Deadline deadline);
+  detail::Attempt attempt(std::string_view method, const std::string& target,
+                          const std::string& body, const util::HttpClient::Headers& extra,
                           std::chrono::steady_clock::time_point deadline);
   /// The pause before retry `attempt` (1, 2, …) after a transient failure, or nullopt when
   /// there is none: a retry must fit max_attempts, the deadline (half a timeout left after its

@@ -1,5 +1,7 @@
 #include "registries/backends/upstream_record.hpp"
 
+#include <boost/json.hpp>
+
 #include <array>
 #include <stdexcept>
 
@@ -171,6 +173,43 @@ boost::system::result<std::optional<boost::json::value>> RecordSource::call(
   }
   if (outcome.not_found()) return std::optional<boost::json::value>{};
   return std::optional<boost::json::value>(std::move(outcome.json));
+}
+
+boost::system::result<CommandOutcome> RecordSource::command(const bus::v1::Request& request) {
+  const auto path = config_.commands.find(request.command());
+  if (path == config_.commands.end())
+    return boost::system::errc::make_error_code(boost::system::errc::operation_not_supported);
+  boost::json::object args;
+  for (const auto& [k, v] : request.args()) args[k] = v;
+  const std::string body = boost::json::serialize(boost::json::object{
+      {"command", request.command()}, {"command_id", request.command_id()}, {"args", args}});
+  Outcome outcome = client_.post_json(path->second, body, request.command_id());
+  if (!outcome.ok()) {
+    if (*outcome.failure == Failure::kRejected && (outcome.status == 409 || outcome.status == 422))
+      return CommandOutcome{
+          true,
+          "the registry's own system refused it (HTTP " + std::to_string(outcome.status) + ")",
+          {},
+          {}};
+    obs::warn("upstream_call_failed",
+              {{"kind", std::string(to_string(*outcome.failure))}, {"detail", outcome.message}});
+    return make_error_code(error_of(*outcome.failure));
+  }
+  if (!outcome.json.is_object()) {
+    obs::warn("upstream_answer_malformed", {{"detail", "a command's answer is not an object"}});
+    return make_error_code(Error::kMalformed);
+  }
+  CommandOutcome applied;
+  boost::json::object result;
+  for (const auto& kv : outcome.json.as_object()) {
+    if (kv.value().is_string()) result[kv.key()] = kv.value();
+  }
+  if (const auto it = request.args().find("citizen_id"); it != request.args().end())
+    applied.citizen_id = it->second;
+  else if (const auto* c = result.if_contains("citizen_id"); c != nullptr)
+    applied.citizen_id = std::string(c->as_string());
+  applied.result = boost::json::serialize(result);
+  return applied;
 }
 
 boost::system::result<Record> RecordSource::map(const boost::json::value& answer) const {

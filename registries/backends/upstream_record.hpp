@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "registries/backends/upstream.hpp"
+#include "registries/commands.hpp"
 
 // The "upstream" backend's generic half: asks a ministry's REST API for one subject and maps
 // its answer onto the columns of a module's record, as config `registries.<name>.upstream`
@@ -72,6 +73,12 @@ class RecordSource {
   /// is kMalformed: never a partial list.
   boost::system::result<std::vector<Record>> fetch_all(std::string_view subject_key,
                                                        std::string_view value);
+  /// Applies a command through the upstream's own API (config `commands`: command → path):
+  /// POSTs {"command","command_id","args"} with the command id as Idempotency-Key, so the
+  /// upstream applies it once however often it is sent. 2xx: applied, its JSON object's
+  /// string members are the result; 409/422: refused by the upstream's rules; timeouts and
+  /// outages are transient (an Error); no path for the command: operation_not_supported.
+  boost::system::result<CommandOutcome> command(const bus::v1::Request& request);
   Stats stats() const { return client_.stats(); }
 
  private:

@@ -25,7 +25,8 @@ constexpr std::array<std::string_view, 1> kSubjects{"citizen_id"};
 constexpr std::array<std::string_view, 4> kClaims{"deceased", "date_of_death", "spouse_citizen_id",
                                                   "marriage_date"};
 constexpr Catalogue kCatalogue{"civil-status", kOperations, kFields,
-                               kSubjects,      kClaims,     "births, deaths and marriages"};
+                               kSubjects,      kClaims,     "births, deaths and marriages",
+                               kCommands};
 
 void parse_verify(RequestReader& in, bus::v1::Request& env) {
   in.only({"citizen_id", "deceased", "date_of_death", "spouse_citizen_id", "marriage_date"});
@@ -94,7 +95,7 @@ class CivilStatusModule final : public Module {
   }
 
   UpstreamShape upstream_shape() const override {
-    return {kUpstreamColumns, kUpstreamRequired, kUpstreamSubjects, /*many=*/true};
+    return {kUpstreamColumns, kUpstreamRequired, kUpstreamSubjects, /*many=*/true, kCommands};
   }
 
   std::unique_ptr<SeedWriter> seed(const config::RegistryConfig& rc,

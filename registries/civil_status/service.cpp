@@ -107,6 +107,9 @@ boost::json::object event_json(const CivilEvent& e,
 }
 
 v1::Reply CivilStatusService::handle(const v1::Request& req) {
+  if (req.operation() == v1::OPERATION_COMMAND)
+    return answer_command("civil-status", kCommands, req,
+                          [this](const v1::Request& c) { return store_.apply(c); });
   v1::Reply reply;
   reply.set_request_id(req.request_id());
   reply.mutable_source()->set_registry("civil-status");

@@ -1,8 +1,11 @@
 // The civil-status registry in a SQLite file (the embedded default).
+#include <cstdio>
 #include <stdexcept>
 
+#include "registries/backends/sqlite_commands.hpp"
 #include "registries/backends/sqlite_rows.hpp"
 #include "registries/civil_status/store.hpp"
+#include "util/random.hpp"
 
 namespace lgsp::registries::civil_status {
 namespace {
@@ -19,10 +22,49 @@ CivilEvent read_event(sqlite3_stmt* s) {
           column_text(s, 4), column_text(s, 5), column_text(s, 6), column_text(s, 7)};
 }
 
+/// A free registration number: "<prefix>.<year>.<7 random digits>" ("" when none was found).
+std::string free_registration_number(sqlite3* db, std::string_view prefix, std::string_view year) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::array<unsigned char, 4> r{};
+    util::random_fill(r);
+    const unsigned serial = ((unsigned{r[0]} << 16U) | (unsigned{r[1]} << 8U) | r[2]) % 10000000U;
+    char digits[8];
+    std::snprintf(digits, sizeof digits, "%07u", serial);
+    std::string candidate = std::string(prefix) + "." + std::string(year) + "." + digits;
+    if (!rows::exists(db, "SELECT 1 FROM civil_events WHERE registration_number = ?1", {candidate}))
+      return candidate;
+  }
+  return {};
+}
+
+/// Registers a citizen's birth or death (`kind`) on `date` at `place`, once per citizen.
+CommandOutcome record_event(sqlite3* db, std::string_view kind, const std::string& citizen,
+                            const std::string& date, const std::string& place) {
+  if (rows::exists(db, "SELECT 1 FROM civil_events WHERE citizen_id = ?1 AND kind = ?2",
+                   {citizen, kind}))
+    return {true, "this citizen's " + std::string(kind) + " is already registered", {}, {}};
+  if (kind == "death" &&
+      rows::exists(db,
+                   "SELECT 1 FROM civil_events WHERE citizen_id = ?1 AND kind = 'birth'"
+                   " AND event_date > ?2",
+                   {citizen, date}))
+    return {true, "the date of death is before the registered date of birth", {}, {}};
+  const std::string number = free_registration_number(db, kind == "birth" ? "KS" : "KT",
+                                                      std::string_view(date).substr(0, 4));
+  if (number.empty()) return {true, "no free registration number this year", {}, {}};
+  rows::change_rows(db,
+                    "INSERT INTO civil_events (registration_number, kind, citizen_id,"
+                    " spouse_citizen_id, event_date, place_of_registration, registered_on,"
+                    " status) VALUES (?1, ?5, ?2, '', ?3, ?4, date('now'), 'registered')",
+                    {number, citizen, date, place, kind});
+  return {false, {}, R"({"registration_number":")" + number + R"("})", citizen};
+}
+
 class SqliteStore final : public CivilStatusStore {
  public:
   explicit SqliteStore(const std::string& path)
       : db_(rows::open_registry(path, "civil-status")),
+        commands_("civil-status", path),
         by_citizen_(rows::select(db_.get(), kColumns, "civil_events",
                                  "citizen_id = ?1 ORDER BY event_date, registration_number")) {}
 
@@ -32,9 +74,32 @@ class SqliteStore final : public CivilStatusStore {
   std::vector<CivilEvent> samples(std::int64_t n) override {
     return rows::spread<CivilEvent>(db_.get(), kColumns, "civil_events", n, read_event);
   }
+  StoreResult<CommandOutcome> apply(const bus::v1::Request& command) override {
+    return commands_.run(command, [&](sqlite3* db) -> CommandOutcome {
+      const auto& name = command.command();
+      const auto& a = command.args();
+      if (name == "record-birth") {
+        return record_event(db, "birth", a.at("citizen_id"), a.at("date_of_birth"),
+                            a.at("place_of_registration"));
+      }
+      if (name == "record-death") {
+        return record_event(db, "death", a.at("citizen_id"), a.at("date_of_death"),
+                            a.at("place_of_registration"));
+      }
+      // void-birth, void-death: remove the registration the undone command made, if it did.
+      if (name == "void-birth") {
+        return commands_.undo(
+            db, command, "record-birth",
+            {"DELETE FROM civil_events WHERE citizen_id = ?1 AND kind = 'birth'"});
+      }
+      return commands_.undo(db, command, "record-death",
+                            {"DELETE FROM civil_events WHERE citizen_id = ?1 AND kind = 'death'"});
+    });
+  }
 
  private:
   sqlite::Db db_;
+  rows::SqliteCommands commands_;
   sqlite::Stmt by_citizen_;
 };
 

@@ -30,9 +30,34 @@ struct CivilEvent {
   std::string status;                 // registered | dissolved (a marriage ended by divorce)
 };
 
+/// The civil-status registry's commands (a step of the birth and of the death procedure, and
+/// their undos).
+inline constexpr std::array<CommandArg, 3> kRecordBirthArgs{{
+    {"citizen_id", ArgKind::kCitizenId},
+    {"date_of_birth", ArgKind::kDate},
+    {"place_of_registration", ArgKind::kText},
+}};
+inline constexpr std::array<CommandArg, 3> kRecordDeathArgs{{
+    {"citizen_id", ArgKind::kCitizenId},
+    {"date_of_death", ArgKind::kDate},
+    {"place_of_registration", ArgKind::kText},
+}};
+inline constexpr std::array<std::string_view, 1> kRegistrationResults{"registration_number"};
+inline constexpr std::array<CommandSpec, 4> kCommands{{
+    {"record-birth", kRecordBirthArgs, "void-birth",
+     "registers a citizen's birth (rejected when their birth is already registered)",
+     kRegistrationResults},
+    {"void-birth", {}, "", "removes the birth a record-birth registered"},
+    {"record-death", kRecordDeathArgs, "void-death",
+     "registers a citizen's death (rejected when it is already registered, or dated before "
+     "their registered birth)",
+     kRegistrationResults},
+    {"void-death", {}, "", "removes the death a record-death registered"},
+}};
+
 /// Read access to the civil-status registry. Implementations: SQLite (embedded default) and
 /// PostgreSQL; one instance per thread.
-class CivilStatusStore {
+class CivilStatusStore : public CommandTarget {
  public:
   virtual ~CivilStatusStore() = default;
   /// The citizen's events, oldest first; empty when the registry holds nothing of theirs.

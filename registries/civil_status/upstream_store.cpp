@@ -58,6 +58,10 @@ class UpstreamStore final : public CivilStatusStore {
   }
   /// The upstream is not ours to enumerate.
   std::vector<CivilEvent> samples(std::int64_t) override { return {}; }
+  /// The ministry's system records the birth itself, through its API (config `commands`).
+  StoreResult<CommandOutcome> apply(const bus::v1::Request& command) override {
+    return source_.command(command);
+  }
 
  private:
   up::RecordSource source_;

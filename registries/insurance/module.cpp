@@ -27,7 +27,8 @@ constexpr std::array<std::string_view, 2> kSubjects{"citizen_id", "social_insura
 constexpr std::array<std::string_view, 2> kClaims{"health_insurance_card", "valid_on"};
 constexpr Catalogue kCatalogue{
     "insurance", kOperations, kFields,
-    kSubjects,   kClaims,     "social and health insurance: cards, coverage, hospital"};
+    kSubjects,   kClaims,     "social and health insurance: cards, coverage, hospital",
+    kCommands};
 
 void parse_verify(RequestReader& in, bus::v1::Request& env) {
   in.only({"citizen_id", "health_insurance_card", "valid_on"});

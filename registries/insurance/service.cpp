@@ -52,6 +52,9 @@ boost::json::object record_json(const domain::InsuranceRow& row,
 }
 
 v1::Reply InsuranceService::handle(const v1::Request& req) {
+  if (req.operation() == v1::OPERATION_COMMAND)
+    return answer_command("insurance", kCommands, req,
+                          [this](const v1::Request& c) { return store_.apply(c); });
   v1::Reply reply;
   reply.set_request_id(req.request_id());
   reply.mutable_source()->set_registry("insurance");

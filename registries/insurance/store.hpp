@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <boost/system/result.hpp>
 #include <cstdint>
 #include <memory>
@@ -17,10 +18,42 @@ namespace lgsp::registries::insurance {
 template <class T>
 using StoreResult = boost::system::result<T>;
 
+/// The insurance registry's commands (the last step of the birth and of the death procedure,
+/// and their undos).
+inline constexpr std::array<CommandArg, 4> kIssueChildCardArgs{{
+    {"citizen_id", ArgKind::kCitizenId},
+    {"date_of_birth", ArgKind::kDate},
+    {"hospital_province", ArgKind::kText},
+    {"hospital_facility_code", ArgKind::kText},
+}};
+inline constexpr std::array<std::string_view, 3> kIssueChildCardResults{
+    "social_insurance_number", "health_insurance_card", "coverage_end"};
+inline constexpr std::array<CommandArg, 2> kFuneralAllowanceArgs{{
+    {"citizen_id", ArgKind::kCitizenId},
+    {"date_of_death", ArgKind::kDate},
+}};
+inline constexpr std::array<std::string_view, 2> kFuneralAllowanceResults{"allowance_reference",
+                                                                          "amount_vnd"};
+inline constexpr std::array<CommandSpec, 4> kCommands{{
+    {"issue-child-card", kIssueChildCardArgs, "cancel-child-card",
+     "issues the free health insurance card of a child under 6, valid until the day before "
+     "their sixth birthday",
+     kIssueChildCardResults},
+    {"cancel-child-card", {}, "", "removes the card an issue-child-card issued"},
+    {"grant-funeral-allowance", kFuneralAllowanceArgs, "revoke-funeral-allowance",
+     "grants a deceased employee's, civil servant's or pensioner's funeral allowance (ten times "
+     "the base salary of the month of death) and ends their coverage on that date",
+     kFuneralAllowanceResults},
+    {"revoke-funeral-allowance",
+     {},
+     "",
+     "withdraws the allowance a grant-funeral-allowance granted and restores the coverage"},
+}};
+
 /// Read access to the social/health insurance registry (one record per insured citizen).
 /// Implementations: SQLite (embedded default) and PostgreSQL; one instance per thread.
 /// "Not found" is an empty optional; an error means the store could not answer.
-class InsuranceStore {
+class InsuranceStore : public CommandTarget {
  public:
   virtual ~InsuranceStore() = default;
   virtual StoreResult<std::optional<domain::InsuranceRow>> find_by_citizen(

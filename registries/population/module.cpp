@@ -20,7 +20,8 @@ constexpr std::array<std::string_view, 2> kSubjects{"citizen_id", "legacy_id_num
 constexpr std::array<std::string_view, 3> kClaims{"full_name", "date_of_birth", "gender"};
 constexpr Catalogue kCatalogue{
     "population", kOperations, kFields,
-    kSubjects,    kClaims,     "identity, birth, origin and permanent address of every citizen"};
+    kSubjects,    kClaims,     "identity, birth, origin and permanent address of every citizen",
+    kCommands};
 
 void parse_name(RequestReader& in, bus::v1::Request& env) {
   auto name = in.str("full_name", false, 200);

@@ -25,6 +25,9 @@ PopulationService::PopulationService(PopulationStore& store, Clock now_ms)
     : store_(store), now_ms_(std::move(now_ms)) {}
 
 v1::Reply PopulationService::handle(const v1::Request& req) {
+  if (req.operation() == v1::OPERATION_COMMAND)
+    return answer_command("population", kCommands, req,
+                          [this](const v1::Request& c) { return store_.apply(c); });
   v1::Reply reply;
   answer_one(req, reply);
   return reply;
@@ -140,8 +143,13 @@ void PopulationService::lookup(const v1::Request& req, const domain::CitizenReco
     } else if (f == "place_of_origin") {
       r["place_of_origin"] = rec.place_of_origin;
     } else if (f == "permanent_address") {
-      r["permanent_address"] = json::object{
-          {"province", rec.province}, {"district", rec.district}, {"commune", rec.commune}};
+      // null: no permanent residence (deregistered, as on a death).
+      if (rec.province.empty()) {
+        r["permanent_address"] = nullptr;
+      } else {
+        r["permanent_address"] = json::object{
+            {"province", rec.province}, {"district", rec.district}, {"commune", rec.commune}};
+      }
     } else if (f == "id_card_issue_date") {
       r["id_card_issue_date"] = rec.id_card_issue_date;
     }

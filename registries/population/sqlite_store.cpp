@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "domain/citizen_id.hpp"
 #include "registries/backends/sqlite_rows.hpp"
+#include "util/random.hpp"
 
 namespace lgsp::registries::population {
 namespace {
@@ -14,6 +16,13 @@ constexpr std::string_view kCitizenColumns =
     "id_card_issue_date, legacy_id_number";
 using sqlite::column_text;
 
+/// Kept beside the registry by its commands: a permanent residence deregistered (on a death),
+/// with the residence it was, so the registry's history keeps it and an undo restores it.
+constexpr const char* kCommandSchema =
+    "CREATE TABLE IF NOT EXISTS residence_deregistrations (citizen_id TEXT PRIMARY KEY,"
+    " reason TEXT NOT NULL, effective_date TEXT NOT NULL, province TEXT NOT NULL,"
+    " district TEXT NOT NULL, commune TEXT NOT NULL) WITHOUT ROWID;";
+
 domain::CitizenRecord read_citizen(sqlite3_stmt* s) {
   return {column_text(s, 0), column_text(s, 1), column_text(s, 2), column_text(s, 3),
           column_text(s, 4), column_text(s, 5), column_text(s, 6), column_text(s, 7),
@@ -24,6 +33,7 @@ domain::CitizenRecord read_citizen(sqlite3_stmt* s) {
 
 SqlitePopulationStore::SqlitePopulationStore(const std::string& path)
     : db_(rows::open_registry(path, "population")),
+      commands_("population", path, kCommandSchema),
       by_id_(rows::select(db_.get(), kCitizenColumns, "citizens", "citizen_id = ?1")),
       by_legacy_(rows::select(db_.get(), kCitizenColumns, "citizens", "legacy_id_number = ?1")) {}
 
@@ -69,6 +79,84 @@ StoreResult<std::vector<domain::CitizenRecord>> SqlitePopulationStore::find_citi
 std::vector<domain::CitizenRecord> SqlitePopulationStore::samples(std::int64_t n) {
   return rows::spread<domain::CitizenRecord>(db_.get(), kCitizenColumns, "citizens", n,
                                              read_citizen);
+}
+
+namespace {
+
+/// A free citizen ID for a newborn: the province of birth, gender and year decide the first
+/// six digits; the serial is random, drawn again while the ID is taken.
+std::optional<std::string> free_citizen_id(sqlite3* db, const bus::v1::Request& c) {
+  const auto& args = c.args();
+  const auto gender = domain::parse_gender(args.at("gender"));
+  const int year = std::stoi(args.at("date_of_birth").substr(0, 4));
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    std::array<unsigned char, 4> r{};
+    util::random_fill(r);
+    const unsigned serial =
+        (unsigned{r[0]} << 24U) | (unsigned{r[1]} << 16U) | (unsigned{r[2]} << 8U) | unsigned{r[3]};
+    auto id = domain::make_citizen_id(args.at("birth_province_code"),
+                                      gender.value_or(domain::Gender::kMale), year, serial);
+    if (!rows::exists(db, "SELECT 1 FROM citizens WHERE citizen_id = ?1", {id})) return id;
+  }
+  return std::nullopt;
+}
+
+CommandOutcome register_newborn(sqlite3* db, const bus::v1::Request& c) {
+  const auto id = free_citizen_id(db, c);
+  if (!id) return {true, "no free citizen ID for this province, gender and year", {}, {}};
+  const auto& a = c.args();
+  rows::change_rows(db,
+                    "INSERT INTO citizens (citizen_id, full_name, date_of_birth, gender,"
+                    " place_of_origin, province, district, commune, id_card_issue_date,"
+                    " legacy_id_number) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', NULL)",
+                    {*id, a.at("full_name"), a.at("date_of_birth"), a.at("gender"),
+                     a.at("place_of_origin"), a.at("province"), a.at("district"), a.at("commune")});
+  return {false, {}, R"({"citizen_id":")" + *id + R"("})", *id};
+}
+
+/// Deregisters a deceased citizen's permanent residence: the residence moves to
+/// residence_deregistrations and the citizen is left with none.
+CommandOutcome deregister_residence(sqlite3* db, const bus::v1::Request& c) {
+  const auto& a = c.args();
+  const std::string& citizen = a.at("citizen_id");
+  const std::string& died = a.at("date_of_death");
+  if (!rows::exists(db, "SELECT 1 FROM citizens WHERE citizen_id = ?1", {citizen}))
+    return {true, "the registry holds no citizen with this ID", {}, {}};
+  if (rows::exists(db, "SELECT 1 FROM residence_deregistrations WHERE citizen_id = ?1", {citizen}))
+    return {true, "this citizen's permanent residence is already deregistered", {}, {}};
+  if (rows::exists(db, "SELECT 1 FROM citizens WHERE citizen_id = ?1 AND date_of_birth > ?2",
+                   {citizen, died}))
+    return {true, "the date of death is before the citizen's date of birth", {}, {}};
+  rows::change_rows(db,
+                    "INSERT INTO residence_deregistrations SELECT citizen_id, 'death', ?2,"
+                    " province, district, commune FROM citizens WHERE citizen_id = ?1",
+                    {citizen, died});
+  rows::change_rows(db,
+                    "UPDATE citizens SET province = '', district = '', commune = ''"
+                    " WHERE citizen_id = ?1",
+                    {citizen});
+  return {false, {}, R"({"deregistered_on":")" + died + R"("})", citizen};
+}
+
+}  // namespace
+
+StoreResult<CommandOutcome> SqlitePopulationStore::apply(const bus::v1::Request& command) {
+  return commands_.run(command, [&](sqlite3* db) -> CommandOutcome {
+    const auto& name = command.command();
+    if (name == "register-newborn") return register_newborn(db, command);
+    if (name == "deregister-residence") return deregister_residence(db, command);
+    // void-newborn: remove the citizen the undone command recorded, if it did.
+    if (name == "void-newborn") {
+      return commands_.undo(db, command, "register-newborn",
+                            {"DELETE FROM citizens WHERE citizen_id = ?1"});
+    }
+    // restore-residence: the residence the undone deregistration kept, back in place.
+    return commands_.undo(
+        db, command, "deregister-residence",
+        {"UPDATE citizens SET (province, district, commune) = (SELECT province, district, commune"
+         " FROM residence_deregistrations WHERE citizen_id = ?1) WHERE citizen_id = ?1",
+         "DELETE FROM residence_deregistrations WHERE citizen_id = ?1"});
+  });
 }
 
 SqlitePopulationWriter::SqlitePopulationWriter(std::string path)

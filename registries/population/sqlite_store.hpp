@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "registries/backends/sqlite_commands.hpp"
 #include "registries/population/store.hpp"
 #include "util/sqlite.hpp"
 
@@ -25,12 +26,14 @@ class SqlitePopulationStore final : public PopulationStore {
   StoreResult<std::vector<domain::CitizenRecord>> find_citizens(
       const std::vector<std::string>& citizen_ids) override;
   std::vector<domain::CitizenRecord> samples(std::int64_t n) override;
+  StoreResult<CommandOutcome> apply(const bus::v1::Request& command) override;
 
   /// The list sizes find_citizens() prepares statements for.
   static constexpr std::array<std::size_t, 7> kIdListSizes{1, 8, 32, 128, 256, 1024, 4096};
 
  private:
   sqlite::Db db_;
+  sqlite_rows::SqliteCommands commands_;
   sqlite::Stmt by_id_;
   sqlite::Stmt by_legacy_;
   std::array<sqlite::Stmt, kIdListSizes.size()> by_ids_;  // [i]: kIdListSizes[i] parameters

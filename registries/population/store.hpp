@@ -18,10 +18,39 @@ namespace lgsp::registries::population {
 template <class T>
 using StoreResult = boost::system::result<T>;
 
+/// The population registry's commands (steps of the birth and the death procedures, and
+/// their undos).
+inline constexpr std::array<CommandArg, 8> kRegisterNewbornArgs{{
+    {"full_name", ArgKind::kName},
+    {"date_of_birth", ArgKind::kDate},
+    {"gender", ArgKind::kGender},
+    {"birth_province_code", ArgKind::kProvinceCode},
+    {"place_of_origin", ArgKind::kText},
+    {"province", ArgKind::kText},
+    {"district", ArgKind::kText},
+    {"commune", ArgKind::kText},
+}};
+inline constexpr std::array<std::string_view, 1> kRegisterNewbornResults{"citizen_id"};
+inline constexpr std::array<CommandArg, 2> kDeregisterResidenceArgs{{
+    {"citizen_id", ArgKind::kCitizenId},
+    {"date_of_death", ArgKind::kDate},
+}};
+inline constexpr std::array<std::string_view, 1> kDeregisterResidenceResults{"deregistered_on"};
+inline constexpr std::array<CommandSpec, 4> kCommands{{
+    {"register-newborn", kRegisterNewbornArgs, "void-newborn",
+     "issues a newborn's citizen ID and records them with their permanent residence",
+     kRegisterNewbornResults},
+    {"void-newborn", {}, "", "removes the newborn a register-newborn recorded"},
+    {"deregister-residence", kDeregisterResidenceArgs, "restore-residence",
+     "deregisters a deceased citizen's permanent residence (kept in the registry's history)",
+     kDeregisterResidenceResults},
+    {"restore-residence", {}, "", "puts back the residence a deregister-residence removed"},
+}};
+
 /// Read access to the population registry. Implementations: SQLite (embedded default) and
 /// PostgreSQL. An instance is used by one thread (the connector's poll loop).
 /// "Not found" is an empty optional/vector; an error means the store could not answer.
-class PopulationStore {
+class PopulationStore : public CommandTarget {
  public:
   virtual ~PopulationStore() = default;
   virtual StoreResult<std::optional<domain::CitizenRecord>> find_citizen(

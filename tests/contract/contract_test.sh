@@ -24,7 +24,8 @@ echo "== redocly lint docs/openapi.yaml"
 # writer admin) and in a temp dir, with a 1 s read timeout (so a 408 is quick to provoke).
 # Bulk jobs hold at most 100,000 records, so that a 413 over max_records is quick to provoke.
 # Two partners are added, with a tiny rate limit and a tiny daily quota, so that 429s can be
-# provoked (the demo partners' limits are far too large for that).
+# provoked (the demo partners' limits are far too large for that); the first may also start
+# birth registrations, so that a procedure's 429 can be provoked too.
 dev_profile 2 "$work/dev.yaml" "s#read_timeout_ms: 10000#read_timeout_ms: 1000#" \
   "s#^  max_active_jobs_per_partner: 2\$#&\n  max_records: 100000#"
 grep -q '^  max_records: 100000$' "$work/dev.yaml" || { echo "FAIL: config/dev.yaml no longer has batches.max_active_jobs_per_partner: 2"; exit 1; }
@@ -34,7 +35,7 @@ cat >> "$work/dev.yaml" <<'EOF'
     name: Contract test partner with a tiny rate limit
     demo: true
     api_key_sha256: [fec181fa6da88bce290804689b68240255f9617a02505ed9feb3dafb5306ba99]  # contract-rate-key
-    operations: [population.verify]
+    operations: [population.verify, procedure.birth-registration]
     rate_limit: {requests_per_second: 1, burst: 1}
   - id: contract-quota
     name: Contract test partner with a tiny daily quota and no registry to profile
@@ -49,12 +50,8 @@ for port in 28080 29464; do
     echo "FAIL: something already listens on 127.0.0.1:$port (another contract test?)"; exit 1
   fi
 done
-start_standin 2  # civil status, through the upstream backend as in scripts/dev.sh
-"$lgsp" keys init --config "$work/dev.yaml" > /dev/null 2>&1
-"$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
-pid=$!
-pids+=("$pid")
-wait_ready http://127.0.0.1:29464/readyz "$work/dev.log"
+start_dev 2  # civil status through the upstream backend, as in scripts/dev.sh
+pid=$dev_pid
 
 "$lgsp" seed --config "$work/dev.yaml" --samples 1 > "$work/samples.jsonl"
 # Civil status is the stand-in ministry's (upstream backend): its samples come from its copy.

@@ -124,9 +124,12 @@ render() { # out-dir values-file... (the render's stderr goes to out-dir/stderr)
 }
 
 # --- render ----------------------------------------------------------------------------
-cases=(default all cluster)
+cases=(default all cluster webhook procedures procedures-cluster)
 declare -A case_values=([default]="" [all]="$here/values-all.yaml"
-                        [cluster]="$here/values-all.yaml $here/values-cluster.yaml")
+                        [cluster]="$here/values-all.yaml $here/values-cluster.yaml"
+                        [webhook]="$here/values-all.yaml $here/values-webhook.yaml"
+                        [procedures]="$here/values-all.yaml $here/values-procedures.yaml"
+                        [procedures-cluster]="$here/values-all.yaml $here/values-cluster.yaml $here/values-procedures.yaml")
 for c in "${cases[@]}"; do
   # shellcheck disable=SC2086 # empty for the default values
   if render "$work/render/$c" ${case_values[$c]}; then
@@ -148,13 +151,94 @@ else
   fail "render (cluster values): the gateway StatefulSet still numbers its pods or claims volumes"
 fi
 
+# Consents (values-all.yaml): the gateway's config has a consents section on the consent
+# store's DSN file, which the gateway pods mount; the default values render neither.
+if grep -q '^    consents:$' "$work/render/all/manifests.yaml" &&
+   grep -q 'postgres_dsn_file: "/etc/lgsp/consents-db/' "$work/render/all/manifests.yaml" &&
+   grep -q 'mountPath: /etc/lgsp/consents-db' "$work/render/all/manifests.yaml" &&
+   ! grep -q '^    consents:$\|consents-db' "$work/render/default/manifests.yaml"; then
+  pass "render: consents.enabled gives the gateways a consents section and the store's Secret; off, neither"
+else
+  fail "render: the consents section or the consent store's Secret is wrong (on in values-all, off by default)"
+fi
+
+# Webhooks (values-webhook.yaml): each partner's webhook reads its secret (and CA) from its
+# own Secret, mounted into the gateway pod where the config says; no other render has one.
+webhook_out=$work/render/webhook/manifests.yaml
+if grep -q 'secret_file: /etc/lgsp/webhooks/0/secret$' "$webhook_out" &&
+   grep -q 'ca_file: /etc/lgsp/webhooks/0/ca.crt$' "$webhook_out" &&
+   grep -q 'secret_file: /etc/lgsp/webhooks/1/signing-secret$' "$webhook_out" &&
+   grep -q 'mountPath: /etc/lgsp/webhooks/1,' "$webhook_out" &&
+   grep -q 'secretName: "lgsp-webhook-water"' "$webhook_out" &&
+   grep -q '^      webhook_batch: 100$' "$webhook_out" &&
+   ! grep -q 'webhooks/' "$work/render/all/manifests.yaml" "$work/render/default/manifests.yaml"; then
+  pass "render: partners' webhooks get secret_file and ca_file from their mounted Secrets; no webhook, no mount"
+else
+  fail "render: a webhook's secret_file/ca_file or its Secret's mount is wrong (values-webhook.yaml)"
+fi
+
+# Procedures (values-procedures.yaml): the gateway's config has a procedures section and
+# names the registries its steps use, without their credentials; without a cluster the
+# store lies on a claim template of its own, with a cluster in its database (no claim). An
+# upstream connector gets its commands and a change outbox: an emptyDir (values-all.yaml),
+# or a claim that one pod at a time holds (values-procedures.yaml).
+proc_out=$work/render/procedures/manifests.yaml
+proc_cluster_out=$work/render/procedures-cluster/manifests.yaml
+gateway_config() { # manifests: the ConfigMap's gateway.yaml
+  awk '/^  gateway.yaml: \|$/ { on = 1; next } on && /^  [a-z-]+\.yaml: \|$/ { exit } on' "$1" 2> /dev/null || true
+}
+proc_gw=$(gateway_config "$proc_out")
+proc_cluster_gw=$(gateway_config "$proc_cluster_out")
+if grep -q '^    procedures:$' <<< "$proc_gw" &&
+   grep -q 'sqlite_path: "/var/lib/lgsp/procedures/procedures.db"$' <<< "$proc_gw" &&
+   grep -q '^    registries:$' <<< "$proc_gw" &&
+   ! grep -q 'registry-db\|upstream-tls\|bearer_token_env\|change_outbox' <<< "$proc_gw" &&
+   grep -q '^        name: procedures$' "$proc_out" &&
+   grep -q '^    procedures:$' <<< "$proc_cluster_gw" &&
+   ! grep -q 'procedures.db' <<< "$proc_cluster_gw" &&
+   ! grep -q 'name: procedures$' "$proc_cluster_out" &&
+   ! grep -q '^    procedures:$\|procedures.db' "$work/render/default/manifests.yaml" "$work/render/all/manifests.yaml"; then
+  pass "render: procedures.enabled gives the gateways a procedures section (its store on a claim of its own, or in the cluster) and their steps' registries without credentials; off, none"
+else
+  fail "render: the gateways' procedures section, its store or its registries are wrong (values-procedures.yaml)"
+fi
+# Every gateway names the registries it routes to (their request partitions, their
+# exchange-duration series), and nothing about how to reach them: the default render's
+# connectors all as `backend: connector`.
+default_gw=$(gateway_config "$work/render/default/manifests.yaml")
+named=1
+for reg in civil-status insurance population vehicle; do
+  grep -q "^      $reg: {backend: connector}$" <<< "$default_gw" || named=0
+done
+gw_registries=$(awk '/^    registries:$/ { on = 1; next } on && !/^      / { exit } on' <<< "$default_gw")
+if [ "$named" = 1 ] && [ "$(wc -l <<< "$gw_registries")" = 4 ]; then
+  pass "render: the gateways name every connector's registry (backend connector), with nothing about reaching it"
+else
+  fail "render: the default gateway config does not name each connector's registry as backend connector"
+fi
+all_out=$work/render/all/manifests.yaml
+if grep -q 'change_outbox: "/var/lib/lgsp/change-outbox/civil-status-changes.db"$' "$all_out" &&
+   grep -q '"record-death":"/api/v1/ho-tich/khai-tu"' "$all_out" &&
+   grep -q 'emptyDir: {sizeLimit: "512Mi"}' "$all_out" &&
+   ! grep -q 'Recreate' "$all_out" &&
+   grep -q 'change_outbox: "/var/lib/lgsp/change-outbox/civil-status-changes.db"$' "$proc_out" &&
+   grep -q 'claimName: lgsp-civil-status-outbox$' "$proc_out" &&
+   grep -q '^    type: Recreate$' "$proc_out" &&
+   ! grep -q '^ *change_outbox: \|name: change-outbox' "$work/render/default/manifests.yaml"; then
+  pass "render: an upstream connector gets its commands, and its change outbox on an emptyDir or (one pod at a time, Recreate) a claim"
+else
+  fail "render: an upstream connector's commands or change outbox are wrong (values-all.yaml, values-procedures.yaml)"
+fi
+
 # --- values against values.schema.json ---------------------------------------------------
 validate=(node "$here/validate.mjs")
 schema=$chart/values.schema.json
 if out=$("${validate[@]}" values "$schema" "$chart/values.yaml" \
            "$work/render/default/values.json=$chart/values.yaml" \
-           "$work/render/all/values.json=$here/values-all.yaml" 2>&1); then
-  pass "values.yaml, and the coalesced default and values-all values, satisfy values.schema.json"
+           "$work/render/all/values.json=$here/values-all.yaml" \
+           "$work/render/webhook/values.json=$here/values-webhook.yaml" \
+           "$work/render/procedures/values.json=$here/values-procedures.yaml" 2>&1); then
+  pass "values.yaml, and the coalesced default, values-all, values-webhook and values-procedures values, satisfy values.schema.json"
 else
   fail "values against values.schema.json:"
 fi
@@ -240,9 +324,11 @@ secret_file() { # path: plausible content chosen by the file's name
     */audit-subject-key/*) openssl rand -hex 32 > "$f" ;;
     */audit-signing-key/*) openssl genpkey -algorithm ed25519 -out "$f" 2> /dev/null ;;
     */jwks/* | */citizen-jwks/*) echo '{"keys":[]}' > "$f" ;;
+    # A partner's webhook signing secret (>= 32 characters), as `lgsp keys secret` writes it.
+    */webhooks/*) openssl rand -hex 32 > "$f" ;;
     # Refused at once on loopback: the process must get past its config and stop at the
     # first connection, never reach another machine.
-    */audit-db/* | */registry-db/* | */cluster-db/*) echo "host=127.0.0.1 port=1 dbname=lgsp user=lgsp connect_timeout=2" > "$f" ;;
+    */audit-db/* | */registry-db/* | */cluster-db/* | */consents-db/*) echo "host=127.0.0.1 port=1 dbname=lgsp user=lgsp connect_timeout=2" > "$f" ;;
     # One key per file: a credential may name only one partner.
     */partner-keys/*) printf '# test hashes\n%s\n' "$(printf '%s' "test-key-$f" | sha256sum | cut -d' ' -f1)" > "$f" ;;
     *) echo "no stand-in for secret file $f" >&2; return 1 ;;
@@ -263,6 +349,8 @@ run_config_check() { # case
       case "$f" in
         # A volume claim (a SQLite registry): empty, the file is data, not config.
         pvc:*) mkdir -p "$sb${f#pvc:}" ;;
+        # An emptyDir of the pod's own (/tmp, the gateway's copy of the changes topic).
+        emptydir:*) mkdir -p "$sb${f#emptydir:}" ;;
         # An envelope key Secret (<prefix>-<domain>): a key for its domain, as
         # `lgsp keys bus` writes it.
         sealkeys:*) local rest=${f#sealkeys:} domain=""
@@ -308,22 +396,38 @@ run_config_check() { # case
     else
       cfg_src=$work/check/$c/config/$(basename "$config")
     fi
-    # Every SQLite file the config names (a registry file, the bulk-job store) lies on a
-    # volume claim of its pod: on the read-only root it could not be written, and on an
-    # emptyDir it would not outlive the pod. (The gateway stops at the audit database before
-    # it opens its job store, so the run below cannot show this.)
-    local db claim found
-    while read -r db; do
-      found=""
+    # Every SQLite file the config names (a registry file, the bulk-job and procedure
+    # stores) lies on a volume claim of its pod: on the read-only root it could not be
+    # written, and on an emptyDir it would not outlive the pod. The exceptions may lie on a
+    # writable emptyDir of their own pod (or a claim): the gateway's copy of the changes
+    # topic (the `changes` section), rebuilt from the topic when lost, and an upstream
+    # connector's change outbox (`change_outbox`), whose loss docs/deploy.md owns up to.
+    # The registries in a gateway's config (those procedure steps name, as their connectors
+    # have them) are the connectors' files, which the gateway never opens. (The gateway stops at the audit database before
+    # it opens its stores, so the run below cannot show this.)
+    local section db claim found kind
+    while read -r section db; do
+      if [ "$section" = registries ] && [ "$(basename "$config")" = gateway.yaml ]; then
+        continue
+      fi
+      found="" kind=""
       for f in $files; do
-        case "$f" in pvc:*) claim=${f#pvc:}; [ "${db#"$claim"/}" != "$db" ] && found=$claim ;; esac
+        case "$f" in
+          pvc:*) claim=${f#pvc:}; [ "${db#"$claim"/}" != "$db" ] && found=$claim kind="volume claim" ;;
+          emptydir:*) [ "$section" = changes ] || [ "$section" = change_outbox ] || continue
+                      claim=${f#emptydir:}; [ "${db#"$claim"/}" != "$db" ] && found=$claim kind="emptyDir" ;;
+        esac
       done
       if [ -n "$found" ]; then
-        pass "$c: $workload: $db is on the pod's volume claim at $found"
+        pass "$c: $workload: $db ($section) is on the pod's $kind at $found"
+      elif [ "$section" = changes ] || [ "$section" = change_outbox ]; then
+        fail "$c: $workload: $db ($section) is on none of the pod's writable volumes (${files})"
       else
-        fail "$c: $workload: $db is on none of the pod's volume claims (${files})"
+        fail "$c: $workload: $db ($section) is on none of the pod's volume claims (${files})"
       fi
-    done < <(sed -n 's/^ *sqlite_path: "\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$cfg_src")
+    done < <(awk '/^[a-z_]+:/ { section = $1; sub(/:.*/, "", section) }
+                  /^ *sqlite_path: / { p = $2; gsub(/"/, "", p); print section, p }
+                  /^ *change_outbox: / { p = $2; gsub(/"/, "", p); print "change_outbox", p }' "$cfg_src")
     # The pod's paths, moved into the sandbox; the brokers moved to a refused loopback port
     # (no DNS lookup of an in-cluster name from this machine).
     local cfg=$sb/${config#/}
@@ -342,8 +446,12 @@ run_config_check() { # case
     # A registry served by its ministry's system has no database to stop at: its connector
     # runs (Kafka refused) until stopped, once it has loaded its config and opened its
     # upstream client and Kafka clients.
+    # (A gateway's config names upstream registries too, with procedures, and the others as
+    # `backend: connector`: it still stops at its database.)
     local upstream=0 limit=20
-    grep -q '^ *backend: upstream$' "$cfg" && upstream=1 limit=8
+    case "$config" in
+      */connector-*.yaml) grep -q '^ *backend: upstream$' "$cfg" && upstream=1 limit=8 ;;
+    esac
     (cd "$sb" && env "${envs[@]}" timeout "$limit" "$lgsp" "${args[@]:1}") > "$sb/out.log" 2>&1 || rc=$?
     # Expected: the config loads (exit 2 and "invalid configuration" otherwise), the Kafka
     # clients are created from its properties, and the process stops at its database

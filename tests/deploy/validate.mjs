@@ -298,6 +298,9 @@ async function checkManifests(file, outDir) {
         const items = v.secret.items ? v.secret.items.map((i) => i.path) : ["*"];
         for (const i of items) files.push(`${m.mountPath}/${i}`);
       } else if (v?.persistentVolumeClaim) files.push(`pvc:${m.mountPath}`);
+      // A writable emptyDir: the pod's own, lost with it (the gateway's copy of the changes
+      // topic, rebuilt from the topic).
+      else if (v?.emptyDir && !m.readOnly) files.push(`emptydir:${m.mountPath}`);
       // Envelope keys: one Secret per domain projected into one directory.
       else if (v?.projected) {
         for (const s of v.projected.sources || [])
@@ -335,15 +338,17 @@ function checkDocValues(valuesFile, docFile) {
 }
 
 // The chart knows the registries only through values.schema.json (connector blocks, partners'
-// operations and field scopes) and the connector blocks of values.yaml; each list must be
-// exactly the binary's registry table (`lgsp registries --json`), so a registry added to the
-// table and not to the chart (or removed from one) fails here.
+// operations, field scopes and kinds of change) and the connector blocks of values.yaml;
+// each list must be exactly the binary's registry table (`lgsp registries --json`), so a
+// registry or command added to the table and not to the chart (or removed from one) fails
+// here.
 function checkRegistryTable(schemaFile, valuesFile, tableFile) {
   const schema = JSON.parse(fs.readFileSync(schemaFile, "utf8"));
   const values = YAML.parse(fs.readFileSync(valuesFile, "utf8"));
   const table = JSON.parse(fs.readFileSync(tableFile, "utf8"));
   const names = table.map((r) => r.name).sort();
-  const own = ["citizen.profile", "audit.access-log"];
+  // The gateway's own operations (registries/table.cpp's pseudo-registries).
+  const own = ["citizen.profile", "audit.access-log", "consent.grant", "consent.revoke", "consent.list"];
   const ops = (batch) => [...own, ...table.flatMap((r) => r.operations
     .filter((o) => batch || o !== "batch-verify").map((o) => `${r.name}.${o}`))].sort();
   const same = (what, got, want) => {
@@ -360,13 +365,24 @@ function checkRegistryTable(schemaFile, valuesFile, tableFile) {
     same(`schema connectors.${r.name}.backend`, c.properties.backend.enum, r.backends);
     same(`schema connectors.${r.name} has an upstream block`, "upstream" in c.properties ? ["yes"] : [],
          r.backends.includes("upstream") ? ["yes"] : []);
+    // An upstream block that maps commands (upstream.commands; civil-status's) maps the
+    // module's, and only those.
+    if (c.properties.upstream?.properties.commands)
+      same(`schema connectors.${r.name}.upstream.commands`,
+           c.properties.upstream.properties.commands?.propertyNames?.enum || [],
+           (r.commands || []).map((cmd) => cmd.split("(")[0]));
   }
+  // Kinds of change (partners' `changes` grants): every command of every registry, undos
+  // included ("register-newborn(...) undo:void-newborn" names the command register-newborn).
+  const kinds = table.flatMap((r) => (r.commands || []).map((c) => `${r.name}.${c.split("(")[0]}`));
   const enums = [];
+  const kindEnums = [];
   const walk = (o) => {
     if (Array.isArray(o)) o.forEach(walk);
     else if (o && typeof o === "object") {
       if (Array.isArray(o.enum) && o.enum.includes("citizen.profile")) enums.push(o.enum);
       if (Array.isArray(o.enum) && o.enum.includes("population") && !o.enum.includes("citizen.profile")) enums.push(o.enum);
+      if (Array.isArray(o.enum) && o.enum.some((k) => kinds.includes(k))) kindEnums.push(o.enum);
       Object.values(o).forEach(walk);
     }
   };
@@ -376,7 +392,10 @@ function checkRegistryTable(schemaFile, valuesFile, tableFile) {
     if (e.includes("citizen.profile")) same("an operations enum", e, ops(e.some((o) => o.endsWith(".batch-verify"))));
     else same("a registry-name enum", e, names);
   }
-  if (!problems.length) console.log(`  ${names.length} registries (${names.join(", ")}), ${enums.length} enums`);
+  if (kindEnums.length !== 1) fail(schemaFile, `expected one enum of kinds of change (partners' changes), found ${kindEnums.length}`);
+  for (const e of kindEnums) same("the kinds-of-change enum", e, kinds);
+  if (!problems.length)
+    console.log(`  ${names.length} registries (${names.join(", ")}), ${enums.length} enums, ${kinds.length} kinds of change`);
 }
 
 const [mode, ...args] = process.argv.slice(2);

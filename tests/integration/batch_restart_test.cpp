@@ -6,8 +6,6 @@
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/child_process.hpp"
@@ -21,28 +19,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-/// The stack's process config turned into a gateway of its own: instance 0 (the in-process
-/// gateway is instance 1), fixed ports, and its own job store.
-std::filesystem::path gateway_config(const TestStack& stack, std::uint16_t api,
-                                     std::uint16_t admin) {
-  std::ifstream in(stack.write_process_config());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  const std::string from =
-      "  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n  instance: 1\n";
-  const auto at = text.find(from);
-  if (at == std::string::npos) throw std::runtime_error("unexpected stack config layout");
-  text.replace(at, from.size(),
-               "  listen: 127.0.0.1:" + std::to_string(api) + "\n  admin_listen: 127.0.0.1:" +
-                   std::to_string(admin) + "\n  threads: 2\n  instance: 0\n");
-  const std::string store = "/batches.db";
-  text.replace(text.find(store), store.size(), "/batches-process.db");
-  const auto path = stack.dir / "gateway-process.yaml";
-  std::ofstream(path) << text;
-  return path;
-}
-
 TEST(BatchRestart, EveryRecordAnsweredOnceAfterGatewayAndConnectorAreKilled) {
   TestStack stack({.start_connector = false,
                    .citizens = 3000,
@@ -51,7 +27,7 @@ TEST(BatchRestart, EveryRecordAnsweredOnceAfterGatewayAndConnectorAreKilled) {
                    .chunk_timeout_ms = 3000});
   const std::uint16_t api = free_port();
   const std::uint16_t admin = free_port();
-  const auto gw_config = gateway_config(stack, api, admin);
+  const auto gw_config = gateway_config(stack, api, admin, "gateway-process");
   const auto conn_config = stack.write_process_config();
   auto connector = std::make_unique<ChildProcess>(
       std::vector<std::string>{"connector", "--config", conn_config.string(), "--registry",

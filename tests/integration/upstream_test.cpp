@@ -125,26 +125,14 @@ TEST_F(UpstreamRegistry, AMalformedAnswerIsARegistryErrorNeverAGuess) {
 
 // Civil status from the Ministry of Justice's system: a list of registrations per citizen,
 // mapped element by element (its kinds and states translated, its dates converted).
-std::string civil_yaml(const std::string& base_url) {
-  return "{backend: upstream, upstream: {base_url: \"" + base_url +
-         "\", timeout_ms: 2000, max_attempts: 2,"
-         " paths: {citizen_id: \"/api/v1/ho-tich/{value}\"}, records: /data/dangKy,"
-         " fields: {registration_number: /soDangKy,"
-         " kind: {from: /loaiViec, values: {KHAI_SINH: birth, KHAI_TU: death, KET_HON: marriage}},"
-         " spouse_citizen_id: /soDinhDanhVoChong,"
-         " event_date: {from: /ngaySuKien, date_format: DD/MM/YYYY}, place_of_registration: "
-         "/noiDangKy,"
-         " registered_on: {from: /ngayDangKy, date_format: DD/MM/YYYY},"
-         " status: {from: /tinhTrang, values: {DA_DANG_KY: registered, DA_LY_HON: dissolved}}}}}";
-}
-
 TEST_F(UpstreamRegistry, CivilStatusListsComeFromTheMinistryOfJusticeAsFromOurOwnCopy) {
   const std::string db = (dir_ / "justice.db").string();
   seed::seed_registries(seed::sqlite_targets({{"civil-status", db}}), 2000, 11);
   const Standin justice(dir_, "", {"--civil-status-db", db});
   const auto copy = registries::civil_status::open_sqlite_store(db);
-  const auto s = std::make_unique<TestStack>(StackOptions{
-      .audit_writer = false, .registries = {{"civil-status", civil_yaml(justice.url())}}});
+  const auto s = std::make_unique<TestStack>(
+      StackOptions{.audit_writer = false,
+                   .registries = {{"civil-status", justice_registry_yaml(justice.url())}}});
 
   // A married citizen and a deceased one, as our own copy of the same data has them.
   std::string married, deceased;
@@ -189,9 +177,9 @@ TEST_F(UpstreamRegistry, CivilStatusListsComeFromTheMinistryOfJusticeAsFromOurOw
   EXPECT_EQ(none.status, 404) << none.body;
 
   // One registration the mapping cannot read fails the whole answer: no partial list.
-  const auto bad = std::make_unique<TestStack>(
-      StackOptions{.audit_writer = false,
-                   .registries = {{"civil-status", civil_yaml(justice.url("malformed"))}}});
+  const auto bad = std::make_unique<TestStack>(StackOptions{
+      .audit_writer = false,
+      .registries = {{"civil-status", justice_registry_yaml(justice.url("malformed"))}}});
   const auto m = ask(*bad, "/v1/civil-status/lookup", {{"citizen_id", married}});
   EXPECT_EQ(m.status, 502) << m.body;
   EXPECT_EQ(m.body.find(married), std::string::npos);

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Metrics proven on a real Prometheus. Starts the stack as separate processes the way it is
 # deployed (`lgsp dev`: embedded cluster, gateway, audit writer and connectors; plus a
-# standalone population connector sharing the work), starts Debian's prometheus on
-# loopback scraping both admin ports with our alert rules loaded, drives traffic (requests
-# of every kind, then a small bulk job run to completion), then:
+# standalone population connector sharing the work; plus a partner whose change feed is
+# pushed to a webhook receiver on loopback), starts Debian's prometheus on loopback
+# scraping both admin ports with our alert rules loaded, drives traffic (requests of every
+# kind, then a small bulk job run to completion, three procedures to their end, the last a
+# death whose changes reach the webhook, and consent checks refused), then:
 #  - runs every PromQL expression of the Grafana dashboard and of the rules through the
 #    query API and fails if any is invalid or returns no series (and checks the
 #    dashboard's layout);
 #  - proves that check fails on a dashboard query naming a metric the code does not export
-#    (an interactive one and a bulk-job one);
+#    (an interactive one, a bulk-job one, a procedure one, a change-feed one, a webhook one
+#    and a consent one);
 #  - checks the connector logs carry the trace id a partner sent in `traceparent`.
 # `promtool check config|rules` and `promtool test rules` run first.
 set -euo pipefail
@@ -30,6 +33,33 @@ api=18080 admin=19464 conn_admin=19465 prom=19090
 dev_profile 1 "$work/dev.yaml" "s#level: info#level: debug#" \
   's#^\(    fetch.wait.max.ms: "1"\)$#\1\n    statistics.interval.ms: "1000"#'
 grep -q 'statistics.interval.ms: "1000"' "$work/dev.yaml" || fail "could not set statistics.interval.ms"
+
+# The dev profile has no webhook (partners[].webhook), so its series would not exist: a
+# partner granted the changes demo-electricity reads gets them pushed to a receiver on a
+# free loopback port (check_prometheus.py receive: 204 to a correctly signed POST, 401
+# otherwise), killed on exit. The partner is appended to the profile's last section.
+export LGSP_TEST_WEBHOOK_SECRET=observability-test-webhook-secret-$RANDOM$RANDOM
+receiver_pid=
+trap 'if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2> /dev/null || true; fi; dev_cleanup' EXIT
+/usr/bin/python3 tests/observability/check_prometheus.py receive --port-file "$work/webhook.port" \
+  > "$work/webhook.log" 2>&1 &
+receiver_pid=$!
+for _ in $(seq 1 50); do [ -s "$work/webhook.port" ] && break; sleep 0.1; done
+[ -s "$work/webhook.port" ] || fail "the webhook receiver did not start"
+[ "$(grep '^[a-z]' "$work/dev.yaml" | tail -n 1)" = "partners:" ] ||
+  fail "partners: is no longer the last section of config/dev.yaml"
+cat >> "$work/dev.yaml" <<YAML
+  - id: demo-electricity-push
+    name: Demo electricity company, its feed pushed to a webhook
+    purposes: [customer-account-closure]
+    changes:
+      civil-status.record-death: [date_of_death]
+      population.deregister-residence: [date_of_death]
+    webhook:
+      url: http://127.0.0.1:$(cat "$work/webhook.port")/lgsp/changes
+      secret_env: LGSP_TEST_WEBHOOK_SECRET
+      purpose: customer-account-closure
+YAML
 
 start_standin 1  # civil status, through the upstream backend as in scripts/dev.sh
 "$lgsp" keys init --config "$work/dev.yaml" 2> /dev/null
@@ -62,7 +92,8 @@ wait_ready "http://127.0.0.1:$prom/-/ready" "$work/prometheus.log"
 echo "== traffic (at $SECONDS s)"
 "$lgsp" seed --config "$work/dev.yaml" --samples 1 > "$work/samples.jsonl"
 /usr/bin/python3 tests/observability/check_prometheus.py drive --api "http://127.0.0.1:$api" \
-  --samples "$work/samples.jsonl" --seconds 12 || fail "traffic"
+  --samples "$work/samples.jsonl" --seconds 12 \
+  --admin "http://127.0.0.1:$admin" --webhook-partner demo-electricity-push || fail "traffic"
 
 # A partner's trace id reaches the connector's log lines (W3C traceparent over Kafka).
 trace=4bf92f3577b34da6a3ce929d0e0e4736

@@ -8,6 +8,11 @@
 // With --civil-status-db (a Ministry of Justice civil-status system):
 //   GET /api/v1/ho-tich/{so_dinh_danh}    200 {"data":{"soDinhDanh":…,"dangKy":[…]}}, the
 //                                         citizen's registrations (an empty list when none)
+//   POST /api/v1/ho-tich/khai-sinh        records a birth (Idempotency-Key required): 201
+//                                         {"registration_number"}, 409 when already recorded
+//   POST /api/v1/ho-tich/khai-sinh/huy    undoes the birth recorded under the key without
+//                                         its "/undo" suffix: 200 {}
+//   POST /api/v1/ho-tich/khai-tu[/huy]    the same for a death (date_of_death)
 //   GET /__stats                          {"requests":N,"connections":M,"open":K}: API
 //                                         requests received, connections accepted, still open
 //
@@ -32,6 +37,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -56,6 +62,10 @@ using Response = http::response<http::string_body>;
 std::string ministry_date(const std::string& iso) {
   if (iso.size() != 10 || iso[4] != '-' || iso[7] != '-') return iso;
   return iso.substr(8, 2) + "/" + iso.substr(5, 2) + "/" + iso.substr(0, 4);
+}
+
+json::object error_body(std::string_view code, std::string_view message) {
+  return {{"error", {{"ma", code}, {"thongDiep", message}}}};
 }
 
 /// The gateway's seeded population file, read-only, answering in the ministry's shape.
@@ -101,12 +111,14 @@ class Population {
   lgsp::sqlite::Stmt by_legacy_;
 };
 
-/// The gateway's seeded civil-status file, read-only, answering as the Ministry of Justice's
-/// system would: its own names for kinds and states, dates as DD/MM/YYYY.
+/// The gateway's seeded civil-status file, answering as the Ministry of Justice's system
+/// would: its own names for kinds and states, dates as DD/MM/YYYY. It also records births
+/// (the registries' command contract: {"command","command_id","args"} in, a flat JSON object
+/// of the result out), each once per Idempotency-Key.
 class CivilStatus {
  public:
   explicit CivilStatus(const std::string& path)
-      : db_(lgsp::sqlite::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)),
+      : db_(lgsp::sqlite::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX)),
         by_citizen_(lgsp::sqlite::prepare(
             db_.get(),
             "SELECT registration_number, kind, spouse_citizen_id, event_date, "
@@ -134,7 +146,110 @@ class CivilStatus {
     return {{"soDinhDanh", id}, {"dangKy", std::move(list)}};
   }
 
+  /// POST /api/v1/ho-tich/khai-sinh (record a birth), /api/v1/ho-tich/khai-tu (a death) or
+  /// either + /huy (undo the one recorded under the key without "/undo"): status and body,
+  /// the same again for a key already seen.
+  std::pair<http::status, json::object> command(std::string_view path, std::string_view body,
+                                                const std::string& key) {
+    lgsp::sqlite::exec(db_.get(),
+                       "CREATE TABLE IF NOT EXISTS lenh_da_nhan (khoa TEXT PRIMARY KEY,"
+                       " trang_thai INTEGER NOT NULL, than TEXT NOT NULL,"
+                       " so_dinh_danh TEXT NOT NULL); BEGIN IMMEDIATE");
+    auto answer = seen(key);
+    if (!answer) {
+      std::string citizen;
+      const bool death = path.starts_with("/api/v1/ho-tich/khai-tu");
+      answer = path.ends_with("/huy") ? undo(key, death) : record(body, death, citizen);
+      remember(key, *answer, citizen);
+    }
+    lgsp::sqlite::exec(db_.get(), "COMMIT");
+    return *answer;
+  }
+
  private:
+  using Answer = std::pair<http::status, json::object>;
+
+  std::optional<Answer> seen(const std::string& key) {
+    auto s = lgsp::sqlite::prepare(db_.get(),
+                                   "SELECT trang_thai, than FROM lenh_da_nhan WHERE khoa = ?1");
+    lgsp::sqlite::bind_text(s.get(), 1, key);
+    if (sqlite3_step(s.get()) != SQLITE_ROW) return std::nullopt;
+    return Answer{static_cast<http::status>(sqlite3_column_int(s.get(), 0)),
+                  json::parse(lgsp::sqlite::column_text(s.get(), 1)).as_object()};
+  }
+  void remember(const std::string& key, const Answer& a, const std::string& citizen) {
+    auto s = lgsp::sqlite::prepare(db_.get(), "INSERT INTO lenh_da_nhan VALUES (?1, ?2, ?3, ?4)");
+    const std::string text = json::serialize(a.second);
+    lgsp::sqlite::bind_text(s.get(), 1, key);
+    sqlite3_bind_int(s.get(), 2, static_cast<int>(a.first));
+    lgsp::sqlite::bind_text(s.get(), 3, text);
+    lgsp::sqlite::bind_text(s.get(), 4, citizen);
+    sqlite3_step(s.get());
+  }
+  Answer record(std::string_view body, bool death, std::string& citizen) {
+    boost::system::error_code ec;
+    const auto v = json::parse(body, ec);
+    const auto* args = !ec && v.is_object() ? v.as_object().if_contains("args") : nullptr;
+    if (args == nullptr || !args->is_object()) {
+      return {http::status::bad_request, error_body("SAI_DU_LIEU", "Thiếu args")};
+    }
+    const auto arg = [args](const char* k) {
+      const auto* m = args->as_object().if_contains(k);
+      return m != nullptr && m->is_string() ? std::string(m->as_string()) : std::string();
+    };
+    citizen = arg("citizen_id");
+    const std::string kind = death ? "death" : "birth";
+    const std::string date = arg(death ? "date_of_death" : "date_of_birth");
+    if (citizen.empty() || date.size() != 10) {
+      return {http::status::unprocessable_entity, error_body("SAI_DU_LIEU", "Thiếu thông tin")};
+    }
+    auto exists = lgsp::sqlite::prepare(
+        db_.get(), "SELECT 1 FROM civil_events WHERE citizen_id = ?1 AND kind = ?2");
+    lgsp::sqlite::bind_text(exists.get(), 1, citizen);
+    lgsp::sqlite::bind_text(exists.get(), 2, kind);
+    if (sqlite3_step(exists.get()) == SQLITE_ROW) {
+      return {http::status::conflict,
+              error_body("DA_DANG_KY", death ? "Đã đăng ký khai tử" : "Đã đăng ký khai sinh")};
+    }
+    // The registration number: KS.<year>.<7 digits> (KT. a death), from the count of events.
+    auto n = lgsp::sqlite::prepare(db_.get(), "SELECT count(*) + 1 FROM civil_events");
+    sqlite3_step(n.get());
+    char number[32];
+    std::snprintf(number, sizeof number, "%s.%s.%07lld", death ? "KT" : "KS",
+                  date.substr(0, 4).c_str(),
+                  static_cast<long long>(sqlite3_column_int64(n.get(), 0) % 10000000));
+    auto insert = lgsp::sqlite::prepare(
+        db_.get(),
+        "INSERT INTO civil_events VALUES (?1, ?5, ?2, '', ?3, ?4, date('now'), 'registered')");
+    lgsp::sqlite::bind_text(insert.get(), 5, kind);
+    const std::string place = arg("place_of_registration");
+    lgsp::sqlite::bind_text(insert.get(), 1, number);
+    lgsp::sqlite::bind_text(insert.get(), 2, citizen);
+    lgsp::sqlite::bind_text(insert.get(), 3, date);
+    lgsp::sqlite::bind_text(insert.get(), 4, place);
+    sqlite3_step(insert.get());
+    return {http::status::created, {{"registration_number", number}}};
+  }
+  Answer undo(const std::string& key, bool death) {
+    constexpr std::string_view kUndo = "/undo";
+    const std::string original =
+        key.ends_with(kUndo) ? key.substr(0, key.size() - kUndo.size()) : key;
+    auto s = lgsp::sqlite::prepare(
+        db_.get(), "SELECT so_dinh_danh, trang_thai FROM lenh_da_nhan WHERE khoa = ?1");
+    lgsp::sqlite::bind_text(s.get(), 1, original);
+    if (sqlite3_step(s.get()) == SQLITE_ROW && sqlite3_column_int(s.get(), 1) == 201) {
+      auto del = lgsp::sqlite::prepare(
+          db_.get(), "DELETE FROM civil_events WHERE citizen_id = ?1 AND kind = ?2");
+      const std::string citizen = lgsp::sqlite::column_text(s.get(), 0);
+      lgsp::sqlite::bind_text(del.get(), 1, citizen);
+      lgsp::sqlite::bind_text(del.get(), 2, death ? "death" : "birth");
+      sqlite3_step(del.get());
+      // Whose birth it undid: the gateway's audit names the citizen.
+      return {http::status::ok, json::object{{"citizen_id", citizen}}};
+    }
+    return {http::status::ok, json::object{}};
+  }
+
   lgsp::sqlite::Db db_;
   lgsp::sqlite::Stmt by_citizen_;
 };
@@ -210,10 +325,6 @@ Response json_answer(http::status status, const json::value& body, unsigned vers
   r.set(http::field::content_type, "application/json; charset=utf-8");
   r.body() = json::serialize(body);
   return r;
-}
-
-json::object error_body(std::string_view code, std::string_view message) {
-  return {{"error", {{"ma", code}, {"thongDiep", message}}}};
 }
 
 class Standin {
@@ -300,9 +411,22 @@ void Standin::answer(const Request& req, std::string_view path, Plan& plan) {
   } else if (!faults_ok) {
     plan.response = json_answer(http::status::bad_request,
                                 error_body("LOI_KIEM_THU", "unknown X-Standin-Fault"), v);
+  } else if (req.method() == http::verb::post && civil_status_ &&
+             (path.starts_with("/api/v1/ho-tich/khai-sinh") ||
+              path.starts_with("/api/v1/ho-tich/khai-tu"))) {
+    const std::string key(req["Idempotency-Key"]);
+    if (key.empty()) {
+      plan.response = json_answer(http::status::bad_request,
+                                  error_body("THIEU_KHOA", "Thiếu Idempotency-Key"), v);
+    } else {
+      auto [status, body] = civil_status_->command(path, req.body(), key);
+      plan.response = json_answer(status, body, v);
+    }
+    apply(fault, plan);
   } else if (req.method() != http::verb::get) {
-    plan.response = json_answer(http::status::method_not_allowed,
-                                error_body("SAI_PHUONG_THUC", "Chỉ hỗ trợ GET"), v);
+    plan.response = json_answer(
+        http::status::method_not_allowed,
+        error_body("SAI_PHUONG_THUC", "Chỉ hỗ trợ GET (và POST khai sinh, khai tử)"), v);
   } else {
     plan.response = lookup(path, v);
     apply(fault, plan);

@@ -44,6 +44,18 @@ start_standin() {
     "${1}8091" "$work/standin.log")
 }
 
+# start_dev D: after dev_profile D "$work/dev.yaml": the stand-ins (start_standin D), the
+# profile's keys, and `lgsp dev` in the background on it (its pid in $dev_pid and $pids, its
+# log in $work/dev.log); returns once its admin port answers /readyz.
+start_dev() {
+  start_standin "$1"
+  "$lgsp" keys init --config "$work/dev.yaml" > /dev/null 2>&1
+  "$lgsp" dev --config "$work/dev.yaml" > "$work/dev.log" 2>&1 &
+  dev_pid=$!
+  pids+=("$dev_pid")
+  wait_ready "http://127.0.0.1:${1}9464/readyz" "$work/dev.log"
+}
+
 # citizen_token ID: an access token of the citizen identity provider's stand-in for citizen
 # ID (after start_standin), for the Citizen-Token header of an access-log read.
 citizen_token() {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -36,6 +37,27 @@ json::object poll_job(std::uint16_t api, const std::string& id, std::chrono::sec
 }
 
 }  // namespace
+
+std::filesystem::path gateway_config(const TestStack& stack, std::uint16_t api, std::uint16_t admin,
+                                     const std::string& name) {
+  std::ifstream in(stack.write_process_config());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  const std::string from =
+      "  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  threads: 2\n  instance: 1\n";
+  const auto at = text.find(from);
+  if (at == std::string::npos) throw std::runtime_error("unexpected stack config layout");
+  text.replace(at, from.size(),
+               "  listen: 127.0.0.1:" + std::to_string(api) + "\n  admin_listen: 127.0.0.1:" +
+                   std::to_string(admin) + "\n  threads: 2\n  instance: 0\n");
+  const std::string store = "/batches.db";
+  if (const auto s = text.find(store); s != std::string::npos)
+    text.replace(s, store.size(), "/batches-process.db");
+  const auto path = stack.dir / (name + ".yaml");
+  std::ofstream(path) << text;
+  return path;
+}
 
 bool gateway_ready(std::uint16_t admin) {
   try {

@@ -13,6 +13,12 @@
 
 namespace lgsp::testing {
 
+/// The stack's process config turned into a gateway of its own, written to `name`.yaml in the
+/// stack's dir: instance 0 (an in-process gateway is instance 1), ports `api` and `admin`,
+/// and, when the stack has bulk jobs, a job store of its own.
+std::filesystem::path gateway_config(const TestStack& stack, std::uint16_t api, std::uint16_t admin,
+                                     const std::string& name);
+
 /// True once the admin port answers /readyz with 200.
 bool gateway_ready(std::uint16_t admin);
 /// Waits up to a minute for gateway_ready(); fails the test (fatally) if it never is.

@@ -93,6 +93,7 @@ audit:
   signing_key_file: @DIR@/audit-signing.pem
   verify_key_file: @DIR@/audit-signing.pub.pem
   store: {@BACKEND@, sqlite_path: @DIR@/audit.db}
+  delivery_timeout_ms: @AUDIT_TIMEOUT@
 @AUDIT_EXTRA@
 auth:
   citizen:
@@ -132,7 +133,7 @@ partners:
   - id: citizen-app
     name: Citizen app
     api_key_sha256: [@CITIZEN_APP@]
-    operations: [audit.access-log]
+    operations: [audit.access-log, consent.grant, consent.revoke, consent.list]
 @EXTRA_PARTNERS@
 )";
   const auto put = [this](const std::string& key, const std::string& value) {
@@ -150,6 +151,7 @@ partners:
       options.message_timeout_ms > 0
           ? ", message.timeout.ms: '" + std::to_string(options.message_timeout_ms) + "'"
           : std::string());
+  put("@AUDIT_TIMEOUT@", std::to_string(options.audit_delivery_timeout_ms));
   put("@AUDIT_EXTRA@", options.audit_yaml);
   put("@AUTH_EXTRA@", options.auth_yaml);
   put("@CITIZEN_ISSUER@", kCitizenIssuer);

@@ -31,7 +31,8 @@ inline constexpr const char* kPoliceKey = "test-police-key";
 inline constexpr const char* kTelecomKey = "test-telecom-key";
 /// registrar: civil-status verify + lookup (kind, event_date, spouse_citizen_id, status).
 inline constexpr const char* kRegistrarKey = "test-registrar-key";
-/// citizen-app: the citizen access log only.
+/// citizen-app: the citizen's own records: the access log, and consents (stacks with a
+/// consents section).
 inline constexpr const char* kCitizenAppKey = "test-citizen-app-key";
 /// bulk: batch-verify in every registry (stacks with `batches` on).
 inline constexpr const char* kBulkKey = "test-bulk-key";
@@ -47,6 +48,10 @@ struct StackOptions {
   std::int64_t message_timeout_ms = 0;
   /// YAML lines added to the gateway section (indented by two spaces), e.g. a tls block.
   std::string gateway_yaml{};
+  /// How long an answer waits for its audit event's acknowledgement before it is refused
+  /// (audit.delivery_timeout_ms). Generous by default: on a loaded 2-core CI machine an
+  /// ASan build's acknowledgement can take seconds, and a 503 there is not what a test checks.
+  std::int64_t audit_delivery_timeout_ms = 10000;
   /// YAML lines added to the audit section (indented by two spaces).
   std::string audit_yaml{};
   /// Further top-level YAML (e.g. an auth section) and further partners (list items).

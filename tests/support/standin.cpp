@@ -43,4 +43,18 @@ boost::json::object Standin::stats() const {
   return boost::json::parse(http.call("GET", "/__stats", {}).body).as_object();
 }
 
+std::string justice_registry_yaml(const std::string& base_url, const std::string& extra) {
+  return "{backend: upstream, upstream: {base_url: \"" + base_url +
+         "\", timeout_ms: 2000, max_attempts: 2,"
+         " paths: {citizen_id: \"/api/v1/ho-tich/{value}\"}, records: /data/dangKy,"
+         " fields: {registration_number: /soDangKy,"
+         " kind: {from: /loaiViec, values: {KHAI_SINH: birth, KHAI_TU: death, KET_HON: marriage}},"
+         " spouse_citizen_id: /soDinhDanhVoChong,"
+         " event_date: {from: /ngaySuKien, date_format: DD/MM/YYYY}, place_of_registration: "
+         "/noiDangKy,"
+         " registered_on: {from: /ngayDangKy, date_format: DD/MM/YYYY},"
+         " status: {from: /tinhTrang, values: {DA_DANG_KY: registered, DA_LY_HON: dissolved}}}" +
+         (extra.empty() ? "" : ", " + extra) + "}}";
+}
+
 }  // namespace lgsp::testing

@@ -37,4 +37,9 @@ class Standin {
   std::uint16_t port_ = 0;
 };
 
+/// A civil-status registry served by the stand-in's Ministry of Justice API at `base_url`, as
+/// a TestStack registries entry (a YAML flow mapping): its paths, its list of registrations
+/// and their fields, and `extra` members of the upstream block (e.g. commands).
+std::string justice_registry_yaml(const std::string& base_url, const std::string& extra = {});
+
 }  // namespace lgsp::testing

@@ -66,6 +66,18 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{/* The gateway's bulk-job store: its volume, and the file in it (batches.sqlite_path). */}}
 {{- define "lgsp.batchesDir" -}}/var/lib/lgsp/batches{{- end -}}
 {{- define "lgsp.batchesSqlitePath" -}}{{ include "lgsp.batchesDir" . }}/batches.db{{- end -}}
+{{/* The gateway pod's copy of the changes topic: its emptyDir, and the file in it
+(changes.sqlite_path). */}}
+{{- define "lgsp.changesDir" -}}/var/lib/lgsp/changes{{- end -}}
+{{- define "lgsp.changesSqlitePath" -}}{{ include "lgsp.changesDir" . }}/changes.db{{- end -}}
+{{/* The gateway's procedure store without a cluster: its volume, and the file in it
+(procedures.sqlite_path). */}}
+{{- define "lgsp.proceduresDir" -}}/var/lib/lgsp/procedures{{- end -}}
+{{- define "lgsp.proceduresSqlitePath" -}}{{ include "lgsp.proceduresDir" . }}/procedures.db{{- end -}}
+{{/* An upstream connector's change outbox (upstream.change_outbox): its volume's mount. */}}
+{{- define "lgsp.changeOutboxDir" -}}/var/lib/lgsp/change-outbox{{- end -}}
+{{/* Partners' webhook Secrets in the gateway pods: <dir>/<index in partners>/<key>. */}}
+{{- define "lgsp.webhookDir" -}}/etc/lgsp/webhooks{{- end -}}
 
 {{/*
 The `kafka:` section shared by every process's config. TLS to the brokers sets
@@ -109,6 +121,58 @@ kafka:
 {{- end -}}
 
 {{/*
+One registry's entry under `registries:` (docs/configuration.md#registries):
+(dict "root" $ "reg" NAME "c" CONNECTOR_VALUES "gateway" BOOL). The connector's own file has
+all of it. The gateway's copy (only with procedures, for the registries their steps name)
+tells lgsp which backend applies the registry's commands, which it checks at start; the
+gateway never opens a registry, so its copy leaves out how to reach one (certificates,
+token, outbox), which only the connector's pod mounts. Never a postgres registry there: the
+chart refuses a procedure step on one (configmap.yaml).
+*/}}
+{{- define "lgsp.registryConfig" -}}
+{{- $reg := .reg -}}
+{{- $c := .c -}}
+{{ $reg }}:
+  backend: {{ $c.backend }}
+  {{- if eq $c.backend "postgres" }}
+  postgres_dsn_file: {{ printf "/etc/lgsp/registry-db/%s" $c.postgres.key | toJson }}
+  pool_size: {{ $c.postgres.poolSize | int64 }}
+  {{- else if eq $c.backend "upstream" }}
+  {{- $u := $c.upstream }}
+  upstream:
+    base_url: {{ required (printf "connectors.%s.upstream.baseUrl is required with backend upstream" $reg) $u.baseUrl | toJson }}
+    {{- if not .gateway }}
+    {{- if $u.tlsSecret }}
+    ca_file: /etc/lgsp/upstream-tls/ca.crt
+    {{- if $u.clientCertificate }}
+    cert_file: /etc/lgsp/upstream-tls/tls.crt
+    key_file: /etc/lgsp/upstream-tls/tls.key
+    {{- end }}
+    {{- end }}
+    {{- if $u.tokenSecret }}
+    bearer_token_env: LGSP_UPSTREAM_TOKEN
+    {{- end }}
+    {{- end }}
+    timeout_ms: {{ $u.timeoutMs | int64 }}
+    max_attempts: {{ $u.maxAttempts | int64 }}
+    paths: {{ $u.paths | toJson }}
+    {{- with $u.records }}
+    records: {{ . | toJson }}
+    {{- end }}
+    fields: {{ $u.fields | toJson }}
+    {{- /* Only civil status's upstream has commands and a change outbox (values.yaml). */}}
+    {{- with get $u "commands" }}
+    commands: {{ . | toJson }}
+    {{- end }}
+    {{- if and (dig "changeOutbox" "enabled" false $u) (not .gateway) }}
+    change_outbox: {{ printf "%s/%s-changes.db" (include "lgsp.changeOutboxDir" .root) $reg | toJson }}
+    {{- end }}
+  {{- else }}
+  sqlite_path: {{ printf "/var/lib/lgsp/%s/%s" $reg $c.sqlite.file | toJson }}
+  {{- end }}
+{{- end -}}
+
+{{/*
 The envelope keys of the given domains (registries, "audit"), one Secret each, projected
 into /etc/lgsp/bus-keys: (dict "root" $ "domains" (list "population" "audit")). Each
 process gets only the keys of the domains it talks to.
@@ -144,6 +208,25 @@ process gets only the keys of the domains it talks to.
 {{- $domains = append $domains "audit" -}}
 {{- end -}}
 {{- toJson $domains -}}
+{{- end -}}
+
+{{/*
+One claim template of the gateway StatefulSet, a store of each pod's own:
+(dict "ctx" (dict "root" $ "component" "gateway") "name" NAME "persistence" {size, storageClass}).
+*/}}
+{{- define "lgsp.claimTemplate" -}}
+- metadata:
+    name: {{ .name }}
+    labels:
+      {{- include "lgsp.selectorLabels" .ctx | nindent 6 }}
+  spec:
+    accessModes: [ReadWriteOnce]
+    {{- with .persistence.storageClass }}
+    storageClassName: {{ . }}
+    {{- end }}
+    resources:
+      requests:
+        storage: {{ .persistence.size | quote }}
 {{- end -}}
 
 {{/* Kafka TLS volume and mount (both empty when kafka.tls is off). */}}

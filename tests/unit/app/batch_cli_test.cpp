@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "tests/support/pki.hpp"
+#include "tests/support/scripted_server.hpp"
 
 namespace lgsp::app {
 namespace {
@@ -96,98 +97,9 @@ TEST(BatchApiKey, FromTheFileTrimmedOrTheEnvironment) {
 
 // --------------------------------------------------- the commands against a scripted gateway
 
-struct Seen {
-  std::string method, target, body;
-  std::map<std::string, std::string> headers;  // names as sent
-};
-using Reply = std::optional<http::response<http::string_body>>;  // nullopt: drop the connection
-
-/// A gateway stand-in on a loopback port: one request per connection, answered by `script`
-/// (plain or TLS with the test PKI's "localhost" certificate). Records what it was sent.
-class ScriptedGateway {
- public:
-  explicit ScriptedGateway(std::function<Reply(const Seen&, int n)> script,
-                           const testing::TestPki* pki = nullptr)
-      : script_(std::move(script)), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    if (pki != nullptr) {
-      tls_.emplace(asio::ssl::context::tls_server);
-      tls_->use_certificate_chain_file(pki->server_cert);
-      tls_->use_private_key_file(pki->server_key, asio::ssl::context::pem);
-    }
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~ScriptedGateway() {
-    stop_ = true;
-    beast::error_code ec;
-    tcp::socket wake(ioc_);
-    wake.connect(acceptor_.local_endpoint(), ec);
-    thread_.join();
-  }
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  std::vector<Seen> seen() const {
-    const std::lock_guard lock(mutex_);
-    return seen_;
-  }
-
- private:
-  void serve() {
-    for (int n = 0;; ++n) {
-      tcp::socket socket(ioc_);
-      beast::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (stop_) return;
-      if (ec) continue;
-      try {
-        if (tls_) {
-          asio::ssl::stream<tcp::socket&> stream(socket, *tls_);
-          stream.handshake(asio::ssl::stream_base::server);
-          answer(stream, n);
-          stream.shutdown(ec);
-        } else {
-          answer(socket, n);
-        }
-      } catch (const std::exception&) {
-        // A client that gave up (e.g. on the certificate) is part of some tests.
-      }
-    }
-  }
-
-  template <class Stream>
-  void answer(Stream& stream, int n) {
-    beast::flat_buffer buffer;
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    http::read(stream, buffer, parser);
-    Seen s;
-    s.method = std::string(parser.get().method_string());
-    s.target = std::string(parser.get().target());
-    s.body = parser.get().body();
-    for (const auto& f : parser.get()) s.headers[std::string(f.name_string())] = f.value();
-    {
-      const std::lock_guard lock(mutex_);
-      seen_.push_back(s);
-    }
-    auto reply = script_(s, n);
-    if (!reply) return;  // dropped
-    reply->prepare_payload();
-    if (reply->count("X-Test-Break-Off") > 0) {  // send half the answer, then close
-      std::ostringstream whole;
-      whole << *reply;
-      asio::write(stream, asio::buffer(whole.str().substr(0, whole.str().size() / 2)));
-      return;
-    }
-    http::write(stream, *reply);
-  }
-
-  std::function<Reply(const Seen&, int)> script_;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::optional<asio::ssl::context> tls_;
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mutex_;
-  std::vector<Seen> seen_;
-  std::thread thread_;
-};
+using testing::Reply;
+using testing::Seen;
+using ScriptedGateway = testing::ScriptedServer;
 
 http::response<http::string_body> json_reply(http::status status, std::string body,
                                              const char* type = "application/json") {

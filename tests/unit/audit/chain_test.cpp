@@ -94,7 +94,8 @@ const std::vector<std::string> kExpectedLogColumns = {"seq",
                                                       "source",
                                                       "source_seq",
                                                       "withheld_until_ms",
-                                                      "withholding_ref"};
+                                                      "withholding_ref",
+                                                      "consent_id"};
 
 /// The record whose hash is pinned below: every field set, a non-empty prev_hash.
 AuditRecord pinned_record() {
@@ -142,6 +143,17 @@ TEST(AuditChainHash, WithholdingFieldsExtendTheEncodingAsDocumented) {
   r.source = "gateway-0-abc";
   r.source_seq = 5;
   EXPECT_EQ(chain_hash(r), "bc06fa6d196e6c39f5b80f91f901a4f4a6aa6bdd37554dd90919c39cf110c5d5");
+}
+
+// Computed outside this code (a Python rendering of audit/README.md) from the v5 extension,
+// alone and after the v4 one.
+TEST(AuditChainHash, ConsentExtendsTheEncodingAsDocumented) {
+  AuditRecord r = pinned_record();
+  r.consent_id = "cs-0123456789abcdef0123456789abcdef";
+  EXPECT_EQ(chain_hash(r), "239dd70bbfb19253bf9969c06a6a28bbd55b38736f9f090e096ce1d10c70e97e");
+  r.withheld_until_ms = 1'800'000'000'000;
+  r.withholding_ref = "VKS-2026/77";
+  EXPECT_EQ(chain_hash(r), "188374094e5be423307fc1909aa410f58c0d9aede35e5393939c2d86de25dc82");
 }
 
 TEST(AuditChainHash, EachBatchFieldValueHashesDifferently) {
@@ -830,7 +842,7 @@ TEST_P(AuditMigrationTest, OpeningAnOldTableAddsTheBatchColumnsAndTheOldChainSti
   append_v1(make_record("e2", {"s-a", "s-b"}));
   const std::string old_head = v1_head_;
   const std::vector<std::string> v1_columns(kExpectedLogColumns.begin(),
-                                            kExpectedLogColumns.end() - 6);
+                                            kExpectedLogColumns.end() - 7);
   ASSERT_EQ(log_columns(), v1_columns);
 
   store_ = open();

@@ -3,6 +3,7 @@
 #include "util/signing.hpp"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <unistd.h>
 
@@ -344,8 +345,20 @@ TEST(Config, ShippedDevProfileLoads) {
   const Config c = load_config(std::string(LGSP_SOURCE_DIR) + "/config/dev.yaml");
   EXPECT_EQ(c.gateway.listen.to_string(), "127.0.0.1:8080");
   EXPECT_EQ(c.gateway.admin_listen.to_string(), "127.0.0.1:9464");
-  EXPECT_EQ(c.partners.size(), 3U);
+  EXPECT_EQ(c.partners.size(), 6U);
+  // Credit scoring needs the citizen's consent, recorded through the citizen app.
+  EXPECT_TRUE(c.consents.enabled);
+  EXPECT_EQ(c.consents.purposes, std::set<std::string>{"credit-scoring"});
+  EXPECT_EQ(c.consents.store.sqlite_path, "run/consents.db");
   EXPECT_TRUE(c.registries.contains("population"));
+  // The birth and death procedures, their civil-status steps through the ministry's own
+  // system; the change feed, read by the electricity company.
+  EXPECT_EQ(c.procedures.definitions.at("birth-registration").steps.size(), 3U);
+  EXPECT_EQ(c.procedures.definitions.at("death-registration").steps.size(), 3U);
+  EXPECT_EQ(c.registries.at("civil-status").upstream.commands.size(), 4U);
+  EXPECT_TRUE(c.changes.enabled);
+  EXPECT_EQ(c.partners.at(3).changes.at("civil-status.record-death"),
+            std::set<std::string>{"date_of_death"});
   EXPECT_EQ(c.audit.subject_key, std::string(64, 'k'));  // trailing newline dropped
   EXPECT_EQ(c.audit.store.sqlite_path, "run/audit.db");
   EXPECT_EQ(c.kafka.envelope_keys.size(), 5U);
@@ -447,6 +460,245 @@ TEST(Config, ApiKeyHashesFromAFile) {
   const auto errors = errors_of("partners:\n  - id: a\n    api_key_sha256_file: keys\n");
   ASSERT_EQ(errors.size(), 1U);
   EXPECT_TRUE(any_contains(errors, "keys line 4: expected 64 lower-case hex digits"));
+}
+
+}  // namespace
+}  // namespace lgsp::config
+
+namespace lgsp::config {
+namespace {
+
+constexpr const char* kRegistries =
+    "registries:\n"
+    "  population: {backend: sqlite, sqlite_path: p.db}\n"
+    "  civil-status: {backend: sqlite, sqlite_path: c.db}\n";
+
+std::string procedure(const std::string& steps) {
+  return std::string(kRegistries) +
+         "procedures:\n"
+         "  sqlite_path: procedures.db\n"
+         "  definitions:\n"
+         "    birth:\n"
+         "      title: a birth\n"
+         "      steps:\n" +
+         steps;
+}
+
+constexpr const char* kCitizenStep =
+    "        - name: citizen\n"
+    "          registry: population\n"
+    "          command: register-newborn\n"
+    "          args: {full_name: input.name, date_of_birth: input.dob, gender: input.gender,\n"
+    "                 birth_province_code: input.province_code, place_of_origin: input.origin,\n"
+    "                 province: input.province, district: input.district,\n"
+    "                 commune: input.commune}\n";
+
+TEST(ConfigProcedures, AProcedureTakesItsInputFromItsStepsArguments) {
+  const Config c = parse_config(
+      procedure(std::string(kCitizenStep) +
+                "        - name: birth\n"
+                "          registry: civil-status\n"
+                "          command: record-birth\n"
+                "          args: {citizen_id: citizen.citizen_id, date_of_birth: input.dob,\n"
+                "                 place_of_registration: input.place}\n") +
+          "partners:\n  - id: commune\n    operations: [procedure.birth]\n",
+      "t.yaml");
+  const auto& def = c.procedures.definitions.at("birth");
+  ASSERT_EQ(def.steps.size(), 2U);
+  EXPECT_EQ(def.input.size(), 9U);  // dob feeds two arguments of the same kind: once
+  EXPECT_EQ(def.input.at("dob"), registries::ArgKind::kDate);
+  EXPECT_EQ(def.input.at("name"), registries::ArgKind::kName);
+  EXPECT_TRUE(c.partners.at(0).operations.contains("procedure.birth"));
+}
+
+TEST(ConfigProcedures, EveryMistakeInADefinitionNamesLineAndKey) {
+  const auto errors = errors_of(procedure(
+      std::string(kCitizenStep) +
+      "        - name: birth\n"
+      "          registry: civil-status\n"
+      "          command: record-adoption\n"  // no such command
+      "          args: {}\n"
+      "        - name: late\n"
+      "          registry: civil-status\n"
+      "          command: record-birth\n"
+      "          args: {citizen_id: later.citizen_id, date_of_birth: input.name,\n"
+      "                 place_of_registration: citizen.place, colour: input.x}\n"
+      "        - name: card\n"
+      "          registry: insurance\n"  // not configured under registries
+      "          command: issue-child-card\n"
+      "          args: {citizen_id: citizen.citizen_id, date_of_birth: input.dob,\n"
+      "                 hospital_province: input.province, hospital_facility_code: input.h}\n"));
+  for (const std::string needle :
+       {"test.yaml:19:20: procedures.definitions.birth.steps[1].command: the civil-status "
+        "registry has no command \"record-adoption\"",
+        "procedures.definitions.birth.steps[2].args.citizen_id: \"later\" is neither input nor "
+        "an earlier step",
+        "steps[2].args.date_of_birth: input.name feeds a date here but a name elsewhere",
+        "steps[2].args.place_of_registration: step citizen's command has no result member place",
+        "steps[2].args.colour: not an argument of command record-birth",
+        "steps[3].registry: registry \"insurance\" is not under registries"}) {
+    EXPECT_TRUE(any_contains(errors, needle)) << needle << "\n" << ::testing::PrintToString(errors);
+  }
+  EXPECT_TRUE(any_contains(errors_of(std::string(kRegistries) +
+                                     "partners:\n  - id: a\n    operations: [procedure.nope]\n"),
+                           "unknown operation \"procedure.nope\""));
+}
+
+}  // namespace
+}  // namespace lgsp::config
+
+namespace lgsp::config {
+namespace {
+
+TEST(ConfigProcedures, AStepNeedsABackendThatTakesItsCommandAndItsUndo) {
+  const std::string upstream =
+      "registries:\n"
+      "  population: {backend: sqlite, sqlite_path: p.db}\n"
+      "  civil-status:\n"
+      "    backend: upstream\n"
+      "    upstream:\n"
+      "      base_url: http://127.0.0.1:8091\n"
+      "      paths: {citizen_id: \"/api/v1/ho-tich/{value}\"}\n"
+      "      records: /data/dangKy\n"
+      "      fields: {registration_number: /so, kind: /loai, event_date: /ngay}\n"
+      "      commands: {record-birth: /api/khai-sinh, adopt: /api/nhan-nuoi}\n";
+  const std::string steps =
+      "procedures:\n"
+      "  sqlite_path: procedures.db\n"
+      "  definitions:\n"
+      "    birth:\n"
+      "      title: a birth\n"
+      "      steps:\n"
+      "        - name: birth\n"
+      "          registry: civil-status\n"
+      "          command: record-birth\n"
+      "          args: {citizen_id: input.id, date_of_birth: input.dob,\n"
+      "                 place_of_registration: input.place}\n";
+  const auto errors = errors_of(upstream + steps);
+  EXPECT_TRUE(any_contains(errors,
+                           "registries.civil-status.upstream.commands.adopt: not a command of "
+                           "this registry (record-birth, void-birth, record-death, void-death)"))
+      << ::testing::PrintToString(errors);
+  EXPECT_TRUE(
+      any_contains(errors,
+                   "steps[0].command: the civil-status registry is served by an upstream "
+                   "system: map void-birth under registries.civil-status.upstream.commands"))
+      << ::testing::PrintToString(errors);
+}
+
+TEST(ConfigChanges, GrantsNameAKindOfChangeAndMembersOfItsData) {
+  const Config c = parse_config(
+      "changes: {sqlite_path: /tmp/changes.db, retention_hours: 48}\n"
+      "partners:\n  - id: power\n    changes:\n"
+      "      civil-status.record-death: [date_of_death]\n"
+      "      population.deregister-residence: []\n",
+      "t.yaml");
+  EXPECT_TRUE(c.changes.enabled);
+  EXPECT_EQ(c.changes.retention_hours, 48);
+  EXPECT_EQ(c.partners.at(0).changes.size(), 2U);
+  EXPECT_TRUE(c.partners.at(0).changes.at("population.deregister-residence").empty());
+
+  const auto errors = errors_of(
+      "changes: {sqlite_path: /tmp/changes.db, max_wait_s: 500}\n"
+      "partners:\n  - id: power\n    changes:\n"
+      "      civil-status.record-adoption: []\n"
+      "      civil-status.record-death: [date_of_death, citizen_id, cause_of_death]\n");
+  for (const std::string needle :
+       {"test.yaml:1:", "changes.max_wait_s",
+        "test.yaml:5:7: partners[0].changes.civil-status.record-adoption: unknown kind of change",
+        "partners[0].changes.civil-status.record-death[1]: citizen_id comes with every change",
+        "partners[0].changes.civil-status.record-death[2]: \"cause_of_death\" is not an argument "
+        "or result of civil-status.record-death"}) {
+    EXPECT_TRUE(any_contains(errors, needle)) << needle << "\n" << ::testing::PrintToString(errors);
+  }
+  // A grant without the feed itself.
+  EXPECT_TRUE(any_contains(
+      errors_of("partners:\n  - id: power\n    changes: {civil-status.record-death: []}\n"),
+      "partners[0].changes: change feed grants need the changes section"));
+}
+
+TEST(ConfigChanges, AWebhookIsHttpsSignedAndMadeForOneOfThePartnersPurposes) {
+  ::setenv("LGSP_TEST_HOOK_SECRET", "a-webhook-secret-of-at-least-32-characters", 1);
+  ::setenv("LGSP_TEST_SHORT_SECRET", "short", 1);
+  const std::string partner =
+      "changes: {sqlite_path: /tmp/changes.db}\n"
+      "partners:\n  - id: power\n    purposes: [account-closure]\n"
+      "    changes: {civil-status.record-death: [date_of_death]}\n    webhook:\n";
+  const Config c = parse_config(partner +
+                                    "      url: https://hooks.power.example/lgsp\n"
+                                    "      secret_env: LGSP_TEST_HOOK_SECRET\n"
+                                    "      purpose: account-closure\n",
+                                "t.yaml");
+  EXPECT_EQ(c.partners.at(0).webhook.url, "https://hooks.power.example/lgsp");
+  EXPECT_EQ(c.partners.at(0).webhook.secret, "a-webhook-secret-of-at-least-32-characters");
+
+  const auto errors = errors_of(partner +
+                                "      url: http://hooks.power.example/lgsp\n"
+                                "      secret_env: LGSP_TEST_SHORT_SECRET\n"
+                                "      purpose: marketing\n");
+  for (const std::string needle :
+       {"test.yaml:7:12: partners[0].webhook.url: must be https",
+        "partners[0].webhook.secret_file: required: a shared secret of at least 32 characters",
+        "test.yaml:9:16: partners[0].webhook.purpose: not one of the partner's purposes"}) {
+    EXPECT_TRUE(any_contains(errors, needle)) << needle << "\n" << ::testing::PrintToString(errors);
+  }
+  // Replicas would each deliver every change.
+  EXPECT_TRUE(any_contains(
+      errors_of("cluster:\n  store: {backend: postgres, postgres_dsn: 'host=db'}\n" + partner +
+                "      url: https://hooks.power.example/lgsp\n"
+                "      secret_env: LGSP_TEST_HOOK_SECRET\n      purpose: account-closure\n"),
+      "partners[0].webhook: not with a cluster section"));
+}
+
+TEST(ConfigRegistries, AConnectorEntryOnlyNamesARegistryServedElsewhere) {
+  // A gateway's config: the registries it routes to, without how to reach them.
+  const Config c = parse_config(
+      "registries:\n  population: {backend: connector}\n  insurance: {backend: connector}\n",
+      "t.yaml");
+  EXPECT_EQ(c.registries.at("population").backend, "connector");
+  EXPECT_EQ(c.registries.size(), 2U);
+  EXPECT_TRUE(any_contains(
+      errors_of("registries:\n  population: {backend: connector, sqlite_path: p.db}\n"),
+      "registries.population.sqlite_path"));
+  // A procedure step needs the registry's real backend: the gateway checks it takes commands.
+  EXPECT_TRUE(any_contains(
+      errors_of(std::string("registries:\n  population: {backend: connector}\n") +
+                "procedures:\n  sqlite_path: p.db\n  definitions:\n    newborn:\n      steps:\n"
+                "        - {name: citizen, registry: population, command: register-newborn,\n"
+                "           args: {full_name: input.a, date_of_birth: input.b, gender: input.c,\n"
+                "                  birth_province_code: input.d, place_of_origin: input.e,\n"
+                "                  province: input.f, district: input.g, commune: input.h}}\n"),
+      "is named with backend connector: name its real backend here"));
+}
+
+TEST(ConfigConsents, PurposesAStoreAndTheAuditTrail) {
+  const Config c = parse_config(
+      "consents:\n  store: {backend: sqlite, sqlite_path: /tmp/consents.db}\n"
+      "  purposes: [credit-scoring, health-claim]\n  max_days: 90\n",
+      "t.yaml");
+  EXPECT_TRUE(c.consents.enabled);
+  EXPECT_EQ(c.consents.purposes, (std::set<std::string>{"credit-scoring", "health-claim"}));
+  EXPECT_EQ(c.consents.max_days, 90);
+
+  for (const auto& [yaml, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"consents: {purposes: [credit-scoring]}\n",
+            "test.yaml:1:11: consents.store: required: where consents are kept"},
+           {"consents:\n  store: {backend: sqlite, sqlite_path: c.db}\n  purposes: ['']\n",
+            "test.yaml:3:14: consents.purposes: a purpose is 1 to 200 bytes"},
+           {"consents:\n  store: {backend: sqlite, sqlite_path: c.db}\n  max_days: 0\n",
+            "consents.max_days"},
+           {"consents:\n  store: {backend: sqlite, sqlite_path: c.db}\n  purpose: [x]\n",
+            "consents.purpose"},
+           {"audit: {enabled: false}\nconsents:\n  store: {backend: sqlite, sqlite_path: c.db}\n",
+            "consents: needs the audit trail"},
+           // Replicas must share one store: a revocation holds at every one of them.
+           {"cluster:\n  store: {backend: postgres, postgres_dsn: 'host=db'}\n"
+            "consents:\n  store: {backend: sqlite, sqlite_path: c.db}\n",
+            "test.yaml:4:10: consents.store.backend: must be postgres with a cluster section"},
+       }) {
+    EXPECT_TRUE(any_contains(errors_of(yaml), needle)) << needle << "\n"
+                                                       << ::testing::PrintToString(errors_of(yaml));
+  }
 }
 
 }  // namespace
