@@ -18,7 +18,7 @@ namespace lgsp::gateway {
 /// (ApiHandler::handle), the streamed bulk routes (handle_stream) and a bulk submission
 /// (BatchApi) take the same steps with the same problems, so a partner meets one set of
 /// rules, worded one way, at every door. Each step answers nullopt (go on) or the problem to
-/// answer, and counts its refusals (lgsp_gateway_rejected_total{reason}). The audit event of
+/// answer, and counts its refusals (lgsp_gateway_rejections_total{reason}). The audit event of
 /// the answer is the caller's last step (ApiHandler::account). Thread-safe.
 class Admission {
  public:

@@ -291,9 +291,10 @@ TEST(ChangeFeed, AWebhookGetsItsChangesSignedAndRetriedUntilAnswered) {
   // The first delivery is refused twice, so the first three POSTs are that one delivery.
   const auto answered_changes = [](const std::vector<Seen>& posts) {
     json::array changes;
-    for (std::size_t i = 2; i < posts.size(); ++i)
-      for (const auto& c : json::parse(posts[i].body).at("changes").as_array())
-        changes.push_back(c);
+    for (std::size_t i = 2; i < posts.size(); ++i) {
+      const json::value body = json::parse(posts[i].body);  // outlives the loop below
+      for (const auto& c : body.at("changes").as_array()) changes.push_back(c);
+    }
     return changes;
   };
   const auto until = Clock::now() + std::chrono::seconds(30);
@@ -370,8 +371,7 @@ TEST(ChangeFeed, AWebhookGetsItsChangesSignedAndRetriedUntilAnswered) {
     attempts = 0;
     for (const auto& a : entries.at("accesses").as_array())
       attempts += a.at("partner_id") == "water" && a.at("operation") == "changes.webhook" ? 1 : 0;
-    if (attempts < expected_attempts)
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (attempts < expected_attempts) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_EQ(attempts, expected_attempts);
 
