@@ -55,8 +55,8 @@ struct ResultsQuery;  // api.cpp: format and cursor of a results read
 
 class BatchApi {
  public:
-  /// Queues the submission's audit event; false when it could not be (the job is then
-  /// discarded and the partner told to retry).
+  /// Queues the submission's audit event; false when the trail takes no more events (too
+  /// many unacknowledged: the job is then discarded and the partner told to retry).
   using AuditSubmission = std::function<bool(const batch::Job& job, std::int64_t subjects)>;
 
   BatchApi(BatchLimits limits, batch::BatchStore& store, BatchEngine& engine);

@@ -399,14 +399,15 @@ asio::awaitable<std::optional<Problem>> ApiHandler::account(const Exchange& ex, 
   if (services_.audit == nullptr) co_return std::nullopt;
   if (ex.partner == nullptr) record_aggregates(false);  // those due, at most every 10 s
   if (ex.aggregated) co_return std::nullopt;
-  const auto event = audit_event(ex, status, static_cast<std::int64_t>(seconds * 1e6));
+  auto event = audit_event(ex, status, static_cast<std::int64_t>(seconds * 1e6));
   if (status >= 300) {
     // Releases nothing: recorded, never waited for.
-    services_.audit->send(event);
+    services_.audit->send(std::move(event));
     co_return std::nullopt;
   }
   // Nothing is released that the audit trail cannot account for durably.
-  if (co_await services_.audit->async_record(event, asio::use_awaitable)) co_return std::nullopt;
+  if (co_await services_.audit->async_record(std::move(event), asio::use_awaitable))
+    co_return std::nullopt;
   co_return audit_unavailable();
 }
 
@@ -524,7 +525,10 @@ batch::BatchApi::AuditSubmission ApiHandler::submission_auditor(const Exchange& 
     sub.procedure_code = job.procedure_code;
     // The submission releases nothing: its results are released by reads, each audited, of
     // records whose chunk's audit event was durable first.
-    return services_.audit == nullptr || services_.audit->send(audit_event(sub, 202, 0));
+    if (services_.audit == nullptr) return true;
+    if (!services_.audit->accepting()) return false;
+    services_.audit->send(audit_event(sub, 202, 0));
+    return true;
   };
 }
 

@@ -6,12 +6,15 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "bus/envelope.hpp"
 #include "bus/producer.hpp"
@@ -59,8 +62,12 @@ struct AuditPublisherOptions {
 /// wait. accepting() turns false while too many events are unacknowledged, so the gateway
 /// refuses work up front instead of piling up answers it could not release.
 ///
-/// flush() at stop delivers what is queued, so a graceful stop loses no event. Thread-safe.
-/// The producer must outlive it.
+/// Callers only queue: numbering, encoding, sealing and handing the event to the producer
+/// happen on the publisher's own thread ("lgsp-audit-send"), woken only when its queue was
+/// empty, so a busy HTTP thread neither seals nor wakes librdkafka per request.
+///
+/// flush() at stop delivers what is queued, so a graceful stop loses no event; so does the
+/// destructor, for what is queued up to then. Thread-safe. The producer must outlive it.
 class AuditPublisher {
  public:
   /// Called once, on a Kafka thread (or inline when the event could not be queued), with true
@@ -69,21 +76,26 @@ class AuditPublisher {
 
   AuditPublisher(bus::Producer& producer, std::string topic, GatewayProbe& probe,
                  AuditPublisherOptions options);
+  ~AuditPublisher();
+  AuditPublisher(const AuditPublisher&) = delete;
+  AuditPublisher& operator=(const AuditPublisher&) = delete;
   /// Fetches the topic's metadata (so the first event does not wait for it).
   void start();
-  /// Numbers `event` in this source's sequence and queues it; false when it could not be
-  /// queued (then `on_durable(false)` has run, and the number is given to the next event).
-  bool send(bus::v1::AuditEvent event, const OnDurable& on_durable = {});
+  /// Queues `event` for the publisher's thread, which numbers it in this source's sequence
+  /// and hands it to the producer. An event the producer refuses is reported through
+  /// `on_durable(false)` (on the publisher's thread) and the audit_failed counter, and its
+  /// number is given to the next event, so the sequence stays without gaps.
+  void send(bus::v1::AuditEvent event, OnDurable on_durable = {});
   /// Sends `event` and completes with whether it became durable in time. Signature:
   /// void(bool). The completion is posted to the handler's executor, never run inline.
   template <class Token>
-  auto async_record(const bus::v1::AuditEvent& event, Token&& token) {
+  auto async_record(bus::v1::AuditEvent event, Token&& token) {
     return boost::asio::async_initiate<Token, void(bool)>(
-        [this](auto handler, const bus::v1::AuditEvent& e) {
+        [this](auto handler, bus::v1::AuditEvent e) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
-          initiate_record(e, std::move(ex), std::move(handler));
+          initiate_record(std::move(e), std::move(ex), std::move(handler));
         },
-        token, event);
+        token, std::move(event));
   }
   /// False while more events than max_undelivered await acknowledgement.
   bool accepting() const { return undelivered_.load() < options_.max_undelivered; }
@@ -92,20 +104,34 @@ class AuditPublisher {
   bool flush(std::chrono::milliseconds timeout);
 
  private:
-  void initiate_record(const bus::v1::AuditEvent& event, boost::asio::any_io_executor ex,
+  struct Queued {
+    bus::v1::AuditEvent event;
+    OnDurable on_durable;
+    std::chrono::steady_clock::time_point queued;
+  };
+
+  void initiate_record(bus::v1::AuditEvent event, boost::asio::any_io_executor ex,
                        boost::asio::any_completion_handler<void(bool)> handler);
-  /// Numbers and queues under sequence_mu_: events enter the producer's queue (one partition,
-  /// idempotent, so delivered in that order) in the order of their numbers.
-  boost::system::error_code enqueue(bus::v1::AuditEvent& event,
-                                    bus::Producer::OnDelivery on_delivery);
+  /// The publisher's thread: takes the whole queue at each wake-up and produces it in order.
+  void send_loop(const std::stop_token& stop);
+  /// Numbers, seals and produces one event (publisher's thread only): events enter the
+  /// producer's queue (one partition, idempotent, so delivered in that order) in the order
+  /// of their numbers.
+  void produce(Queued& q);
 
   bus::Producer& producer_;
   std::string topic_;
   GatewayProbe& probe_;
   AuditPublisherOptions options_;
   std::atomic<std::int64_t> undelivered_{0};
-  std::mutex sequence_mu_;
-  std::int64_t next_seq_ = 1;  // guarded by sequence_mu_
+  std::int64_t next_seq_ = 1;  // the publisher's thread only
+
+  std::mutex queue_mu_;
+  std::condition_variable_any wake_;     // the queue became non-empty, or stop
+  std::condition_variable_any drained_;  // the queue is empty and nothing is in hand
+  std::vector<Queued> queue_;            // guarded by queue_mu_
+  bool producing_ = false;               // guarded by queue_mu_: a taken batch is in hand
+  std::jthread thread_;                  // last: started once the members above exist
 };
 
 }  // namespace lgsp::gateway
