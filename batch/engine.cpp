@@ -229,7 +229,6 @@ void BatchEngine::schedule_tick() {
   tick_.expires_after(kTick);
   tick_.async_wait([this](boost::system::error_code ec) {
     if (ec || stopping_) return;
-    if (Clock::now() >= next_claim_) refresh_needed_ = true;
     pass();
     schedule_tick();
   });
@@ -301,6 +300,10 @@ void BatchEngine::housekeeping() {
 void BatchEngine::pass() {
   if (stopping_) return;
   try {
+    // Due leases are renewed at every pass, not only at the tick: while chunks land one
+    // after another, the tick's handler waits behind theirs on this io_context, and a
+    // renewal that waited out the lease would hand this instance's jobs to another.
+    if (Clock::now() >= next_claim_) refresh_needed_ = true;
     if (Clock::now() >= next_housekeeping_) housekeeping();
     if (refresh_needed_) refresh();
     // Round robin: one chunk per job per round, until the window is full or all are sent.
