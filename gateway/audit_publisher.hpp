@@ -70,8 +70,8 @@ struct AuditPublisherOptions {
 /// destructor, for what is queued up to then. Thread-safe. The producer must outlive it.
 class AuditPublisher {
  public:
-  /// Called once, on a Kafka thread (or inline when the event could not be queued), with true
-  /// once the event is acknowledged and false when it is lost.
+  /// Called once, on a Kafka thread (or on the publisher's thread when the producer refused
+  /// the event), with true once the event is acknowledged and false when it is lost.
   using OnDurable = std::function<void(bool)>;
 
   AuditPublisher(bus::Producer& producer, std::string topic, GatewayProbe& probe,
