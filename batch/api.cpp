@@ -3,11 +3,16 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
+#include <exception>
 #include <tuple>
 
 #include "batch/input.hpp"
@@ -821,13 +826,43 @@ std::optional<Problem> BatchApi::over_limits(const RecordSink& sink, std::uint64
   return std::nullopt;
 }
 
-boost::asio::awaitable<void> BatchApi::store_append(const std::string& job_id,
-                                                    std::vector<NewRecord> records) {
-  if (records.empty()) co_return;
-  co_await on_pool<bool>(io_, [this, &job_id, &records] {
-    store_.append(job_id, records);
-    return true;
+struct BatchApi::AppendInFlight {
+  explicit AppendInFlight(const asio::any_io_executor& ex) : ended(ex) {
+    ended.expires_at(asio::steady_timer::time_point::max());
+  }
+  asio::steady_timer ended;  // cancelled when the append has ended
+  bool done = false;         // these two: on the uploading coroutine's executor only
+  std::exception_ptr error;
+};
+
+std::shared_ptr<BatchApi::AppendInFlight> BatchApi::start_append(const asio::any_io_executor& ex,
+                                                                 const std::string& job_id,
+                                                                 std::vector<NewRecord> records) {
+  auto op = std::make_shared<AppendInFlight>(ex);
+  asio::post(io_, [this, op, ex, job_id, records = std::move(records)] {
+    std::exception_ptr error;
+    try {
+      store_.append(job_id, records);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    asio::post(ex, [op, error] {
+      op->done = true;
+      op->error = error;
+      op->ended.cancel();
+    });
   });
+  return op;
+}
+
+boost::asio::awaitable<void> BatchApi::finish_append(std::shared_ptr<AppendInFlight>& op) {
+  const auto current = std::move(op);  // `op` is empty from here
+  if (!current) co_return;
+  while (!current->done) {
+    auto [ec] = co_await current->ended.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // cancelled: the append has ended
+  }
+  if (current->error) std::rethrow_exception(current->error);
 }
 
 boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader& body,
@@ -839,6 +874,8 @@ boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader
                    {{"body", error}});
   };
   std::uint64_t received = 0;
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  std::shared_ptr<AppendInFlight> appending;
   for (;;) {
     auto [ec, piece] = co_await body.read();
     if (ec) {
@@ -853,11 +890,21 @@ boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader
     received += piece.size();
     if (const std::string error = sink.feed(piece); !error.empty()) co_return invalid(error);
     if (auto refused = over_limits(sink, received)) co_return refused;
-    co_await store_append(sink.job_id(), sink.take(false));
+    // The store writes one batch while the next is read and parsed: one append in flight,
+    // so they stay in order. Left running on an early return, the append ends before the
+    // caller's discard, which io_ runs after it.
+    if (auto records = sink.take(false); !records.empty()) {
+      co_await finish_append(appending);
+      appending = start_append(executor, sink.job_id(), std::move(records));
+    }
   }
   if (std::string error = sink.finish(); !error.empty()) co_return invalid(error);
   if (auto refused = over_limits(sink, received)) co_return refused;
-  co_await store_append(sink.job_id(), sink.take(true));
+  co_await finish_append(appending);
+  if (auto records = sink.take(true); !records.empty()) {
+    appending = start_append(executor, sink.job_id(), std::move(records));
+    co_await finish_append(appending);
+  }
   if (sink.records() == 0) {
     co_return problem(Status::bad_request, "validation", "The request is invalid",
                       "the body holds no records", {{"body", "holds no records"}});
