@@ -33,7 +33,8 @@ struct BatchRecord {
 /// returns the same error and reports no records. Not thread-safe; one reader per upload.
 class BatchRecordReader {
  public:
-  BatchRecordReader(BatchFormat format, bool gzip, std::size_t max_record_bytes = 16 * 1024);
+  BatchRecordReader(BatchFormat format, bool gzip,
+                    std::size_t max_record_bytes = std::size_t{16} * 1024);
   ~BatchRecordReader();
   BatchRecordReader(const BatchRecordReader&) = delete;
   BatchRecordReader& operator=(const BatchRecordReader&) = delete;

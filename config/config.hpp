@@ -157,8 +157,8 @@ struct GatewayConfig {
   /// Which partition of the reply topic this instance owns (one per gateway instance); in a
   /// cluster, each replica leases one instead (ClusterConfig).
   std::int64_t instance = 0;
-  std::int64_t body_limit_bytes = 64 * 1024;
-  std::int64_t header_limit_bytes = 8 * 1024;
+  std::int64_t body_limit_bytes = std::int64_t{64} * 1024;
+  std::int64_t header_limit_bytes = std::int64_t{8} * 1024;
   std::int64_t read_timeout_ms = 10000;
   std::int64_t idle_timeout_ms = 60000;
   std::int64_t request_deadline_ms = 3000;
@@ -335,7 +335,7 @@ struct ProceduresConfig {
   /// A step still failing for a transient reason this long after the procedure started fails
   /// for good (and the procedure is undone).
   std::int64_t give_up_after_s = 3600;
-  std::int64_t retention_hours = 24 * 30;  // finished procedures are then deleted
+  std::int64_t retention_hours = std::int64_t{24} * 30;  // finished procedures are then deleted
   std::map<std::string, ProcedureDefinition, std::less<>> definitions;
 };
 
@@ -345,8 +345,9 @@ struct ChangesConfig {
   /// This gateway's copy of the changes topic (each replica keeps its own; the cursor is the
   /// topic's offset, so it is the same on every replica).
   std::string sqlite_path;
-  std::int64_t retention_hours = 24 * 7;  // older changes are deleted; older cursors get 410
-  std::int64_t max_wait_s = 30;           // the longest long-poll (?wait=)
+  std::int64_t retention_hours =
+      std::int64_t{24} * 7;      // older changes are deleted; older cursors get 410
+  std::int64_t max_wait_s = 30;  // the longest long-poll (?wait=)
   /// Webhooks (partners[].webhook): one POST's deadline, the most changes in one POST, and
   /// the longest pause between retries of a partner whose server does not answer 2xx.
   std::int64_t webhook_timeout_ms = 5000;

@@ -91,7 +91,7 @@ class AuditPublisher {
   template <class Token>
   auto async_record(bus::v1::AuditEvent event, Token&& token) {
     return boost::asio::async_initiate<Token, void(bool)>(
-        [this](auto handler, bus::v1::AuditEvent e) {
+        [this](auto handler, bus::v1::AuditEvent&& e) {
           boost::asio::any_io_executor ex = boost::asio::get_associated_executor(handler);
           initiate_record(std::move(e), std::move(ex), std::move(handler));
         },

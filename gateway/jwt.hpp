@@ -94,7 +94,7 @@ class Jwks {
 };
 
 /// Maximum accepted token length; longer is kMalformed before any decoding.
-inline constexpr std::size_t kMaxJwtBytes = 8 * 1024;
+inline constexpr std::size_t kMaxJwtBytes = std::size_t{8} * 1024;
 
 /// Verifies a compact JWS (the token alone, without "Bearer "): algorithm, key, signature,
 /// then exp / nbf / iat / iss / aud against `now`. Never throws on bad input; header fields

@@ -77,8 +77,8 @@ class Handler {
 };
 
 struct ServerLimits {
-  std::size_t body_limit = 64 * 1024;
-  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = std::size_t{64} * 1024;
+  std::size_t header_limit = std::size_t{8} * 1024;
   /// Whole request (headers and body) once its first byte arrived: slow senders are cut.
   std::chrono::milliseconds read_timeout{10000};
   /// Keep-alive connection waiting for the next request.

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shlex
 import subprocess
 import sys
@@ -92,7 +93,15 @@ def main():
     cache.mkdir(parents=True, exist_ok=True)
     version = subprocess.run(["clang-tidy", "--version"], capture_output=True, text=True,
                              check=True).stdout
-    salt = version + pathlib.Path(".clang-tidy").read_text(encoding="utf-8")
+    config = pathlib.Path(".clang-tidy").read_text(encoding="utf-8")
+    salt = version + config
+    # .clang-tidy's HeaderFilterRegex names our folders relative to the checkout, but
+    # clang-tidy matches it against the absolute paths of headers: anchor it here.
+    relative = re.search(r"^HeaderFilterRegex: *'\^(.*)'$", config, re.MULTILINE)
+    if relative is None:
+        print(".clang-tidy: HeaderFilterRegex: '^(<folder>|...)/' expected", file=sys.stderr)
+        return 2
+    header_filter = "--header-filter=^" + re.escape(root) + "/" + relative.group(1)
     deps = ninja_deps(build_dir)
     digests = {}  # file -> sha256 of its content, each file read once per run
 
@@ -140,7 +149,7 @@ def main():
             key = cache / h.hexdigest()
             if key.exists():
                 return path, True, None
-        run = subprocess.run(["clang-tidy", "-p", build_dir, "--quiet", path],
+        run = subprocess.run(["clang-tidy", "-p", build_dir, "--quiet", header_filter, path],
                              capture_output=True, text=True)
         if run.returncode == 0 and key is not None:
             key.touch()

@@ -59,7 +59,7 @@ inline constexpr std::array<CommandSpec, 4> kCommands{{
 /// PostgreSQL; one instance per thread.
 class CivilStatusStore : public CommandTarget {
  public:
-  virtual ~CivilStatusStore() = default;
+  ~CivilStatusStore() override = default;
   /// The citizen's events, oldest first; empty when the registry holds nothing of theirs.
   virtual StoreResult<std::vector<CivilEvent>> find_by_citizen(std::string_view citizen_id) = 0;
   virtual std::vector<CivilEvent> samples(std::int64_t n) = 0;

@@ -55,7 +55,7 @@ inline constexpr std::array<CommandSpec, 4> kCommands{{
 /// "Not found" is an empty optional; an error means the store could not answer.
 class InsuranceStore : public CommandTarget {
  public:
-  virtual ~InsuranceStore() = default;
+  ~InsuranceStore() override = default;
   virtual StoreResult<std::optional<domain::InsuranceRow>> find_by_citizen(
       std::string_view citizen_id) = 0;
   virtual StoreResult<std::optional<domain::InsuranceRow>> find_by_sin(std::string_view sin) = 0;

@@ -52,7 +52,7 @@ inline constexpr std::array<CommandSpec, 4> kCommands{{
 /// "Not found" is an empty optional/vector; an error means the store could not answer.
 class PopulationStore : public CommandTarget {
  public:
-  virtual ~PopulationStore() = default;
+  ~PopulationStore() override = default;
   virtual StoreResult<std::optional<domain::CitizenRecord>> find_citizen(
       std::string_view citizen_id) = 0;
   /// By the old 9-digit identity card number the registry links to the citizen.
