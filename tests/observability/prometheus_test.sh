@@ -102,9 +102,9 @@ answer_tp=$(curl -sS -o /dev/null -D - -X POST "http://127.0.0.1:$api/v1/populat
   -H 'Authorization: Bearer demo-key-for-local-use-only' -H 'Content-Type: application/json' \
   -H "traceparent: 00-$trace-00f067aa0ba902b7-01" \
   -d "$(echo "$pop" | jq -c '{citizen_id, purpose:"trace-test"}')" | tr -d '\r' | grep -i '^traceparent:')
-echo "$answer_tp" | grep -q -- "-$trace-" || fail "response traceparent lost the trace id: $answer_tp"
+grep -q -- "-$trace-" <<< "$answer_tp" || fail "response traceparent lost the trace id: $answer_tp"
 sleep 0.5
-grep -h '"event":"connector_request"' "$work/dev.log" "$work/connector.log" | grep -q "\"trace_id\":\"$trace\"" \
+grep -h '"event":"connector_request"' "$work/dev.log" "$work/connector.log" | grep "\"trace_id\":\"$trace\"" > /dev/null \
   || fail "no connector log line carries trace id $trace"
 echo "ok   trace id $trace in the response and in a connector log line"
 

@@ -30,9 +30,9 @@ echo "$answer"
 
 bootstrap=$(cat "$work/kafka-bootstrap.txt")
 topics=$(kcat -b "$bootstrap" -L -m 5)
-echo "$topics" | grep -q 'topic "lgsp.population.requests" with 2 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
-echo "$topics" | grep -q 'topic "lgsp.replies" with 4 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
-echo "$topics" | grep -q 'topic "lgsp.audit" with 1 partitions' || { echo "FAIL: kcat: $topics"; exit 1; }
+grep -q 'topic "lgsp.population.requests" with 2 partitions' <<< "$topics" || { echo "FAIL: kcat: $topics"; exit 1; }
+grep -q 'topic "lgsp.replies" with 4 partitions' <<< "$topics" || { echo "FAIL: kcat: $topics"; exit 1; }
+grep -q 'topic "lgsp.audit" with 1 partitions' <<< "$topics" || { echo "FAIL: kcat: $topics"; exit 1; }
 
 # More of the API with the same subject, including refusals that could echo input.
 post() {  # key path body
@@ -73,7 +73,7 @@ echo "$accesses" | jq -c '.accesses[] | [.partner_id, .operation, .outcome]'
   || { echo "FAIL: access log: $accesses"; exit 1; }
 
 # No personal data in metric labels either.
-if curl -fsS http://127.0.0.1:19464/metrics | grep -q -e "$id" -e "$name"; then
+if curl -fsS http://127.0.0.1:19464/metrics | grep -e "$id" -e "$name" > /dev/null; then
   echo "FAIL: personal data in /metrics"; exit 1
 fi
 
@@ -100,7 +100,7 @@ requests=$(grep -c '"event":"http_request"' "$work/dev.log")
 [ "$(echo "$report" | jq .records)" -eq "$requests" ] \
   || { echo "FAIL: $requests requests but audit records: $report"; exit 1; }
 # The chain holds hashes, never the ID.
-if cat "$work"/audit.db* | grep -q -a "$id"; then echo "FAIL: citizen ID in the audit store"; exit 1; fi
+if cat "$work"/audit.db* | grep -a "$id" > /dev/null; then echo "FAIL: citizen ID in the audit store"; exit 1; fi
 # The verify above also checked the writer's signed head (dev.yaml names the public key).
 grep -q '"problem":""' <<< "$report" || { echo "FAIL: audit verify: $report"; exit 1; }
 # A gateway process refuses to hold the audit writer's signing key.
