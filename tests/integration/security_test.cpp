@@ -292,6 +292,22 @@ std::vector<audit::AuditRecord> audit_records(const TestStack& s) {
   return out;
 }
 
+/// Waits (up to 5 s) until the audit chain holds the event of each of `request_ids`.
+/// Counting appended events is not enough: an event of the test before (its last
+/// access-log read) may still be on its way and be counted among them.
+bool wait_until_audited(const TestStack& s, const std::vector<std::string>& request_ids) {
+  for (int i = 0; i < 100; ++i) {
+    const auto records = audit_records(s);
+    const bool all = std::all_of(request_ids.begin(), request_ids.end(), [&](const auto& id) {
+      return std::any_of(records.begin(), records.end(),
+                         [&](const audit::AuditRecord& r) { return r.request_id == id; });
+    });
+    if (all) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
 TEST_F(Security, EveryRequestAllowedOrDeniedLeavesOneAuditRecord) {
   const std::int64_t before = stack_->audit_writer->appended();
   std::vector<std::string> ids;
@@ -311,15 +327,8 @@ TEST_F(Security, EveryRequestAllowedOrDeniedLeavesOneAuditRecord) {
   track(post("/v1/population/" + c.citizen_id, verify_body(c), kMinistryKey), 404);
   ASSERT_GE(stack_->wait_for_audit(before + 5), before + 5);
   // The writer appends in batches: wait until the last of these requests is in the chain.
-  std::vector<audit::AuditRecord> records;
-  for (int i = 0; i < 100; ++i) {
-    records = audit_records(*stack_);
-    if (std::any_of(records.begin(), records.end(),
-                    [&](const audit::AuditRecord& r) { return r.request_id == ids.back(); })) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ASSERT_TRUE(wait_until_audited(*stack_, {ids.back()}));
+  const std::vector<audit::AuditRecord> records = audit_records(*stack_);
   for (const auto& id : ids) {
     const auto it = std::find_if(records.begin(), records.end(),
                                  [&](const audit::AuditRecord& r) { return r.request_id == id; });
@@ -389,6 +398,8 @@ TEST_F(Security, CitizenAccessLogListsWhoLookedNewestFirstAndPages) {
 
   // The reads of the log are in it too, newest first: the citizen sees who read it.
   ASSERT_GE(stack_->wait_for_audit(before + 4), before + 4);
+  ASSERT_TRUE(
+      wait_until_audited(*stack_, {page.header("x-request-id"), second.header("x-request-id")}));
   const auto third = access_log(c.citizen_id, {{"page_size", 3}});
   ASSERT_EQ(third.status, 200) << third.body;
   const json::value reads = third.json();
@@ -466,6 +477,9 @@ TEST_F(Security, ALawfulInvestigationsAccessIsWithheldFromTheCitizensLogButAudit
   const auto on_log = access_log(c.citizen_id, {{"lawful_investigation", "x"}});
   EXPECT_EQ(on_log.status, 400) << on_log.body;
   ASSERT_GE(stack_->wait_for_audit(before + 4), before + 4);
+
+  ASSERT_TRUE(
+      wait_until_audited(*stack_, {refused.header("x-request-id"), on_log.header("x-request-id")}));
 
   const auto log = access_log(c.citizen_id, {{"page_size", 100}});
   ASSERT_EQ(log.status, 200) << log.body;
