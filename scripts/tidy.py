@@ -130,22 +130,23 @@ def main():
         entry = commands.get(os.path.realpath(path))
         if entry is None:
             return path, False, f"{path}: not in {build_dir}/compile_commands.json\n"
-        h = hashlib.sha256(salt.encode())
-        # Relative to the checkout, so another clone on the machine (CI's) shares the
-        # cache (__FILE__ puts the checkout's path into the preprocessed text too).
-        command = " ".join(entry.get("arguments") or [entry["command"]])
-        h.update(command.replace(root, "<root>").encode())
+        # What the compilation read: Ninja's record, else the preprocessed text. Relative to
+        # the checkout, so another clone on the machine (CI's) shares the cache (__FILE__
+        # puts the checkout's path into the preprocessed text too).
         read = read_by_build(entry)
         if read is not None:
-            h.update(b"deps\0" + read)
+            read = b"deps\0" + read
         else:
             pre = subprocess.run(preprocess_args(entry), cwd=entry["directory"],
                                  capture_output=True)
-            h = h if pre.returncode == 0 else None
-            if h is not None:
-                h.update(pre.stdout.replace(root.encode(), b"<root>"))
+            if pre.returncode == 0:
+                read = pre.stdout.replace(root.encode(), b"<root>")
         key = None
-        if h is not None:
+        if read is not None:
+            h = hashlib.sha256(salt.encode())
+            command = " ".join(entry.get("arguments") or [entry["command"]])
+            h.update(command.replace(root, "<root>").encode())
+            h.update(read)
             key = cache / h.hexdigest()
             if key.exists():
                 return path, True, None
