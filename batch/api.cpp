@@ -3,16 +3,12 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
-#include <exception>
 #include <tuple>
 
 #include "batch/input.hpp"
@@ -826,43 +822,11 @@ std::optional<Problem> BatchApi::over_limits(const RecordSink& sink, std::uint64
   return std::nullopt;
 }
 
-struct BatchApi::AppendInFlight {
-  explicit AppendInFlight(const asio::any_io_executor& ex) : ended(ex) {
-    ended.expires_at(asio::steady_timer::time_point::max());
-  }
-  asio::steady_timer ended;  // cancelled when the append has ended
-  bool done = false;         // these two: on the uploading coroutine's executor only
-  std::exception_ptr error;
-};
-
-std::shared_ptr<BatchApi::AppendInFlight> BatchApi::start_append(const asio::any_io_executor& ex,
-                                                                 const std::string& job_id,
-                                                                 std::vector<NewRecord> records) {
-  auto op = std::make_shared<AppendInFlight>(ex);
-  asio::post(io_, [this, op, ex, job_id, records = std::move(records)] {
-    std::exception_ptr error;
-    try {
-      store_.append(job_id, records);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    asio::post(ex, [op, error] {
-      op->done = true;
-      op->error = error;
-      op->ended.cancel();
-    });
-  });
-  return op;
-}
-
-boost::asio::awaitable<void> BatchApi::finish_append(std::shared_ptr<AppendInFlight>& op) {
-  const auto current = std::move(op);  // `op` is empty from here
-  if (!current) co_return;
-  while (!current->done) {
-    auto [ec] = co_await current->ended.async_wait(asio::as_tuple(asio::use_awaitable));
-    (void)ec;  // cancelled: the append has ended
-  }
-  if (current->error) std::rethrow_exception(current->error);
+std::shared_ptr<util::PoolTask> BatchApi::start_append(const asio::any_io_executor& ex,
+                                                       const std::string& job_id,
+                                                       std::vector<NewRecord> records) {
+  return util::start_on_pool(
+      io_, ex, [this, job_id, records = std::move(records)] { store_.append(job_id, records); });
 }
 
 boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader& body,
@@ -875,7 +839,7 @@ boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader
   };
   std::uint64_t received = 0;
   const asio::any_io_executor executor = co_await asio::this_coro::executor;
-  std::shared_ptr<AppendInFlight> appending;
+  std::shared_ptr<util::PoolTask> appending;
   for (;;) {
     auto [ec, piece] = co_await body.read();
     if (ec) {
@@ -894,16 +858,16 @@ boost::asio::awaitable<std::optional<Problem>> BatchApi::upload(http::BodyReader
     // so they stay in order. Left running on an early return, the append ends before the
     // caller's discard, which io_ runs after it.
     if (auto records = sink.take(false); !records.empty()) {
-      co_await finish_append(appending);
+      if (appending) co_await appending->wait();
       appending = start_append(executor, sink.job_id(), std::move(records));
     }
   }
   if (std::string error = sink.finish(); !error.empty()) co_return invalid(error);
   if (auto refused = over_limits(sink, received)) co_return refused;
-  co_await finish_append(appending);
+  if (appending) co_await appending->wait();
   if (auto records = sink.take(true); !records.empty()) {
     appending = start_append(executor, sink.job_id(), std::move(records));
-    co_await finish_append(appending);
+    co_await appending->wait();  // named: GCC 12 destroys a co_await's temporaries twice
   }
   if (sink.records() == 0) {
     co_return problem(Status::bad_request, "validation", "The request is invalid",

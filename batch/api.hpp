@@ -16,6 +16,7 @@
 #include "gateway/admission.hpp"
 #include "gateway/auth.hpp"
 #include "http/server.hpp"
+#include "util/on_pool.hpp"
 
 namespace lgsp::batch {
 
@@ -117,16 +118,12 @@ class BatchApi {
                                                     const std::string& request_id,
                                                     unsigned version) const;
   http::Problem too_many_jobs(const std::string& partner_id) const;
-  /// One append of uploaded records, running on io_ while the upload reads and parses on.
-  struct AppendInFlight;
   /// Starts appending `records` to `job_id` on io_ (the store blocks: disk, fsync) and
   /// returns at once; the append's end is signalled on `ex`, the uploading coroutine's
   /// executor. io_ has one thread, so appends (and a discard after them) keep their order.
-  std::shared_ptr<AppendInFlight> start_append(const boost::asio::any_io_executor& ex,
+  std::shared_ptr<util::PoolTask> start_append(const boost::asio::any_io_executor& ex,
                                                const std::string& job_id,
                                                std::vector<NewRecord> records);
-  /// Waits until `op` (if any) has ended and empties it; rethrows what the store threw.
-  static boost::asio::awaitable<void> finish_append(std::shared_ptr<AppendInFlight>& op);
   /// An uploaded job's records against the partner's daily quota, then the job's audit
   /// event: nullopt when both pass, else the problem (the caller discards the job).
   std::optional<http::Problem> admit_records(const Job& job, const RecordSink& sink,
