@@ -1033,8 +1033,10 @@ let newbornCitizen = null;  // the child the birth registration below registers
   // about a second), read through the checks.
   async function accessLogOf(what, citizenId, operations) {
     const headers = citizenAppFor(citizenId);
-    const body = { citizen_id: citizenId, purpose: 'citizen-self-service' };
-    for (let i = 0; i < 20; i += 1) {
+    // A page of 100: each poll is itself listed (newest first), and the default page of 20
+    // would fill with these reads before a slow procedure's accesses arrive.
+    const body = { citizen_id: citizenId, purpose: 'citizen-self-service', page_size: 100 };
+    for (let i = 0; i < 50; i += 1) {
       const r = await request(args.api, 'POST', '/v1/audit/access-log', { headers, body }).catch(() => null);
       const listed = r && r.status === 200 ? JSON.parse(r.body).accesses.map((a) => a.operation) : [];
       if (operations.every((o) => listed.includes(o))) break;
